@@ -1,0 +1,147 @@
+"""Artifacts: the streamed copy-and-hash, and the deploy check in a child process.
+
+Nothing here imports joblib, numpy or scikit-learn: loading happens in the
+child (``mlreg.checker``), so a model that crashes, hangs or runs hostile code
+at unpickling time cannot take the deploying process with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import BadInput
+
+CHUNK = 1 << 20
+DEFAULT_NAME = "model.joblib"
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9_]{1,12}$")
+
+
+def artifact_name(source: str) -> str:
+    """The artifact's file name in a version folder: ``model`` plus the source's suffix."""
+    suffix = os.path.splitext(source)[1]
+    return "model" + suffix.lower() if _SUFFIX.match(suffix) else DEFAULT_NAME
+
+
+def copy_and_hash(
+    source: str, target: str, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, str]:
+    """Copy ``source`` to the new file ``target`` byte for byte; return (size, sha256).
+
+    One streamed pass, a chunk at a time, never the whole file in memory; the
+    copy is fsynced before returning.
+
+    Raises:
+        BadInput: the source is missing, not a regular file, or changed while
+            it was being copied.
+    """
+    try:
+        src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise BadInput(f"artifact {source} does not exist") from None
+    except OSError as e:
+        raise BadInput(f"cannot read artifact {source}: {e.strerror}") from None
+    try:
+        before = os.fstat(src)
+        if not stat.S_ISREG(before.st_mode):
+            raise BadInput(f"artifact {source} is not a regular file")
+        digest = hashlib.sha256()
+        size = 0
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        try:
+            buffer = bytearray(CHUNK)
+            view = memoryview(buffer)
+            while n := os.readv(src, [buffer]):
+                digest.update(view[:n])
+                out = view[:n]
+                while out:
+                    out = out[os.write(dst, out) :]
+                size += n
+                if progress is not None:
+                    progress(size, before.st_size)
+            os.fsync(dst)
+        finally:
+            os.close(dst)
+        after = os.fstat(src)
+        if size != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise BadInput(f"artifact {source} changed while it was being copied; deploy it again once it is complete")
+        return size, digest.hexdigest()
+    finally:
+        os.close(src)
+
+
+def hash_file(path: str) -> tuple[int, str]:
+    """Size and sha256 of a file, streamed."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb", buffering=0) as f:
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        while n := f.readinto(buffer):
+            digest.update(view[:n])
+            size += n
+    return size, digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What the deploy check found. ``ok`` is False with ``reason`` and ``error`` set."""
+
+    ok: bool
+    reason: str = ""
+    error: str = ""
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    framework: str | None = None
+    type: str | None = None
+    libraries: dict[str, str] = field(default_factory=dict)
+    signature: dict[str, Any] = field(default_factory=dict)
+
+
+def run_check(artifact: str, sample_input: Any = None, timeout: float = 300.0) -> CheckResult:
+    """Load ``artifact`` in a fresh Python process with a time limit and check it.
+
+    The child finds a callable ``predict`` and, when ``sample_input`` is given,
+    runs one prediction on it. Its answer is one JSON document on stdout; the
+    model's own printing is sent to stderr in the child.
+    """
+    config = json.dumps({"artifact": artifact, "sample_input": sample_input})
+    command = [sys.executable, "-m", "mlreg.checker"]
+    try:
+        proc = subprocess.run(
+            command, input=config, capture_output=True, text=True, timeout=timeout,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+    except subprocess.TimeoutExpired as e:
+        return CheckResult(
+            ok=False,
+            reason=f"the check did not finish within {timeout:g}s (--check-timeout)",
+            error=_tail(e.stderr),
+        )
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        how = f"was killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exited with {proc.returncode}"
+        return CheckResult(ok=False, reason=f"the check process {how} without an answer", error=_tail(proc.stderr))
+    return CheckResult(
+        ok=bool(answer.get("ok")),
+        reason=str(answer.get("reason", "")),
+        error=str(answer.get("error", "")) or (_tail(proc.stderr) if not answer.get("ok") else ""),
+        steps=[tuple(step) for step in answer.get("steps", [])],
+        framework=answer.get("framework"),
+        type=answer.get("type"),
+        libraries=dict(answer.get("libraries", {})),
+        signature=dict(answer.get("signature", {})),
+    )
+
+
+def _tail(text: str | bytes | None, lines: int = 30) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return "\n".join((text or "").rstrip().splitlines()[-lines:])

@@ -1,0 +1,377 @@
+"""The ``mlreg`` command: a thin Typer layer over ``mlreg.Registry``.
+
+Each command parses its arguments, calls one Registry method and renders the
+result. Errors pass through one funnel (``_funnel``) that turns an
+``MlregError`` into one line on stderr and its exit code (SPEC §3).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from . import __version__, render
+from .errors import DeploymentFailed, MlregError, UsageError
+from .metadata import VersionRecord
+from .store import Registry
+
+app = typer.Typer(
+    name="mlreg",
+    help="A model registry that lives in a directory: deploy models as numbered versions, "
+    "see their status and logs, choose the primary, roll back and call them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_STATUS = {"active": 0, "failed": 5, "deploying": 6}
+
+
+@dataclass
+class _Options:
+    registry: Optional[str] = None
+    lock_timeout: Optional[float] = None
+    debug: bool = False
+
+
+_options = _Options()
+
+
+def _registry() -> Registry:
+    return Registry(_options.registry, lock_timeout=_options.lock_timeout)
+
+
+def _funnel(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known errors into one line on stderr and SPEC's exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except MlregError as e:
+            if _options.debug:
+                raise
+            render.err(f"mlreg: error: {render.clean(e)}")
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            render.err("mlreg: interrupted")
+            raise typer.Exit(130) from None
+        except Exception as e:
+            if _options.debug:
+                raise
+            render.err(f"mlreg: unexpected error: {type(e).__name__}: {render.clean(e)} (run with --debug for the traceback)")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        render.out(f"mlreg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    registry: Annotated[Optional[str], typer.Option(
+        "--registry", metavar="PATH",
+        help="Registry folder. Default: $MLREG_REGISTRY, else the per-user data folder.")] = None,
+    lock_timeout: Annotated[Optional[float], typer.Option(
+        "--lock-timeout", metavar="SECONDS",
+        help="How long to wait for a model's lock before exit 6 (-1 waits for ever). "
+        "Default: $MLREG_LOCK_TIMEOUT, else 30.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version_callback, is_eager=True, help="Print mlreg's version and exit.")] = False,
+) -> None:
+    """A model registry that lives in a directory.
+
+    Example: mlreg --registry ./registry versions "Iris Classifier"
+    """
+    _options.registry = registry
+    _options.lock_timeout = lock_timeout
+    _options.debug = debug
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+NameArg = Annotated[str, typer.Argument(help="Model name (any spelling of it) or its folder name.")]
+RefArg = Annotated[str, typer.Argument(metavar="VERSION|ID", help="A version number (0.2.0) or a version ID.")]
+
+
+def _version_line(v: VersionRecord) -> str:
+    mark = ", primary" if v.primary else ""
+    return f"{v.model} {v.version} (ID {v.version_id}): {v.status_label}{mark}"
+
+
+def _print_version(v: VersionRecord) -> None:
+    pairs: list[tuple[str, Any]] = [
+        ("Model", v.model),
+        ("Version", v.version),
+        ("Version ID", v.version_id),
+        ("Status", v.status_label),
+        ("Primary", "yes" if v.primary else "no"),
+        ("Deployed at", render.when(v.deployed_at)),
+        ("Deployed by", v.deployed_by),
+        ("Size", f"{render.size(v.size)} ({v.size} bytes)"),
+        ("sha256", v.sha256),
+        ("Type", v.type),
+        ("Framework", v.framework),
+    ]
+    if v.reason:
+        pairs.append(("Reason", v.reason))
+    render.fields(pairs)
+
+
+# ---------------------------------------------------------------- commands
+
+
+@app.command()
+@_funnel
+def init(
+    path: Annotated[Optional[str], typer.Argument(help="Folder to create (default: the registry chosen by --registry, $MLREG_REGISTRY or the per-user default).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a registry (commands that write also create it on first use).
+
+    Example: mlreg init ./registry
+    """
+    reg = Registry(path or _options.registry, lock_timeout=_options.lock_timeout)
+    created = reg.init()
+    if as_json:
+        render.emit_json({"path": reg.path, "created": created})
+    else:
+        render.out(f"Created the registry {reg.path}" if created else f"Already a registry: {reg.path}")
+
+
+@app.command()
+@_funnel
+def deploy(
+    artifact: Annotated[str, typer.Argument(help="The model file (joblib or pickle) to deploy.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Model name; a new name creates the model.")],
+    bump: Annotated[str, typer.Option("--bump", help="Version part to bump: major, minor or patch.")] = "minor",
+    version: Annotated[Optional[str], typer.Option("--version", metavar="X.Y.Z", help="Exact, unused version instead of a bump.")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", help="Set the model's description.")] = None,
+    type_: Annotated[Optional[str], typer.Option("--type", help="Type (e.g. Classification); default: detected.")] = None,
+    framework: Annotated[Optional[str], typer.Option("--framework", help="Framework (e.g. scikit-learn); default: detected.")] = None,
+    readme: Annotated[Optional[str], typer.Option("--readme", metavar="FILE", help="Markdown file that sets the model's README.")] = None,
+    sample_input: Annotated[Optional[str], typer.Option("--sample-input", metavar="JSON", help="Rows to predict during the check, e.g. '[[5.1, 3.5, 1.4, 0.2]]'.")] = None,
+    no_promote: Annotated[bool, typer.Option("--no-promote", help="Do not make the new version primary.")] = False,
+    check_timeout: Annotated[float, typer.Option("--check-timeout", metavar="SECONDS", help="Time limit of the load-and-predict check.")] = 300.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Deploy a model file as a new version; exit 0 if Active, 5 if Deployment Failed.
+
+    Example: mlreg deploy model.joblib --name "Iris Classifier" --sample-input '[[5.1, 3.5, 1.4, 0.2]]'
+    """
+    readme_text = None
+    if readme is not None:
+        try:
+            with open(readme, encoding="utf-8") as f:
+                readme_text = f.read()
+        except OSError as e:
+            raise UsageError(f"cannot read --readme {readme}: {e.strerror}") from None
+    try:
+        record = _registry().deploy(
+            artifact, name, version_bump=bump, version=version, description=description,
+            type=type_, framework=framework, sample_input=sample_input, readme=readme_text,
+            promote=not no_promote, check_timeout=check_timeout,
+        )
+    except DeploymentFailed as e:
+        if as_json:
+            render.emit_json(e.record.to_json())
+        else:
+            render.out(_version_line(e.record))
+        render.err(f"mlreg: error: {render.clean(e)}")
+        raise typer.Exit(e.exit_code) from None
+    if as_json:
+        render.emit_json(record.to_json())
+    else:
+        render.out(render.clean(_version_line(record)))
+
+
+@app.command()
+@_funnel
+def models(as_json: JsonFlag = False) -> None:
+    """List every model: name, Type, Framework, primary, number of versions, description.
+
+    Example: mlreg models --json | jq -r '.[].name'
+    """
+    found = _registry().models()
+    if as_json:
+        render.emit_json([m.to_json() for m in found])
+        return
+    render.table(
+        ["NAME", "TYPE", "FRAMEWORK", "PRIMARY", "VERSIONS", "DESCRIPTION"],
+        [[m.record.name, m.record.type, m.record.framework, m.record.primary or "-",
+          m.version_count, m.record.description] for m in found],
+    )
+
+
+@app.command()
+@_funnel
+def show(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Show a model's overview: description, Type, Framework, primary, versions and invocation code.
+
+    Example: mlreg show "Iris Classifier"
+    """
+    overview = _registry().show(name)
+    if as_json:
+        render.emit_json(overview.to_json())
+        return
+    r = overview.info.record
+    render.fields([
+        ("Name", r.name), ("Folder", r.folder), ("Description", r.description or "-"),
+        ("Type", r.type), ("Framework", r.framework), ("Primary", r.primary or "none"),
+        ("Versions", overview.info.version_count),
+    ])
+    render.out()
+    _versions_table(overview.versions)
+    render.out()
+    render.out("Call the primary version:")
+    render.out(f"  CLI:     {render.clean(overview.invocation['cli'])}")
+    render.out("  Python:  " + "\n           ".join(render.clean(l) for l in overview.invocation["python"].splitlines()))
+    render.out(f"  cURL:    {render.clean(overview.invocation['curl'])}   (with `mlreg serve` running)")
+
+
+@app.command()
+@_funnel
+def describe(
+    name: NameArg,
+    text: Annotated[str, typer.Argument(help="The new description.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Set a model's description.
+
+    Example: mlreg describe "Iris Classifier" "Predicts the species of an iris from 4 measurements"
+    """
+    info = _registry().describe(name, text)
+    if as_json:
+        render.emit_json(info.to_json())
+    else:
+        render.out(f"Description of {render.clean(info.record.name)} set.")
+
+
+def _versions_table(found: list[VersionRecord]) -> None:
+    render.table(
+        ["VERSION", "ID", "STATUS", "PRIMARY", "DEPLOYED AT", "SIZE", "FRAMEWORK"],
+        [[v.version, v.version_id, v.status_label, "*" if v.primary else "", render.when(v.deployed_at),
+          render.size(v.size), v.framework] for v in found],
+    )
+
+
+@app.command()
+@_funnel
+def versions(
+    name: NameArg,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only versions in this status: deploying, active or failed.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a model's versions: number, ID, status, primary mark, deploy time, size, Framework.
+
+    Example: mlreg versions "Iris Classifier" --status active --json | jq -r '.[].version'
+    """
+    found = _registry().versions(name, status)
+    if as_json:
+        render.emit_json([v.to_json() for v in found])
+    else:
+        _versions_table(found)
+
+
+@app.command()
+@_funnel
+def status(
+    name: NameArg,
+    ref: Annotated[Optional[str], typer.Argument(metavar="[VERSION|ID]", help="Version number or ID (default: the primary, else the newest deploy).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a version's status; exit 0 if Active, 5 if Deployment Failed, 6 while Deploying.
+
+    Example: until mlreg status "Iris Classifier" 0.3.0; [ $? -eq 6 ]; do sleep 1; done
+    """
+    record = _registry().status(name, ref)
+    if as_json:
+        render.emit_json(record.to_json())
+    else:
+        _print_version(record)
+    raise typer.Exit(EXIT_STATUS[record.status])
+
+
+@app.command()
+@_funnel
+def logs(name: NameArg, ref: RefArg, as_json: JsonFlag = False) -> None:
+    """Print a version's deploy log.
+
+    Example: mlreg logs "Iris Classifier" 0.2.0
+    """
+    lines = _registry().logs(name, ref)
+    if as_json:
+        render.emit_json(lines)
+    else:
+        for line in lines:
+            render.out(render.clean(line))
+
+
+@app.command()
+@_funnel
+def promote(
+    name: NameArg,
+    ref: RefArg,
+    expect_primary: Annotated[Optional[str], typer.Option(
+        "--expect-primary", metavar="VERSION",
+        help="Promote only if the primary is still VERSION ('none' for no primary); else exit 4.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make an Active version the primary (also how to roll back).
+
+    Example: mlreg promote "Iris Classifier" 0.1.0 --expect-primary 0.2.0
+    """
+    result = _registry().promote(name, ref, expect_primary=expect_primary)
+    if as_json:
+        render.emit_json(result.to_json())
+    elif result.changed:
+        render.out(f"{render.clean(result.model)}: primary {result.previous or 'none'} -> {result.record.version}")
+    else:
+        render.out(f"{render.clean(result.model)}: {result.record.version} is already the primary")
+
+
+@app.command()
+@_funnel
+def history(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Show every deploy outcome and change of primary: who, when, what, from -> to.
+
+    Example: mlreg history "Iris Classifier" --json | jq '.[] | select(.event == "primary")'
+    """
+    events = _registry().history(name)
+    if as_json:
+        render.emit_json([e.to_json() for e in events])
+        return
+    rows = []
+    for e in events:
+        if e.event == "primary":
+            what = f"primary {e.from_ or 'none'} -> {e.to}"
+        elif e.event == "deploy":
+            what = f"deploy {e.version} ({e.version_id}): {_label(e.status)}"
+        else:
+            what = e.event
+        rows.append([render.when(e.at), e.by, what, e.detail or ""])
+    render.table(["AT", "BY", "WHAT", "DETAIL"], rows)
+
+
+def _label(status: str | None) -> str:
+    from .metadata import STATUS_LABELS
+
+    return STATUS_LABELS.get(status or "", status or "")
+
+
+def main() -> None:
+    """The console script's entry point."""
+    app()

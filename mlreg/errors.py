@@ -1,0 +1,110 @@
+"""One exception tree for mlreg. Each class carries the exit code of SPEC §3.
+
+The CLI turns any ``MlregError`` into one line on stderr and ``exit_code``;
+the Python client raises the same classes, so a script can catch
+``mlreg.NotFound`` whichever way it calls mlreg.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MlregError(Exception):
+    """Base class: an error mlreg expected and can explain in one line."""
+
+    exit_code = 1
+
+
+class UsageError(MlregError):
+    """Bad usage or bad input: invalid name, version, option or JSON."""
+
+    exit_code = 2
+
+
+class InvalidName(UsageError):
+    """A model name that is not valid or could escape the registry."""
+
+
+class InvalidVersion(UsageError):
+    """A version string that is not valid semver."""
+
+
+class BadInput(UsageError):
+    """Input the command cannot use (a missing artifact, malformed JSON...)."""
+
+
+class NotFound(MlregError):
+    """A registry, model, version or version ID that does not exist."""
+
+    exit_code = 3
+
+
+class RegistryNotFound(NotFound):
+    pass
+
+
+class ModelNotFound(NotFound):
+    pass
+
+
+class VersionNotFound(NotFound):
+    pass
+
+
+class Conflict(MlregError):
+    """The request contradicts the registry's state."""
+
+    exit_code = 4
+
+
+class VersionExists(Conflict):
+    pass
+
+
+class NotActive(Conflict):
+    """Promoting or calling a version that is Deploying or Deployment Failed."""
+
+
+class PrimaryMoved(Conflict):
+    """``--expect-primary`` named a primary that is no longer current."""
+
+
+class FormatTooNew(Conflict):
+    """The registry was written by a newer mlreg; it is left untouched."""
+
+
+class DeploymentFailed(MlregError):
+    """A deploy ended as Deployment Failed; ``record`` is the version's record."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, record: Any = None) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+class Busy(MlregError):
+    """A lock was not had in time, or a version is still Deploying."""
+
+    exit_code = 6
+
+
+class LockTimeout(Busy):
+    pass
+
+
+class StillDeploying(Busy):
+    pass
+
+
+class IntegrityError(MlregError):
+    """A hash mismatch, or metadata that cannot be read; the message names the file."""
+
+    exit_code = 7
+
+
+class CheckNotPassed(MlregError):
+    """A check such as ``readme check`` did not pass."""
+
+    exit_code = 8

@@ -1,0 +1,31 @@
+"""Invocation code for a model: the CLI, the Python client and cURL (``mlreg show``)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+from urllib.parse import quote
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def snippets(name: str, folder: str, registry: str | None, sample: Any) -> dict[str, str]:
+    """Ready-to-run code that calls the model's primary version.
+
+    ``registry`` is named in the snippets only when it is not the default one.
+    """
+    rows = json.dumps(sample)
+    body = json.dumps({"inputs": sample})
+    cli = ["mlreg"] + (["--registry", registry] if registry else []) + ["predict", name, "--input", rows]
+    python = "\n".join([
+        "import mlreg",
+        f"reg = mlreg.Registry({registry!r})" if registry else "reg = mlreg.Registry()",
+        f"result = reg.predict({name!r}, {rows})",
+        'print(result["predictions"])',
+    ])
+    curl = (
+        f"curl -s -X POST {DEFAULT_URL}/v1/models/{quote(folder, safe='')}/predict "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
+    return {"cli": shlex.join(cli), "python": python, "curl": curl}

@@ -1,0 +1,41 @@
+"""Where the registry is: ``--registry PATH`` > ``MLREG_REGISTRY`` > a per-user data folder."""
+
+from __future__ import annotations
+
+import os
+
+from .errors import UsageError
+
+ENV_REGISTRY = "MLREG_REGISTRY"
+ENV_LOCK_TIMEOUT = "MLREG_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+
+def default_registry() -> str:
+    """The per-user data folder, e.g. ``~/.local/share/mlreg`` on Linux."""
+    import platformdirs  # only when no registry was named: keeps start-up lean
+
+    return platformdirs.user_data_dir("mlreg", appauthor=False)
+
+
+def resolve_registry(path: str | os.PathLike[str] | None = None) -> str:
+    """The absolute registry path chosen by SPEC §1's order."""
+    chosen = os.fspath(path) if path else os.environ.get(ENV_REGISTRY) or default_registry()
+    return os.path.abspath(os.path.expanduser(chosen))
+
+
+def resolve_lock_timeout(timeout: float | None = None) -> float:
+    """Seconds to wait for a lock: the argument, else ``MLREG_LOCK_TIMEOUT``, else 30.
+
+    Raises:
+        UsageError: ``MLREG_LOCK_TIMEOUT`` is not a number.
+    """
+    if timeout is not None:
+        return float(timeout)
+    text = os.environ.get(ENV_LOCK_TIMEOUT)
+    if text:
+        try:
+            return float(text)
+        except ValueError:
+            raise UsageError(f"{ENV_LOCK_TIMEOUT}={text!r} is not a number of seconds") from None
+    return DEFAULT_LOCK_TIMEOUT

@@ -1,0 +1,159 @@
+"""Locks on lock files that are never deleted, taken with ``flock``.
+
+The kernel releases an ``flock`` when its holder dies, even by SIGKILL, so a
+lock is never stale. Deleting a lock file would let two processes hold locks
+on two different inodes of one name, so lock files stay forever.
+
+Two uses:
+- ``Lock``: a model's lock, held for the short read-modify-write of its
+  shared state (next version, primary, README, description, history).
+- ``hold`` / ``is_held``: a deploy holds a lock on its own version for as long
+  as its process lives; a reader probes it without waiting to tell a live
+  deploy from an interrupted one.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import socket
+import sys
+import time
+
+from .errors import IntegrityError, LockTimeout
+
+FOREVER = -1.0
+
+
+def _open(path: str) -> int:
+    # O_NOFOLLOW: a symlink planted at a lock file must not redirect our writes.
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise IntegrityError(f"lock file {path} is a symlink; refusing to use it") from None
+        raise
+
+
+def _try(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def holder_of(path: str) -> str:
+    """What the lock file says about its holder, for error messages."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(500).strip()
+    except OSError:
+        return ""
+    return " ".join(text.split())
+
+
+class Lock:
+    """An exclusive lock on ``path``; a context manager. Not re-entrant.
+
+    ``timeout`` is in seconds; ``FOREVER`` (-1) waits for ever.
+    """
+
+    def __init__(self, path: str, timeout: float = 30.0, what: str = "") -> None:
+        self.path = path
+        self.timeout = timeout
+        self.what = what or path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Raises: LockTimeout naming the holder when not had within ``timeout``."""
+        fd = _open(self.path)
+        try:
+            if self.timeout is not None and self.timeout < 0:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            elif not _try(fd):
+                self._wait(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        # The holder's details are written only once the lock is won.
+        note = f"pid {os.getpid()} on {socket.gethostname()} ({_command()}) since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, note.encode("utf-8"), 0)
+        except OSError:
+            pass
+
+    def _wait(self, fd: int) -> None:
+        deadline = time.monotonic() + self.timeout
+        delay = 0.001
+        while True:
+            if _try(fd):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                holder = holder_of(self.path)
+                raise LockTimeout(
+                    f"{self.what} is locked"
+                    + (f" by {holder}" if holder else "")
+                    + f"; gave up after {self.timeout:g}s (raise --lock-timeout, or -1 to wait)"
+                )
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> "Lock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def hold(path: str) -> int:
+    """Create ``path`` and lock it for the life of this process; return the descriptor.
+
+    The descriptor is close-on-exec, so child processes (the deploy check) do
+    not inherit it: the lock means "this deploy's own process is alive".
+    """
+    fd = _open(path)
+    if not _try(fd):
+        os.close(fd)
+        raise RuntimeError(f"{path} is already held")
+    return fd
+
+
+def release_held(fd: int) -> None:
+    """Release a lock taken with ``hold``."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def is_held(path: str) -> bool:
+    """True while some live process holds the lock on ``path``; never waits.
+
+    A missing lock file counts as not held.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if _try(fd):
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def _command() -> str:
+    argv = [os.path.basename(sys.argv[0] or "python")] + sys.argv[1:3]
+    return " ".join(argv)

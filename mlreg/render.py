@@ -1,0 +1,90 @@
+"""Output for people and scripts: rich tables on a terminal, plain text when piped, JSON.
+
+stdout carries results only; errors and notes go to stderr. rich is imported
+only when a terminal will see a table, so piped commands start fast.
+Text from the registry (names, descriptions, logs) is cleaned of control
+characters before it reaches a terminal, so it can never move the cursor or
+change colours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from typing import Any, Sequence
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: Any, newlines: bool = False) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``), never raw."""
+    text = "" if text is None else str(text)
+    if not newlines:
+        text = text.replace("\n", "\\n").replace("\t", " ")
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    """A table: rich on a terminal, aligned plain columns with a header when piped."""
+    cells = [[clean(c) for c in row] for row in rows]
+    if is_terminal():
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        t = Table(title=escape(title) if title else None, header_style="bold", box=None, pad_edge=False)
+        for c in columns:
+            t.add_column(c)
+        for row in cells:
+            t.add_row(*(escape(c) for c in row))
+        Console().print(t)
+        return
+    if title:
+        out(title)
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    for row in [list(columns)] + cells:
+        out("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def fields(pairs: Sequence[tuple[str, Any]]) -> None:
+    """``key: value`` lines, the key bold on a terminal."""
+    width = max(len(k) for k, _ in pairs)
+    styled = is_terminal() and not os.environ.get("NO_COLOR")
+    for key, value in pairs:
+        label = f"{key + ':':<{width + 1}}"
+        out((f"\x1b[1m{label}\x1b[0m" if styled else label) + " " + clean(value))
+
+
+def size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def when(iso: str | None) -> str:
+    """``2026-11-27T12:00:00.123456Z`` as ``2026-11-27 12:00:00Z``."""
+    if not iso:
+        return ""
+    return iso[:19].replace("T", " ") + "Z"

@@ -1,0 +1,840 @@
+"""The registry: every operation, and the only module that changes the tree.
+
+Layout (SPEC §4, plus what the design adds)::
+
+    REGISTRY/
+      mlreg.toml                 format marker
+      ids/ID                     "folder/version" of each version ID, created exclusively
+      staging/TOKEN/             a deploy being copied, before it has a version
+      models/FOLDER/
+        .lock                    the model's lock (flock), never deleted
+        model.toml               name, description, primary, highest version, Type, Framework
+        history.jsonl            deploy outcomes and changes of primary, one JSON object a line
+        README.md
+        versions/VERSION/
+          .deploy.lock           held by the deploy's own process while it lives
+          version.toml
+          model.joblib
+          deploy.log
+
+Rules: a write that others can see is atomic; a read-modify-write of a
+model's shared state holds the model's lock, once, at the public entry point
+(helpers that need it say ``_locked`` in their name); the copy, the hash and
+the check run outside any lock; readers never lock.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import atomic, identity, lock, names, versions
+from .artifacts import CheckResult, artifact_name, copy_and_hash, run_check
+from .deploylog import LOG_NAME, DeployLog, read_lines
+from .errors import (
+    BadInput,
+    DeploymentFailed,
+    FormatTooNew,
+    IntegrityError,
+    InvalidVersion,
+    ModelNotFound,
+    NotActive,
+    PrimaryMoved,
+    RegistryNotFound,
+    UsageError,
+    VersionExists,
+    VersionNotFound,
+)
+from .invocation import snippets
+from .location import default_registry, resolve_lock_timeout, resolve_registry
+from .metadata import (
+    CUSTOM,
+    FORMAT,
+    STATUSES,
+    HistoryEvent,
+    ModelRecord,
+    VersionRecord,
+    now,
+    read_toml,
+    write_toml,
+)
+
+MARKER = "mlreg.toml"
+MODELS, STAGING, IDS = "models", "staging", "ids"
+MODEL_FILE, VERSION_FILE, HISTORY_FILE, README_FILE = "model.toml", "version.toml", "history.jsonl", "README.md"
+LOCK_FILE, DEPLOY_LOCK = ".lock", ".deploy.lock"
+INTERRUPTED = "interrupted: the deploy process ended before the deploy finished"
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model's record with what is counted from the tree."""
+
+    record: ModelRecord
+    version_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The model object of SPEC §2."""
+        r = self.record
+        return {
+            "name": r.name,
+            "folder": r.folder,
+            "description": r.description,
+            "type": r.type,
+            "framework": r.framework,
+            "primary": r.primary,
+            "version_count": self.version_count,
+            "created_at": r.created_at,
+            "created_by": r.created_by,
+        }
+
+
+@dataclass(frozen=True)
+class ModelOverview:
+    """``mlreg show``: the model, its versions and invocation code."""
+
+    info: ModelInfo
+    versions: list[VersionRecord]
+    invocation: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.info.to_json(),
+            "versions": [v.to_json() for v in self.versions],
+            "invocation": self.invocation,
+        }
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    model: str
+    previous: str | None
+    record: VersionRecord
+    changed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "from": self.previous,
+            "to": self.record.version,
+            "changed": self.changed,
+            "version": self.record.to_json(),
+        }
+
+
+@dataclass
+class _Deploy:
+    """What one deploy carries from its first lock to its second."""
+
+    folder: str
+    staging: str
+    log: DeployLog
+    hold_fd: int
+    record: VersionRecord | None = None
+    primary_at_start: str | None = None
+    published: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Registry:
+    """A model registry in a folder; every mlreg operation is a method.
+
+    ``path`` is chosen like the CLI's: the argument, else ``MLREG_REGISTRY``,
+    else the per-user data folder. ``lock_timeout`` (seconds, -1 for ever)
+    bounds the wait for a model's lock; default ``MLREG_LOCK_TIMEOUT`` or 30.
+
+    Example::
+
+        reg = mlreg.Registry("./registry")
+        record = reg.deploy("model.joblib", name="Iris Classifier")
+        reg.promote("iris classifier", "0.1.0")
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:
+        self.path = resolve_registry(path)
+        self.lock_timeout = resolve_lock_timeout(lock_timeout)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.path!r})"
+
+    # ----------------------------------------------------------------- layout
+
+    def _p(self, *parts: str) -> str:
+        return os.path.join(self.path, *parts)
+
+    def _inside(self, *parts: str) -> str:
+        """A path inside the registry whose every component below it is not a symlink.
+
+        Raises:
+            IntegrityError: a component is a symlink (mlreg never follows one
+                inside a registry, so a planted link cannot redirect it).
+        """
+        current = self.path
+        for part in parts:
+            if not part or part in (".", "..") or os.sep in part:
+                raise IntegrityError(f"refusing the path component {part!r} inside {self.path}")
+            current = os.path.join(current, part)
+            if os.path.islink(current):
+                raise IntegrityError(f"{current} is a symlink; mlreg never follows links inside a registry")
+        return current
+
+    # --------------------------------------------------------------- registry
+
+    def _check_format(self) -> None:
+        path = self._p(MARKER)
+        data = read_toml(path)
+        fmt = data.get("format")
+        if not isinstance(fmt, int) or isinstance(fmt, bool):
+            raise IntegrityError(f"metadata file {path} has no integer 'format'")
+        if fmt > FORMAT:
+            raise FormatTooNew(
+                f"registry {self.path} has format {fmt}, newer than the format {FORMAT} this mlreg "
+                "knows; upgrade mlreg (the registry was left untouched)"
+            )
+
+    def _require(self) -> None:
+        """Raises: RegistryNotFound naming the path looked at; FormatTooNew."""
+        try:
+            self._check_format()
+        except FileNotFoundError:
+            where = "no registry" if not os.path.exists(self.path) else "not an mlreg registry (no mlreg.toml)"
+            raise RegistryNotFound(
+                f"{where} at {self.path}; create one with `mlreg init {self.path}` or name another "
+                "with --registry / MLREG_REGISTRY"
+            ) from None
+
+    def init(self) -> bool:
+        """Create the registry if it does not exist; return whether it was created.
+
+        Raises:
+            UsageError: the path is a non-empty folder that is not a registry.
+            FormatTooNew: it is a registry of a newer format.
+        """
+        try:
+            self._check_format()
+            return False
+        except FileNotFoundError:
+            pass
+        if os.path.isdir(self.path) and [n for n in os.listdir(self.path) if not n.startswith(".")]:
+            raise UsageError(f"{self.path} is a non-empty folder that is not an mlreg registry; choose another path")
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise UsageError(f"{self.path} exists and is not a folder")
+        atomic.make_dirs(self.path)
+        for sub in (MODELS, STAGING, IDS):
+            atomic.make_dirs(self._p(sub))
+        created = atomic.create_exclusive(self._p(MARKER), f"format = {FORMAT}\ncreated_at = {now()!r}\n".replace("'", '"'))
+        self._check_format()
+        return created
+
+    def _ensure(self) -> None:
+        """Write commands create the registry on first use."""
+        try:
+            self._check_format()
+        except FileNotFoundError:
+            self.init()
+
+    # ----------------------------------------------------------------- models
+
+    def _model_dir(self, folder: str) -> str:
+        return self._inside(MODELS, folder)
+
+    def _read_model(self, folder: str) -> ModelRecord:
+        path = os.path.join(self._model_dir(folder), MODEL_FILE)
+        return ModelRecord.from_toml(read_toml(path), path)
+
+    def _load_model(self, name: str) -> ModelRecord:
+        """Raises: InvalidName, RegistryNotFound, ModelNotFound, IntegrityError."""
+        folder = names.folder_name(name)
+        self._require()
+        try:
+            return self._read_model(folder)
+        except FileNotFoundError:
+            known = self._model_folders()
+            close = difflib.get_close_matches(folder, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see `mlreg models`"
+            raise ModelNotFound(f"no model {name!r} in {self.path}{hint}") from None
+
+    def _model_folders(self) -> list[str]:
+        try:
+            entries = os.listdir(self._inside(MODELS))
+        except FileNotFoundError:
+            return []
+        return sorted(e for e in entries if not e.startswith("."))
+
+    def _info(self, record: ModelRecord) -> ModelInfo:
+        return ModelInfo(record, len(self._version_folders(record.folder)))
+
+    def models(self) -> list[ModelInfo]:
+        """Every model, sorted by folder name.
+
+        Raises:
+            RegistryNotFound, FormatTooNew, IntegrityError.
+        """
+        self._require()
+        found = []
+        for folder in self._model_folders():
+            try:
+                record = self._read_model(folder)
+            except FileNotFoundError:
+                continue  # a first deploy that has not written model.toml yet
+            found.append(self._info(record))
+        return found
+
+    def model(self, name: str) -> ModelInfo:
+        """One model's record and version count.
+
+        Raises:
+            InvalidName, ModelNotFound, RegistryNotFound, IntegrityError.
+        """
+        return self._info(self._load_model(name))
+
+    def show(self, name: str) -> ModelOverview:
+        """The model's overview: record, versions and invocation code."""
+        record = self._load_model(name)
+        all_versions = self._versions(record)
+        sample = self._sample_input(record, all_versions)
+        registry = None if self.path == resolve_registry_default() else self.path
+        return ModelOverview(
+            info=ModelInfo(record, len(all_versions)),
+            versions=all_versions,
+            invocation=snippets(record.name, record.folder, registry, sample),
+        )
+
+    def _sample_input(self, record: ModelRecord, all_versions: list[VersionRecord]) -> Any:
+        chosen = next((v for v in all_versions if v.primary), all_versions[-1] if all_versions else None)
+        if chosen is not None:
+            text = chosen.extra.get("sample_input")
+            if isinstance(text, str):
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    pass
+            n = chosen.extra.get("signature", {}).get("n_features")
+            if isinstance(n, int) and 0 < n <= 64:
+                return [[0.0] * n]
+        return [[0.0]]
+
+    def describe(self, name: str, text: str) -> ModelInfo:
+        """Set the model's description.
+
+        Raises:
+            InvalidName, ModelNotFound, LockTimeout, UsageError (over 4,096 characters).
+        """
+        if len(text) > 4096:
+            raise UsageError(f"a description has at most 4096 characters (got {len(text)})")
+        record = self._load_model(name)
+        with self._lock(record.folder):
+            record = self._read_model(record.folder)
+            if record.description != text:
+                self._write_model_locked(record.replace(description=text))
+                self._history_locked(record.folder, HistoryEvent(
+                    at=now(), by=identity.user_at_host(), event="describe", detail=text))
+                record = record.replace(description=text)
+        return self._info(record)
+
+    def _write_model_locked(self, record: ModelRecord) -> None:
+        write_toml(os.path.join(self._model_dir(record.folder), MODEL_FILE), record.to_toml())
+
+    def _lock(self, folder: str) -> lock.Lock:
+        path = os.path.join(self._model_dir(folder), LOCK_FILE)
+        return lock.Lock(path, self.lock_timeout, what=f"model {folder!r} ({path})")
+
+    # --------------------------------------------------------------- versions
+
+    def _versions_dir(self, folder: str) -> str:
+        return self._inside(MODELS, folder, "versions")
+
+    def _version_folders(self, folder: str) -> list[tuple[versions.Version, str]]:
+        try:
+            entries = os.listdir(self._versions_dir(folder))
+        except FileNotFoundError:
+            return []
+        found = []
+        for entry in entries:
+            if entry.startswith("."):
+                continue
+            try:
+                found.append((versions.Version.parse(entry), entry))
+            except ValueError:
+                continue  # not a version folder; `doctor` reports it
+        found.sort(key=lambda pair: pair[0])
+        return found
+
+    def _read_version(self, folder: str, vfolder: str, primary: str | None) -> VersionRecord:
+        """A version's record, with ``primary`` set and interrupted deploys read as failed."""
+        vdir = self._inside(MODELS, folder, "versions", vfolder)
+        path = os.path.join(vdir, VERSION_FILE)
+        record = VersionRecord.from_toml(read_toml(path), path)
+        if record.status == "deploying" and not lock.is_held(os.path.join(vdir, DEPLOY_LOCK)):
+            # The deploy may have finished between the read and the probe: read again.
+            record = VersionRecord.from_toml(read_toml(path), path)
+            if record.status == "deploying":
+                record = record.replace(status="failed", interrupted=True, reason=INTERRUPTED)
+        is_primary = primary is not None and versions.folder(versions.parse(primary)) == vfolder
+        return record.replace(primary=is_primary) if is_primary else record
+
+    def _versions(self, record: ModelRecord) -> list[VersionRecord]:
+        found = []
+        for _, vfolder in self._version_folders(record.folder):
+            try:
+                found.append(self._read_version(record.folder, vfolder, record.primary))
+            except FileNotFoundError:
+                continue  # a folder without version.toml is not a version; `doctor` reports it
+        return found
+
+    def versions(self, name: str, status: str | None = None) -> list[VersionRecord]:
+        """Every version of a model, oldest number first; optionally only one status.
+
+        Raises:
+            InvalidName, ModelNotFound, UsageError (unknown status), IntegrityError.
+        """
+        wanted = _status_value(status) if status else None
+        record = self._load_model(name)
+        found = self._versions(record)
+        return [v for v in found if wanted is None or v.status == wanted]
+
+    def _resolve(self, record: ModelRecord, ref: str) -> str:
+        """The version folder that ``ref`` (a version number or a version ID) names.
+
+        Raises:
+            InvalidVersion: ``ref`` is neither.
+            VersionNotFound: no such version of this model.
+        """
+        ref = str(ref).strip()
+        if versions.is_version(ref):
+            vfolder = versions.folder(versions.parse(ref))
+            if os.path.isfile(os.path.join(self._versions_dir(record.folder), vfolder, VERSION_FILE)):
+                return vfolder
+        elif versions.is_version_id(ref):
+            owner = self._owner_of_id(ref)
+            if owner is not None and owner[0] == record.folder:
+                return owner[1]
+            if owner is not None:
+                raise VersionNotFound(f"version ID {ref} belongs to another model ({owner[0]}), not {record.name!r}")
+        else:
+            raise InvalidVersion(f"{ref!r} is neither a version (such as 1.2.3) nor a version ID (8 letters and digits)")
+        have = [v for _, v in self._version_folders(record.folder)]
+        listed = ", ".join(have[-8:]) if have else "none"
+        raise VersionNotFound(
+            f"{record.name!r} has no version {ref} (has {listed}); see `mlreg versions {_quote_arg(record.name)}`"
+        )
+
+    def _owner_of_id(self, version_id: str) -> tuple[str, str] | None:
+        path = self._inside(IDS, version_id)
+        try:
+            text = atomic.read_bytes(path, 4096).decode("utf-8", "replace").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise IntegrityError(f"cannot read version ID file {path}: {e}") from None
+        folder, _, vfolder = text.partition("/")
+        if names.folder_of(folder) != folder or not versions.is_version(vfolder) or "/" in vfolder:
+            raise IntegrityError(f"version ID file {path} is corrupt: {text[:80]!r}")
+        return folder, vfolder
+
+    def version(self, name: str, ref: str) -> VersionRecord:
+        """One version by number or ID.
+
+        Raises:
+            InvalidName, InvalidVersion, ModelNotFound, VersionNotFound, IntegrityError.
+        """
+        record = self._load_model(name)
+        return self._read_version(record.folder, self._resolve(record, ref), record.primary)
+
+    def status(self, name: str, ref: str | None = None) -> VersionRecord:
+        """A version's record: ``ref``, else the primary, else the most recently deployed.
+
+        Raises:
+            InvalidName, ModelNotFound, VersionNotFound (a model with no version), IntegrityError.
+        """
+        record = self._load_model(name)
+        if ref is not None:
+            return self._read_version(record.folder, self._resolve(record, ref), record.primary)
+        if record.primary is not None:
+            vfolder = versions.folder(versions.parse(record.primary))
+            try:
+                return self._read_version(record.folder, vfolder, record.primary)
+            except FileNotFoundError:
+                raise IntegrityError(
+                    f"{record.name!r} names {record.primary} as primary but its version folder is missing; run `mlreg doctor`"
+                ) from None
+        found = self._versions(record)
+        if not found:
+            raise VersionNotFound(f"{record.name!r} has no versions yet")
+        return max(found, key=lambda v: v.deployed_at)
+
+    def logs(self, name: str, ref: str) -> list[str]:
+        """The version's deploy log, a line each.
+
+        Raises:
+            InvalidName, InvalidVersion, ModelNotFound, VersionNotFound.
+        """
+        record = self._load_model(name)
+        vfolder = self._resolve(record, ref)
+        path = os.path.join(self._inside(MODELS, record.folder, "versions", vfolder, LOG_NAME))
+        try:
+            return read_lines(path)
+        except FileNotFoundError:
+            return []
+
+    # ---------------------------------------------------------------- history
+
+    def _history_locked(self, folder: str, event: HistoryEvent) -> None:
+        atomic.append_line(os.path.join(self._model_dir(folder), HISTORY_FILE), event.to_line())
+
+    def history(self, name: str) -> list[HistoryEvent]:
+        """Every deploy outcome and change of primary, oldest first.
+
+        A torn last line (a writer killed mid-append) is skipped.
+        """
+        record = self._load_model(name)
+        path = os.path.join(self._model_dir(record.folder), HISTORY_FILE)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return []
+        lines = text.split("\n")[:-1]  # the part after the last newline is torn or empty
+        return [e for e in map(HistoryEvent.from_line, lines) if e is not None]
+
+    # ---------------------------------------------------------------- promote
+
+    def promote(self, name: str, ref: str, expect_primary: str | None = None) -> PromoteResult:
+        """Make an Active version primary (a rollback too).
+
+        ``expect_primary`` is a compare-and-swap guard: when given (a version,
+        or ``"none"`` for no primary), the promote happens only if the primary
+        is still that version.
+
+        Raises:
+            VersionNotFound, NotActive (Deploying or Deployment Failed),
+            PrimaryMoved (``expect_primary`` no longer holds), LockTimeout.
+        """
+        expected = _expected_primary(expect_primary) if expect_primary is not None else None
+        record = self._load_model(name)
+        with self._lock(record.folder):
+            record = self._read_model(record.folder)
+            target = self._read_version(record.folder, self._resolve(record, ref), record.primary)
+            if target.status != "active":
+                raise NotActive(
+                    f"{record.name!r} {target.version} is {target.status_label}; only an Active version can be primary"
+                )
+            if expect_primary is not None and not _same_version(record.primary, expected):
+                raise PrimaryMoved(
+                    f"the primary of {record.name!r} is {record.primary or 'none'}, not {expect_primary}; nothing changed"
+                )
+            previous = record.primary
+            if target.primary:
+                return PromoteResult(record.name, previous, target, changed=False)
+            self._set_primary_locked(record, target, cause="promote")
+        return PromoteResult(record.name, previous, target.replace(primary=True), changed=True)
+
+    def _set_primary_locked(self, record: ModelRecord, target: VersionRecord, cause: str) -> ModelRecord:
+        updated = record.replace(primary=target.version, type=target.type, framework=target.framework)
+        self._write_model_locked(updated)
+        self._history_locked(record.folder, HistoryEvent(
+            at=now(), by=identity.user_at_host(), event="primary", version=target.version,
+            version_id=target.version_id, from_=record.primary, to=target.version, detail=cause))
+        return updated
+
+    # ----------------------------------------------------------------- deploy
+
+    def deploy(
+        self,
+        artifact: Any,
+        name: str,
+        *,
+        version_bump: str = "minor",
+        version: str | None = None,
+        description: str | None = None,
+        type: str | None = None,
+        framework: str | None = None,
+        sample_input: Any = None,
+        readme: str | None = None,
+        promote: bool = True,
+        check_timeout: float = 300.0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> VersionRecord:
+        """Deploy ``artifact`` as a new version of model ``name``.
+
+        ``artifact`` is a path to a file (joblib or pickle) or an in-memory
+        model, which is written with joblib. The artifact is copied and hashed
+        in one pass, given the next version number under the model's lock,
+        checked in a child process within ``check_timeout`` seconds, and ends
+        Active (primary unless ``promote=False`` or a higher version became
+        primary meanwhile) or Deployment Failed.
+
+        ``sample_input`` (rows, or their JSON text) is predicted during the
+        check. ``readme`` is Markdown text that sets the model's README.
+
+        Returns the Active version's record.
+
+        Raises:
+            InvalidName, InvalidVersion, UsageError, BadInput: before anything is written.
+            VersionExists: ``version`` is taken (numbers differing only in build metadata are one).
+            DeploymentFailed: the check failed; ``error.record`` is the version's record.
+            LockTimeout, FormatTooNew, IntegrityError.
+        """
+        display = names.normalize(name)
+        folder = names.folder_of(display)
+        bump = versions.normalize_bump(version_bump)
+        exact = versions.parse(version) if version is not None else None
+        if isinstance(sample_input, str):
+            try:
+                sample_input = json.loads(sample_input)
+            except ValueError as e:
+                raise BadInput(f"--sample-input is not valid JSON: {e}") from None
+        if sample_input is not None:
+            from .inputs import rows_of
+
+            rows_of(sample_input)
+        for label, value in (("type", type), ("framework", framework)):
+            if value is not None and not (0 < len(value.strip()) <= 64 and value.isprintable()):
+                raise UsageError(f"--{label} must be 1 to 64 printable characters")
+        source = os.fspath(artifact) if isinstance(artifact, (str, os.PathLike)) else None
+        if source is not None and not os.path.isfile(source):
+            raise BadInput(f"artifact {source} does not exist or is not a file")
+        self._ensure()
+
+        deploy = self._stage(folder)
+        try:
+            log = deploy.log
+            log.write(f"deploy of {source or 'an in-memory ' + type_name(artifact)} as {display!r} "
+                      f"by {identity.user_at_host()} (pid {os.getpid()})")
+            if source is not None:
+                target_name = artifact_name(source)
+                size, sha256 = copy_and_hash(source, os.path.join(deploy.staging, target_name), progress)
+            else:
+                target_name = artifact_name("model.joblib")
+                size, sha256 = _dump(artifact, os.path.join(deploy.staging, target_name))
+            log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
+            self._allocate(deploy, display, exact, bump, description, readme, dict(
+                size=size, sha256=sha256, artifact=target_name,
+                type=type or CUSTOM, framework=framework or CUSTOM,
+                sample_input=None if sample_input is None else json.dumps(sample_input)))
+        except BaseException:
+            deploy.log.close()
+            lock.release_held(deploy.hold_fd)
+            shutil.rmtree(deploy.staging, ignore_errors=True)
+            raise
+
+        try:
+            record = deploy.record
+            assert record is not None and deploy.published is not None
+            log.write(f"allocated version {record.version} (ID {record.version_id}); status Deploying")
+            log.write(f"checking in a child process (time limit {check_timeout:g}s)")
+            log.sync()
+            result = run_check(os.path.join(deploy.published, record.artifact), sample_input, check_timeout)
+            for at, text in result.steps:
+                log.write(f"check: {text}", at=at)
+            final = self._finish(deploy, result, promote, type, framework)
+        except BaseException as e:
+            self._abandon(deploy, f"interrupted: {type_name(e)}")
+            raise
+        finally:
+            deploy.log.close()
+            lock.release_held(deploy.hold_fd)
+        if final.status != "active":
+            raise DeploymentFailed(
+                f"{display} {final.version} (ID {final.version_id}): Deployment Failed: {final.reason}; "
+                f"see `mlreg logs {_quote_arg(display)} {final.version}`",
+                record=final,
+            )
+        return final
+
+    def _stage(self, folder: str) -> _Deploy:
+        """A fresh staging folder on the registry's filesystem, locked by this process."""
+        staging_root = self._inside(STAGING)
+        atomic.make_dirs(staging_root)
+        staging = os.path.join(staging_root, secrets.token_hex(8))
+        os.mkdir(staging, 0o777)
+        hold_fd = lock.hold(os.path.join(staging, DEPLOY_LOCK))
+        try:
+            return _Deploy(folder=folder, staging=staging, log=DeployLog(os.path.join(staging, LOG_NAME)), hold_fd=hold_fd)
+        except BaseException:
+            lock.release_held(hold_fd)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def _allocate(self, deploy: _Deploy, display: str, exact: versions.Version | None, bump: str,
+                  description: str | None, readme: str | None, fields: dict[str, Any]) -> None:
+        """Give the staged deploy its number and ID and publish it, under the model's lock."""
+        folder = deploy.folder
+        atomic.make_dirs(self._model_dir(folder))
+        with self._lock(folder):
+            try:
+                model = self._read_model(folder)
+            except FileNotFoundError:
+                model = ModelRecord(name=display, folder=folder, created_at=now(),
+                                    created_by=identity.user_at_host(), description=description or "")
+            highest = versions.parse(model.highest_version) if model.highest_version else None
+            vdir_root = self._versions_dir(folder)
+            if exact is not None:
+                number = exact
+                if os.path.lexists(os.path.join(vdir_root, versions.folder(number))):
+                    raise VersionExists(f"{model.name!r} already has version {versions.folder(number)}; "
+                                        "choose another --version or use --bump")
+            else:
+                number = versions.next_version(highest, bump)
+                # A number above every folder, should model.toml lag behind the tree.
+                while os.path.lexists(os.path.join(vdir_root, versions.folder(number))):
+                    number = versions.next_version(number, bump)
+            vfolder = versions.folder(number)
+            version_id = self._new_id(folder, vfolder)
+            record = VersionRecord(
+                model=model.name, version=str(number), version_id=version_id, status="deploying",
+                deployed_at=now(), deployed_by=identity.user_at_host(),
+                size=fields["size"], sha256=fields["sha256"], artifact=fields["artifact"],
+                type=fields["type"], framework=fields["framework"],
+                process=identity.this_process(),
+                extra={"sample_input": fields["sample_input"]} if fields["sample_input"] else {},
+            )
+            write_toml(os.path.join(deploy.staging, VERSION_FILE), record.to_toml())
+            new_highest = number if highest is None or number > highest else highest
+            changes: dict[str, Any] = {"highest_version": str(new_highest)}
+            if description is not None:
+                changes["description"] = description
+            # The number is recorded as used before the folder appears: a crash
+            # in between skips a number, never reuses one.
+            self._write_model_locked(model.replace(**changes))
+            if readme is not None:
+                atomic.write_atomic(os.path.join(self._model_dir(folder), README_FILE), readme)
+            atomic.make_dirs(vdir_root)
+            target = os.path.join(vdir_root, vfolder)
+            atomic.publish_dir(deploy.staging, target)
+            deploy.published = target
+            deploy.record = record
+            deploy.primary_at_start = model.primary
+
+    def _new_id(self, folder: str, vfolder: str) -> str:
+        ids = self._inside(IDS)
+        atomic.make_dirs(ids)
+        while True:
+            candidate = "".join(secrets.choice(_ID_ALPHABET) for _ in range(versions.ID_LENGTH))
+            if atomic.create_exclusive(os.path.join(ids, candidate), f"{folder}/{vfolder}\n"):
+                return candidate
+
+    def _finish(self, deploy: _Deploy, result: CheckResult, promote: bool,
+                type_flag: str | None, framework_flag: str | None) -> VersionRecord:
+        """Record the check's outcome and move the primary, under the model's lock."""
+        record = deploy.record
+        assert record is not None and deploy.published is not None
+        extra = dict(record.extra)
+        if result.signature:
+            extra["signature"] = result.signature
+        record = record.replace(
+            status="active" if result.ok else "failed",
+            finished_at=now(),
+            reason=None if result.ok else result.reason,
+            type=type_flag or result.type or CUSTOM,
+            framework=framework_flag or result.framework or CUSTOM,
+            environment={"python": _python_version(), "libraries": result.libraries},
+            extra=extra,
+        )
+        log = deploy.log
+        if not result.ok:
+            log.write(f"FAILED: {result.reason}" + (f"\n{result.error}" if result.error else ""))
+        with self._lock(deploy.folder):
+            write_toml(os.path.join(deploy.published, VERSION_FILE), record.to_toml())
+            model = self._read_model(deploy.folder)
+            self._history_locked(deploy.folder, HistoryEvent(
+                at=now(), by=record.deployed_by, event="deploy", version=record.version,
+                version_id=record.version_id, status=record.status, detail=record.reason))
+            if result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start, record.version):
+                self._set_primary_locked(model, record, cause=f"deploy of {record.version}")
+                record = record.replace(primary=True)
+                log.write(f"Active; now the primary version (was {model.primary or 'none'})")
+            elif result.ok:
+                why = "--no-promote" if not promote else f"the primary moved to {model.primary} meanwhile"
+                log.write(f"Active; the primary stays {model.primary or 'none'} ({why})")
+                if model.primary is None:
+                    self._write_model_locked(model.replace(type=record.type, framework=record.framework))
+            else:
+                log.write("Deployment Failed")
+        return record
+
+    def _abandon(self, deploy: _Deploy, reason: str) -> None:
+        """Best effort after an exception: a published version is marked failed at once."""
+        if deploy.published is None or deploy.record is None:
+            return
+        try:
+            deploy.log.write(f"FAILED: {reason}")
+            failed = deploy.record.replace(status="failed", finished_at=now(), reason=reason)
+            with lock.Lock(os.path.join(self._model_dir(deploy.folder), LOCK_FILE), timeout=2.0):
+                write_toml(os.path.join(deploy.published, VERSION_FILE), failed.to_toml())
+                self._history_locked(deploy.folder, HistoryEvent(
+                    at=now(), by=failed.deployed_by, event="deploy", version=failed.version,
+                    version_id=failed.version_id, status="failed", detail=reason))
+        except BaseException:
+            pass  # the version still reads as interrupted once this process is gone
+
+
+def resolve_registry_default() -> str:
+    """The registry used when none is named (so snippets can leave it out)."""
+    return os.path.abspath(os.environ.get("MLREG_REGISTRY") or default_registry())
+
+
+def _dump(obj: Any, path: str) -> tuple[int, str]:
+    """Write an in-memory model with joblib, then hash the file written."""
+    if not callable(getattr(obj, "predict", None)):
+        raise BadInput(f"the object to deploy ({type_name(obj)}) has no callable predict")
+    import joblib
+
+    from .artifacts import hash_file
+
+    with open(path, "xb") as f:
+        joblib.dump(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    return hash_file(path)
+
+
+def _should_take_primary(current: str | None, at_start: str | None, new: str) -> bool:
+    """SPEC §3a: the new Active version becomes primary unless, while it was
+    deploying, the primary moved to a higher version."""
+    if current is None or _same_version(current, at_start):
+        return True
+    return versions.parse(current) < versions.parse(new)
+
+
+def _same_version(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return versions.parse(a) == versions.parse(b)
+
+
+def _expected_primary(text: str) -> str | None:
+    if text.strip().lower() in ("", "none"):
+        return None
+    versions.parse(text.strip())
+    return text.strip()
+
+
+def _status_value(status: str) -> str:
+    value = status.strip().lower().replace(" ", "-")
+    value = {"deployment-failed": "failed"}.get(value, value)
+    if value not in STATUSES:
+        raise UsageError(f"unknown status {status!r}: use deploying, active or failed")
+    return value
+
+
+def _python_version() -> str:
+    import platform
+
+    return platform.python_version()
+
+
+def _quote_arg(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def type_name(obj: Any) -> str:
+    return type(obj).__name__

@@ -1,0 +1,127 @@
+"""Shared fixtures: registries in temporary folders, real scikit-learn models,
+and three ways to run mlreg (the API, CliRunner, the installed console script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import pytest
+from typer.testing import CliRunner
+
+import mlreg
+from mlreg.cli import app
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch, tmp_path_factory):
+    """Isolate every test: no user registry, fake models importable by the check child."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.delenv("MLREG_REGISTRY", raising=False)
+    monkeypatch.delenv("MLREG_LOCK_TIMEOUT", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture
+def registry_path(tmp_path) -> Path:
+    return tmp_path / "registry"
+
+
+@pytest.fixture
+def reg(registry_path) -> mlreg.Registry:
+    return mlreg.Registry(registry_path)
+
+
+@pytest.fixture(scope="session")
+def iris():
+    from sklearn.datasets import load_iris
+
+    return load_iris(return_X_y=True)
+
+
+@pytest.fixture(scope="session")
+def iris_model_path(tmp_path_factory, iris) -> Path:
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris
+    path = tmp_path_factory.mktemp("models") / "iris.joblib"
+    joblib.dump(LogisticRegression(max_iter=1000).fit(X, y), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def regressor_path(tmp_path_factory) -> Path:
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True)
+    path = tmp_path_factory.mktemp("models") / "diabetes.joblib"
+    joblib.dump(Ridge().fit(X, y), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def constant_path(tmp_path_factory) -> Path:
+    import fakemodels
+
+    path = tmp_path_factory.mktemp("models") / "constant.joblib"
+    joblib.dump(fakemodels.ConstantModel(7), path)
+    return path
+
+
+def fake_artifact(tmp_path: Path, model, name: str = "model.joblib") -> Path:
+    path = tmp_path / name
+    joblib.dump(model, path)
+    return path
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli(registry_path):
+    """Run the CLI in-process through typer's CliRunner, with --registry set."""
+    runner = CliRunner()
+
+    def run(*args: str, registry: bool = True, input: str | None = None) -> Result:
+        argv = (["--registry", str(registry_path)] if registry else []) + [str(a) for a in args]
+        r = runner.invoke(app, argv, input=input)
+        if r.exception is not None and not isinstance(r.exception, SystemExit):
+            raise r.exception
+        return Result(r.exit_code, r.stdout, r.stderr)
+
+    return run
+
+
+def mlreg_command() -> list[str]:
+    """The installed console script (what users run), else ``python -m mlreg``."""
+    script = shutil.which("mlreg", path=os.path.dirname(sys.executable))
+    return [script] if script else [sys.executable, "-m", "mlreg"]
+
+
+@pytest.fixture
+def sh(registry_path):
+    """Run the real ``mlreg`` console script in a subprocess, with --registry set."""
+
+    def run(*args: str, registry: bool = True, timeout: float = 120, env: dict | None = None) -> Result:
+        argv = mlreg_command() + (["--registry", str(registry_path)] if registry else []) + [str(a) for a in args]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    return run
