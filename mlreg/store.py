@@ -226,10 +226,12 @@ class Registry:
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise UsageError(f"{self.path} exists and is not a folder")
         atomic.make_dirs(self.path)
+        # The marker comes first: a concurrent first write then sees a registry,
+        # never a non-empty folder without a marker.
+        created = atomic.create_exclusive(self._p(MARKER), f'format = {FORMAT}\ncreated_at = "{now()}"\n')
+        self._check_format()
         for sub in (MODELS, STAGING, IDS):
             atomic.make_dirs(self._p(sub))
-        created = atomic.create_exclusive(self._p(MARKER), f"format = {FORMAT}\ncreated_at = {now()!r}\n".replace("'", '"'))
-        self._check_format()
         return created
 
     def _ensure(self) -> None:

@@ -1,0 +1,40 @@
+"""Start-up: the core imports no terminal libraries, and read commands no heavy ones."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import mlreg_command
+
+
+def test_core_imports_neither_typer_nor_rich():
+    code = "import mlreg, sys; print(sorted({'typer', 'rich', 'click'} & {m.split('.')[0] for m in sys.modules}))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", [["versions", "m"], ["status", "m"], ["models"], ["show", "m"], ["history", "m"]])
+def test_read_commands_import_no_heavy_library(reg, constant_path, command):
+    reg.deploy(constant_path, "m")
+    code = (
+        "import sys\n"
+        "from mlreg.cli import main\n"
+        f"sys.argv = ['mlreg', '--registry', {reg.path!r}] + {command!r}\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "print(sorted({'joblib', 'numpy', 'sklearn', 'pandas'} & {m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_console_script_and_python_m_agree(registry_path, constant_path):
+    a = subprocess.run(mlreg_command() + ["--version"], capture_output=True, text=True)
+    b = subprocess.run([sys.executable, "-m", "mlreg", "--version"], capture_output=True, text=True)
+    assert a.returncode == b.returncode == 0 and a.stdout == b.stdout and a.stdout.startswith("mlreg ")
+
+
+def test_errors_through_the_console_script_are_one_line(sh):
+    r = sh("versions", "nothing")
+    assert r.exit_code == 3
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr and r.stdout == ""
