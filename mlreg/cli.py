@@ -8,9 +8,9 @@ result. Errors pass through one funnel (``_funnel``) that turns an
 from __future__ import annotations
 
 import functools
-import json
-import os
+import signal
 import sys
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional
 
@@ -48,6 +48,14 @@ def _registry() -> Registry:
     return Registry(_options.registry, lock_timeout=_options.lock_timeout)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised so that a deploy cleans up its staging like on Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def _funnel(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn known errors into one line on stderr and SPEC's exit code."""
 
@@ -65,6 +73,9 @@ def _funnel(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             render.err("mlreg: interrupted")
             raise typer.Exit(130) from None
+        except Terminated:
+            render.err("mlreg: terminated")
+            raise typer.Exit(143) from None
         except Exception as e:
             if _options.debug:
                 raise
@@ -179,11 +190,12 @@ def deploy(
                 readme_text = f.read()
         except OSError as e:
             raise UsageError(f"cannot read --readme {readme}: {e.strerror}") from None
+    progress = _CopyProgress()
     try:
         record = _registry().deploy(
             artifact, name, version_bump=bump, version=version, description=description,
             type=type_, framework=framework, sample_input=sample_input, readme=readme_text,
-            promote=not no_promote, check_timeout=check_timeout,
+            promote=not no_promote, check_timeout=check_timeout, progress=progress,
         )
     except DeploymentFailed as e:
         if as_json:
@@ -192,10 +204,42 @@ def deploy(
             render.out(_version_line(e.record))
         render.err(f"mlreg: error: {render.clean(e)}")
         raise typer.Exit(e.exit_code) from None
+    finally:
+        progress.close()
     if as_json:
         render.emit_json(record.to_json())
     else:
         render.out(render.clean(_version_line(record)))
+
+
+class _CopyProgress:
+    """A progress bar on stderr for copies that last over a second, on a terminal only."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.enabled = sys.stderr.isatty()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.start < 1.0 or done >= total:
+                return
+            from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+            from rich.console import Console
+
+            self.bar = Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("copying", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 @app.command()
@@ -374,4 +418,5 @@ def _label(status: str | None) -> str:
 
 def main() -> None:
     """The console script's entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     app()

@@ -309,15 +309,19 @@ class Registry:
         )
 
     def _sample_input(self, record: ModelRecord, all_versions: list[VersionRecord]) -> Any:
-        chosen = next((v for v in all_versions if v.primary), all_versions[-1] if all_versions else None)
-        if chosen is not None:
-            text = chosen.extra.get("sample_input")
+        """Rows for the invocation snippets: the primary's sample input, else the
+        newest version's that has one, else zeros of the right width."""
+        ordered = sorted(all_versions, key=lambda v: (v.primary, v.deployed_at), reverse=True)
+        for v in ordered:
+            text = v.extra.get("sample_input")
             if isinstance(text, str):
                 try:
                     return json.loads(text)
                 except ValueError:
-                    pass
-            n = chosen.extra.get("signature", {}).get("n_features")
+                    continue
+        for v in ordered:
+            signature = v.extra.get("signature")
+            n = signature.get("n_features") if isinstance(signature, dict) else None
             if isinstance(n, int) and 0 < n <= 64:
                 return [[0.0] * n]
         return [[0.0]]
