@@ -8,6 +8,7 @@ result. Errors pass through one funnel (``_funnel``) that turns an
 from __future__ import annotations
 
 import functools
+import json
 import signal
 import sys
 import time
@@ -341,11 +342,16 @@ def status(
 
     Example: until mlreg status "Iris Classifier" 0.3.0; [ $? -eq 6 ]; do sleep 1; done
     """
+    from .environment import drift
+
     record = _registry().status(name, ref)
+    changed = drift(record.environment)
     if as_json:
-        render.emit_json(record.to_json())
+        render.emit_json({**record.to_json(), "environment_drift": changed})
     else:
         _print_version(record)
+        for sentence in changed:
+            render.out(f"Environment: {sentence}")
     raise typer.Exit(EXIT_STATUS[record.status])
 
 
@@ -389,6 +395,78 @@ def promote(
 
 @app.command()
 @_funnel
+def predict(
+    name: NameArg,
+    version: Annotated[Optional[str], typer.Option("--version", metavar="VERSION|ID", help="Version number or ID (default: the primary).")] = None,
+    input_json: Annotated[Optional[str], typer.Option("--input", metavar="JSON", help='Rows as JSON: [[5.1, 3.5, 1.4, 0.2]] or {"inputs": [...]}.')] = None,
+    input_file: Annotated[Optional[str], typer.Option("--input-file", metavar="FILE", help="JSON, or CSV with a header row (by .csv suffix or content); '-' reads stdin.")] = None,
+    method: Annotated[str, typer.Option("--method", help="predict, predict_proba, predict_log_proba, decision_function, transform or score_samples.")] = "predict",
+    jsonl: Annotated[bool, typer.Option("--jsonl", help='One line per input row: {"row": i, "prediction": ...}.')] = False,
+) -> None:
+    """Predict with a version (the primary by default), after verifying its artifact; prints JSON.
+
+    Without --input or --input-file, the rows are read from stdin.
+
+    Example: mlreg predict "Iris Classifier" --input '[[5.1, 3.5, 1.4, 0.2]]'
+    """
+    from .inputs import parse_csv, parse_json
+
+    if input_json is not None and input_file is not None:
+        raise UsageError("give either --input or --input-file, not both")
+    if input_json is not None:
+        payload = parse_json(input_json, "--input")
+    else:
+        if input_file in (None, "-"):
+            if input_file is None and sys.stdin.isatty():
+                raise UsageError("no input: give --input JSON, --input-file FILE, or pipe JSON on stdin")
+            text, csv_name = sys.stdin.read(), False
+        else:
+            try:
+                with open(input_file, encoding="utf-8-sig") as f:
+                    text = f.read()
+            except OSError as e:
+                raise UsageError(f"cannot read --input-file {input_file}: {e.strerror}") from None
+            csv_name = input_file.lower().endswith(".csv")
+        is_json = not csv_name and text.lstrip()[:1] in ("[", "{")
+        payload = parse_json(text, "the input") if is_json else parse_csv(text)
+    result = _registry().predict(name, payload, version=version, method=method)
+    if jsonl:
+        for i, value in enumerate(result["predictions"]):
+            sys.stdout.write(json.dumps({"row": i, "prediction": value}, ensure_ascii=False) + "\n")
+    else:
+        render.emit_json(result)
+
+
+@app.command()
+@_funnel
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; loopback by default. 0.0.0.0 exposes every model to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0 picks a free one).")] = 8080,
+    max_body: Annotated[int, typer.Option("--max-body", metavar="BYTES", help="Largest request body; larger ones get 413.")] = 10 * 1024 * 1024,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Drop a client that stalls this long mid-request.")] = 30.0,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log each request on stderr.")] = True,
+) -> None:
+    """Serve the registry's HTTP JSON API, so cURL and other programs can call any version.
+
+    Example: mlreg serve --port 8080 & curl -s -X POST localhost:8080/v1/models/iris-classifier/predict -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+    """
+    from .server import make_server
+
+    reg = _registry()
+    try:
+        server = make_server(reg, host, port, max_body=max_body, timeout=timeout, access_log=access_log)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    bound_host, bound_port = server.server_address[:2]
+    render.err(f"mlreg: serving {reg.path} on http://{bound_host}:{bound_port} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+@app.command()
+@_funnel
 def history(name: NameArg, as_json: JsonFlag = False) -> None:
     """Show every deploy outcome and change of primary: who, when, what, from -> to.
 
@@ -416,7 +494,15 @@ def _label(status: str | None) -> str:
     return STATUS_LABELS.get(status or "", status or "")
 
 
+def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Warnings (mlreg's and the libraries', e.g. scikit-learn's version warnings) as one line each."""
+    render.err(f"mlreg: warning: {category.__name__}: {' '.join(str(message).split())}")
+
+
 def main() -> None:
     """The console script's entry point."""
+    import warnings
+
     signal.signal(signal.SIGTERM, _on_sigterm)
+    warnings.showwarning = _show_warning
     app()

@@ -1,16 +1,67 @@
-"""Turn prediction input (JSON) into what a model's methods take.
+"""Turn prediction input into what a model's methods take.
 
-Accepted: a list of rows (``[[5.1, 3.5, 1.4, 0.2]]``), ``{"inputs": [...]}``,
-a list of strings for text pipelines, and a list of objects keyed by feature
-name when the model knows its feature names. numpy is imported only when the
-input is converted, never at CLI start-up.
+Accepted: a JSON list of rows (``[[5.1, 3.5, 1.4, 0.2]]``), ``{"inputs": [...]}``,
+a list of strings (text pipelines), a list of objects keyed by feature name when
+the model knows its feature names, and CSV with a header row (``Table``).
+numpy and pandas are imported only when input is converted, never at start-up.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadInput
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows read from CSV: column names from the header row, then values."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+def parse_json(text: str, what: str = "input") -> Any:
+    """Raises: BadInput naming where the JSON breaks."""
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise BadInput(f"{what} is not valid JSON: {e}") from None
+
+
+def parse_csv(text: str) -> Table:
+    """CSV with a header row; cells that read as numbers become numbers.
+
+    Raises:
+        BadInput: no header, no rows, or rows of the wrong length.
+    """
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise BadInput("the CSV input is empty; it needs a header row, then rows") from None
+    columns = [c.strip() for c in header]
+    rows = []
+    for number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(columns):
+            raise BadInput(f"CSV line {number} has {len(row)} values; the header has {len(columns)}")
+        rows.append([_number_or_text(cell) for cell in row])
+    if not rows:
+        raise BadInput("the CSV input has a header but no rows")
+    return Table(columns, rows)
+
+
+def _number_or_text(cell: str) -> Any:
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
 
 
 def rows_of(payload: Any) -> list:
@@ -19,6 +70,8 @@ def rows_of(payload: Any) -> list:
     Raises:
         BadInput: neither a list nor ``{"inputs": [...]}``, or empty.
     """
+    if isinstance(payload, Table):
+        return payload.rows
     if isinstance(payload, dict):
         if "inputs" not in payload:
             raise BadInput('input must be a JSON list of rows or {"inputs": [...]}')
@@ -30,6 +83,15 @@ def rows_of(payload: Any) -> list:
     return payload
 
 
+def feature_names(model: Any) -> list[str] | None:
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def to_model_input(payload: Any, model: Any) -> Any:
     """Convert a predict payload for ``model``.
 
@@ -37,25 +99,17 @@ def to_model_input(payload: Any, model: Any) -> Any:
         BadInput: with what the model expects (e.g. "expects 4 features, got 3").
     """
     rows = rows_of(payload)
-    names = getattr(model, "feature_names_in_", None)
+    names = feature_names(model)
     expected = getattr(model, "n_features_in_", None)
+    if isinstance(payload, Table):
+        if names is not None:
+            rows = [dict(zip(payload.columns, row)) for row in payload.rows]
+        elif expected is not None and len(payload.columns) != int(expected):
+            raise BadInput(f"the model expects {int(expected)} features, got {len(payload.columns)} CSV columns")
     if all(isinstance(row, dict) for row in rows):
-        if names is None:
-            raise BadInput("rows keyed by feature name need a model that records its feature names; send lists of values")
-        names = [str(n) for n in names]
-        for i, row in enumerate(rows):
-            missing = [n for n in names if n not in row]
-            if missing:
-                raise BadInput(f"row {i} lacks feature(s) {', '.join(missing)}; the model expects {', '.join(names)}")
-        try:
-            import pandas
-        except ImportError:
-            raise BadInput("rows keyed by feature name need pandas: pip install 'mlreg[pandas]'") from None
-        return pandas.DataFrame([[row[n] for n in names] for row in rows], columns=names)
+        return _named_rows(rows, names)
     if all(isinstance(row, str) for row in rows):
         return rows
-    import numpy
-
     if not all(isinstance(row, list) for row in rows):
         raise BadInput("input must be a list of rows, each a list of values (e.g. [[5.1, 3.5, 1.4, 0.2]])")
     widths = {len(row) for row in rows}
@@ -65,14 +119,33 @@ def to_model_input(payload: Any, model: Any) -> Any:
     if expected is not None and width != int(expected):
         raise BadInput(f"the model expects {int(expected)} features, got {width}")
     values = [v for row in rows for v in row]
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if all(_is_number(v) for v in values):
+        import numpy
+
         return numpy.asarray(rows, dtype=float)
     if names is not None:
-        try:
-            import pandas
-        except ImportError:
-            pandas = None
-        if pandas is not None:
-            return pandas.DataFrame(rows, columns=[str(n) for n in names])
-    bad = next(v for v in values if not (isinstance(v, (int, float)) and not isinstance(v, bool)))
+        return _named_rows([dict(zip(names, row)) for row in rows], names)
+    bad = next(v for v in values if not _is_number(v))
     raise BadInput(f"the model expects numbers, got {bad!r}")
+
+
+def _named_rows(rows: list[dict], names: list[str] | None) -> Any:
+    """Rows keyed by feature name, in the model's feature order."""
+    if names is None:
+        raise BadInput("rows keyed by feature name need a model that records its feature names; send lists of values")
+    for i, row in enumerate(rows):
+        missing = [n for n in names if n not in row]
+        if missing:
+            raise BadInput(f"row {i} lacks feature(s) {', '.join(missing)}; the model expects {', '.join(names)}")
+    ordered = [[row[n] for n in names] for row in rows]
+    try:
+        import pandas
+    except ImportError:
+        pandas = None
+    if pandas is not None:
+        return pandas.DataFrame(ordered, columns=names)
+    if all(_is_number(v) for row in ordered for v in row):
+        import numpy
+
+        return numpy.asarray(ordered, dtype=float)
+    raise BadInput("rows with text values keyed by feature name need pandas: pip install 'mlreg[pandas]'")

@@ -30,12 +30,14 @@ import json
 import os
 import secrets
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import atomic, identity, lock, names, versions
 from .artifacts import CheckResult, artifact_name, copy_and_hash, run_check
 from .deploylog import LOG_NAME, DeployLog, read_lines
+from .environment import drift, python_version
 from .errors import (
     BadInput,
     DeploymentFailed,
@@ -489,6 +491,94 @@ class Registry:
         except FileNotFoundError:
             return []
 
+    # ---------------------------------------------------------------- calling
+
+    def callable_version(self, name: str, version: str | None = None) -> VersionRecord:
+        """The version a prediction would use: ``version`` (number or ID), else the primary.
+
+        Raises:
+            VersionNotFound: no such version, or no primary and no version asked for (exit 3).
+            NotActive: the version is Deploying or Deployment Failed (exit 4).
+        """
+        record = self._load_model(name)
+        if version is None:
+            if record.primary is None:
+                raise VersionNotFound(
+                    f"{record.name!r} has no primary version; ask for one with --version, or promote one"
+                )
+            vfolder = versions.folder(versions.parse(record.primary))
+        else:
+            vfolder = self._resolve(record, version)
+        chosen = self._read_version(record.folder, vfolder, record.primary)
+        if chosen.status != "active":
+            raise NotActive(f"{record.name!r} {chosen.version} is {chosen.status_label}; only Active versions can be called")
+        return chosen
+
+    def version_by_id(self, version_id: str) -> VersionRecord:
+        """A version found by its ID alone.
+
+        Raises:
+            VersionNotFound, InvalidVersion (not an ID), IntegrityError.
+        """
+        if not versions.is_version_id(version_id):
+            raise InvalidVersion(f"{version_id!r} is not a version ID (8 lowercase letters and digits)")
+        self._require()
+        owner = self._owner_of_id(version_id)
+        if owner is None:
+            raise VersionNotFound(f"no version with ID {version_id} in {self.path}")
+        try:
+            record = self._read_model(owner[0])
+            return self._read_version(owner[0], owner[1], record.primary)
+        except FileNotFoundError:
+            raise VersionNotFound(f"version ID {version_id} names {owner[0]} {owner[1]}, which does not exist") from None
+
+    def artifact_path(self, record: VersionRecord) -> str:
+        """Where a version's artifact lies (checked to hold no symlinked folder)."""
+        folder = names.folder_of(record.model)
+        return os.path.join(self._inside(MODELS, folder, "versions", versions.folder(versions.parse(record.version))),
+                            record.artifact)
+
+    def load_version(self, record: VersionRecord) -> Any:
+        """Load an Active version's artifact after verifying its size and sha256.
+
+        Warns (``RuntimeWarning``) when the libraries here differ from the deploy's.
+
+        Raises:
+            NotActive, IntegrityError (the artifact is never unpickled then).
+        """
+        if record.status != "active":
+            raise NotActive(f"{record.model!r} {record.version} is {record.status_label}; only Active versions can be called")
+        for sentence in drift(record.environment):
+            warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
+        from .predict import load_verified
+
+        return load_verified(self.artifact_path(record), record.size, record.sha256)
+
+    def load(self, name: str, version: str | None = None) -> Any:
+        """The verified model object of ``version`` (number or ID), else of the primary.
+
+        Raises:
+            VersionNotFound, NotActive, IntegrityError.
+        """
+        return self.load_version(self.callable_version(name, version))
+
+    def predict(self, name: str, inputs: Any, version: str | None = None, method: str = "predict") -> dict[str, Any]:
+        """Predict with ``version`` (number or ID), else the primary.
+
+        ``inputs`` is a list of rows, ``{"inputs": [...]}``, rows keyed by
+        feature name, or an ``inputs.Table`` read from CSV. Returns the CLI's
+        JSON: ``model``, ``version``, ``version_id``, ``predictions``.
+
+        Raises:
+            VersionNotFound, NotActive, IntegrityError, BadInput (what the model expects),
+            UsageError (a method the model lacks or outside the allow-list).
+        """
+        from .predict import call
+
+        record = self.callable_version(name, version)
+        model = self.load_version(record)
+        return prediction(record, call(model, inputs, method))
+
     # ---------------------------------------------------------------- history
 
     def _history_locked(self, folder: str, event: HistoryEvent) -> None:
@@ -553,7 +643,7 @@ class Registry:
 
     def deploy(
         self,
-        artifact: Any,
+        model_or_path: Any,
         name: str,
         *,
         version_bump: str = "minor",
@@ -567,10 +657,10 @@ class Registry:
         check_timeout: float = 300.0,
         progress: Callable[[int, int], None] | None = None,
     ) -> VersionRecord:
-        """Deploy ``artifact`` as a new version of model ``name``.
+        """Deploy a model as a new version of model ``name``.
 
-        ``artifact`` is a path to a file (joblib or pickle) or an in-memory
-        model, which is written with joblib. The artifact is copied and hashed
+        ``model_or_path`` is a path to a file (joblib or pickle) or an
+        in-memory model, which is written with joblib into the staging folder. The artifact is copied and hashed
         in one pass, given the next version number under the model's lock,
         checked in a child process within ``check_timeout`` seconds, and ends
         Active (primary unless ``promote=False`` or a higher version became
@@ -603,6 +693,7 @@ class Registry:
         for label, value in (("type", type), ("framework", framework)):
             if value is not None and not (0 < len(value.strip()) <= 64 and value.isprintable()):
                 raise UsageError(f"--{label} must be 1 to 64 printable characters")
+        artifact = model_or_path
         source = os.fspath(artifact) if isinstance(artifact, (str, os.PathLike)) else None
         if source is not None and not os.path.isfile(source):
             raise BadInput(f"artifact {source} does not exist or is not a file")
@@ -740,7 +831,7 @@ class Registry:
             reason=None if result.ok else result.reason,
             type=type_flag or result.type or CUSTOM,
             framework=framework_flag or result.framework or CUSTOM,
-            environment={"python": _python_version(), "libraries": result.libraries},
+            environment={"python": python_version(), "libraries": result.libraries},
             extra=extra,
         )
         log = deploy.log
@@ -779,6 +870,12 @@ class Registry:
                     version_id=failed.version_id, status="failed", detail=reason))
         except BaseException:
             pass  # the version still reads as interrupted once this process is gone
+
+
+def prediction(record: VersionRecord, predictions: list) -> dict[str, Any]:
+    """The predict answer of SPEC §2."""
+    return {"model": record.model, "version": record.version, "version_id": record.version_id,
+            "predictions": predictions}
 
 
 def resolve_registry_default() -> str:
@@ -828,12 +925,6 @@ def _status_value(status: str) -> str:
     if value not in STATUSES:
         raise UsageError(f"unknown status {status!r}: use deploying, active or failed")
     return value
-
-
-def _python_version() -> str:
-    import platform
-
-    return platform.python_version()
 
 
 def _quote_arg(text: str) -> str:

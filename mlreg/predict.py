@@ -1,0 +1,109 @@
+"""Calling a model: load an artifact only after verifying it, run a method, return plain JSON values.
+
+Loading a pickle runs code, so the artifact's size and sha256 are checked
+against the deploy's record before ``joblib.load``, on the same open file
+(a file swapped in after the check is never the one loaded).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import math
+import os
+import stat
+import warnings
+from typing import Any, BinaryIO
+
+from .errors import BadInput, IntegrityError, UsageError
+from .inputs import to_model_input
+
+METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform", "score_samples")
+CHUNK = 1 << 20
+
+
+def open_verified(path: str, size: int, sha256: str) -> BinaryIO:
+    """Open the artifact at ``path``, check it is a regular file of the recorded size and hash.
+
+    Raises:
+        IntegrityError: a symlink, not a regular file, or a size or hash mismatch.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise IntegrityError(f"artifact {path} is missing") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise IntegrityError(f"artifact {path} is a symlink; refusing to load it") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IntegrityError(f"artifact {path} is not a regular file")
+        if info.st_size != size:
+            raise IntegrityError(f"artifact {path} is {info.st_size} bytes but was {size} when deployed; refusing to load it")
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, CHUNK):
+            digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise IntegrityError(
+                f"artifact {path} does not match its recorded sha256 (it changed after deploy); refusing to load it"
+            )
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def load_verified(path: str, size: int, sha256: str) -> Any:
+    """The model object, loaded with joblib after ``open_verified``."""
+    f = open_verified(path, size, sha256)
+    import joblib
+
+    with f:
+        return joblib.load(f)
+
+
+def call(model: Any, payload: Any, method: str = "predict") -> list:
+    """Run ``method`` of ``model`` on a predict payload; return plain JSON values, a row each.
+
+    Raises:
+        UsageError: a method outside the allow-list, or one the model lacks.
+        BadInput: input the model cannot take, with what it expects.
+    """
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    function = getattr(model, method, None)
+    if not callable(function):
+        have = [m for m in METHODS if callable(getattr(model, m, None))]
+        raise UsageError(f"the model has no {method}; it has {', '.join(have) or 'none of ' + ', '.join(METHODS)}")
+    X = to_model_input(payload, model)
+    try:
+        with warnings.catch_warnings():
+            if getattr(model, "feature_names_in_", None) is not None and not hasattr(X, "columns"):
+                # The columns were put in the model's order by name (inputs._named_rows).
+                warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            result = function(X)
+    except (ValueError, TypeError) as e:
+        raise BadInput(f"the model refused the input: {' '.join(str(e).split())}") from None
+    return plain(result)
+
+
+def plain(value: Any) -> Any:
+    """numpy arrays and scalars as lists and Python numbers; NaN and infinities as null."""
+    if hasattr(value, "to_numpy"):  # pandas
+        value = value.to_numpy()
+    if hasattr(value, "tolist"):  # numpy
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

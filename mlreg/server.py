@@ -1,0 +1,193 @@
+"""``mlreg serve``: the registry's HTTP JSON API, on the standard library's threading server.
+
+Why the standard library: it adds no dependency, each connection gets its own
+thread (so a slow client holds only its thread, and a socket timeout ends it),
+and a scikit-learn prediction holds the GIL for most of a request anyway, so
+an ASGI stack would add start-up cost and dependencies without more
+throughput. Loaded models are cached per version ID; each request re-reads
+the model's small ``model.toml`` (a cheap check), so a ``promote`` made by
+anyone is seen by the next request without a restart or a reload.
+
+Routes (bodies and answers are the CLI's JSON)::
+
+    POST /v1/models/{name}/predict                    the primary
+    POST /v1/models/{name}/versions/{version}/predict a version number or ID
+    POST /v1/versions/{version_id}/predict
+    GET  /v1/models   /v1/models/{name}   /v1/models/{name}/versions   /healthz
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .errors import BadInput, MlregError
+from .store import Registry, prediction
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+DEFAULT_TIMEOUT = 30.0
+# Exit codes (SPEC §3) as HTTP statuses (SPEC §2).
+HTTP_OF_EXIT = {1: 500, 2: 400, 3: 404, 4: 409, 5: 409, 6: 409, 7: 500, 8: 409}
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ModelService:
+    """The API without sockets: ``handle(method, path, body)`` -> (status, JSON value)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._models: dict[str, Any] = {}
+        self._loading: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def model_for(self, record: Any) -> Any:
+        """The loaded model of an Active version, verified and loaded once per version ID."""
+        cached = self._models.get(record.version_id)
+        if cached is not None:
+            return cached
+        with self._guard:
+            lock = self._loading.setdefault(record.version_id, threading.Lock())
+        with lock:
+            if record.version_id not in self._models:
+                self._models[record.version_id] = self.registry.load_version(record)
+            return self._models[record.version_id]
+
+    def handle(self, method: str, path: str, body: bytes | None) -> tuple[int, Any]:
+        try:
+            return 200, self._route(method, path, body)
+        except HTTPError as e:
+            return e.status, {"error": str(e)}
+        except MlregError as e:
+            return HTTP_OF_EXIT.get(e.exit_code, 500), {"error": str(e)}
+        except Exception as e:  # one request's failure must not take the server down
+            return 500, {"error": f"unexpected error: {type(e).__name__}: {e}"}
+
+    def _route(self, method: str, path: str, body: bytes | None) -> Any:
+        parts = [unquote(p) for p in urlsplit(path).path.strip("/").split("/")]
+        reg = self.registry
+        if parts == ["healthz"]:
+            self._allow(method, "GET")
+            return {"status": "ok", "registry": reg.path}
+        if parts[:1] != ["v1"] or len(parts) < 2:
+            raise HTTPError(404, f"no route {path}; see GET /v1/models")
+        rest = parts[1:]
+        if rest == ["models"]:
+            self._allow(method, "GET")
+            return [m.to_json() for m in reg.models()]
+        if len(rest) == 2 and rest[0] == "models":
+            self._allow(method, "GET")
+            return reg.show(rest[1]).to_json()
+        if len(rest) == 3 and rest[0] == "models" and rest[2] == "versions":
+            self._allow(method, "GET")
+            return [v.to_json() for v in reg.versions(rest[1])]
+        if len(rest) == 3 and rest[0] == "models" and rest[2] == "predict":
+            self._allow(method, "POST")
+            return self._predict(reg.callable_version(rest[1]), body)
+        if len(rest) == 5 and rest[0] == "models" and rest[2] == "versions" and rest[4] == "predict":
+            self._allow(method, "POST")
+            return self._predict(reg.callable_version(rest[1], rest[3]), body)
+        if len(rest) == 3 and rest[0] == "versions" and rest[2] == "predict":
+            self._allow(method, "POST")
+            record = reg.version_by_id(rest[1])
+            return self._predict(reg.callable_version(record.model, record.version_id), body)
+        raise HTTPError(404, f"no route {path}; see GET /v1/models")
+
+    @staticmethod
+    def _allow(method: str, allowed: str) -> None:
+        if method != allowed:
+            raise HTTPError(405, f"use {allowed} here")
+
+    def _predict(self, record: Any, body: bytes | None) -> dict[str, Any]:
+        from .predict import call
+
+        if not body:
+            raise BadInput('send a JSON body: {"inputs": [[...]]}')
+        try:
+            payload = json.loads(body)
+        except ValueError as e:
+            raise BadInput(f"the body is not valid JSON: {e}") from None
+        method = payload.get("method", "predict") if isinstance(payload, dict) else "predict"
+        if not isinstance(method, str):
+            raise BadInput('"method" must be a string')
+        return prediction(record, call(self.model_for(record), payload, method))
+
+
+def make_handler(service: ModelService, max_body: int, timeout: float, access_log: bool) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "mlreg"
+
+        def setup(self) -> None:
+            self.timeout = timeout  # a client that stalls mid-request is dropped
+            super().setup()
+
+        def do_GET(self) -> None:
+            self._serve(None)
+
+        def do_POST(self) -> None:
+            length = self.headers.get("Content-Length")
+            if length is None or not length.isdigit():
+                self._send(411 if length is None else 400, {"error": "a POST needs a valid Content-Length"}, close=True)
+                return
+            if int(length) > max_body:
+                self._send(413, {"error": f"the body is {length} bytes; the limit is {max_body} (--max-body)"}, close=True)
+                return
+            self._serve(self.rfile.read(int(length)))
+
+        def _serve(self, body: bytes | None) -> None:
+            self._started = time.perf_counter()
+            status, payload = service.handle(self.command, self.path, body)
+            self._send(status, payload)
+
+        def _send(self, status: int, payload: Any, close: bool = False) -> None:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            if access_log:
+                took = (time.perf_counter() - getattr(self, "_started", time.perf_counter())) * 1000
+                sys.stderr.write(f"{self.address_string()} {self.command} {self.path} {int(code)} {took:.1f}ms\n")
+
+        def log_error(self, format: str, *args: Any) -> None:
+            if access_log:
+                sys.stderr.write(f"{self.address_string()} error: {format % args}\n")
+
+    return Handler
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
+                max_body: int = DEFAULT_MAX_BODY, timeout: float = DEFAULT_TIMEOUT,
+                access_log: bool = True) -> Server:
+    """A server bound to ``host:port`` (port 0 picks a free one); call ``serve_forever``.
+
+    Raises:
+        RegistryNotFound, FormatTooNew: the registry is missing or too new.
+        OSError: the address is in use or not available.
+    """
+    registry.models()  # fail now, not on the first request, when the registry is unusable
+    service = ModelService(registry)
+    return Server((host, port), make_handler(service, max_body, timeout, access_log))

@@ -1,0 +1,137 @@
+"""mlreg serve in a subprocess on a free loopback port, driven with real HTTP requests."""
+
+import http.client
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import joblib
+import numpy as np
+import pytest
+
+import fakemodels
+from conftest import fake_artifact, mlreg_command
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+@pytest.fixture
+def served(reg, iris_model_path, tmp_path):
+    """A registry with an iris classifier (0.1.0 primary, 0.2.0 not), a failed version, and a server."""
+    reg.deploy(iris_model_path, "Iris Classifier")
+    reg.deploy(fake_artifact(tmp_path, fakemodels.ConstantModel(42), "c.joblib"), "iris classifier", promote=False)
+    with pytest.raises(Exception):
+        reg.deploy(fake_artifact(tmp_path, fakemodels.NoPredict(), "n.joblib"), "iris classifier")
+    proc = subprocess.Popen(mlreg_command() + ["--registry", reg.path, "serve", "--port", "0", "--max-body", "100000",
+                                               "--timeout", "2"],
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+    assert match, line
+    yield reg, int(match.group(1))
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def request(port, method, path, body=None, raw=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    payload = json.loads(resp.read())
+    conn.close()
+    return resp.status, payload
+
+
+def test_predict_endpoints(served, iris_model_path):
+    reg, port = served
+    want = joblib.load(iris_model_path).predict(np.asarray(ROWS)).tolist()
+    status, out = request(port, "POST", "/v1/models/iris-classifier/predict", {"inputs": ROWS})
+    assert status == 200 and out["predictions"] == want and out["version"] == "0.1.0"
+    assert list(out) == ["model", "version", "version_id", "predictions"]
+    status, out = request(port, "POST", "/v1/models/Iris%20Classifier/versions/0.2.0/predict", ROWS)
+    assert status == 200 and out["predictions"] == [42, 42]
+    vid = reg.status("iris-classifier", "0.1.0").version_id
+    status, out = request(port, "POST", f"/v1/versions/{vid}/predict", {"inputs": ROWS, "method": "predict_proba"})
+    assert status == 200 and np.allclose(out["predictions"], joblib.load(iris_model_path).predict_proba(np.asarray(ROWS)))
+    status, out = request(port, "POST", f"/v1/models/iris-classifier/versions/{vid}/predict", {"inputs": ROWS})
+    assert status == 200 and out["version_id"] == vid
+
+
+def test_get_endpoints(served):
+    reg, port = served
+    assert request(port, "GET", "/healthz") == (200, {"status": "ok", "registry": reg.path})
+    status, models = request(port, "GET", "/v1/models")
+    assert status == 200 and [m["name"] for m in models] == ["Iris Classifier"]
+    status, model = request(port, "GET", "/v1/models/iris%20classifier")
+    assert status == 200 and model["primary"] == "0.1.0" and len(model["versions"]) == 3
+    status, versions = request(port, "GET", "/v1/models/iris-classifier/versions")
+    assert status == 200 and [v["status"] for v in versions] == ["active", "active", "failed"]
+
+
+def test_error_statuses(served):
+    reg, port = served
+    cases = [
+        ("POST", "/v1/models/iris-classifier/predict", {"inputs": [[1, 2]]}, 400, "expects 4 features"),
+        ("POST", "/v1/models/iris-classifier/predict", None, 400, "JSON body"),
+        ("POST", "/v1/models/nope/predict", {"inputs": ROWS}, 404, "no model"),
+        ("POST", "/v1/models/iris-classifier/versions/9.9.9/predict", {"inputs": ROWS}, 404, "no version"),
+        ("POST", "/v1/versions/zzzzzzzz/predict", {"inputs": ROWS}, 404, "no version with ID"),
+        ("GET", "/v1/nothing", None, 404, "no route"),
+        ("POST", "/v1/models/iris-classifier/versions/0.3.0/predict", {"inputs": ROWS}, 409, "Deployment Failed"),
+        ("POST", "/v1/models/a%2Fb/predict", {"inputs": ROWS}, 400, "invalid character"),
+        ("GET", "/v1/models/iris-classifier/predict", None, 405, "use POST"),
+    ]
+    for method, path, body, code, message in cases:
+        status, out = request(port, method, path, body)
+        assert (status, list(out)) == (code, ["error"]) and message in out["error"], (path, out)
+    status, out = request(port, "POST", "/v1/models/iris-classifier/predict", raw=b"{not json")
+    assert status == 400 and "not valid JSON" in out["error"]
+    status, out = request(port, "POST", "/v1/models/iris-classifier/predict", raw=b"[" + b"0," * 60000 + b"0]")
+    assert status == 413 and "limit" in out["error"]
+    artifact = os.path.join(reg.path, "models", "iris-classifier", "versions", "0.2.0", "model.joblib")
+    with open(artifact, "ab") as f:
+        f.write(b"tampered")
+    status, out = request(port, "POST", "/v1/models/iris-classifier/versions/0.2.0/predict", {"inputs": ROWS})
+    assert status == 500 and "model.joblib" in out["error"]
+
+
+def test_promote_is_seen_by_the_next_request(served):
+    reg, port = served
+    assert request(port, "POST", "/v1/models/iris-classifier/predict", {"inputs": ROWS})[1]["version"] == "0.1.0"
+    reg.promote("iris-classifier", "0.2.0")
+    status, out = request(port, "POST", "/v1/models/iris-classifier/predict", {"inputs": ROWS})
+    assert status == 200 and (out["version"], out["predictions"]) == ("0.2.0", [42, 42])
+
+
+def test_16_concurrent_clients(served, iris_model_path):
+    reg, port = served
+    model = joblib.load(iris_model_path)
+    rng = np.random.default_rng(0)
+    batches = [rng.uniform(0, 7, size=(3, 4)).round(2).tolist() for _ in range(64)]
+
+    def call(rows):
+        return request(port, "POST", "/v1/models/iris-classifier/predict", {"inputs": rows})
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(call, batches))
+    for rows, (status, out) in zip(batches, results):
+        assert status == 200 and out["predictions"] == model.predict(np.asarray(rows)).tolist()
+
+
+def test_a_stalled_client_does_not_hang_the_server(served):
+    reg, port = served
+    import socket
+
+    stalled = socket.create_connection(("127.0.0.1", port))
+    stalled.sendall(b"POST /v1/models/iris-classifier/predict HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+    start = time.monotonic()
+    assert request(port, "GET", "/healthz")[0] == 200
+    assert time.monotonic() - start < 2
+    stalled.settimeout(10)
+    assert stalled.recv(100) == b""  # dropped after --timeout
+    stalled.close()
