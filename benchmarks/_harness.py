@@ -1,0 +1,37 @@
+"""A small timing harness: fresh processes, interleaved runs, medians with min-max."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+from typing import Sequence
+
+
+def time_once(argv: Sequence[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    return time.perf_counter() - start
+
+
+def compare(commands: dict[str, Sequence[str]], runs: int, warmup: int = 2, env: dict | None = None) -> dict[str, list[float]]:
+    """Run each command ``runs`` times, interleaved so machine noise hits all alike."""
+    for argv in commands.values():
+        for _ in range(warmup):
+            time_once(argv, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, argv in commands.items():
+            times[name].append(time_once(argv, env))
+    return times
+
+
+def summary(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1000:7.1f} ms  ({min(samples) * 1000:.1f}-{max(samples) * 1000:.1f})"
+
+
+def report(times: dict[str, list[float]], floor: str) -> None:
+    base = statistics.median(times[floor])
+    width = max(map(len, times))
+    for name, samples in times.items():
+        print(f"{name:<{width}}  {summary(samples)}  {statistics.median(samples) / base:5.2f}x {floor}")
