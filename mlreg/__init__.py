@@ -23,6 +23,7 @@ from .errors import (
     NotActive,
     NotFound,
     PrimaryMoved,
+    ReadmeChanged,
     RegistryNotFound,
     StillDeploying,
     UsageError,
@@ -38,7 +39,7 @@ __all__ = [
     "BadInput", "Busy", "CheckNotPassed", "Conflict", "DeploymentFailed", "FormatTooNew",
     "HistoryEvent", "IntegrityError", "InvalidName", "InvalidVersion", "LockTimeout",
     "MlregError", "ModelInfo", "ModelNotFound", "ModelOverview", "ModelRecord", "NotActive",
-    "NotFound", "PrimaryMoved", "PromoteResult", "Registry", "RegistryNotFound",
+    "NotFound", "PrimaryMoved", "PromoteResult", "ReadmeChanged", "Registry", "RegistryNotFound",
     "StillDeploying", "UsageError", "VersionExists", "VersionNotFound", "VersionRecord",
     "__version__",
 ]

@@ -27,6 +27,7 @@ FRAMEWORKS = {
     "statsmodels": "statsmodels",
 }
 MAX_LISTED = 1000  # feature names or classes kept in the signature
+MAX_PARAMS = 16  # estimator parameters kept for the README
 
 
 def _now() -> str:
@@ -75,8 +76,25 @@ def signature(model: Any) -> dict[str, Any]:
         found["classes"] = [c.item() if hasattr(c, "item") else c for c in list(classes)[:MAX_LISTED]]
         found["classes"] = [c if isinstance(c, (int, float, str, bool)) else str(c) for c in found["classes"]]
     steps = getattr(model, "steps", None)
-    if isinstance(steps, list):
+    final = model
+    if isinstance(steps, list) and steps:
         found["steps"] = [f"{name}: {type(step).__name__}" for name, step in steps if isinstance(name, str)]
+        final = steps[-1][1]
+    get_params = getattr(final, "get_params", None)
+    if callable(get_params):
+        try:
+            params = get_params(deep=False)
+        except Exception:
+            params = {}
+        simple = {str(k): v for k, v in sorted(params.items()) if isinstance(v, (int, float, str, bool))}
+        try:  # keep the parameters set away from their defaults, when defaults can be had
+            defaults = type(final)().get_params(deep=False)
+            simple = {k: v for k, v in simple.items() if k not in defaults or defaults[k] != v}
+        except Exception:
+            pass
+        if simple:
+            found["estimator"] = type(final).__name__
+            found["params"] = dict(list(simple.items())[:MAX_PARAMS])
     return found
 
 

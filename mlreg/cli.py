@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 import time
@@ -174,6 +175,7 @@ def deploy(
     description: Annotated[Optional[str], typer.Option("--description", help="Set the model's description.")] = None,
     type_: Annotated[Optional[str], typer.Option("--type", help="Type (e.g. Classification); default: detected.")] = None,
     framework: Annotated[Optional[str], typer.Option("--framework", help="Framework (e.g. scikit-learn); default: detected.")] = None,
+    template: Annotated[Optional[str], typer.Option("--template", metavar="NAME", help="Template whose README (first deploy), Type, Framework and sample input to use; see `mlreg templates`.")] = None,
     readme: Annotated[Optional[str], typer.Option("--readme", metavar="FILE", help="Markdown file that sets the model's README.")] = None,
     sample_input: Annotated[Optional[str], typer.Option("--sample-input", metavar="JSON", help="Rows to predict during the check, e.g. '[[5.1, 3.5, 1.4, 0.2]]'.")] = None,
     no_promote: Annotated[bool, typer.Option("--no-promote", help="Do not make the new version primary.")] = False,
@@ -195,7 +197,7 @@ def deploy(
     try:
         record = _registry().deploy(
             artifact, name, version_bump=bump, version=version, description=description,
-            type=type_, framework=framework, sample_input=sample_input, readme=readme_text,
+            type=type_, framework=framework, template=template, sample_input=sample_input, readme=readme_text,
             promote=not no_promote, check_timeout=check_timeout, progress=progress,
         )
     except DeploymentFailed as e:
@@ -277,6 +279,7 @@ def show(name: NameArg, as_json: JsonFlag = False) -> None:
         ("Name", r.name), ("Folder", r.folder), ("Description", r.description or "-"),
         ("Type", r.type), ("Framework", r.framework), ("Primary", r.primary or "none"),
         ("Versions", overview.info.version_count),
+        ("About", overview.readme_intro or "(the README has no summary yet: mlreg readme edit)"),
     ])
     render.out()
     _versions_table(overview.versions)
@@ -463,6 +466,139 @@ def serve(
         server.serve_forever()
     finally:
         server.server_close()
+
+
+readme_app = typer.Typer(help="Show, edit and check a model's README.", no_args_is_help=True)
+app.add_typer(readme_app, name="readme")
+
+
+@readme_app.command("show")
+@_funnel
+def readme_show(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Print a model's README: rendered on a terminal, the raw Markdown when piped.
+
+    Example: mlreg readme show "Iris Classifier" > README-iris.md
+    """
+    reg = _registry()
+    text = reg.readme(name)
+    if as_json:
+        render.emit_json({"name": reg.model(name).record.name, "readme": text})
+    elif render.is_terminal():
+        render.markdown(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+
+
+@readme_app.command("edit")
+@_funnel
+def readme_edit(
+    name: NameArg,
+    file: Annotated[Optional[str], typer.Option("--file", metavar="FILE", help="Replace the README with this file ('-' reads stdin) instead of opening an editor.")] = None,
+) -> None:
+    """Edit a model's README in $VISUAL or $EDITOR, or replace it from a file or stdin.
+
+    The editor works on a temporary copy and no lock is held meanwhile; the save
+    is refused (exit 4) if someone else changed the README in the meantime, and
+    your text is kept in a file whose path is printed.
+
+    Example: mlreg readme edit "Iris Classifier" --file docs/iris.md
+    """
+    import subprocess
+    import tempfile
+
+    from .errors import ReadmeChanged
+    from .readme import sha256
+    from .names import folder_name
+
+    reg = _registry()
+    if file is not None:
+        if file == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                with open(file, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError as e:
+                raise UsageError(f"cannot read --file {file}: {e.strerror}") from None
+        reg.set_readme(name, text)
+        render.out(f"README of {render.clean(reg.model(name).record.name)} saved.")
+        return
+    current = reg.readme(name)
+    editor = _editor()
+    fd, path = tempfile.mkstemp(prefix=f"mlreg-readme-{folder_name(name)}-", suffix=".md")
+    with open(fd, "w", encoding="utf-8") as f:
+        f.write(current)
+    try:
+        code = subprocess.run(editor + [path]).returncode
+    except OSError as e:
+        os.unlink(path)
+        raise UsageError(f"cannot run the editor {' '.join(editor)}: {e.strerror}; set $VISUAL or $EDITOR") from None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        edited = f.read()
+    if edited == current:
+        os.unlink(path)
+        render.err("README unchanged." if code == 0 else f"the editor exited with {code}; README unchanged.")
+        return
+    if code != 0:
+        render.err(f"mlreg: error: the editor exited with {code}; the README was not changed; your text is kept in {path}")
+        raise typer.Exit(1)
+    try:
+        reg.set_readme(name, edited, expect_sha256=sha256(current))
+    except ReadmeChanged as e:
+        render.err(f"mlreg: error: {render.clean(e)}; your text is kept in {path}")
+        raise typer.Exit(e.exit_code) from None
+    os.unlink(path)
+    render.out(f"README of {render.clean(reg.model(name).record.name)} saved.")
+
+
+def _editor() -> list[str]:
+    """$VISUAL, else $EDITOR, else the first of editor, nano and vi found on PATH."""
+    import shlex
+    import shutil
+
+    for variable in ("VISUAL", "EDITOR"):
+        value = os.environ.get(variable, "").strip()
+        if value:
+            return shlex.split(value)
+    for candidate in ("editor", "nano", "vi"):
+        if shutil.which(candidate):
+            return [candidate]
+    raise UsageError("no editor found: set $VISUAL or $EDITOR, or use --file")
+
+
+@readme_app.command("check")
+@_funnel
+def readme_check(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Exit 8 while the README still holds TODO(mlreg) placeholders, naming their sections.
+
+    Example: mlreg readme check "Iris Classifier" && mlreg promote "Iris Classifier" 0.3.0
+    """
+    reg = _registry()
+    missing = reg.readme_placeholders(name)
+    model_name = reg.model(name).record.name
+    if as_json:
+        render.emit_json({"name": model_name, "ok": not missing, "placeholders": missing})
+    elif not missing:
+        render.out(f"README of {render.clean(model_name)}: no placeholders left.")
+    if missing:
+        render.err(f"mlreg: README of {render.clean(model_name)} still has placeholders in: "
+                   + ", ".join(render.clean(m) for m in missing) + "; fill them with `mlreg readme edit`")
+        raise typer.Exit(8)
+
+
+@app.command()
+@_funnel
+def templates(as_json: JsonFlag = False) -> None:
+    """List the model templates: the built-in ones and the registry's own (REGISTRY/templates/*.toml).
+
+    Example: mlreg deploy model.joblib --name "Spam filter" --template text-classifier
+    """
+    found = _registry().templates()
+    if as_json:
+        render.emit_json([t.to_json() for t in found])
+        return
+    render.table(["NAME", "TYPE", "FRAMEWORK", "SOURCE", "DESCRIPTION"],
+                 [[t.name, t.type, t.framework, t.source, t.description] for t in found])
 
 
 @app.command()

@@ -70,6 +70,10 @@ class PrimaryMoved(Conflict):
     """``--expect-primary`` named a primary that is no longer current."""
 
 
+class ReadmeChanged(Conflict):
+    """The README changed between reading it for an edit and saving the edit."""
+
+
 class FormatTooNew(Conflict):
     """The registry was written by a newer mlreg; it is left untouched."""
 

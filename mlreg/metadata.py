@@ -95,10 +95,13 @@ class ModelRecord:
     highest_version: str | None = None
     type: str = CUSTOM
     framework: str = CUSTOM
+    # sha256 of the README mlreg generated, so later deploys refresh it only
+    # while nobody has edited it.
+    readme_generated: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     _KEYS = ("schema", "name", "folder", "created_at", "created_by", "description",
-             "primary", "highest_version", "type", "framework")
+             "primary", "highest_version", "type", "framework", "readme_generated")
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], path: str) -> "ModelRecord":
@@ -113,6 +116,7 @@ class ModelRecord:
             highest_version=_get(data, "highest_version", str, path, None),
             type=_get(data, "type", str, path, CUSTOM),
             framework=_get(data, "framework", str, path, CUSTOM),
+            readme_generated=_get(data, "readme_generated", str, path, None),
             extra={k: v for k, v in data.items() if k not in cls._KEYS},
         )
 

@@ -65,6 +65,14 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
         out("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
 
 
+def markdown(text: str) -> None:
+    """Markdown rendered by rich on a terminal, with control characters cleaned."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console().print(Markdown(clean(text, newlines=True)))
+
+
 def fields(pairs: Sequence[tuple[str, Any]]) -> None:
     """``key: value`` lines, the key bold on a terminal."""
     width = max(len(k) for k, _ in pairs)

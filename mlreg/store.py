@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import atomic, identity, lock, names, versions
+from .readme import placeholder_sections, sha256 as text_sha256, skeleton, summary
 from .artifacts import CheckResult, artifact_name, copy_and_hash, run_check
 from .deploylog import LOG_NAME, DeployLog, read_lines
 from .environment import drift, python_version
@@ -47,12 +48,14 @@ from .errors import (
     ModelNotFound,
     NotActive,
     PrimaryMoved,
+    ReadmeChanged,
     RegistryNotFound,
     UsageError,
     VersionExists,
     VersionNotFound,
 )
 from .invocation import snippets
+from .templates import Template, all_templates, find_template
 from .location import default_registry, resolve_lock_timeout, resolve_registry
 from .metadata import (
     CUSTOM,
@@ -67,11 +70,12 @@ from .metadata import (
 )
 
 MARKER = "mlreg.toml"
-MODELS, STAGING, IDS = "models", "staging", "ids"
+MODELS, STAGING, IDS, TEMPLATES = "models", "staging", "ids", "templates"
 MODEL_FILE, VERSION_FILE, HISTORY_FILE, README_FILE = "model.toml", "version.toml", "history.jsonl", "README.md"
 LOCK_FILE, DEPLOY_LOCK = ".lock", ".deploy.lock"
 INTERRUPTED = "interrupted: the deploy process ended before the deploy finished"
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+MAX_README_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,12 @@ class ModelOverview:
     info: ModelInfo
     versions: list[VersionRecord]
     invocation: dict[str, str]
+    readme_intro: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             **self.info.to_json(),
+            "readme_intro": self.readme_intro,
             "versions": [v.to_json() for v in self.versions],
             "invocation": self.invocation,
         }
@@ -308,6 +314,7 @@ class Registry:
             info=ModelInfo(record, len(all_versions)),
             versions=all_versions,
             invocation=snippets(record.name, record.folder, registry, sample),
+            readme_intro=summary(self._read_readme(self._readme_path(record.folder)) or ""),
         )
 
     def _sample_input(self, record: ModelRecord, all_versions: list[VersionRecord]) -> Any:
@@ -579,6 +586,64 @@ class Registry:
         model = self.load_version(record)
         return prediction(record, call(model, inputs, method))
 
+    # ----------------------------------------------------------------- README
+
+    def _readme_path(self, folder: str) -> str:
+        return os.path.join(self._model_dir(folder), README_FILE)
+
+    def readme(self, name: str) -> str:
+        """The model's README (Markdown); empty when it has none.
+
+        Raises:
+            InvalidName, ModelNotFound, IntegrityError.
+        """
+        record = self._load_model(name)
+        return self._read_readme(self._readme_path(record.folder)) or ""
+
+    def set_readme(self, name: str, text: str, expect_sha256: str | None = None) -> str:
+        """Replace the model's README atomically; return the new text's sha256.
+
+        ``expect_sha256`` is a compare-and-swap guard: the sha256 of the README
+        the new text was written from (``readme_sha256`` of what was read);
+        when the README changed meanwhile, nothing is written.
+
+        Raises:
+            ReadmeChanged (exit 4), UsageError (over 1 MiB), LockTimeout.
+        """
+        data = text.encode("utf-8")
+        if len(data) > MAX_README_BYTES:
+            raise UsageError(f"a README has at most {MAX_README_BYTES} bytes (got {len(data)})")
+        record = self._load_model(name)
+        path = self._readme_path(record.folder)
+        with self._lock(record.folder):
+            record = self._read_model(record.folder)
+            current = self._read_readme(path) or ""
+            if expect_sha256 is not None and text_sha256(current) != expect_sha256:
+                raise ReadmeChanged(f"the README of {record.name!r} was changed by someone else meanwhile; nothing was written")
+            if current != text:
+                atomic.write_atomic(path, text)
+                self._history_locked(record.folder, HistoryEvent(
+                    at=now(), by=identity.user_at_host(), event="readme", detail=f"sha256 {text_sha256(text)[:12]}"))
+            if record.readme_generated is not None and text_sha256(text) != record.readme_generated:
+                self._write_model_locked(record.replace(readme_generated=None))
+        return text_sha256(text)
+
+    def readme_placeholders(self, name: str) -> list[str]:
+        """Titles of the README's sections that still hold a TODO(mlreg) placeholder.
+
+        A model without a README gives ``["README"]``.
+        """
+        text = self.readme(name)
+        return placeholder_sections(text) if text.strip() else ["README"]
+
+    def _templates_dir(self) -> str | None:
+        path = self._p(TEMPLATES)
+        return path if os.path.isdir(path) and not os.path.islink(path) else None
+
+    def templates(self) -> list[Template]:
+        """The built-in templates and the registry's own (``REGISTRY/templates/*.toml``)."""
+        return all_templates(self._templates_dir())
+
     # ---------------------------------------------------------------- history
 
     def _history_locked(self, folder: str, event: HistoryEvent) -> None:
@@ -628,16 +693,15 @@ class Registry:
             previous = record.primary
             if target.primary:
                 return PromoteResult(record.name, previous, target, changed=False)
-            self._set_primary_locked(record, target, cause="promote")
+            self._write_model_locked(self._primary_change_locked(record, target, cause="promote"))
         return PromoteResult(record.name, previous, target.replace(primary=True), changed=True)
 
-    def _set_primary_locked(self, record: ModelRecord, target: VersionRecord, cause: str) -> ModelRecord:
-        updated = record.replace(primary=target.version, type=target.type, framework=target.framework)
-        self._write_model_locked(updated)
+    def _primary_change_locked(self, record: ModelRecord, target: VersionRecord, cause: str) -> ModelRecord:
+        """Record in the history that ``target`` becomes primary; return the model to write."""
         self._history_locked(record.folder, HistoryEvent(
             at=now(), by=identity.user_at_host(), event="primary", version=target.version,
             version_id=target.version_id, from_=record.primary, to=target.version, detail=cause))
-        return updated
+        return record.replace(primary=target.version, type=target.type, framework=target.framework)
 
     # ----------------------------------------------------------------- deploy
 
@@ -651,6 +715,7 @@ class Registry:
         description: str | None = None,
         type: str | None = None,
         framework: str | None = None,
+        template: str | None = None,
         sample_input: Any = None,
         readme: str | None = None,
         promote: bool = True,
@@ -666,8 +731,11 @@ class Registry:
         Active (primary unless ``promote=False`` or a higher version became
         primary meanwhile) or Deployment Failed.
 
-        ``sample_input`` (rows, or their JSON text) is predicted during the
-        check. ``readme`` is Markdown text that sets the model's README.
+        ``template`` names a template (``templates()``): its README becomes
+        the model's on its first deploy, and its Type, Framework and sample
+        input are used unless given here. ``sample_input`` (rows, or their
+        JSON text) is predicted during the check. ``readme`` is Markdown text
+        that sets (or replaces) the model's README.
 
         Returns the Active version's record.
 
@@ -681,11 +749,17 @@ class Registry:
         folder = names.folder_of(display)
         bump = versions.normalize_bump(version_bump)
         exact = versions.parse(version) if version is not None else None
+        chosen = find_template(template, self._templates_dir()) if template is not None else None
         if isinstance(sample_input, str):
             try:
                 sample_input = json.loads(sample_input)
             except ValueError as e:
                 raise BadInput(f"--sample-input is not valid JSON: {e}") from None
+        if chosen is not None:
+            type = type or chosen.type
+            framework = framework or chosen.framework
+            if sample_input is None:
+                sample_input = chosen.sample_input
         if sample_input is not None:
             from .inputs import rows_of
 
@@ -711,7 +785,7 @@ class Registry:
                 target_name = artifact_name("model.joblib")
                 size, sha256 = _dump(artifact, os.path.join(deploy.staging, target_name))
             log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
-            self._allocate(deploy, display, exact, bump, description, readme, dict(
+            self._allocate(deploy, display, exact, bump, description, readme, chosen, dict(
                 size=size, sha256=sha256, artifact=target_name,
                 type=type or CUSTOM, framework=framework or CUSTOM,
                 sample_input=None if sample_input is None else json.dumps(sample_input)))
@@ -760,7 +834,8 @@ class Registry:
             raise
 
     def _allocate(self, deploy: _Deploy, display: str, exact: versions.Version | None, bump: str,
-                  description: str | None, readme: str | None, fields: dict[str, Any]) -> None:
+                  description: str | None, readme: str | None, template: Template | None,
+                  fields: dict[str, Any]) -> None:
         """Give the staged deploy its number and ID and publish it, under the model's lock."""
         folder = deploy.folder
         atomic.make_dirs(self._model_dir(folder))
@@ -797,11 +872,15 @@ class Registry:
             changes: dict[str, Any] = {"highest_version": str(new_highest)}
             if description is not None:
                 changes["description"] = description
+            readme_path = os.path.join(self._model_dir(folder), README_FILE)
+            if readme is None and template is not None and self._read_readme(readme_path) is None:
+                readme = template.readme_for(model.name, folder)
+            if readme is not None:
+                atomic.write_atomic(readme_path, readme)
+                changes["readme_generated"] = None
             # The number is recorded as used before the folder appears: a crash
             # in between skips a number, never reuses one.
             self._write_model_locked(model.replace(**changes))
-            if readme is not None:
-                atomic.write_atomic(os.path.join(self._model_dir(folder), README_FILE), readme)
             atomic.make_dirs(vdir_root)
             target = os.path.join(vdir_root, vfolder)
             atomic.publish_dir(deploy.staging, target)
@@ -843,18 +922,46 @@ class Registry:
             self._history_locked(deploy.folder, HistoryEvent(
                 at=now(), by=record.deployed_by, event="deploy", version=record.version,
                 version_id=record.version_id, status=record.status, detail=record.reason))
+            updated = model
             if result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start, record.version):
-                self._set_primary_locked(model, record, cause=f"deploy of {record.version}")
+                updated = self._primary_change_locked(model, record, cause=f"deploy of {record.version}")
                 record = record.replace(primary=True)
                 log.write(f"Active; now the primary version (was {model.primary or 'none'})")
             elif result.ok:
                 why = "--no-promote" if not promote else f"the primary moved to {model.primary} meanwhile"
                 log.write(f"Active; the primary stays {model.primary or 'none'} ({why})")
                 if model.primary is None:
-                    self._write_model_locked(model.replace(type=record.type, framework=record.framework))
+                    updated = model.replace(type=record.type, framework=record.framework)
             else:
                 log.write("Deployment Failed")
+            updated = self._refresh_readme_locked(updated, record)
+            if updated != model:
+                self._write_model_locked(updated)
         return record
+
+    def _refresh_readme_locked(self, model: ModelRecord, record: VersionRecord) -> ModelRecord:
+        """Write the README skeleton when the model has none, or refresh the one mlreg
+        generated when nobody has edited it since; a person's README is never touched."""
+        path = os.path.join(self._model_dir(model.folder), README_FILE)
+        current = self._read_readme(path)
+        untouched = current is not None and model.readme_generated == text_sha256(current)
+        if current is not None and not (untouched and record.primary):
+            return model
+        sample = record.extra.get("sample_input")
+        text = skeleton(model.name, record.version, record.type, record.framework,
+                               record.extra.get("signature") or {},
+                               json.loads(sample) if isinstance(sample, str) else None)
+        atomic.write_atomic(path, text)
+        return model.replace(readme_generated=text_sha256(text))
+
+    @staticmethod
+    def _read_readme(path: str) -> str | None:
+        try:
+            return atomic.read_bytes(path, MAX_README_BYTES).decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise IntegrityError(f"cannot read README {path}: {e}") from None
 
     def _abandon(self, deploy: _Deploy, reason: str) -> None:
         """Best effort after an exception: a published version is marked failed at once."""
