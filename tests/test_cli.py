@@ -209,3 +209,21 @@ def test_version_flag(cli):
 
     r = cli("--version", registry=False)
     assert r.exit_code == 0 and r.stdout.strip() == f"mlreg {mlreg.__version__}"
+
+
+def test_unexpected_error_is_one_line_exit_1(cli, monkeypatch):
+    import mlreg.store
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(mlreg.store.Registry, "models", boom)
+    r = cli("models")
+    assert r.exit_code == 1
+    assert r.stderr == "mlreg: unexpected error: RuntimeError: disk on fire (run with --debug for the traceback)\n"
+
+
+def test_bad_lock_timeout_environment_exit_2(cli, monkeypatch):
+    monkeypatch.setenv("MLREG_LOCK_TIMEOUT", "soon")
+    r = cli("models")
+    assert r.exit_code == 2 and "MLREG_LOCK_TIMEOUT" in r.stderr

@@ -1,0 +1,65 @@
+import os
+
+import pytest
+
+from mlreg import metadata
+from mlreg.errors import IntegrityError
+from mlreg.metadata import HistoryEvent, ModelRecord, VersionRecord
+
+
+def _version(**changes):
+    base = dict(model="m", version="0.1.0", version_id="abcd1234", status="active", deployed_at="2026-01-01T00:00:00.000000Z",
+                deployed_by="u@h", size=3, sha256="0" * 64, artifact="model.joblib")
+    base.update(changes)
+    return VersionRecord(**base)
+
+
+def test_version_round_trip_drops_none_and_keeps_unknown_keys(tmp_path):
+    path = str(tmp_path / "version.toml")
+    record = _version(reason=None, extra={"from_the_future": 1})
+    metadata.write_toml(path, record.to_toml())
+    text = open(path).read()
+    assert "reason" not in text and 'id = "abcd1234"' in text and "from_the_future = 1" in text
+    again = VersionRecord.from_toml(metadata.read_toml(path), path)
+    assert again == record and again.extra == {"from_the_future": 1}
+
+
+def test_version_json_has_spec_keys():
+    data = _version(primary=True).to_json()
+    assert list(data)[:11] == ["model", "version", "version_id", "status", "primary", "deployed_at",
+                               "deployed_by", "size", "sha256", "type", "framework"]
+    assert _version(status="failed", interrupted=True).status_label == "Deployment Failed (interrupted)"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "lacks the key 'name'"),
+    ("name = 1\nfolder = 'm'\n", "'name' should be str"),
+    ("name = 'm'\nname = 'n'\nfolder = 'm'\n", "corrupt"),
+    ("name = 'm'\nfolder = 'm'\nschema = 9\n", "schema 9"),
+    ("\x00\x01", "corrupt"),
+])
+def test_bad_model_files_name_the_file(tmp_path, text, message):
+    path = tmp_path / "model.toml"
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    with pytest.raises(IntegrityError, match=message) as e:
+        ModelRecord.from_toml(metadata.read_toml(str(path)), str(path))
+    assert str(path) in str(e.value)
+
+
+def test_bom_and_crlf_are_read(tmp_path):
+    path = tmp_path / "model.toml"
+    path.write_bytes(b"\xef\xbb\xbfname = 'm'\r\nfolder = 'm'\r\n")
+    assert ModelRecord.from_toml(metadata.read_toml(str(path)), str(path)).name == "m"
+
+
+def test_huge_metadata_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "model.toml"
+    path.write_bytes(b"# " + b"x" * (metadata.MAX_METADATA_BYTES + 10))
+    with pytest.raises(IntegrityError, match="bytes"):
+        metadata.read_toml(str(path))
+
+
+def test_history_lines_round_trip_and_torn_lines_are_skipped():
+    event = HistoryEvent(at="t", by="u@h", event="primary", from_="0.1.0", to="0.2.0")
+    assert HistoryEvent.from_line(event.to_line()) == event
+    assert HistoryEvent.from_line('{"at": "t", "ev') is None
