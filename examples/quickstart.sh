@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# A five-minute tour of mlreg against a throw-away registry.
+# The quick start: a tour of mlreg on a copy of registry-example/, then a deploy of your own.
 # Run from the repository root after installing: bash examples/quickstart.sh
 set -euo pipefail
-export MLREG_REGISTRY="${MLREG_REGISTRY:-$(mktemp -d)/registry}"
+here="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
-python - "$work" <<'PY'
+trap 'rm -rf "$work"' EXIT
+cp -r "$here/registry-example" "$work/registry"
+export MLREG_REGISTRY="$work/registry"
+set -x
+mlreg models
+mlreg show "Iris Classifier"
+mlreg versions iris-classifier
+mlreg history iris-classifier
+mlreg logs iris-classifier 0.3.0
+mlreg status iris-classifier --json
+mlreg predict "Iris Classifier" --input '[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]'
+mlreg predict iris-classifier --version 0.1.0 --method predict_proba --input '[[5.9, 3.0, 4.2, 1.5]]'
+{ set +x; } 2>/dev/null
+python - "$work/tree.joblib" <<'PY'
 import sys, joblib
 from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
-X, y = load_iris(return_X_y=True)
-joblib.dump(LogisticRegression(max_iter=1000).fit(X, y), f"{sys.argv[1]}/iris-logreg.joblib")
-joblib.dump(DecisionTreeClassifier().fit(X, y), f"{sys.argv[1]}/iris-tree.joblib")
+iris = load_iris(as_frame=True)
+joblib.dump(DecisionTreeClassifier(max_depth=3).fit(iris.data, iris.target_names[iris.target]), sys.argv[1])
 PY
 set -x
-mlreg init
-mlreg deploy "$work/iris-logreg.joblib" --name "Iris Classifier" \
-  --description "Species of an iris from 4 measurements" --sample-input '[[5.1, 3.5, 1.4, 0.2]]'
-mlreg deploy "$work/iris-tree.joblib" --name "iris classifier" --sample-input '[[5.1, 3.5, 1.4, 0.2]]'
-mlreg versions "Iris Classifier"
-mlreg promote iris-classifier 0.1.0 --expect-primary 0.2.0
-mlreg status iris-classifier --json
-mlreg history iris-classifier
-mlreg show iris-classifier
+mlreg deploy "$work/tree.joblib" --name "Iris Classifier" --no-promote --sample-input '[[5.1, 3.5, 1.4, 0.2]]'
+mlreg readme check iris-classifier
+mlreg promote iris-classifier 0.4.0 --expect-primary 0.2.1
+mlreg promote iris-classifier 0.2.1 --expect-primary 0.4.0
+mlreg predict "Diabetes Progression" --input '[[0.038, 0.051, 0.062, 0.022, -0.044, -0.035, -0.043, -0.003, 0.020, -0.018]]'

@@ -15,7 +15,14 @@ import socket
 from typing import Any
 
 
+ENV_USER = "MLREG_USER"
+
+
 def user_at_host() -> str:
+    """Who acts: ``$MLREG_USER`` when set (e.g. a CI job's name), else ``user@host``."""
+    chosen = os.environ.get(ENV_USER, "").strip()
+    if chosen and chosen.isprintable():
+        return chosen
     try:
         user = getpass.getuser()
     except Exception:  # no name for this uid (containers): fall back to the number

@@ -58,8 +58,9 @@ def write_toml(path: str, data: dict[str, Any]) -> None:
 
 
 def _drop_none(value: Any) -> Any:
+    """TOML has no null: leave out None, and empty tables with it."""
     if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+        return {k: _drop_none(v) for k, v in value.items() if v is not None and v != {}}
     return value
 
 

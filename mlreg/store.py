@@ -911,6 +911,7 @@ class Registry:
             type=type_flag or result.type or CUSTOM,
             framework=framework_flag or result.framework or CUSTOM,
             environment={"python": python_version(), "libraries": result.libraries},
+            process={},  # only needed while deploying, to tell a live deploy from a dead one
             extra=extra,
         )
         log = deploy.log
