@@ -603,6 +603,22 @@ def templates(as_json: JsonFlag = False) -> None:
 
 @app.command()
 @_funnel
+def completion(
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
+) -> None:
+    """Print the completion script for a shell; it completes commands, options, model names, versions and IDs.
+
+    Example: mlreg completion bash > ~/.local/share/bash-completion/completions/mlreg
+    """
+    from .completion import SHELLS, render
+
+    if shell not in SHELLS:
+        raise UsageError(f"unknown shell {shell!r}: use bash, zsh or fish")
+    sys.stdout.write(render(shell, app))
+
+
+@app.command()
+@_funnel
 def history(name: NameArg, as_json: JsonFlag = False) -> None:
     """Show every deploy outcome and change of primary: who, when, what, from -> to.
 

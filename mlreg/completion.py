@@ -1,0 +1,470 @@
+"""Shell completion scripts for bash, zsh and fish, generated from the Typer app.
+
+``mlreg completion SHELL`` prints one; ``completions/`` holds them as
+generated (a test fails when they are stale). The scripts know the commands
+and options from the app, and read model names, versions, version IDs and
+registry templates straight from the registry's tree with the shell's own
+globbing (plus one ``sed`` for IDs), never by starting Python: completion
+must feel instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .templates import all_templates
+
+SHELLS = ("bash", "zsh", "fish")
+
+# What a parameter's value is, by (command, parameter name); "" is any command.
+KINDS = {
+    ("", "name"): "model",
+    ("", "ref"): "version",
+    ("", "artifact"): "file",
+    ("", "path"): "dir",
+    ("", "registry"): "dir",
+    ("", "template"): "template",
+    ("", "bump"): "bump",
+    ("", "status"): "status",
+    ("", "method"): "method",
+    ("", "readme"): "file",
+    ("", "input_file"): "file",
+    ("", "file"): "file",
+    ("", "expect_primary"): "version",
+    ("predict", "version"): "version",
+    ("completion", "shell"): "shell",
+}
+WORDS = {
+    "bump": "major minor patch",
+    "status": "deploying active failed",
+    "method": "predict predict_proba predict_log_proba decision_function transform score_samples",
+    "shell": " ".join(SHELLS),
+}
+
+
+@dataclass
+class CommandSpec:
+    flags: list[str] = field(default_factory=list)
+    valued: dict[str, str] = field(default_factory=dict)  # option -> kind ("none": free text)
+    args: list[str] = field(default_factory=list)  # kinds of positional arguments, in order
+
+
+def _kind(command: str, name: str) -> str:
+    return KINDS.get((command, name)) or KINDS.get(("", name)) or "none"
+
+
+def _spec_of(command: str, click_command: Any) -> CommandSpec:
+    spec = CommandSpec(flags=["--help"])
+    for param in click_command.params:
+        if param.param_type_name == "argument":
+            spec.args.append(_kind(command, param.name))
+        elif getattr(param, "is_flag", False):
+            spec.flags += list(param.opts) + list(getattr(param, "secondary_opts", []))
+        else:
+            for opt in param.opts:
+                spec.valued[opt] = _kind(command, param.name)
+    return spec
+
+
+def spec(app: Any) -> dict[str, CommandSpec]:
+    """Every command path ("" for the global options, "readme show"...) and its parameters."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    found = {"": _spec_of("", root)}
+    for name, command in sorted(root.commands.items()):
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            found[name] = CommandSpec(flags=["--help"])
+            for sub, sub_command in sorted(subcommands.items()):
+                found[f"{name} {sub}"] = _spec_of(f"{name} {sub}", sub_command)
+        else:
+            found[name] = _spec_of(name, command)
+    return found
+
+
+def _subcommands(specs: dict[str, CommandSpec], parent: str) -> list[str]:
+    depth = len(parent.split()) if parent else 0
+    prefix = f"{parent} " if parent else ""
+    return [k.split()[depth] for k in specs if k.startswith(prefix) and len(k.split()) == depth + 1]
+
+
+def _case_lines(pairs: list[tuple[str, str]], indent: str, shell: str) -> str:
+    """``case`` arms mapping keys to REPLY values, in the syntax of ``shell``."""
+    if shell == "fish":
+        return "\n".join(f"{indent}case {_fish_quote(k)}\n{indent}    echo {_fish_quote(v)}" for k, v in pairs)
+    return "\n".join(f"{indent}{_sh_quote(k)}) REPLY={_sh_quote(v)} ;;" for k, v in pairs)
+
+
+def _sh_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _fish_quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _tables(specs: dict[str, CommandSpec]) -> dict[str, list[tuple[str, str]]]:
+    words = [(cmd, " ".join(_subcommands(specs, cmd) + s.flags + list(s.valued))) for cmd, s in specs.items()]
+    valued = [(f"{cmd}|{opt}", kind) for cmd, s in specs.items() for opt, kind in s.valued.items()]
+    args = [(f"{cmd}|{i + 1}", kind) for cmd, s in specs.items() for i, kind in enumerate(s.args)]
+    groups = [(cmd, "1") for cmd in specs if cmd and _subcommands(specs, cmd)]
+    return {"words": words, "valued": valued, "args": args, "groups": groups}
+
+
+def render(shell: str, app: Any) -> str:
+    """The completion script for ``shell``.
+
+    Raises:
+        ValueError: an unknown shell.
+    """
+    if shell not in SHELLS:
+        raise ValueError(f"unknown shell {shell!r}: use bash, zsh or fish")
+    specs = spec(app)
+    tables = _tables(specs)
+    builtin = " ".join(t.name for t in all_templates(None))
+    template = {"bash": BASH, "zsh": ZSH, "fish": FISH}[shell]
+    indent = "        "
+    return (
+        template.replace("@WORDS@", _case_lines(tables["words"], indent, shell))
+        .replace("@VALUED@", _case_lines(tables["valued"], indent, shell))
+        .replace("@ARGS@", _case_lines(tables["args"], indent, shell))
+        .replace("@GROUPS@", _case_lines(tables["groups"], indent, shell))
+        .replace("@BUILTIN_TEMPLATES@", builtin)
+        .replace("@BUMP@", WORDS["bump"])
+        .replace("@STATUS@", WORDS["status"])
+        .replace("@METHOD@", WORDS["method"])
+        .replace("@SHELL@", WORDS["shell"])
+    )
+
+
+# The three scripts share one algorithm: walk the words before the cursor,
+# skipping options and their values, to find the command (and a readme
+# subcommand), the model named by the first argument, and what the current
+# word is: an option's value, the n-th argument, or an option name.
+
+BASH = r"""# bash completion for mlreg; generated by `mlreg completion bash`, do not edit.
+# Install: copy to ~/.local/share/bash-completion/completions/mlreg, or `source` it from ~/.bashrc.
+
+_mlreg_words() {
+    case "$1" in
+@WORDS@
+        *) REPLY='' ;;
+    esac
+}
+
+_mlreg_valued() {
+    case "$1" in
+@VALUED@
+        *) REPLY='' ; return 1 ;;
+    esac
+}
+
+_mlreg_arg() {
+    case "$1" in
+@ARGS@
+        *) REPLY='' ;;
+    esac
+}
+
+_mlreg_group() {
+    case "$1" in
+@GROUPS@
+        *) REPLY='' ;;
+    esac
+}
+
+_mlreg_registry() {
+    local i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        if [[ ${COMP_WORDS[i]} == --registry ]]; then REPLY=${COMP_WORDS[i+1]}; REPLY=${REPLY/#\~/$HOME}; return; fi
+    done
+    if [[ -n $MLREG_REGISTRY ]]; then REPLY=$MLREG_REGISTRY
+    elif [[ $OSTYPE == darwin* ]]; then REPLY="$HOME/Library/Application Support/mlreg"
+    else REPLY="${XDG_DATA_HOME:-$HOME/.local/share}/mlreg"
+    fi
+}
+
+_mlreg_candidates() {
+    local kind=$1 model=$2 cur=$3 reg folder
+    local -a found files
+    _mlreg_registry; reg=$REPLY
+    case $kind in
+        model)
+            files=("$reg"/models/*/model.toml)
+            [[ -e ${files[0]} ]] || files=()
+            found=("${files[@]%/model.toml}"); found=("${found[@]##*/}") ;;
+        version)
+            folder=${model//[\"\']/}; folder=${folder,,}; folder=${folder// /-}
+            files=("$reg/models/$folder/versions"/*/version.toml)
+            if [[ -e ${files[0]} ]]; then
+                found=("${files[@]%/version.toml}"); found=("${found[@]##*/}")
+                found+=($(sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' "${files[@]}" 2>/dev/null))
+            fi ;;
+        template)
+            files=("$reg"/templates/*.toml)
+            [[ -e ${files[0]} ]] || files=()
+            found=(@BUILTIN_TEMPLATES@ "${files[@]##*/}"); found=("${found[@]%.toml}") ;;
+        bump) found=(@BUMP@) ;;
+        status) found=(@STATUS@) ;;
+        method) found=(@METHOD@) ;;
+        shell) found=(@SHELL@) ;;
+        file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        dir) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        *) COMPREPLY=(); return ;;
+    esac
+    COMPREPLY=($(compgen -W "${found[*]}" -- "$cur"))
+}
+
+_mlreg() {
+    local cur=${COMP_WORDS[COMP_CWORD]} cmd='' word model='' pos=0 i expect=''
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        if [[ -n $expect ]]; then expect=''; continue; fi
+        if [[ $word == -* ]]; then
+            _mlreg_valued "$cmd|$word" && expect=1
+        elif [[ -z $cmd ]]; then cmd=$word
+        elif _mlreg_group "$cmd"; [[ -n $REPLY && $pos == 0 && $cmd != *' '* ]]; then cmd="$cmd $word"
+        else pos=$((pos + 1)); [[ $pos == 1 ]] && model=$word
+        fi
+    done
+    if [[ -n $expect ]]; then
+        _mlreg_valued "$cmd|${COMP_WORDS[COMP_CWORD-1]}"
+        _mlreg_candidates "$REPLY" "$model" "$cur"
+    elif [[ $cur == -* || -z $cmd ]] || { _mlreg_group "$cmd"; [[ -n $REPLY && $cmd != *' '* ]]; }; then
+        _mlreg_words "$cmd"
+        COMPREPLY=($(compgen -W "$REPLY" -- "$cur"))
+    else
+        _mlreg_arg "$cmd|$((pos + 1))"
+        _mlreg_candidates "$REPLY" "$model" "$cur"
+    fi
+}
+
+complete -F _mlreg mlreg
+"""
+
+ZSH = r"""#compdef mlreg
+# zsh completion for mlreg; generated by `mlreg completion zsh`, do not edit.
+# Install: copy as _mlreg into a folder of your $fpath (e.g. ~/.zfunc, with
+# fpath=(~/.zfunc $fpath) before compinit in ~/.zshrc).
+
+_mlreg_words() {
+    case "$1" in
+@WORDS@
+        *) REPLY='' ;;
+    esac
+}
+
+_mlreg_valued() {
+    case "$1" in
+@VALUED@
+        *) REPLY='' ; return 1 ;;
+    esac
+}
+
+_mlreg_arg() {
+    case "$1" in
+@ARGS@
+        *) REPLY='' ;;
+    esac
+}
+
+_mlreg_group() {
+    case "$1" in
+@GROUPS@
+        *) REPLY='' ;;
+    esac
+}
+
+_mlreg_registry() {
+    local i
+    for ((i = 2; i < CURRENT; i++)); do
+        if [[ ${words[i]} == --registry ]]; then REPLY=${words[i+1]/#\~/$HOME}; return; fi
+    done
+    if [[ -n $MLREG_REGISTRY ]]; then REPLY=$MLREG_REGISTRY
+    elif [[ $OSTYPE == darwin* ]]; then REPLY="$HOME/Library/Application Support/mlreg"
+    else REPLY="${XDG_DATA_HOME:-$HOME/.local/share}/mlreg"
+    fi
+}
+
+_mlreg_candidates() {
+    local kind=$1 model=$2 reg folder
+    local -a found files
+    _mlreg_registry; reg=$REPLY
+    case $kind in
+        model)
+            files=("$reg"/models/*/model.toml(N))
+            found=(${${files%/model.toml}##*/}) ;;
+        version)
+            folder=${(L)${model//[\"\']/}}; folder=${folder// /-}
+            files=("$reg/models/$folder/versions"/*/version.toml(N))
+            found=(${${files%/version.toml}##*/})
+            (( $#files )) && found+=(${(f)"$(sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' $files 2>/dev/null)"}) ;;
+        template)
+            files=("$reg"/templates/*.toml(N))
+            found=(@BUILTIN_TEMPLATES@ ${${files##*/}%.toml}) ;;
+        bump) found=(@BUMP@) ;;
+        status) found=(@STATUS@) ;;
+        method) found=(@METHOD@) ;;
+        shell) found=(@SHELL@) ;;
+        file) _files; return ;;
+        dir) _files -/; return ;;
+        *) return 1 ;;
+    esac
+    compadd -a found
+}
+
+_mlreg() {
+    local cmd='' word model='' pos=0 i expect='' REPLY
+    for ((i = 2; i < CURRENT; i++)); do
+        word=${words[i]}
+        if [[ -n $expect ]]; then expect=''; continue; fi
+        if [[ $word == -* ]]; then
+            _mlreg_valued "$cmd|$word" && expect=1
+        elif [[ -z $cmd ]]; then cmd=$word
+        elif _mlreg_group "$cmd"; [[ -n $REPLY && $pos == 0 && $cmd != *' '* ]]; then cmd="$cmd $word"
+        else pos=$((pos + 1)); [[ $pos == 1 ]] && model=$word
+        fi
+    done
+    if [[ -n $expect ]]; then
+        _mlreg_valued "$cmd|${words[CURRENT-1]}"
+        _mlreg_candidates "$REPLY" "$model"
+    elif [[ ${words[CURRENT]} == -* || -z $cmd ]] || { _mlreg_group "$cmd"; [[ -n $REPLY && $cmd != *' '* ]]; }; then
+        _mlreg_words "$cmd"
+        local -a options; options=(${=REPLY})
+        compadd -a options
+    else
+        _mlreg_arg "$cmd|$((pos + 1))"
+        _mlreg_candidates "$REPLY" "$model"
+    fi
+}
+
+if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
+    _mlreg "$@"
+else
+    compdef _mlreg mlreg
+fi
+"""
+
+FISH = r"""# fish completion for mlreg; generated by `mlreg completion fish`, do not edit.
+# Install: copy to ~/.config/fish/completions/mlreg.fish
+
+function __mlreg_words
+    switch $argv[1]
+@WORDS@
+    end
+end
+
+function __mlreg_valued
+    switch $argv[1]
+@VALUED@
+        case '*'
+            return 1
+    end
+end
+
+function __mlreg_arg
+    switch $argv[1]
+@ARGS@
+    end
+end
+
+function __mlreg_group
+    switch $argv[1]
+@GROUPS@
+        case '*'
+            return 1
+    end
+end
+
+function __mlreg_registry
+    set -l tokens $argv
+    for i in (seq (count $tokens))
+        if test "$tokens[$i]" = --registry; and test $i -lt (count $tokens)
+            echo $tokens[(math $i + 1)]
+            return
+        end
+    end
+    if set -q MLREG_REGISTRY; and test -n "$MLREG_REGISTRY"
+        echo $MLREG_REGISTRY
+    else if test (uname) = Darwin
+        echo "$HOME/Library/Application Support/mlreg"
+    else if set -q XDG_DATA_HOME; and test -n "$XDG_DATA_HOME"
+        echo "$XDG_DATA_HOME/mlreg"
+    else
+        echo "$HOME/.local/share/mlreg"
+    end
+end
+
+function __mlreg_candidates
+    set -l kind $argv[1]
+    set -l model $argv[2]
+    set -l reg $argv[3]
+    switch $kind
+        case model
+            for f in $reg/models/*/model.toml
+                basename (dirname $f)
+            end
+        case version
+            set -l folder (string lower -- (string replace -a ' ' - -- (string trim -c '"\'' -- $model)))
+            set -l files $reg/models/$folder/versions/*/version.toml
+            for f in $files
+                basename (dirname $f)
+            end
+            test (count $files) -gt 0; and sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' $files 2>/dev/null
+        case template
+            string split ' ' -- '@BUILTIN_TEMPLATES@'
+            for f in $reg/templates/*.toml
+                basename $f .toml
+            end
+        case bump
+            string split ' ' -- '@BUMP@'
+        case status
+            string split ' ' -- '@STATUS@'
+        case method
+            string split ' ' -- '@METHOD@'
+        case shell
+            string split ' ' -- '@SHELL@'
+        case file
+            __fish_complete_path (commandline -ct)
+        case dir
+            __fish_complete_directories (commandline -ct)
+    end
+end
+
+function __mlreg_complete
+    set -l tokens (commandline -opc)
+    set -l current (commandline -ct)
+    set -l cmd ''
+    set -l model ''
+    set -l pos 0
+    set -l expect 0
+    for word in $tokens[2..-1]
+        if test $expect = 1
+            set expect 0
+            continue
+        end
+        if string match -q -- '-*' $word
+            __mlreg_valued "$cmd|$word" >/dev/null; and set expect 1
+        else if test -z "$cmd"
+            set cmd $word
+        else if __mlreg_group $cmd >/dev/null; and test $pos = 0; and not string match -q -- '* *' $cmd
+            set cmd "$cmd $word"
+        else
+            set pos (math $pos + 1)
+            test $pos = 1; and set model $word
+        end
+    end
+    set -l reg (__mlreg_registry $tokens)
+    if test $expect = 1
+        __mlreg_candidates (__mlreg_valued "$cmd|$tokens[-1]") "$model" "$reg"
+    else if string match -q -- '-*' $current; or test -z "$cmd"; or begin; __mlreg_group $cmd >/dev/null; and not string match -q -- '* *' $cmd; end
+        string split ' ' -- (__mlreg_words "$cmd")
+    else
+        __mlreg_candidates (__mlreg_arg "$cmd|"(math $pos + 1)) "$model" "$reg"
+    end
+end
+
+complete -c mlreg -f -a '(__mlreg_complete)'
+"""

@@ -1,0 +1,132 @@
+"""Completion scripts: committed ones are fresh, and each shell completes from the registry's tree."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from mlreg.cli import app
+from mlreg.completion import SHELLS, render
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FILES = {"bash": "mlreg.bash", "zsh": "_mlreg", "fish": "mlreg.fish"}
+EXAMPLE = os.path.join(ROOT, "registry-example")
+IRIS_VERSIONS = {"0.1.0", "0.2.0", "0.2.1", "0.3.0"}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_committed_scripts_are_fresh(shell):
+    with open(os.path.join(ROOT, "completions", FILES[shell]), encoding="utf-8") as f:
+        committed = f.read()
+    assert committed == render(shell, app), f"run: mlreg completion {shell} > completions/{FILES[shell]}"
+
+
+def _iris_ids():
+    return {open(os.path.join(EXAMPLE, "ids", i)).read().startswith("iris-classifier/") and i or None
+            for i in os.listdir(EXAMPLE + "/ids")} - {None}
+
+
+BASH = """
+source {script}
+t() {{ COMP_WORDS=("$@"); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _mlreg; echo "${{COMPREPLY[*]}}"; }}
+"""
+
+
+def _bash(lines):
+    script = BASH.format(script=os.path.join(ROOT, "completions", FILES["bash"])) + "\n".join(lines)
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+    return [set(line.split()) for line in out.splitlines()]
+
+
+def test_bash_completes_from_the_tree(tmp_path):
+    reg = f"--registry {EXAMPLE}"
+    got = _bash([
+        "t mlreg ''",
+        f"t mlreg {reg} versions ''",
+        f"t mlreg {reg} status iris-classifier ''",
+        f"t mlreg {reg} logs '\"Iris Classifier\"' ''",
+        f"t mlreg {reg} predict iris-classifier --version ''",
+        f"t mlreg {reg} deploy model.joblib --bump ''",
+        f"t mlreg {reg} deploy model.joblib --template ''",
+        f"t mlreg {reg} readme ''",
+        f"t mlreg {reg} readme check d",
+        f"t mlreg {reg} versions iris-classifier --st",
+    ])
+    assert {"deploy", "versions", "readme", "--registry"} <= got[0]
+    assert got[1] == {"iris-classifier", "diabetes-progression"}
+    assert got[2] == IRIS_VERSIONS | _iris_ids() == got[3] == got[4]
+    assert got[5] == {"major", "minor", "patch"}
+    assert got[6] >= {"sklearn-classifier", "sklearn-regressor", "text-classifier", "custom-python"}
+    assert got[7] == {"show", "edit", "check", "--help"}
+    assert got[8] == {"diabetes-progression"}
+    assert got[9] == {"--status"}
+
+
+def test_bash_reads_the_environment_and_registry_templates(tmp_path):
+    reg = tmp_path / "reg"
+    shutil.copytree(EXAMPLE, reg)
+    os.makedirs(reg / "templates")
+    (reg / "templates" / "team-scorer.toml").write_text("")
+    script = BASH.format(script=os.path.join(ROOT, "completions", FILES["bash"]))
+    out = subprocess.run(["bash", "-c", script + "t mlreg versions ''\nt mlreg deploy x --template team"],
+                         capture_output=True, text=True, check=True, env={**os.environ, "MLREG_REGISTRY": str(reg)}).stdout
+    assert out.splitlines() == ["diabetes-progression iris-classifier", "team-scorer"]
+
+
+def _big_registry(root, models=100, versions=10):
+    for m in range(models):
+        folder = root / "models" / f"model-{m:03d}"
+        for v in range(versions):
+            vdir = folder / "versions" / f"0.{v + 1}.0"
+            vdir.mkdir(parents=True)
+            (vdir / "version.toml").write_text(f'version = "0.{v + 1}.0"\nid = "m{m:03d}v{v:03d}"\n')
+        (folder / "model.toml").write_text(f'name = "model {m}"\n')
+    (root / "mlreg.toml").write_text("format = 1\n")
+
+
+def test_bash_completion_is_instant_with_100_models(tmp_path):
+    _big_registry(tmp_path)
+    script = BASH.format(script=os.path.join(ROOT, "completions", FILES["bash"])) + f"""
+start=$EPOCHREALTIME
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  t mlreg --registry {tmp_path} status '' >/dev/null
+  t mlreg --registry {tmp_path} status model-042 '' >/dev/null
+done
+end=$EPOCHREALTIME
+t mlreg --registry {tmp_path} status model-042 ''
+echo $(( (${{end/./}} - ${{start/./}}) / 20 ))
+"""
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(out[0].split()) == 20  # 10 versions and their 10 IDs
+    assert int(out[1]) < 100_000, f"{int(out[1]) / 1000:.1f} ms per completion"
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
+def test_zsh_completes_from_the_tree():
+    script = f"""
+compdef() {{ : }}
+source {os.path.join(ROOT, "completions", FILES["zsh"])}
+compadd() {{ [[ $1 == -a ]] && print -r -- ${{(P)2}} }}
+_files() {{ print _files }}
+t() {{ words=("$@"); CURRENT=$#words; _mlreg }}
+t mlreg --registry {EXAMPLE} versions ''
+t mlreg --registry {EXAMPLE} status iris-classifier ''
+t mlreg --registry {EXAMPLE} readme ''
+t mlreg --registry {EXAMPLE} deploy ''
+"""
+    out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [set(line.split()) for line in out] == [
+        {"iris-classifier", "diabetes-progression"}, IRIS_VERSIONS | _iris_ids(), {"show", "edit", "check", "--help"},
+        {"_files"}]
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
+def test_fish_completes_from_the_tree():
+    script = f"source {os.path.join(ROOT, 'completions', FILES['fish'])}\n" + "\n".join(
+        f"complete -C'mlreg --registry {EXAMPLE} {line}'; echo ---" for line in
+        ["versions ", "status iris-classifier ", "readme ", "deploy x --bump "])
+    out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, check=True).stdout
+    got = [set(block.split()) for block in out.split("---")[:-1]]
+    assert got == [{"iris-classifier", "diabetes-progression"}, IRIS_VERSIONS | _iris_ids(),
+                   {"show", "edit", "check", "--help"}, {"major", "minor", "patch"}]
