@@ -25,8 +25,6 @@ from .store import Registry
 
 app = typer.Typer(
     name="mlreg",
-    help="A model registry that lives in a directory: deploy models as numbered versions, "
-    "see their status and logs, choose the primary, roll back and call them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -106,7 +104,8 @@ def main_options(
     version: Annotated[bool, typer.Option(
         "--version", callback=_version_callback, is_eager=True, help="Print mlreg's version and exit.")] = False,
 ) -> None:
-    """A model registry that lives in a directory.
+    """A model registry that lives in a directory: deploy models as numbered versions,
+    see their status and logs, choose the primary, roll back, document and call them.
 
     Example: mlreg --registry ./registry versions "Iris Classifier"
     """
@@ -343,7 +342,7 @@ def status(
 ) -> None:
     """Show a version's status; exit 0 if Active, 5 if Deployment Failed, 6 while Deploying.
 
-    Example: until mlreg status "Iris Classifier" 0.3.0; [ $? -eq 6 ]; do sleep 1; done
+    Example: until mlreg status "Iris Classifier" 0.3.0; [ $? -ne 6 ]; do sleep 1; done
     """
     from .environment import drift
 

@@ -120,8 +120,10 @@ def to_model_input(payload: Any, model: Any) -> Any:
         raise BadInput(f"the model expects {int(expected)} features, got {width}")
     values = [v for row in rows for v in row]
     if all(_is_number(v) for v in values):
-        import numpy
-
+        try:
+            import numpy
+        except ImportError:  # a custom model in an environment without numpy
+            return [[float(v) for v in row] for row in rows]
         return numpy.asarray(rows, dtype=float)
     if names is not None:
         return _named_rows([dict(zip(names, row)) for row in rows], names)

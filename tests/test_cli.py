@@ -7,6 +7,7 @@ import pytest
 
 import fakemodels
 from conftest import fake_artifact
+from mlreg.cli import app
 
 VERSION_KEYS = {"model", "version", "version_id", "status", "primary", "deployed_at", "deployed_by",
                 "size", "sha256", "type", "framework"}
@@ -195,13 +196,38 @@ def test_debug_shows_traceback(cli):
         cli("--debug", "versions", "m")
 
 
-COMMANDS = ["init", "deploy", "models", "show", "describe", "versions", "status", "logs", "promote", "history"]
+def _all_commands():
+    import typer.main
+
+    root = typer.main.get_command(app)
+    for name, command in sorted(root.commands.items()):
+        for sub, sub_command in sorted(getattr(command, "commands", {}).items()):
+            yield [name, sub], sub_command
+        yield [name], command
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_with_an_example(cli, command):
-    r = cli(command, "--help", registry=False)
+@pytest.mark.parametrize("path,command", list(_all_commands()), ids=lambda x: " ".join(x) if isinstance(x, list) else "")
+def test_every_command_and_option_has_help_and_an_example(cli, path, command):
+    r = cli(*path, "--help", registry=False)
+    assert r.exit_code == 0 and r.stdout.strip()
+    if not getattr(command, "commands", None):
+        assert "Example:" in r.stdout
+    for param in command.params:
+        assert (getattr(param, "help", None) or "").strip(), f"{' '.join(path)}: {param.name} has no help"
+
+
+def test_global_options_have_help(cli):
+    import typer.main
+
+    root = typer.main.get_command(app)
+    assert all((p.help or "").strip() for p in root.params)
+    r = cli("--help", registry=False)
     assert r.exit_code == 0 and "Example:" in r.stdout
+
+
+def test_misspelt_command_suggests_the_right_one(cli):
+    r = cli("verions", "m", registry=False)
+    assert r.exit_code == 2 and "versions" in r.stderr
 
 
 def test_version_flag(cli):
