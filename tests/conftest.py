@@ -21,10 +21,14 @@ from mlreg.cli import app
 TESTS = Path(__file__).parent
 
 
+# Fake models (fakemodels.py) must be importable by every check child, including
+# those of session- and module-scoped fixtures.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+
+
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch, tmp_path_factory):
-    """Isolate every test: no user registry, fake models importable by the check child."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    """Isolate every test from the user's registry and settings."""
     monkeypatch.delenv("MLREG_REGISTRY", raising=False)
     monkeypatch.delenv("MLREG_LOCK_TIMEOUT", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
@@ -76,6 +80,22 @@ def constant_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "constant.joblib"
     joblib.dump(fakemodels.ConstantModel(7), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def iris_registry_template(tmp_path_factory, iris_model_path) -> Path:
+    """A registry holding "Iris Classifier" 0.1.0 (primary), built once per session;
+    tests take a copy with ``iris_reg``."""
+    path = tmp_path_factory.mktemp("template") / "registry"
+    mlreg.Registry(path).deploy(iris_model_path, "Iris Classifier")
+    return path
+
+
+@pytest.fixture
+def iris_reg(iris_registry_template, registry_path) -> mlreg.Registry:
+    """A fresh copy of ``iris_registry_template`` at ``registry_path``."""
+    shutil.copytree(iris_registry_template, registry_path)
+    return mlreg.Registry(registry_path)
 
 
 def fake_artifact(tmp_path: Path, model, name: str = "model.joblib") -> Path:

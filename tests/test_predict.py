@@ -15,12 +15,6 @@ from conftest import fake_artifact
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
 
 
-@pytest.fixture
-def iris_reg(reg, iris_model_path):
-    reg.deploy(iris_model_path, "Iris Classifier")
-    return reg
-
-
 def _expected(path, method="predict", rows=ROWS):
     return getattr(joblib.load(path), method)(np.asarray(rows)).tolist()
 

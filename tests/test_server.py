@@ -4,6 +4,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -14,18 +15,30 @@ import numpy as np
 import pytest
 
 import fakemodels
+import mlreg
 from conftest import fake_artifact, mlreg_command
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 
 
+@pytest.fixture(scope="module")
+def served_template(iris_registry_template, tmp_path_factory):
+    """Iris Classifier 0.1.0 (primary), 0.2.0 (Active, predicts 42) and 0.3.0 (Deployment Failed)."""
+    path = tmp_path_factory.mktemp("served") / "registry"
+    shutil.copytree(iris_registry_template, path)
+    reg = mlreg.Registry(path)
+    work = tmp_path_factory.mktemp("served-artifacts")
+    reg.deploy(fake_artifact(work, fakemodels.ConstantModel(42), "c.joblib"), "iris classifier", promote=False)
+    with pytest.raises(mlreg.DeploymentFailed):
+        reg.deploy(fake_artifact(work, fakemodels.NoPredict(), "n.joblib"), "iris classifier")
+    return path
+
+
 @pytest.fixture
-def served(reg, iris_model_path, tmp_path):
-    """A registry with an iris classifier (0.1.0 primary, 0.2.0 not), a failed version, and a server."""
-    reg.deploy(iris_model_path, "Iris Classifier")
-    reg.deploy(fake_artifact(tmp_path, fakemodels.ConstantModel(42), "c.joblib"), "iris classifier", promote=False)
-    with pytest.raises(Exception):
-        reg.deploy(fake_artifact(tmp_path, fakemodels.NoPredict(), "n.joblib"), "iris classifier")
+def served(served_template, registry_path):
+    """A copy of ``served_template`` and an ``mlreg serve`` subprocess on a free port."""
+    shutil.copytree(served_template, registry_path)
+    reg = mlreg.Registry(registry_path)
     proc = subprocess.Popen(mlreg_command() + ["--registry", reg.path, "serve", "--port", "0", "--max-body", "100000",
                                                "--timeout", "2"],
                             stderr=subprocess.PIPE, text=True)
