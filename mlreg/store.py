@@ -32,11 +32,12 @@ import secrets
 import shutil
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import atomic, identity, lock, names, versions
 from .readme import placeholder_sections, sha256 as text_sha256, skeleton, summary
 from .artifacts import CheckResult, artifact_name, copy_and_hash, run_check
+from .checkpoints import checkpoint
 from .deploylog import LOG_NAME, DeployLog, read_lines
 from .environment import drift, python_version
 from .errors import (
@@ -68,6 +69,9 @@ from .metadata import (
     read_toml,
     write_toml,
 )
+
+if TYPE_CHECKING:
+    from .doctor import Report, Verified
 
 MARKER = "mlreg.toml"
 MODELS, STAGING, IDS, TEMPLATES = "models", "staging", "ids", "templates"
@@ -622,6 +626,7 @@ class Registry:
                 raise ReadmeChanged(f"the README of {record.name!r} was changed by someone else meanwhile; nothing was written")
             if current != text:
                 atomic.write_atomic(path, text)
+                checkpoint("readme:written")
                 self._history_locked(record.folder, HistoryEvent(
                     at=now(), by=identity.user_at_host(), event="readme", detail=f"sha256 {text_sha256(text)[:12]}"))
             if record.readme_generated is not None and text_sha256(text) != record.readme_generated:
@@ -643,6 +648,52 @@ class Registry:
     def templates(self) -> list[Template]:
         """The built-in templates and the registry's own (``REGISTRY/templates/*.toml``)."""
         return all_templates(self._templates_dir())
+
+    # ----------------------------------------------------------------- doctor
+
+    def doctor(self, fix: bool = False, older_than: float | None = None) -> "Report":
+        """Examine the whole registry; with ``fix``, repair what is safe (see ``mlreg.doctor``).
+
+        Leftovers (staging folders, temporary files, ID files of versions that
+        never appeared) count only once older than ``older_than`` seconds
+        (default an hour), so work in progress is never mistaken for one.
+
+        Raises:
+            RegistryNotFound, FormatTooNew, IntegrityError (an unreadable mlreg.toml).
+        """
+        from .doctor import DEFAULT_OLDER_THAN, Doctor
+
+        self._require()
+        return Doctor(self, fix, DEFAULT_OLDER_THAN if older_than is None else older_than).run()
+
+    def verify(self, name: str | None = None, version: str | None = None) -> list["Verified"]:
+        """Rehash artifacts against their recorded size and sha256 (never unpickling them):
+        every version of the registry, of model ``name``, or one ``version`` of it.
+
+        Raises:
+            ModelNotFound, VersionNotFound, IntegrityError (unreadable metadata).
+        """
+        from .doctor import Verified, verify_artifact
+
+        if name is None:
+            self._require()
+            chosen = [v for folder in self._model_folders() for v in self._versions_or_none(folder)]
+        elif version is None:
+            chosen = self._versions(self._load_model(name))
+        else:
+            chosen = [self.version(name, version)]
+        results = []
+        for v in chosen:
+            problem = "still Deploying" if v.status == "deploying" else verify_artifact(self.artifact_path(v), v)
+            results.append(Verified(v.model, v.version, v.version_id, ok=not problem or v.status == "deploying",
+                                    problem=problem))
+        return results
+
+    def _versions_or_none(self, folder: str) -> list[VersionRecord]:
+        try:
+            return self._versions(self._read_model(folder))
+        except FileNotFoundError:
+            return []
 
     # ---------------------------------------------------------------- history
 
@@ -693,15 +744,13 @@ class Registry:
             previous = record.primary
             if target.primary:
                 return PromoteResult(record.name, previous, target, changed=False)
-            self._write_model_locked(self._primary_change_locked(record, target, cause="promote"))
+            # The truth (model.toml) first, then its history line: a crash in
+            # between loses the line, which `doctor --fix` restores.
+            self._write_model_locked(record.replace(primary=target.version, type=target.type, framework=target.framework))
+            checkpoint("promote:model-written")
+            self._history_locked(record.folder, _primary_event(record, target, "promote"))
+            checkpoint("promote:history-written")
         return PromoteResult(record.name, previous, target.replace(primary=True), changed=True)
-
-    def _primary_change_locked(self, record: ModelRecord, target: VersionRecord, cause: str) -> ModelRecord:
-        """Record in the history that ``target`` becomes primary; return the model to write."""
-        self._history_locked(record.folder, HistoryEvent(
-            at=now(), by=identity.user_at_host(), event="primary", version=target.version,
-            version_id=target.version_id, from_=record.primary, to=target.version, detail=cause))
-        return record.replace(primary=target.version, type=target.type, framework=target.framework)
 
     # ----------------------------------------------------------------- deploy
 
@@ -774,6 +823,7 @@ class Registry:
         self._ensure()
 
         deploy = self._stage(folder)
+        checkpoint("deploy:staged")
         try:
             log = deploy.log
             log.write(f"deploy of {source or 'an in-memory ' + type_name(artifact)} as {display!r} "
@@ -785,6 +835,7 @@ class Registry:
                 target_name = artifact_name("model.joblib")
                 size, sha256 = _dump(artifact, os.path.join(deploy.staging, target_name))
             log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
+            checkpoint("deploy:copied")
             self._allocate(deploy, display, exact, bump, description, readme, chosen, dict(
                 size=size, sha256=sha256, artifact=target_name,
                 type=type or CUSTOM, framework=framework or CUSTOM,
@@ -804,6 +855,7 @@ class Registry:
             result = run_check(os.path.join(deploy.published, record.artifact), sample_input, check_timeout)
             for at, text in result.steps:
                 log.write(f"check: {text}", at=at)
+            checkpoint("deploy:checked")
             final = self._finish(deploy, result, promote, type, framework)
         except BaseException as e:
             self._abandon(deploy, f"interrupted: {type_name(e)}")
@@ -859,6 +911,7 @@ class Registry:
                     number = versions.next_version(number, bump)
             vfolder = versions.folder(number)
             version_id = self._new_id(folder, vfolder)
+            checkpoint("deploy:id-allocated")
             record = VersionRecord(
                 model=model.name, version=str(number), version_id=version_id, status="deploying",
                 deployed_at=now(), deployed_by=identity.user_at_host(),
@@ -881,9 +934,11 @@ class Registry:
             # The number is recorded as used before the folder appears: a crash
             # in between skips a number, never reuses one.
             self._write_model_locked(model.replace(**changes))
+            checkpoint("deploy:model-written")
             atomic.make_dirs(vdir_root)
             target = os.path.join(vdir_root, vfolder)
             atomic.publish_dir(deploy.staging, target)
+            checkpoint("deploy:published")
             deploy.published = target
             deploy.record = record
             deploy.primary_at_start = model.primary
@@ -919,13 +974,16 @@ class Registry:
             log.write(f"FAILED: {result.reason}" + (f"\n{result.error}" if result.error else ""))
         with self._lock(deploy.folder):
             write_toml(os.path.join(deploy.published, VERSION_FILE), record.to_toml())
+            checkpoint("deploy:version-written")
             model = self._read_model(deploy.folder)
             self._history_locked(deploy.folder, HistoryEvent(
                 at=now(), by=record.deployed_by, event="deploy", version=record.version,
                 version_id=record.version_id, status=record.status, detail=record.reason))
+            checkpoint("deploy:history-written")
             updated = model
-            if result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start, record.version):
-                updated = self._primary_change_locked(model, record, cause=f"deploy of {record.version}")
+            promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start, record.version)
+            if promoted:
+                updated = model.replace(primary=record.version, type=record.type, framework=record.framework)
                 record = record.replace(primary=True)
                 log.write(f"Active; now the primary version (was {model.primary or 'none'})")
             elif result.ok:
@@ -938,6 +996,9 @@ class Registry:
             updated = self._refresh_readme_locked(updated, record)
             if updated != model:
                 self._write_model_locked(updated)
+                checkpoint("deploy:primary-written")
+            if promoted:
+                self._history_locked(deploy.folder, _primary_event(model, record, f"deploy of {record.version}"))
         return record
 
     def _refresh_readme_locked(self, model: ModelRecord, record: VersionRecord) -> ModelRecord:
@@ -1004,6 +1065,12 @@ def _dump(obj: Any, path: str) -> tuple[int, str]:
         f.flush()
         os.fsync(f.fileno())
     return hash_file(path)
+
+
+def _primary_event(model: ModelRecord, target: VersionRecord, cause: str) -> HistoryEvent:
+    """The history line of ``target`` becoming the primary of ``model``."""
+    return HistoryEvent(at=now(), by=identity.user_at_host(), event="primary", version=target.version,
+                        version_id=target.version_id, from_=model.primary, to=target.version, detail=cause)
 
 
 def _should_take_primary(current: str | None, at_start: str | None, new: str) -> bool:
