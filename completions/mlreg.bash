@@ -3,15 +3,16 @@
 
 _mlreg_words() {
     case "$1" in
-        '') REPLY='completion deploy describe history init logs models predict promote readme serve show status templates versions --help --debug --version --registry --lock-timeout' ;;
+        '') REPLY='completion deploy describe doctor history init logs models predict promote readme serve show status templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
         'completion') REPLY='--help' ;;
         'deploy') REPLY='--help --no-promote --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout' ;;
         'describe') REPLY='--help --json' ;;
+        'doctor') REPLY='--help --fix --json --older-than' ;;
         'history') REPLY='--help --json' ;;
         'init') REPLY='--help --json' ;;
         'logs') REPLY='--help --json' ;;
         'models') REPLY='--help --json' ;;
-        'predict') REPLY='--help --jsonl --version --input --input-file --method' ;;
+        'predict') REPLY='--help --jsonl --version --input --input-file --method --expect-sha256' ;;
         'promote') REPLY='--help --json --expect-primary' ;;
         'readme') REPLY='check edit show --help' ;;
         'readme check') REPLY='--help --json' ;;
@@ -21,6 +22,7 @@ _mlreg_words() {
         'show') REPLY='--help --json' ;;
         'status') REPLY='--help --json' ;;
         'templates') REPLY='--help --json' ;;
+        'verify') REPLY='--help --json' ;;
         'versions') REPLY='--help --json --status' ;;
         *) REPLY='' ;;
     esac
@@ -30,6 +32,7 @@ _mlreg_valued() {
     case "$1" in
         '|--registry') REPLY='dir' ;;
         '|--lock-timeout') REPLY='none' ;;
+        '|--trust-file') REPLY='file' ;;
         'deploy|--name') REPLY='model' ;;
         'deploy|-n') REPLY='model' ;;
         'deploy|--bump') REPLY='bump' ;;
@@ -41,10 +44,12 @@ _mlreg_valued() {
         'deploy|--readme') REPLY='file' ;;
         'deploy|--sample-input') REPLY='none' ;;
         'deploy|--check-timeout') REPLY='none' ;;
+        'doctor|--older-than') REPLY='none' ;;
         'predict|--version') REPLY='version' ;;
         'predict|--input') REPLY='none' ;;
         'predict|--input-file') REPLY='file' ;;
         'predict|--method') REPLY='method' ;;
+        'predict|--expect-sha256') REPLY='none' ;;
         'promote|--expect-primary') REPLY='version' ;;
         'readme edit|--file') REPLY='file' ;;
         'serve|--host') REPLY='none' ;;
@@ -75,6 +80,7 @@ _mlreg_arg() {
         'show|1') REPLY='model' ;;
         'status|1') REPLY='model' ;;
         'status|2') REPLY='version' ;;
+        'verify|1') REPLY='model' ;;
         'versions|1') REPLY='model' ;;
         *) REPLY='' ;;
     esac

@@ -22,6 +22,7 @@ from .errors import (
     ModelNotFound,
     NotActive,
     NotFound,
+    NotWritable,
     PrimaryMoved,
     ReadmeChanged,
     RegistryNotFound,
@@ -39,7 +40,7 @@ __all__ = [
     "BadInput", "Busy", "CheckNotPassed", "Conflict", "DeploymentFailed", "FormatTooNew",
     "HistoryEvent", "IntegrityError", "InvalidName", "InvalidVersion", "LockTimeout",
     "MlregError", "ModelInfo", "ModelNotFound", "ModelOverview", "ModelRecord", "NotActive",
-    "NotFound", "PrimaryMoved", "PromoteResult", "ReadmeChanged", "Registry", "RegistryNotFound",
+    "NotFound", "NotWritable", "PrimaryMoved", "PromoteResult", "ReadmeChanged", "Registry", "RegistryNotFound",
     "StillDeploying", "UsageError", "VersionExists", "VersionNotFound", "VersionRecord",
     "__version__",
 ]

@@ -58,7 +58,9 @@ def copy_and_hash(
         try:
             buffer = bytearray(CHUNK)
             view = memoryview(buffer)
-            while n := os.readv(src, [buffer]):
+            # Read no further than the size seen at the start: a file that keeps
+            # growing must not keep the copy going for ever.
+            while size < before.st_size and (n := os.readv(src, [view[: min(CHUNK, before.st_size - size)]])):
                 digest.update(view[:n])
                 out = view[:n]
                 while out:
@@ -66,11 +68,12 @@ def copy_and_hash(
                 size += n
                 if progress is not None:
                     progress(size, before.st_size)
+            grew = bool(os.read(src, 1))
             os.fsync(dst)
         finally:
             os.close(dst)
         after = os.fstat(src)
-        if size != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        if grew or size != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise BadInput(f"artifact {source} changed while it was being copied; deploy it again once it is complete")
         return size, digest.hexdigest()
     finally:

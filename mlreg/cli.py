@@ -38,6 +38,7 @@ EXIT_STATUS = {"active": 0, "failed": 5, "deploying": 6}
 class _Options:
     registry: Optional[str] = None
     lock_timeout: Optional[float] = None
+    trust_file: Optional[str] = None
     debug: bool = False
 
 
@@ -45,7 +46,7 @@ _options = _Options()
 
 
 def _registry() -> Registry:
-    return Registry(_options.registry, lock_timeout=_options.lock_timeout)
+    return Registry(_options.registry, lock_timeout=_options.lock_timeout, trust_file=_options.trust_file)
 
 
 class Terminated(BaseException):
@@ -70,6 +71,12 @@ def _funnel(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             render.err(f"mlreg: error: {render.clean(e)}")
             raise typer.Exit(e.exit_code) from None
+        except OSError as e:
+            if _options.debug:
+                raise
+            where = f": {e.filename}" if e.filename else ""
+            render.err(f"mlreg: error: {render.clean(e.strerror or e)}{render.clean(where)}")
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             render.err("mlreg: interrupted")
             raise typer.Exit(130) from None
@@ -100,6 +107,10 @@ def main_options(
         "--lock-timeout", metavar="SECONDS",
         help="How long to wait for a model's lock before exit 6 (-1 waits for ever). "
         "Default: $MLREG_LOCK_TIMEOUT, else 30.")] = None,
+    trust_file: Annotated[Optional[str], typer.Option(
+        "--trust-file", metavar="FILE",
+        help="A file outside the registry listing the sha256 values each model may load; "
+        "anything else fails with exit 7. Default: $MLREG_TRUST_FILE.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version_callback, is_eager=True, help="Print mlreg's version and exit.")] = False,
@@ -111,6 +122,7 @@ def main_options(
     """
     _options.registry = registry
     _options.lock_timeout = lock_timeout
+    _options.trust_file = trust_file
     _options.debug = debug
 
 
@@ -404,6 +416,7 @@ def predict(
     input_file: Annotated[Optional[str], typer.Option("--input-file", metavar="FILE", help="JSON, or CSV with a header row (by .csv suffix or content); '-' reads stdin.")] = None,
     method: Annotated[str, typer.Option("--method", help="predict, predict_proba, predict_log_proba, decision_function, transform or score_samples.")] = "predict",
     jsonl: Annotated[bool, typer.Option("--jsonl", help='One line per input row: {"row": i, "prediction": ...}.')] = False,
+    expect_sha256: Annotated[Optional[str], typer.Option("--expect-sha256", metavar="HASH", help="Refuse (exit 7) unless the version's artifact has this sha256.")] = None,
 ) -> None:
     """Predict with a version (the primary by default), after verifying its artifact; prints JSON.
 
@@ -431,7 +444,7 @@ def predict(
             csv_name = input_file.lower().endswith(".csv")
         is_json = not csv_name and text.lstrip()[:1] in ("[", "{")
         payload = parse_json(text, "the input") if is_json else parse_csv(text)
-    result = _registry().predict(name, payload, version=version, method=method)
+    result = _registry().predict(name, payload, version=version, method=method, expect_sha256=expect_sha256)
     if jsonl:
         for i, value in enumerate(result["predictions"]):
             sys.stdout.write(json.dumps({"row": i, "prediction": value}, ensure_ascii=False) + "\n")

@@ -31,6 +31,8 @@ KINDS = {
     ("", "readme"): "file",
     ("", "input_file"): "file",
     ("", "file"): "file",
+    ("", "trust_file"): "file",
+    ("verify", "target"): "model",
     ("", "expect_primary"): "version",
     ("predict", "version"): "version",
     ("completion", "shell"): "shell",

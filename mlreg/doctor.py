@@ -126,8 +126,9 @@ class Doctor:
                 elif name.startswith(".") and TEMP_MARKER in name:
                     self._temp_file(path)
                 elif stat.S_ISDIR(info.st_mode):
-                    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
-                        self.report.add("permissions", path, "a folder mlreg cannot read, write or enter")
+                    # Writing is not required: a read-only registry serves readers well.
+                    if not os.access(path, os.R_OK | os.X_OK):
+                        self.report.add("permissions", path, "a folder mlreg cannot read or enter")
                 elif not stat.S_ISREG(info.st_mode):
                     self.report.add("stray", path, "neither a file nor a folder")
                 elif not os.access(path, os.R_OK):
@@ -357,17 +358,26 @@ class Doctor:
                 continue
             folder, vfolder = owner
             vdir = os.path.join(self.reg.path, "models", folder, "versions", vfolder)
-            if os.path.exists(os.path.join(vdir, "version.toml")):
-                continue
-            if not self._old(path):
-                continue  # allocated by a deploy that is publishing right now
-            problem = self.report.add("dangling-id", path, f"ID {entry} names {folder} {vfolder}, which never appeared "
+            if self._id_matches(vdir, entry) or not self._old(path):
+                continue  # a recent one was allocated by a deploy that is publishing right now
+            problem = self.report.add("dangling-id", path, f"ID {entry} names {folder} {vfolder}, which does not carry it "
                                       "(a deploy that ended before publishing)")
             if self.fix and os.path.isdir(os.path.join(self.reg.path, "models", folder)):
                 with self.reg._lock(folder):
-                    if not os.path.exists(os.path.join(vdir, "version.toml")):
+                    if not self._id_matches(vdir, entry):
                         os.unlink(path)
                         problem.fixed = True
+
+    @staticmethod
+    def _id_matches(vdir: str, version_id: str) -> bool:
+        """Whether the version in ``vdir`` exists and carries ``version_id`` (unreadable: assume so)."""
+        path = os.path.join(vdir, "version.toml")
+        try:
+            return VersionRecord.from_toml(read_toml(path), path).version_id == version_id
+        except FileNotFoundError:
+            return False
+        except IntegrityError:
+            return True  # reported as a metadata problem; never delete on a guess
 
 
 def _same(a: str | None, b: str | None) -> bool:

@@ -34,6 +34,10 @@ class BadInput(UsageError):
     """Input the command cannot use (a missing artifact, malformed JSON...)."""
 
 
+class NotWritable(MlregError):
+    """The registry cannot be written (a read-only filesystem, no permission, a full disk)."""
+
+
 class NotFound(MlregError):
     """A registry, model, version or version ID that does not exist."""
 

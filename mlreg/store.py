@@ -25,6 +25,7 @@ the check run outside any lock; readers never lock.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -48,6 +49,7 @@ from .errors import (
     InvalidVersion,
     ModelNotFound,
     NotActive,
+    NotWritable,
     PrimaryMoved,
     ReadmeChanged,
     RegistryNotFound,
@@ -57,6 +59,7 @@ from .errors import (
 )
 from .invocation import snippets
 from .templates import Template, all_templates, find_template
+from .trust import ENV_TRUST_FILE, load_trust
 from .location import default_registry, resolve_lock_timeout, resolve_registry
 from .metadata import (
     CUSTOM,
@@ -160,6 +163,9 @@ class Registry:
     ``path`` is chosen like the CLI's: the argument, else ``MLREG_REGISTRY``,
     else the per-user data folder. ``lock_timeout`` (seconds, -1 for ever)
     bounds the wait for a model's lock; default ``MLREG_LOCK_TIMEOUT`` or 30.
+    ``trust_file`` (default ``MLREG_TRUST_FILE``) names a file kept outside
+    the registry that lists the sha256 values each model may load (see
+    ``mlreg.trust``); without one, loads trust the registry's own records.
 
     Example::
 
@@ -168,9 +174,12 @@ class Registry:
         reg.promote("iris classifier", "0.1.0")
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None,
+                 trust_file: str | os.PathLike[str] | None = None) -> None:
         self.path = resolve_registry(path)
         self.lock_timeout = resolve_lock_timeout(lock_timeout)
+        chosen = trust_file or os.environ.get(ENV_TRUST_FILE)
+        self.trust_file = os.path.abspath(os.fspath(chosen)) if chosen else None
 
     def __repr__(self) -> str:
         return f"Registry({self.path!r})"
@@ -549,8 +558,9 @@ class Registry:
         return os.path.join(self._inside(MODELS, folder, "versions", versions.folder(versions.parse(record.version))),
                             record.artifact)
 
-    def load_version(self, record: VersionRecord) -> Any:
-        """Load an Active version's artifact after verifying its size and sha256.
+    def load_version(self, record: VersionRecord, expect_sha256: str | None = None) -> Any:
+        """Load an Active version's artifact after verifying its size and sha256
+        (and, when given, against ``expect_sha256`` and the trust file).
 
         Warns (``RuntimeWarning``) when the libraries here differ from the deploy's.
 
@@ -559,21 +569,27 @@ class Registry:
         """
         if record.status != "active":
             raise NotActive(f"{record.model!r} {record.version} is {record.status_label}; only Active versions can be called")
+        if expect_sha256 is not None and expect_sha256.strip().lower() != record.sha256:
+            raise IntegrityError(f"{record.model} {record.version} has sha256 {record.sha256}, "
+                                 f"not the expected {expect_sha256.strip()}; refusing to load it")
+        if self.trust_file is not None:
+            load_trust(self.trust_file).check(record.model, record.version, record.sha256)
         for sentence in drift(record.environment):
             warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
         from .predict import load_verified
 
         return load_verified(self.artifact_path(record), record.size, record.sha256)
 
-    def load(self, name: str, version: str | None = None) -> Any:
+    def load(self, name: str, version: str | None = None, expect_sha256: str | None = None) -> Any:
         """The verified model object of ``version`` (number or ID), else of the primary.
 
         Raises:
             VersionNotFound, NotActive, IntegrityError.
         """
-        return self.load_version(self.callable_version(name, version))
+        return self.load_version(self.callable_version(name, version), expect_sha256)
 
-    def predict(self, name: str, inputs: Any, version: str | None = None, method: str = "predict") -> dict[str, Any]:
+    def predict(self, name: str, inputs: Any, version: str | None = None, method: str = "predict",
+                expect_sha256: str | None = None) -> dict[str, Any]:
         """Predict with ``version`` (number or ID), else the primary.
 
         ``inputs`` is a list of rows, ``{"inputs": [...]}``, rows keyed by
@@ -587,7 +603,7 @@ class Registry:
         from .predict import call
 
         record = self.callable_version(name, version)
-        model = self.load_version(record)
+        model = self.load_version(record, expect_sha256)
         return prediction(record, call(model, inputs, method))
 
     # ----------------------------------------------------------------- README
@@ -822,18 +838,24 @@ class Registry:
             raise BadInput(f"artifact {source} does not exist or is not a file")
         self._ensure()
 
-        deploy = self._stage(folder)
+        try:
+            deploy = self._stage(folder)
+        except OSError as e:
+            raise NotWritable(f"cannot write to the registry {self.path}: {e.strerror}; nothing was deployed") from None
         checkpoint("deploy:staged")
         try:
             log = deploy.log
             log.write(f"deploy of {source or 'an in-memory ' + type_name(artifact)} as {display!r} "
                       f"by {identity.user_at_host()} (pid {os.getpid()})")
-            if source is not None:
-                target_name = artifact_name(source)
-                size, sha256 = copy_and_hash(source, os.path.join(deploy.staging, target_name), progress)
-            else:
-                target_name = artifact_name("model.joblib")
-                size, sha256 = _dump(artifact, os.path.join(deploy.staging, target_name))
+            target_name = artifact_name(source or "model.joblib")
+            try:
+                if source is not None:
+                    size, sha256 = copy_and_hash(source, os.path.join(deploy.staging, target_name), progress)
+                else:
+                    size, sha256 = _dump(artifact, os.path.join(deploy.staging, target_name))
+            except OSError as e:
+                raise NotWritable(f"cannot write the artifact into the registry {self.path}: {e.strerror}; "
+                                  "nothing was deployed") from None
             log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
             checkpoint("deploy:copied")
             self._allocate(deploy, display, exact, bump, description, readme, chosen, dict(
@@ -912,36 +934,52 @@ class Registry:
             vfolder = versions.folder(number)
             version_id = self._new_id(folder, vfolder)
             checkpoint("deploy:id-allocated")
-            record = VersionRecord(
-                model=model.name, version=str(number), version_id=version_id, status="deploying",
-                deployed_at=now(), deployed_by=identity.user_at_host(),
-                size=fields["size"], sha256=fields["sha256"], artifact=fields["artifact"],
-                type=fields["type"], framework=fields["framework"],
-                process=identity.this_process(),
-                extra={"sample_input": fields["sample_input"]} if fields["sample_input"] else {},
-            )
-            write_toml(os.path.join(deploy.staging, VERSION_FILE), record.to_toml())
-            new_highest = number if highest is None or number > highest else highest
-            changes: dict[str, Any] = {"highest_version": str(new_highest)}
-            if description is not None:
-                changes["description"] = description
-            readme_path = os.path.join(self._model_dir(folder), README_FILE)
-            if readme is None and template is not None and self._read_readme(readme_path) is None:
-                readme = template.readme_for(model.name, folder)
-            if readme is not None:
-                atomic.write_atomic(readme_path, readme)
-                changes["readme_generated"] = None
-            # The number is recorded as used before the folder appears: a crash
-            # in between skips a number, never reuses one.
-            self._write_model_locked(model.replace(**changes))
-            checkpoint("deploy:model-written")
-            atomic.make_dirs(vdir_root)
-            target = os.path.join(vdir_root, vfolder)
-            atomic.publish_dir(deploy.staging, target)
-            checkpoint("deploy:published")
-            deploy.published = target
-            deploy.record = record
-            deploy.primary_at_start = model.primary
+            try:
+                self._publish_locked(deploy, model, number, version_id, highest, description, readme, template, fields)
+            except BaseException:
+                # The ID was never shown to anyone: take it back, so it cannot
+                # come to name another deploy's version of the same number.
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self._inside(IDS), version_id))
+                raise
+
+    def _publish_locked(self, deploy: _Deploy, model: ModelRecord, number: versions.Version, version_id: str,
+                        highest: versions.Version | None, description: str | None, readme: str | None,
+                        template: Template | None, fields: dict[str, Any]) -> None:
+        """Write the staged version's record, note its number as used, and rename it into place."""
+        folder = deploy.folder
+        vfolder = versions.folder(number)
+        vdir_root = self._versions_dir(folder)
+        record = VersionRecord(
+            model=model.name, version=str(number), version_id=version_id, status="deploying",
+            deployed_at=now(), deployed_by=identity.user_at_host(),
+            size=fields["size"], sha256=fields["sha256"], artifact=fields["artifact"],
+            type=fields["type"], framework=fields["framework"],
+            process=identity.this_process(),
+            extra={"sample_input": fields["sample_input"]} if fields["sample_input"] else {},
+        )
+        write_toml(os.path.join(deploy.staging, VERSION_FILE), record.to_toml())
+        new_highest = number if highest is None or number > highest else highest
+        changes: dict[str, Any] = {"highest_version": str(new_highest)}
+        if description is not None:
+            changes["description"] = description
+        readme_path = os.path.join(self._model_dir(folder), README_FILE)
+        if readme is None and template is not None and self._read_readme(readme_path) is None:
+            readme = template.readme_for(model.name, folder)
+        if readme is not None:
+            atomic.write_atomic(readme_path, readme)
+            changes["readme_generated"] = None
+        # The number is recorded as used before the folder appears: a crash
+        # in between skips a number, never reuses one.
+        self._write_model_locked(model.replace(**changes))
+        checkpoint("deploy:model-written")
+        atomic.make_dirs(vdir_root)
+        target = os.path.join(vdir_root, vfolder)
+        atomic.publish_dir(deploy.staging, target)
+        checkpoint("deploy:published")
+        deploy.published = target
+        deploy.record = record
+        deploy.primary_at_start = model.primary
 
     def _new_id(self, folder: str, vfolder: str) -> str:
         ids = self._inside(IDS)

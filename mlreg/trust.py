@@ -1,0 +1,67 @@
+"""A trust file kept outside the registry: the sha256 values each model may load.
+
+The hash recorded in a version's ``version.toml`` proves only that the artifact
+did not change after deploy; whoever can rewrite the registry can rewrite both.
+A trust file, committed in the repository of the service that calls the
+model, lists the artifacts that service accepts, so a tampered registry fails
+closed::
+
+    # mlreg trust file: the artifacts each model may load
+    [models]
+    iris-classifier = ["3b1f...64 hex digits", "..."]
+    "Diabetes Progression" = ["..."]
+
+Keys are model names or folder names. A model missing from the file may not be
+loaded at all, and a trust file that cannot be read stops every load.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import IntegrityError, InvalidName
+from .metadata import read_toml
+from .names import folder_name
+
+ENV_TRUST_FILE = "MLREG_TRUST_FILE"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class TrustList:
+    path: str
+    allowed: dict[str, frozenset[str]]
+
+    def check(self, model: str, version: str, sha256: str) -> None:
+        """Raises: IntegrityError unless ``sha256`` is allowed for ``model``."""
+        if sha256 not in self.allowed.get(folder_name(model), frozenset()):
+            raise IntegrityError(
+                f"{model} {version} (sha256 {sha256}) is not in the trust file {self.path}; refusing to load it"
+            )
+
+
+def load_trust(path: str) -> TrustList:
+    """Read a trust file, failing closed.
+
+    Raises:
+        IntegrityError: the file is missing, unreadable, or not in the format above.
+    """
+    try:
+        data: dict[str, Any] = read_toml(path)
+    except FileNotFoundError:
+        raise IntegrityError(f"trust file {path} does not exist; refusing to load any model") from None
+    models = data.get("models")
+    if not isinstance(models, dict):
+        raise IntegrityError(f"trust file {path} has no [models] table")
+    allowed: dict[str, frozenset[str]] = {}
+    for key, values in models.items():
+        try:
+            folder = folder_name(key)
+        except InvalidName as e:
+            raise IntegrityError(f"trust file {path}: {e}") from None
+        if not isinstance(values, list) or not all(isinstance(v, str) and _SHA256.match(v.lower()) for v in values):
+            raise IntegrityError(f"trust file {path}: {key!r} must be a list of sha256 values (64 hex digits)")
+        allowed[folder] = allowed.get(folder, frozenset()) | {v.lower() for v in values}
+    return TrustList(path, allowed)
