@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 
 # Temporary files carry this marker so ``doctor`` can tell them from real files.
@@ -19,7 +18,7 @@ TEMP_MARKER = ".tmp-"
 
 def temp_name(path: str) -> str:
     folder, base = os.path.split(path)
-    return os.path.join(folder, f".{base}{TEMP_MARKER}{secrets.token_hex(4)}")
+    return os.path.join(folder, f".{base}{TEMP_MARKER}{os.urandom(4).hex()}")
 
 
 def fsync_dir(path: str) -> None:

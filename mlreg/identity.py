@@ -9,13 +9,16 @@ hosts that share a filesystem with working locks.
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 from typing import Any
 
 
 ENV_USER = "MLREG_USER"
+
+
+def hostname() -> str:
+    """This host's name (``uname -n``, as ``socket.gethostname`` gives, without importing socket)."""
+    return os.uname().nodename
 
 
 def user_at_host() -> str:
@@ -23,11 +26,13 @@ def user_at_host() -> str:
     chosen = os.environ.get(ENV_USER, "").strip()
     if chosen and chosen.isprintable():
         return chosen
+    import getpass
+
     try:
         user = getpass.getuser()
     except Exception:  # no name for this uid (containers): fall back to the number
         user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{hostname()}"
 
 
 def _read(path: str) -> str:
@@ -50,7 +55,7 @@ def this_process() -> dict[str, Any]:
     pid = os.getpid()
     return {
         "pid": pid,
-        "host": socket.gethostname(),
+        "host": hostname(),
         "boot_id": _read("/proc/sys/kernel/random/boot_id"),
         "started": process_start(pid),
     }
@@ -58,7 +63,7 @@ def this_process() -> dict[str, Any]:
 
 def same_process_alive(process: dict[str, Any]) -> bool | None:
     """Whether the recorded process still runs: None when it ran on another host."""
-    if process.get("host") != socket.gethostname():
+    if process.get("host") != hostname():
         return None
     if process.get("boot_id") and process["boot_id"] != _read("/proc/sys/kernel/random/boot_id"):
         return False

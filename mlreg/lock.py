@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import socket
 import sys
 import time
 
@@ -79,7 +78,7 @@ class Lock:
             raise
         self._fd = fd
         # The holder's details are written only once the lock is won.
-        note = f"pid {os.getpid()} on {socket.gethostname()} ({_command()}) since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"
+        note = f"pid {os.getpid()} on {os.uname().nodename} ({_command()}) since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, note.encode("utf-8"), 0)

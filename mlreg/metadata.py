@@ -14,8 +14,6 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-import tomli_w
-
 from . import atomic
 from .errors import IntegrityError
 
@@ -54,6 +52,8 @@ def read_toml(path: str) -> dict[str, Any]:
 
 
 def write_toml(path: str, data: dict[str, Any]) -> None:
+    import tomli_w  # only writers need it
+
     atomic.write_atomic(path, tomli_w.dumps(_drop_none(data)))
 
 

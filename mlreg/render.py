@@ -31,7 +31,13 @@ def is_terminal() -> bool:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """One JSON document on stdout. A list puts one item on each line: readable, and
+    written by json's C encoder (``indent`` would use the slow pure-Python one)."""
+    if isinstance(data, list) and data:
+        items = ",\n".join("  " + json.dumps(item, ensure_ascii=False) for item in data)
+        sys.stdout.write("[\n" + items + "\n]\n")
+    else:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def out(text: str = "") -> None:

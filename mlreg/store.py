@@ -26,21 +26,14 @@ the check run outside any lock; readers never lock.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import os
-import secrets
-import shutil
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import atomic, identity, lock, names, versions
-from .readme import placeholder_sections, sha256 as text_sha256, skeleton, summary
-from .artifacts import CheckResult, artifact_name, copy_and_hash, run_check
 from .checkpoints import checkpoint
-from .deploylog import LOG_NAME, DeployLog, read_lines
-from .environment import drift, python_version
 from .errors import (
     BadInput,
     DeploymentFailed,
@@ -57,10 +50,7 @@ from .errors import (
     VersionExists,
     VersionNotFound,
 )
-from .invocation import snippets
-from .templates import Template, all_templates, find_template
-from .trust import ENV_TRUST_FILE, load_trust
-from .location import default_registry, resolve_lock_timeout, resolve_registry
+from .location import ENV_TRUST_FILE, default_registry, resolve_lock_timeout, resolve_registry
 from .metadata import (
     CUSTOM,
     FORMAT,
@@ -73,8 +63,13 @@ from .metadata import (
     write_toml,
 )
 
+# Read commands must start fast: modules that only deploys, loads or
+# documentation need (subprocess, hashing, templates...) are imported where used.
 if TYPE_CHECKING:
+    from .artifacts import CheckResult
+    from .deploylog import DeployLog
     from .doctor import Report, Verified
+    from .templates import Template
 
 MARKER = "mlreg.toml"
 MODELS, STAGING, IDS, TEMPLATES = "models", "staging", "ids", "templates"
@@ -278,6 +273,8 @@ class Registry:
         try:
             return self._read_model(folder)
         except FileNotFoundError:
+            import difflib
+
             known = self._model_folders()
             close = difflib.get_close_matches(folder, known, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else "; see `mlreg models`"
@@ -319,6 +316,9 @@ class Registry:
 
     def show(self, name: str) -> ModelOverview:
         """The model's overview: record, versions and invocation code."""
+        from .invocation import snippets
+        from .readme import summary
+
         record = self._load_model(name)
         all_versions = self._versions(record)
         sample = self._sample_input(record, all_versions)
@@ -391,7 +391,7 @@ class Registry:
                 found.append((versions.Version.parse(entry), entry))
             except ValueError:
                 continue  # not a version folder; `doctor` reports it
-        found.sort(key=lambda pair: pair[0])
+        found.sort(key=lambda pair: versions.sort_key(pair[0]))
         return found
 
     def _read_version(self, folder: str, vfolder: str, primary: str | None) -> VersionRecord:
@@ -503,6 +503,8 @@ class Registry:
         Raises:
             InvalidName, InvalidVersion, ModelNotFound, VersionNotFound.
         """
+        from .deploylog import LOG_NAME, read_lines
+
         record = self._load_model(name)
         vfolder = self._resolve(record, ref)
         path = os.path.join(self._inside(MODELS, record.folder, "versions", vfolder, LOG_NAME))
@@ -572,7 +574,11 @@ class Registry:
         if expect_sha256 is not None and expect_sha256.strip().lower() != record.sha256:
             raise IntegrityError(f"{record.model} {record.version} has sha256 {record.sha256}, "
                                  f"not the expected {expect_sha256.strip()}; refusing to load it")
+        from .environment import drift
+
         if self.trust_file is not None:
+            from .trust import load_trust
+
             load_trust(self.trust_file).check(record.model, record.version, record.sha256)
         for sentence in drift(record.environment):
             warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
@@ -630,6 +636,8 @@ class Registry:
         Raises:
             ReadmeChanged (exit 4), UsageError (over 1 MiB), LockTimeout.
         """
+        from .readme import sha256 as text_sha256
+
         data = text.encode("utf-8")
         if len(data) > MAX_README_BYTES:
             raise UsageError(f"a README has at most {MAX_README_BYTES} bytes (got {len(data)})")
@@ -654,6 +662,8 @@ class Registry:
 
         A model without a README gives ``["README"]``.
         """
+        from .readme import placeholder_sections
+
         text = self.readme(name)
         return placeholder_sections(text) if text.strip() else ["README"]
 
@@ -663,6 +673,8 @@ class Registry:
 
     def templates(self) -> list[Template]:
         """The built-in templates and the registry's own (``REGISTRY/templates/*.toml``)."""
+        from .templates import all_templates
+
         return all_templates(self._templates_dir())
 
     # ----------------------------------------------------------------- doctor
@@ -810,6 +822,11 @@ class Registry:
             DeploymentFailed: the check failed; ``error.record`` is the version's record.
             LockTimeout, FormatTooNew, IntegrityError.
         """
+        import shutil
+
+        from .artifacts import artifact_name, copy_and_hash, run_check
+        from .templates import find_template
+
         display = names.normalize(name)
         folder = names.folder_of(display)
         bump = versions.normalize_bump(version_bump)
@@ -895,9 +912,13 @@ class Registry:
 
     def _stage(self, folder: str) -> _Deploy:
         """A fresh staging folder on the registry's filesystem, locked by this process."""
+        import shutil
+
+        from .deploylog import LOG_NAME, DeployLog
+
         staging_root = self._inside(STAGING)
         atomic.make_dirs(staging_root)
-        staging = os.path.join(staging_root, secrets.token_hex(8))
+        staging = os.path.join(staging_root, os.urandom(8).hex())
         os.mkdir(staging, 0o777)
         hold_fd = lock.hold(os.path.join(staging, DEPLOY_LOCK))
         try:
@@ -982,6 +1003,8 @@ class Registry:
         deploy.primary_at_start = model.primary
 
     def _new_id(self, folder: str, vfolder: str) -> str:
+        import secrets
+
         ids = self._inside(IDS)
         atomic.make_dirs(ids)
         while True:
@@ -992,6 +1015,8 @@ class Registry:
     def _finish(self, deploy: _Deploy, result: CheckResult, promote: bool,
                 type_flag: str | None, framework_flag: str | None) -> VersionRecord:
         """Record the check's outcome and move the primary, under the model's lock."""
+        from .environment import python_version
+
         record = deploy.record
         assert record is not None and deploy.published is not None
         extra = dict(record.extra)
@@ -1042,6 +1067,8 @@ class Registry:
     def _refresh_readme_locked(self, model: ModelRecord, record: VersionRecord) -> ModelRecord:
         """Write the README skeleton when the model has none, or refresh the one mlreg
         generated when nobody has edited it since; a person's README is never touched."""
+        from .readme import sha256 as text_sha256, skeleton
+
         path = os.path.join(self._model_dir(model.folder), README_FILE)
         current = self._read_readme(path)
         untouched = current is not None and model.readme_generated == text_sha256(current)

@@ -25,7 +25,6 @@ from .errors import IntegrityError, InvalidName
 from .metadata import read_toml
 from .names import folder_name
 
-ENV_TRUST_FILE = "MLREG_TRUST_FILE"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 

@@ -66,6 +66,17 @@ def normalize_bump(bump: str) -> str:
     return value
 
 
+def sort_key(version: Version) -> tuple:
+    """A key that orders versions as semver does, without semver's slow comparisons:
+    a release after its pre-releases, numeric identifiers numerically and before
+    alphanumeric ones, and more identifiers after fewer. Build metadata is ignored."""
+    pre = version.prerelease
+    if not pre:
+        return (version.major, version.minor, version.patch, 1, ())
+    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
+    return (version.major, version.minor, version.patch, 0, parts)
+
+
 def next_version(highest: Version | None, bump: str = "minor") -> Version:
     """The version after ``highest`` (``0.0.0`` when the model has none)."""
     base = highest if highest is not None else FIRST_BASE

@@ -101,7 +101,7 @@ def test_symlinked_version_folder_is_refused(reg, tmp_path, constant_path):
 def test_symlink_planted_at_a_temp_name_is_not_followed(tmp_path, monkeypatch):
     target = tmp_path / "victim"
     target.write_text("keep")
-    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: "fixed")
+    monkeypatch.setattr(atomic, "temp_name", lambda path: os.path.join(os.path.dirname(path), ".model.toml.tmp-fixed"))
     os.symlink(target, tmp_path / ".model.toml.tmp-fixed")
     with pytest.raises(FileExistsError):
         atomic.write_atomic(str(tmp_path / "model.toml"), "x")

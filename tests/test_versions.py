@@ -37,3 +37,13 @@ def test_version_or_id():
     assert versions.is_version("1.2.3") and not versions.is_version_id("1.2.3")
     assert versions.is_version_id("ab12cd34") and not versions.is_version("ab12cd34")
     assert not versions.is_version_id("AB12CD34")
+
+
+def test_sort_key_orders_as_semver_does():
+    import random
+
+    texts = ["1.0.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
+             "1.0.0-beta.11", "1.0.0-rc.1", "0.10.0", "0.9.0", "2.0.0", "1.0.1-0", "1.0.1-1", "1.0.1-a"]
+    parsed = [versions.parse(t) for t in texts]
+    random.Random(0).shuffle(parsed)
+    assert sorted(parsed, key=versions.sort_key) == sorted(parsed)

@@ -1,0 +1,74 @@
+"""Start-up of read commands against the framework's own floor, in one run.
+
+Usage: python benchmarks/startup.py [--runs 30]
+Floor: a minimal two-command Typer app on the same interpreter that prints one line.
+Target: `mlreg status NAME`, `mlreg versions NAME` (10 versions) and `mlreg --help`
+at most 1.1x the floor (medians). Install mlreg with `pip install .` first: an
+editable install adds an import hook to every start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+import joblib
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _harness import compare, report  # noqa: E402
+
+FLOOR_APP = """
+import typer
+app = typer.Typer()
+@app.command()
+def status(name: str):
+    print(name)
+@app.command()
+def versions(name: str):
+    print(name)
+app()
+"""
+
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    mlreg_bin = shutil.which("mlreg") or sys.exit("mlreg is not on PATH: install the project first")
+    work = tempfile.mkdtemp(prefix="mlreg-bench-")
+    try:
+        import mlreg
+
+        floor = os.path.join(work, "floor.py")
+        with open(floor, "w") as f:
+            f.write(FLOOR_APP)
+        artifact = os.path.join(work, "model.joblib")
+        reg = mlreg.Registry(os.path.join(work, "registry"))
+        from sklearn.dummy import DummyClassifier
+
+        joblib.dump(DummyClassifier().fit([[0], [1]], [0, 1]), artifact)
+        for _ in range(10):
+            reg.deploy(artifact, "model")
+        base = [mlreg_bin, "--registry", reg.path]
+        times = compare(
+            {
+                "python -c pass": [sys.executable, "-c", "pass"],
+                "two-command Typer app": [sys.executable, floor, "status", "x"],
+                "mlreg status model": base + ["status", "model"],
+                "mlreg versions model": base + ["versions", "model"],
+                "mlreg --help": [mlreg_bin, "--help"],
+            },
+            runs=args.runs,
+        )
+        report(times, floor="two-command Typer app")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
