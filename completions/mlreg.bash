@@ -92,7 +92,6 @@ _mlreg_group() {
         *) REPLY='' ;;
     esac
 }
-
 _mlreg_registry() {
     local i
     for ((i = 1; i < COMP_CWORD; i++)); do

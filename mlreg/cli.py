@@ -131,6 +131,23 @@ NameArg = Annotated[str, typer.Argument(help="Model name (any spelling of it) or
 RefArg = Annotated[str, typer.Argument(metavar="VERSION|ID", help="A version number (0.2.0) or a version ID.")]
 
 
+def _read_text(path: str, option: str) -> str:
+    """The text of the file an option names ('-' is stdin); a byte-order mark is dropped.
+
+    Raises:
+        UsageError: the file cannot be read.
+    """
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            return f.read()
+    except OSError as e:
+        raise UsageError(f"cannot read {option} {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{option} {path} is not UTF-8 text") from None
+
+
 def _version_line(v: VersionRecord) -> str:
     mark = ", primary" if v.primary else ""
     return f"{v.model} {v.version} (ID {v.version_id}): {v.status_label}{mark}"
@@ -197,13 +214,7 @@ def deploy(
 
     Example: mlreg deploy model.joblib --name "Iris Classifier" --sample-input '[[5.1, 3.5, 1.4, 0.2]]'
     """
-    readme_text = None
-    if readme is not None:
-        try:
-            with open(readme, encoding="utf-8") as f:
-                readme_text = f.read()
-        except OSError as e:
-            raise UsageError(f"cannot read --readme {readme}: {e.strerror}") from None
+    readme_text = _read_text(readme, "--readme") if readme is not None else None
     progress = _CopyProgress()
     try:
         record = _registry().deploy(
@@ -436,12 +447,7 @@ def predict(
                 raise UsageError("no input: give --input JSON, --input-file FILE, or pipe JSON on stdin")
             text, csv_name = sys.stdin.read(), False
         else:
-            try:
-                with open(input_file, encoding="utf-8-sig") as f:
-                    text = f.read()
-            except OSError as e:
-                raise UsageError(f"cannot read --input-file {input_file}: {e.strerror}") from None
-            csv_name = input_file.lower().endswith(".csv")
+            text, csv_name = _read_text(input_file, "--input-file"), input_file.lower().endswith(".csv")
         is_json = not csv_name and text.lstrip()[:1] in ("[", "{")
         payload = parse_json(text, "the input") if is_json else parse_csv(text)
     result = _registry().predict(name, payload, version=version, method=method, expect_sha256=expect_sha256)
@@ -524,15 +530,7 @@ def readme_edit(
 
     reg = _registry()
     if file is not None:
-        if file == "-":
-            text = sys.stdin.read()
-        else:
-            try:
-                with open(file, encoding="utf-8") as f:
-                    text = f.read()
-            except OSError as e:
-                raise UsageError(f"cannot read --file {file}: {e.strerror}") from None
-        reg.set_readme(name, text)
+        reg.set_readme(name, _read_text(file, "--file"))
         render.out(f"README of {render.clean(reg.model(name).record.name)} saved.")
         return
     current = reg.readme(name)
