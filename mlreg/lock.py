@@ -23,6 +23,9 @@ import time
 from .errors import IntegrityError, LockTimeout
 
 FOREVER = -1.0
+# Benchmarks set MLREG_LOCK_TRACE to a file that gets one line per release:
+# how long the lock was held, in milliseconds, and what it guarded.
+_TRACE = os.environ.get("MLREG_LOCK_TRACE", "")
 
 
 def _open(path: str) -> int:
@@ -77,6 +80,7 @@ class Lock:
             os.close(fd)
             raise
         self._fd = fd
+        self._since = time.perf_counter()
         # The holder's details are written only once the lock is won.
         note = f"pid {os.getpid()} on {os.uname().nodename} ({_command()}) since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"
         try:
@@ -106,6 +110,10 @@ class Lock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
+            if _TRACE:
+                held = (time.perf_counter() - self._since) * 1000
+                with open(_TRACE, "a") as f:
+                    f.write(f"{held:.3f} {self.what}\n")
 
     def __enter__(self) -> "Lock":
         self.acquire()
