@@ -323,7 +323,7 @@ class Doctor:
         (model.toml is written first: a crash can only lose the history line)."""
         last = next((e for e in reversed(self.reg.history(model.folder)) if e.event == "primary"), None)
         recorded = last.to if last is not None else None
-        if _same(recorded, model.primary):
+        if versions.same(recorded, model.primary):
             return
         problem = self.report.add("history", path, f"the primary is {model.primary or 'none'} but the history's "
                                   f"last change of primary says {recorded or 'none'} (its line was lost in a crash)")
@@ -331,7 +331,7 @@ class Doctor:
             with self.reg._lock(model.folder):
                 current = self.reg._read_model(model.folder)
                 again = next((e for e in reversed(self.reg.history(model.folder)) if e.event == "primary"), None)
-                if not _same(again.to if again else None, current.primary):
+                if not versions.same(again.to if again else None, current.primary):
                     self.reg._history_locked(model.folder, HistoryEvent(
                         at=now(), by=_who(), event="primary", version=current.primary,
                         from_=again.to if again else None, to=current.primary,
@@ -378,15 +378,6 @@ class Doctor:
             return False
         except IntegrityError:
             return True  # reported as a metadata problem; never delete on a guess
-
-
-def _same(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    try:
-        return versions.parse(a) == versions.parse(b)
-    except Exception:
-        return a == b
 
 
 def _entries(folder: str) -> list[str]:

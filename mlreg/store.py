@@ -50,7 +50,7 @@ from .errors import (
     VersionExists,
     VersionNotFound,
 )
-from .location import ENV_TRUST_FILE, default_registry, resolve_lock_timeout, resolve_registry
+from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
 from .metadata import (
     CUSTOM,
     FORMAT,
@@ -149,7 +149,6 @@ class _Deploy:
     record: VersionRecord | None = None
     primary_at_start: str | None = None
     published: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 class Registry:
@@ -322,7 +321,7 @@ class Registry:
         record = self._load_model(name)
         all_versions = self._versions(record)
         sample = self._sample_input(record, all_versions)
-        registry = None if self.path == resolve_registry_default() else self.path
+        registry = None if self.path == resolve_registry() else self.path
         return ModelOverview(
             info=ModelInfo(record, len(all_versions)),
             versions=all_versions,
@@ -765,7 +764,7 @@ class Registry:
                 raise NotActive(
                     f"{record.name!r} {target.version} is {target.status_label}; only an Active version can be primary"
                 )
-            if expect_primary is not None and not _same_version(record.primary, expected):
+            if expect_primary is not None and not versions.same(record.primary, expected):
                 raise PrimaryMoved(
                     f"the primary of {record.name!r} is {record.primary or 'none'}, not {expect_primary}; nothing changed"
                 )
@@ -1112,11 +1111,6 @@ def prediction(record: VersionRecord, predictions: list) -> dict[str, Any]:
             "predictions": predictions}
 
 
-def resolve_registry_default() -> str:
-    """The registry used when none is named (so snippets can leave it out)."""
-    return os.path.abspath(os.environ.get("MLREG_REGISTRY") or default_registry())
-
-
 def _dump(obj: Any, path: str) -> tuple[int, str]:
     """Write an in-memory model with joblib, then hash the file written."""
     if not callable(getattr(obj, "predict", None)):
@@ -1141,15 +1135,9 @@ def _primary_event(model: ModelRecord, target: VersionRecord, cause: str) -> His
 def _should_take_primary(current: str | None, at_start: str | None, new: str) -> bool:
     """SPEC §3a: the new Active version becomes primary unless, while it was
     deploying, the primary moved to a higher version."""
-    if current is None or _same_version(current, at_start):
+    if current is None or versions.same(current, at_start):
         return True
     return versions.parse(current) < versions.parse(new)
-
-
-def _same_version(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return versions.parse(a) == versions.parse(b)
 
 
 def _expected_primary(text: str) -> str | None:

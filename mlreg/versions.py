@@ -66,6 +66,17 @@ def normalize_bump(bump: str) -> str:
     return value
 
 
+def same(a: str | None, b: str | None) -> bool:
+    """Whether two version strings (or None for "no version") name the same number;
+    build metadata is ignored, and text that is not semver compares as text."""
+    if a is None or b is None:
+        return a is b
+    try:
+        return Version.parse(a) == Version.parse(b)
+    except (ValueError, TypeError):
+        return a == b
+
+
 def sort_key(version: Version) -> tuple:
     """A key that orders versions as semver does, without semver's slow comparisons:
     a release after its pre-releases, numeric identifiers numerically and before
