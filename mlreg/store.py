@@ -29,7 +29,7 @@ import contextlib
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import atomic, identity, lock, names, versions

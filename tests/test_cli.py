@@ -1,6 +1,5 @@
 """The CLI through typer's CliRunner: exit codes, JSON keys and stderr, asserted exactly."""
 
-import json
 import os
 
 import pytest

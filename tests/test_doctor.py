@@ -1,11 +1,9 @@
 """doctor finds each kind of problem, names its file, exits 7, and --fix repairs only what is safe."""
 
 import os
-import shutil
 
 import pytest
 
-import mlreg
 
 
 @pytest.fixture

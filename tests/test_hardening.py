@@ -6,9 +6,7 @@ import os
 import resource
 import shutil
 import subprocess
-import sys
 
-import joblib
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

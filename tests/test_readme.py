@@ -1,16 +1,12 @@
 """Model READMEs: templates, the skeleton from the artifact, show, edit, check."""
 
-import json
 import os
 import re
-import subprocess
-import sys
 
 import joblib
 import pytest
 
 import fakemodels
-import mlreg
 from conftest import fake_artifact, mlreg_command
 
 
@@ -76,7 +72,6 @@ def test_flags_win_over_the_template(cli, constant_path):
 
 
 def test_skeleton_of_an_iris_classifier(reg, tmp_path, iris, cli):
-    import pandas as pd
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
 

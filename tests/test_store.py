@@ -1,6 +1,5 @@
 """The registry through its Python API, with real scikit-learn models."""
 
-import json
 import os
 
 import pytest
