@@ -1013,7 +1013,7 @@ class Registry:
 
     def _finish(self, deploy: _Deploy, result: CheckResult, promote: bool,
                 type_flag: str | None, framework_flag: str | None) -> VersionRecord:
-        """Record the check's outcome and move the primary, under the model's lock."""
+        """Record the check's outcome, then move the primary under the model's lock."""
         from .environment import python_version
 
         record = deploy.record
@@ -1034,9 +1034,12 @@ class Registry:
         log = deploy.log
         if not result.ok:
             log.write(f"FAILED: {result.reason}" + (f"\n{result.error}" if result.error else ""))
+        # Only this process writes its version.toml while it holds the version's
+        # deploy lock (doctor leaves held ones alone), so the outcome is written
+        # before taking the model's lock, which then guards only shared state.
+        write_toml(os.path.join(deploy.published, VERSION_FILE), record.to_toml())
+        checkpoint("deploy:version-written")
         with self._lock(deploy.folder):
-            write_toml(os.path.join(deploy.published, VERSION_FILE), record.to_toml())
-            checkpoint("deploy:version-written")
             model = self._read_model(deploy.folder)
             self._history_locked(deploy.folder, HistoryEvent(
                 at=now(), by=record.deployed_by, event="deploy", version=record.version,
@@ -1097,6 +1100,8 @@ class Registry:
             deploy.log.write(f"FAILED: {reason}")
             failed = deploy.record.replace(status="failed", finished_at=now(), reason=reason)
             with lock.Lock(os.path.join(self._model_dir(deploy.folder), LOCK_FILE), timeout=2.0):
+                if versions.same(self._read_model(deploy.folder).primary, failed.version):
+                    return  # interrupted after it became primary: it is complete and Active
                 write_toml(os.path.join(deploy.published, VERSION_FILE), failed.to_toml())
                 self._history_locked(deploy.folder, HistoryEvent(
                     at=now(), by=failed.deployed_by, event="deploy", version=failed.version,
