@@ -397,22 +397,52 @@ class Registry:
         """A version's record, with ``primary`` set and interrupted deploys read as failed."""
         vdir = self._inside(MODELS, folder, "versions", vfolder)
         path = os.path.join(vdir, VERSION_FILE)
-        record = VersionRecord.from_toml(read_toml(path), path)
+        return self._as_read(VersionRecord.from_toml(read_toml(path), path), vdir, vfolder, _primary_folder(primary))
+
+    def _as_read(self, record: VersionRecord, vdir: str, vfolder: str, primary_folder: str | None) -> VersionRecord:
+        """``record`` as readers see it: marked primary, and failed (interrupted) when its
+        file still says deploying but its deploy process is gone."""
         if record.status == "deploying" and not lock.is_held(os.path.join(vdir, DEPLOY_LOCK)):
             # The deploy may have finished between the read and the probe: read again.
+            path = os.path.join(vdir, VERSION_FILE)
             record = VersionRecord.from_toml(read_toml(path), path)
             if record.status == "deploying":
                 record = record.replace(status="failed", interrupted=True, reason=INTERRUPTED)
-        is_primary = primary is not None and versions.folder(versions.parse(primary)) == vfolder
-        return record.replace(primary=is_primary) if is_primary else record
+        return record.replace(primary=True) if vfolder == primary_folder else record
 
     def _versions(self, record: ModelRecord) -> list[VersionRecord]:
+        """Every version of a model, oldest number first; many are read through ``mlreg.index``."""
+        from . import index
+
+        folders = self._version_folders(record.folder)
+        if len(folders) < index.MIN_VERSIONS:
+            found = []
+            for _, vfolder in folders:
+                try:
+                    found.append(self._read_version(record.folder, vfolder, record.primary))
+                except FileNotFoundError:
+                    continue  # a folder without version.toml is not a version; `doctor` reports it
+            return found
+        root = self._versions_dir(record.folder)
+        primary_folder = _primary_folder(record.primary)
+        index_path = os.path.join(self._model_dir(record.folder), index.INDEX_FILE)
+        cached = index.load(index_path)
+        fresh: dict[str, Any] = {}
         found = []
-        for _, vfolder in self._version_folders(record.folder):
-            try:
-                found.append(self._read_version(record.folder, vfolder, record.primary))
-            except FileNotFoundError:
-                continue  # a folder without version.toml is not a version; `doctor` reports it
+        for _, vfolder in folders:
+            vdir = os.path.join(root, vfolder)
+            if os.path.islink(vdir):
+                raise IntegrityError(f"{vdir} is a symlink; mlreg never follows links inside a registry")
+            path = os.path.join(vdir, VERSION_FILE)
+            key = index.stat_key(path)  # taken before reading: a file replaced meanwhile only misses later
+            if key is None:
+                continue
+            entry = cached.get(vfolder)
+            data = entry["data"] if isinstance(entry, dict) and entry.get("key") == key else read_toml(path)
+            fresh[vfolder] = {"key": key, "data": data}
+            found.append(self._as_read(VersionRecord.from_toml(data, path), vdir, vfolder, primary_folder))
+        if fresh != cached:
+            index.save(index_path, fresh)
         return found
 
     def versions(self, name: str, status: str | None = None) -> list[VersionRecord]:
@@ -1129,6 +1159,11 @@ def _dump(obj: Any, path: str) -> tuple[int, str]:
         f.flush()
         os.fsync(f.fileno())
     return hash_file(path)
+
+
+def _primary_folder(primary: str | None) -> str | None:
+    """The version folder of a model's primary (None without one)."""
+    return None if primary is None else versions.folder(versions.parse(primary))
 
 
 def _primary_event(model: ModelRecord, target: VersionRecord, cause: str) -> HistoryEvent:

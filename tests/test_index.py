@@ -1,0 +1,88 @@
+"""The version-record cache: used while each version.toml is unchanged, never trusted over it."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+import mlreg
+from mlreg import atomic, index, metadata
+
+
+@pytest.fixture
+def many(reg, constant_path):
+    """Model m with 40 versions (one deployed, 39 cloned from it with fresh numbers and IDs)."""
+    reg.deploy(constant_path, "m")
+    root = os.path.join(reg.path, "models", "m", "versions")
+    template = metadata.read_toml(os.path.join(root, "0.1.0", "version.toml"))
+    for i in range(2, 41):
+        number, vid = f"0.{i}.0", f"c{i:07d}"
+        shutil.copytree(os.path.join(root, "0.1.0"), os.path.join(root, number))
+        metadata.write_toml(os.path.join(root, number, "version.toml"), {**template, "version": number, "id": vid})
+        atomic.create_exclusive(os.path.join(reg.path, "ids", vid), f"m/{number}\n")
+    model = os.path.join(reg.path, "models", "m", "model.toml")
+    metadata.write_toml(model, {**metadata.read_toml(model), "highest_version": "0.40.0"})
+    return reg
+
+
+def _cache(reg):
+    return os.path.join(reg.path, "models", "m", index.INDEX_FILE)
+
+
+def test_listing_writes_a_cache_and_answers_the_same(many, monkeypatch):
+    first = [v.to_json() for v in many.versions("m")]
+    assert os.path.exists(_cache(many)) and len(first) == 40
+    real = mlreg.store.read_toml
+
+    def no_version_files(path):
+        assert not path.endswith("version.toml"), f"read {path}, which the cache holds"
+        return real(path)
+
+    monkeypatch.setattr(mlreg.store, "read_toml", no_version_files)
+    assert [v.to_json() for v in many.versions("m")] == first
+
+
+def test_a_changed_version_file_wins_over_the_cache(many):
+    many.versions("m")
+    path = os.path.join(many.path, "models", "m", "versions", "0.7.0", "version.toml")
+    data = metadata.read_toml(path)
+    metadata.write_toml(path, {**data, "status": "failed", "reason": "marked by hand"})
+    got = {v.version: v for v in many.versions("m")}
+    assert (got["0.7.0"].status, got["0.7.0"].reason) == ("failed", "marked by hand")
+
+
+def test_a_corrupt_or_foreign_cache_is_ignored(many):
+    expected = [v.to_json() for v in many.versions("m")]
+    for junk in (b"{not json", b'{"format": 99, "entries": {}}', b"[]"):
+        with open(_cache(many), "wb") as f:
+            f.write(junk)
+        assert [v.to_json() for v in many.versions("m")] == expected
+    assert json.loads(open(_cache(many)).read())["format"] == 1
+
+
+def test_the_cache_never_hides_a_deploy_that_died(many):
+    from mlreg import lock
+
+    many.versions("m")
+    path = os.path.join(many.path, "models", "m", "versions", "0.40.0", "version.toml")
+    metadata.write_toml(path, {**metadata.read_toml(path), "status": "deploying"})
+    vdir = os.path.dirname(path)
+    fd = lock.hold(os.path.join(vdir, ".deploy.lock"))
+    try:
+        assert many.versions("m")[-1].status == "deploying"
+    finally:
+        lock.release_held(fd)
+    last = many.versions("m")[-1]
+    assert (last.status, last.interrupted) == ("failed", True)
+
+
+def test_few_versions_have_no_cache(reg, constant_path):
+    reg.deploy(constant_path, "m")
+    reg.versions("m")
+    assert not os.path.exists(os.path.join(reg.path, "models", "m", index.INDEX_FILE))
+
+
+def test_doctor_is_content_with_the_cache(many):
+    many.versions("m")
+    assert many.doctor().ok
