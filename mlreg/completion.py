@@ -142,8 +142,22 @@ def render(shell: str, app: Any) -> str:
     )
 
 
-# bash and zsh read the same case tables.
-SH_TABLES = r"""_mlreg_words() {
+# bash and zsh share the case tables and the walk over the words before the cursor.
+SH_TABLES = r"""# Sets the caller's cmd, model, pos and expect from the words before the cursor.
+_mlreg_walk() {
+    local word
+    for word in "$@"; do
+        if [[ -n $expect ]]; then expect=''; continue; fi
+        if [[ $word == -* ]]; then
+            _mlreg_valued "$cmd|$word" && expect=1
+        elif [[ -z $cmd ]]; then cmd=$word
+        elif _mlreg_group "$cmd"; [[ -n $REPLY && $pos == 0 && $cmd != *' '* ]]; then cmd="$cmd $word"
+        else pos=$((pos + 1)); [[ $pos == 1 ]] && model=$word
+        fi
+    done
+}
+
+_mlreg_words() {
     case "$1" in
 @WORDS@
         *) REPLY='' ;;
@@ -223,17 +237,8 @@ _mlreg_candidates() {
 }
 
 _mlreg() {
-    local cur=${COMP_WORDS[COMP_CWORD]} cmd='' word model='' pos=0 i expect=''
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        word=${COMP_WORDS[i]}
-        if [[ -n $expect ]]; then expect=''; continue; fi
-        if [[ $word == -* ]]; then
-            _mlreg_valued "$cmd|$word" && expect=1
-        elif [[ -z $cmd ]]; then cmd=$word
-        elif _mlreg_group "$cmd"; [[ -n $REPLY && $pos == 0 && $cmd != *' '* ]]; then cmd="$cmd $word"
-        else pos=$((pos + 1)); [[ $pos == 1 ]] && model=$word
-        fi
-    done
+    local cur=${COMP_WORDS[COMP_CWORD]} cmd='' model='' pos=0 expect=''
+    _mlreg_walk "${COMP_WORDS[@]:1:COMP_CWORD-1}"
     if [[ -n $expect ]]; then
         _mlreg_valued "$cmd|${COMP_WORDS[COMP_CWORD-1]}"
         _mlreg_candidates "$REPLY" "$model" "$cur"
@@ -294,17 +299,8 @@ _mlreg_candidates() {
 }
 
 _mlreg() {
-    local cmd='' word model='' pos=0 i expect='' REPLY
-    for ((i = 2; i < CURRENT; i++)); do
-        word=${words[i]}
-        if [[ -n $expect ]]; then expect=''; continue; fi
-        if [[ $word == -* ]]; then
-            _mlreg_valued "$cmd|$word" && expect=1
-        elif [[ -z $cmd ]]; then cmd=$word
-        elif _mlreg_group "$cmd"; [[ -n $REPLY && $pos == 0 && $cmd != *' '* ]]; then cmd="$cmd $word"
-        else pos=$((pos + 1)); [[ $pos == 1 ]] && model=$word
-        fi
-    done
+    local cmd='' model='' pos=0 expect='' REPLY
+    _mlreg_walk "${(@)words[2,CURRENT-1]}"
     if [[ -n $expect ]]; then
         _mlreg_valued "$cmd|${words[CURRENT-1]}"
         _mlreg_candidates "$REPLY" "$model"

@@ -25,6 +25,7 @@ from typing import Any
 from . import atomic, lock, versions
 from .atomic import TEMP_MARKER
 from .errors import IntegrityError
+from .identity import same_process_alive
 from .metadata import HistoryEvent, ModelRecord, VersionRecord, now, read_toml, write_toml
 
 DEFAULT_OLDER_THAN = 3600.0
@@ -224,6 +225,12 @@ class Doctor:
             return record.replace(status="failed")
         from .store import INTERRUPTED
 
+        if same_process_alive(record.process):
+            # Its lock is free yet its process runs: locks do not work here (see the README
+            # on network filesystems). Marking a live deploy failed would be wrong.
+            problem.message = ("a deploy reads as interrupted, but its process (pid "
+                               f"{record.process.get('pid')}) still runs: locks do not seem to work on this filesystem")
+            return record.replace(status="failed")
         with self.reg._lock(model.folder):
             current = VersionRecord.from_toml(read_toml(path), path)
             if current.status != "deploying" or lock.is_held(os.path.join(vdir, ".deploy.lock")):

@@ -96,3 +96,16 @@ def test_verify_one_version_and_every_version(example, cli):
     assert r.exit_code == 7 and "MISMATCH  m 0.2.0" in r.stdout
     assert cli("verify", "Iris Classifier").exit_code == 0
     assert cli("verify", "nope").exit_code == 3
+
+
+def test_fix_never_fails_a_deploy_whose_process_still_runs(example):
+    """Where locks do not work (lock free, process alive), --fix leaves the version alone."""
+    from mlreg import identity, metadata
+
+    path = os.path.join(example.path, "models", "m", "versions", "0.1.0", "version.toml")
+    data = metadata.read_toml(path)
+    metadata.write_toml(path, {**data, "status": "deploying", "process": identity.this_process()})
+    report = example.doctor(fix=True)
+    assert [(p.kind, p.fixed) for p in report.problems] == [("interrupted", False)]
+    assert "still runs" in report.problems[0].message
+    assert metadata.read_toml(path)["status"] == "deploying"
