@@ -7,16 +7,16 @@ result. Errors pass through one funnel (``_funnel``) that turns an
 
 from __future__ import annotations
 
+import copy
 import functools
-import json
 import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from typer.main import get_command_name
 
 from . import __version__, render
 from .errors import DeploymentFailed, MlregError, UsageError
@@ -34,8 +34,9 @@ app = typer.Typer(
 EXIT_STATUS = {"active": 0, "failed": 5, "deploying": 6}
 
 
-@dataclass
 class _Options:
+    """The global options, set by the app's callback before any command runs."""
+
     registry: Optional[str] = None
     lock_timeout: Optional[float] = None
     trust_file: Optional[str] = None
@@ -452,6 +453,8 @@ def predict(
         payload = parse_json(text, "the input") if is_json else parse_csv(text)
     result = _registry().predict(name, payload, version=version, method=method, expect_sha256=expect_sha256)
     if jsonl:
+        import json
+
         for i, value in enumerate(result["predictions"]):
             sys.stdout.write(json.dumps({"row": i, "prediction": value}, ensure_ascii=False) + "\n")
     else:
@@ -709,10 +712,49 @@ def _show_warning(message: Any, category: type, filename: str, lineno: int, file
     render.err(f"mlreg: warning: {category.__name__}: {' '.join(str(message).split())}")
 
 
+# Global options that take a value: the word after them is not a command name.
+_VALUED_OPTIONS = ("--registry", "--lock-timeout", "--trust-file")
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command a command line names, found by skipping the global options.
+
+    None when there is none, or when help for the whole app comes first.
+    """
+    words = iter(argv)
+    for word in words:
+        if word in ("-h", "--help"):
+            return None
+        if word in _VALUED_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The app, cut down to the one command the command line names.
+
+    Typer turns every command's signature into Click parameters before it
+    parses anything; for a shell loop calling `mlreg status`, that is most of
+    the time mlreg adds to the framework's own start-up. Help for the whole app,
+    no command at all, or a word that names no command (which Click answers with
+    the closest names) get the whole app.
+    """
+    word = _command_word(argv)
+    commands = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == word]
+    groups = [g for g in app.registered_groups if g.name == word]
+    if not commands and not groups:
+        return app
+    cut = copy.copy(app)
+    cut.registered_commands, cut.registered_groups = commands, groups
+    return cut
+
+
 def main() -> None:
     """The console script's entry point."""
     import warnings
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     warnings.showwarning = _show_warning
-    app()
+    app_for(sys.argv[1:])()

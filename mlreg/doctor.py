@@ -205,7 +205,7 @@ class Doctor:
             self.report.add("metadata", path, str(e))
             return None
         self.report.versions += 1
-        if versions.is_version(record.version) and versions.folder(versions.parse(record.version)) != vfolder:
+        if versions.is_version(record.version) and versions.folder_for(record.version) != vfolder:
             self.report.add("metadata", path, f"says version {record.version} but lies in folder {vfolder}")
         if record.status == "deploying" and not lock.is_held(os.path.join(vdir, ".deploy.lock")):
             record = self._interrupted(model, vdir, record)
@@ -268,7 +268,7 @@ class Doctor:
             return
         path = os.path.join(self.reg.path, "models", model.folder, "model.toml")
         try:
-            vfolder = versions.folder(versions.parse(model.primary))
+            vfolder = versions.folder_for(model.primary)
         except Exception:
             self.report.add("primary", path, f"the primary {model.primary!r} is not a version")
             return

@@ -19,12 +19,24 @@ def python_version() -> str:
 
 
 def installed_version(distribution: str) -> str | None:
+    """The installed version of a distribution, or None.
+
+    Read from the ``Version:`` header near the top of its METADATA file:
+    ``importlib.metadata.version`` parses the whole file (the long description
+    included) with the email parser, which made a `status` 3 ms slower.
+    """
     from importlib import metadata
 
     try:
-        return metadata.version(distribution)
+        found = metadata.distribution(distribution)
     except metadata.PackageNotFoundError:
         return None
+    for line in (found.read_text("METADATA") or found.read_text("PKG-INFO") or "").splitlines():
+        if line.startswith("Version:"):
+            return line[len("Version:"):].strip()
+        if not line:
+            break  # the headers end at the first empty line
+    return found.version
 
 
 def drift(environment: dict[str, Any]) -> list[str]:

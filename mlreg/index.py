@@ -13,7 +13,6 @@ fine. Models with few versions have no cache.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -35,6 +34,8 @@ def stat_key(path: str) -> list[int] | None:
 
 def load(path: str) -> dict[str, Any]:
     """The cached entries ``{version folder: {"key": [...], "data": {...}}}``; {} when unusable."""
+    import json  # here, not at the top: `versions` of a small model never needs it
+
     try:
         data = json.loads(atomic.read_bytes(path, MAX_INDEX_BYTES))
     except (OSError, ValueError):
@@ -45,6 +46,8 @@ def load(path: str) -> dict[str, Any]:
 
 def save(path: str, entries: dict[str, Any]) -> None:
     """Write the cache atomically; give up quietly where the registry cannot be written."""
+    import json
+
     try:
         text = json.dumps({"format": 1, "entries": entries}, separators=(",", ":"))
         atomic.write_atomic(path, text)

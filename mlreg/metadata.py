@@ -1,4 +1,4 @@
-"""The registry's metadata: frozen dataclasses, with TOML only at the edge.
+"""The registry's metadata: immutable records, with TOML only at the edge.
 
 Each file has a ``schema`` number. TOML has no null, so ``None`` is left out
 on write; keys this version does not know are kept in ``extra`` and written
@@ -7,12 +7,9 @@ back, so a newer tool's fields survive an older tool's update.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
-import json
 import tomllib
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from . import atomic
 from .errors import IntegrityError
@@ -83,23 +80,87 @@ def _check_schema(data: dict[str, Any], path: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class ModelRecord:
-    """A model's own metadata (``model.toml``)."""
+_REQUIRED: Any = object()  # a field's default when it has none
+_NEW_DICT: Any = object()  # a field's default when it is a new empty dict
 
+
+class Record:
+    """An immutable record with named fields, given by keyword.
+
+    What a frozen dataclass gives (``==``, ``repr``, ``replace``, no assignment),
+    written once here: the records below are defined on every command's
+    start-up, where ``dataclasses`` spent about 2.5 ms generating their code,
+    and ``versions`` builds thousands of them. ``extra`` (keys a newer mlreg
+    wrote) is kept but neither compared nor shown.
+    """
+
+    __slots__ = ()
+    _DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **values: Any) -> None:
+        put = object.__setattr__
+        for name, default in self._DEFAULTS.items():
+            value = values.pop(name, default)
+            if value is _REQUIRED:
+                raise TypeError(f"{type(self).__name__} needs {name!r}")
+            put(self, name, {} if value is _NEW_DICT else value)
+        if values:
+            raise TypeError(f"{type(self).__name__} has no field {next(iter(values))!r}")
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some fields changed."""
+        new = object.__new__(type(self))
+        put = object.__setattr__
+        for name in self._DEFAULTS:
+            put(new, name, changes.pop(name) if name in changes else getattr(self, name))
+        if changes:
+            raise TypeError(f"{type(self).__name__} has no field {next(iter(changes))!r}")
+        return new
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: use replace()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _shown(self) -> list[str]:
+        return [name for name in self._DEFAULTS if name != "extra"]
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self._shown())
+
+    __hash__ = None  # type: ignore[assignment]  # records hold dicts
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._shown())})"
+
+
+class ModelRecord(Record):
+    """A model's own metadata (``model.toml``).
+
+    ``readme_generated`` is the sha256 of the README mlreg generated, so later
+    deploys refresh it only while nobody has edited it.
+    """
+
+    __slots__ = ("name", "folder", "created_at", "created_by", "description", "primary",
+                 "highest_version", "type", "framework", "readme_generated", "extra")
+    _DEFAULTS = {"name": _REQUIRED, "folder": _REQUIRED, "created_at": _REQUIRED,
+                 "created_by": _REQUIRED, "description": "", "primary": None,
+                 "highest_version": None, "type": CUSTOM, "framework": CUSTOM,
+                 "readme_generated": None, "extra": _NEW_DICT}
     name: str
     folder: str
     created_at: str
     created_by: str
-    description: str = ""
-    primary: str | None = None
-    highest_version: str | None = None
-    type: str = CUSTOM
-    framework: str = CUSTOM
-    # sha256 of the README mlreg generated, so later deploys refresh it only
-    # while nobody has edited it.
-    readme_generated: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    description: str
+    primary: str | None
+    highest_version: str | None
+    type: str
+    framework: str
+    readme_generated: str | None
+    extra: dict[str, Any]
 
     _KEYS = ("schema", "name", "folder", "created_at", "created_by", "description",
              "primary", "highest_version", "type", "framework", "readme_generated")
@@ -123,15 +184,11 @@ class ModelRecord:
 
     def to_toml(self) -> dict[str, Any]:
         data = {"schema": SCHEMA}
-        data.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"})
+        data.update({name: getattr(self, name) for name in self._shown()})
         return {**self.extra, **data}
 
-    def replace(self, **changes: Any) -> "ModelRecord":
-        return dataclasses.replace(self, **changes)
 
-
-@dataclass(frozen=True)
-class VersionRecord:
+class VersionRecord(Record):
     """One version's metadata (``version.toml``), plus what is derived on read.
 
     ``primary`` and ``interrupted`` are not stored: ``primary`` comes from the
@@ -139,6 +196,15 @@ class VersionRecord:
     ``deploying`` but whose deploy process is gone (it reads as ``failed``).
     """
 
+    __slots__ = ("model", "version", "version_id", "status", "deployed_at", "deployed_by", "size",
+                 "sha256", "artifact", "type", "framework", "finished_at", "reason", "environment",
+                 "process", "primary", "interrupted", "extra")
+    _DEFAULTS = {"model": _REQUIRED, "version": _REQUIRED, "version_id": _REQUIRED,
+                 "status": _REQUIRED, "deployed_at": _REQUIRED, "deployed_by": _REQUIRED,
+                 "size": _REQUIRED, "sha256": _REQUIRED, "artifact": _REQUIRED, "type": CUSTOM,
+                 "framework": CUSTOM, "finished_at": None, "reason": None,
+                 "environment": _NEW_DICT, "process": _NEW_DICT, "primary": False,
+                 "interrupted": False, "extra": _NEW_DICT}
     model: str
     version: str
     version_id: str
@@ -148,15 +214,15 @@ class VersionRecord:
     size: int
     sha256: str
     artifact: str
-    type: str = CUSTOM
-    framework: str = CUSTOM
-    finished_at: str | None = None
-    reason: str | None = None
-    environment: dict[str, Any] = field(default_factory=dict)
-    process: dict[str, Any] = field(default_factory=dict)
-    primary: bool = False
-    interrupted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    type: str
+    framework: str
+    finished_at: str | None
+    reason: str | None
+    environment: dict[str, Any]
+    process: dict[str, Any]
+    primary: bool
+    interrupted: bool
+    extra: dict[str, Any]
 
     _STORED = {"model": "model", "version": "version", "version_id": "id", "status": "status",
                "deployed_at": "deployed_at", "deployed_by": "deployed_by", "size": "size",
@@ -195,9 +261,6 @@ class VersionRecord:
         data.update({key: getattr(self, attr) for attr, key in self._STORED.items()})
         return {**self.extra, **data}
 
-    def replace(self, **changes: Any) -> "VersionRecord":
-        return dataclasses.replace(self, **changes)
-
     @property
     def status_label(self) -> str:
         label = STATUS_LABELS[self.status]
@@ -224,30 +287,37 @@ class VersionRecord:
         }
 
 
-@dataclass(frozen=True)
-class HistoryEvent:
-    """One line of a model's ``history.jsonl``: who did what, when, from -> to."""
+class HistoryEvent(Record):
+    """One line of a model's ``history.jsonl``: who did what, when, from -> to.
 
+    ``event`` is "deploy", "primary", "describe" or "readme".
+    """
+
+    __slots__ = ("at", "by", "event", "version", "version_id", "status", "from_", "to", "detail")
+    _DEFAULTS = {"at": _REQUIRED, "by": _REQUIRED, "event": _REQUIRED, "version": None,
+                 "version_id": None, "status": None, "from_": None, "to": None, "detail": None}
     at: str
     by: str
-    event: str  # "deploy", "promote", "describe", "interrupted"
-    version: str | None = None
-    version_id: str | None = None
-    status: str | None = None
-    from_: str | None = None
-    to: str | None = None
-    detail: str | None = None
+    event: str
+    version: str | None
+    version_id: str | None
+    status: str | None
+    from_: str | None
+    to: str | None
+    detail: str | None
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["from"] = data.pop("from_")
-        return {k: data[k] for k in ("at", "by", "event", "version", "version_id", "status", "from", "to", "detail")}
+        return {("from" if name == "from_" else name): getattr(self, name) for name in self._DEFAULTS}
 
     def to_line(self) -> str:
+        import json
+
         return json.dumps({k: v for k, v in self.to_json().items() if v is not None}, ensure_ascii=False)
 
     @classmethod
     def from_line(cls, line: str) -> "HistoryEvent | None":
+        import json
+
         try:
             data = json.loads(line)
         except ValueError:

@@ -9,7 +9,6 @@ change colours.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -33,6 +32,8 @@ def is_terminal() -> bool:
 def emit_json(data: Any) -> None:
     """One JSON document on stdout. A list puts one item on each line: readable, and
     written by json's C encoder (``indent`` would use the slow pure-Python one)."""
+    import json
+
     if isinstance(data, list) and data:
         items = ",\n".join("  " + json.dumps(item, ensure_ascii=False) for item in data)
         sys.stdout.write("[\n" + items + "\n]\n")

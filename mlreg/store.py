@@ -26,11 +26,9 @@ the check run outside any lock; readers never lock.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from . import atomic, identity, lock, names, versions
 from .checkpoints import checkpoint
@@ -80,8 +78,7 @@ _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 MAX_README_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(NamedTuple):
     """A model's record with what is counted from the tree."""
 
     record: ModelRecord
@@ -103,8 +100,7 @@ class ModelInfo:
         }
 
 
-@dataclass(frozen=True)
-class ModelOverview:
+class ModelOverview(NamedTuple):
     """``mlreg show``: the model, its versions and invocation code."""
 
     info: ModelInfo
@@ -121,8 +117,10 @@ class ModelOverview:
         }
 
 
-@dataclass(frozen=True)
-class PromoteResult:
+class PromoteResult(NamedTuple):
+    """What `promote` did: the primary before, the version now primary, and
+    whether anything changed."""
+
     model: str
     previous: str | None
     record: VersionRecord
@@ -138,17 +136,19 @@ class PromoteResult:
         }
 
 
-@dataclass
 class _Deploy:
     """What one deploy carries from its first lock to its second."""
 
-    folder: str
-    staging: str
-    log: DeployLog
-    hold_fd: int
-    record: VersionRecord | None = None
-    primary_at_start: str | None = None
-    published: str | None = None
+    __slots__ = ("folder", "staging", "log", "hold_fd", "record", "primary_at_start", "published")
+
+    def __init__(self, folder: str, staging: str, log: DeployLog, hold_fd: int) -> None:
+        self.folder = folder
+        self.staging = staging
+        self.log = log
+        self.hold_fd = hold_fd
+        self.record: VersionRecord | None = None
+        self.primary_at_start: str | None = None
+        self.published: str | None = None
 
 
 class Registry:
@@ -332,6 +332,8 @@ class Registry:
     def _sample_input(self, record: ModelRecord, all_versions: list[VersionRecord]) -> Any:
         """Rows for the invocation snippets: the primary's sample input, else the
         newest version's that has one, else zeros of the right width."""
+        import json
+
         ordered = sorted(all_versions, key=lambda v: (v.primary, v.deployed_at), reverse=True)
         for v in ordered:
             text = v.extra.get("sample_input")
@@ -377,21 +379,19 @@ class Registry:
     def _versions_dir(self, folder: str) -> str:
         return self._inside(MODELS, folder, "versions")
 
-    def _version_folders(self, folder: str) -> list[tuple[versions.Version, str]]:
+    def _version_folders(self, folder: str) -> list[str]:
+        """The model's version folders, lowest number first."""
         try:
             entries = os.listdir(self._versions_dir(folder))
         except FileNotFoundError:
             return []
-        found = []
+        keyed = []
         for entry in entries:
-            if entry.startswith("."):
-                continue
-            try:
-                found.append((versions.Version.parse(entry), entry))
-            except ValueError:
-                continue  # not a version folder; `doctor` reports it
-        found.sort(key=lambda pair: versions.sort_key(pair[0]))
-        return found
+            key = versions.sort_key(entry)
+            if key is not None:  # anything else is not a version folder; `doctor` reports it
+                keyed.append((key, entry))
+        keyed.sort()
+        return [entry for _, entry in keyed]
 
     def _read_version(self, folder: str, vfolder: str, primary: str | None) -> VersionRecord:
         """A version's record, with ``primary`` set and interrupted deploys read as failed."""
@@ -417,7 +417,7 @@ class Registry:
         folders = self._version_folders(record.folder)
         if len(folders) < index.MIN_VERSIONS:
             found = []
-            for _, vfolder in folders:
+            for vfolder in folders:
                 try:
                     found.append(self._read_version(record.folder, vfolder, record.primary))
                 except FileNotFoundError:
@@ -429,7 +429,7 @@ class Registry:
         cached = index.load(index_path)
         fresh: dict[str, Any] = {}
         found = []
-        for _, vfolder in folders:
+        for vfolder in folders:
             vdir = os.path.join(root, vfolder)
             if os.path.islink(vdir):
                 raise IntegrityError(f"{vdir} is a symlink; mlreg never follows links inside a registry")
@@ -465,7 +465,7 @@ class Registry:
         """
         ref = str(ref).strip()
         if versions.is_version(ref):
-            vfolder = versions.folder(versions.parse(ref))
+            vfolder = versions.folder_for(ref)
             if os.path.isfile(os.path.join(self._versions_dir(record.folder), vfolder, VERSION_FILE)):
                 return vfolder
         elif versions.is_version_id(ref):
@@ -476,7 +476,7 @@ class Registry:
                 raise VersionNotFound(f"version ID {ref} belongs to another model ({owner[0]}), not {record.name!r}")
         else:
             raise InvalidVersion(f"{ref!r} is neither a version (such as 1.2.3) nor a version ID (8 letters and digits)")
-        have = [v for _, v in self._version_folders(record.folder)]
+        have = self._version_folders(record.folder)
         listed = ", ".join(have[-8:]) if have else "none"
         raise VersionNotFound(
             f"{record.name!r} has no version {ref} (has {listed}); see `mlreg versions {_quote_arg(record.name)}`"
@@ -514,7 +514,7 @@ class Registry:
         if ref is not None:
             return self._read_version(record.folder, self._resolve(record, ref), record.primary)
         if record.primary is not None:
-            vfolder = versions.folder(versions.parse(record.primary))
+            vfolder = versions.folder_for(record.primary)
             try:
                 return self._read_version(record.folder, vfolder, record.primary)
             except FileNotFoundError:
@@ -557,7 +557,7 @@ class Registry:
                 raise VersionNotFound(
                     f"{record.name!r} has no primary version; ask for one with --version, or promote one"
                 )
-            vfolder = versions.folder(versions.parse(record.primary))
+            vfolder = versions.folder_for(record.primary)
         else:
             vfolder = self._resolve(record, version)
         chosen = self._read_version(record.folder, vfolder, record.primary)
@@ -586,7 +586,7 @@ class Registry:
     def artifact_path(self, record: VersionRecord) -> str:
         """Where a version's artifact lies (checked to hold no symlinked folder)."""
         folder = names.folder_of(record.model)
-        return os.path.join(self._inside(MODELS, folder, "versions", versions.folder(versions.parse(record.version))),
+        return os.path.join(self._inside(MODELS, folder, "versions", versions.folder_for(record.version)),
                             record.artifact)
 
     def load_version(self, record: VersionRecord, expect_sha256: str | None = None) -> Any:
@@ -856,6 +856,8 @@ class Registry:
         from .artifacts import artifact_name, copy_and_hash, run_check
         from .templates import find_template
 
+        import json
+
         display = names.normalize(name)
         folder = names.folder_of(display)
         bump = versions.normalize_bump(version_bump)
@@ -1106,6 +1108,8 @@ class Registry:
         untouched = current is not None and model.readme_generated == text_sha256(current)
         if current is not None and not (untouched and record.primary):
             return model
+        import json
+
         sample = record.extra.get("sample_input")
         text = skeleton(model.name, record.version, record.type, record.framework,
                                record.extra.get("signature") or {},
@@ -1163,7 +1167,7 @@ def _dump(obj: Any, path: str) -> tuple[int, str]:
 
 def _primary_folder(primary: str | None) -> str | None:
     """The version folder of a model's primary (None without one)."""
-    return None if primary is None else versions.folder(versions.parse(primary))
+    return None if primary is None else versions.folder_for(primary)
 
 
 def _primary_event(model: ModelRecord, target: VersionRecord, cause: str) -> HistoryEvent:
@@ -1177,13 +1181,13 @@ def _should_take_primary(current: str | None, at_start: str | None, new: str) ->
     deploying, the primary moved to a higher version."""
     if current is None or versions.same(current, at_start):
         return True
-    return versions.parse(current) < versions.parse(new)
+    return versions.higher(new, current)
 
 
 def _expected_primary(text: str) -> str | None:
     if text.strip().lower() in ("", "none"):
         return None
-    versions.parse(text.strip())
+    versions.folder_for(text.strip())
     return text.strip()
 
 

@@ -211,3 +211,14 @@ def test_client_round_trip(reg, iris, regressor_path):
     assert "deploy of an in-memory DecisionTreeClassifier as 'Trees'" in reg.logs("trees", "0.1.0")[0]
     assert [e.event for e in reg.history("trees")][:2] == ["deploy", "primary"]
     assert reg.promote("trees", "0.1.0", expect_primary="0.1.1").changed
+
+
+@pytest.mark.parametrize("distribution", ["scikit-learn", "numpy", "joblib", "typer", "semver"])
+def test_installed_version_reads_what_importlib_metadata_reads(distribution):
+    """Drift reads the Version header itself (fast); it must agree with importlib.metadata."""
+    from importlib import metadata
+
+    from mlreg import environment
+
+    assert environment.installed_version(distribution) == metadata.version(distribution)
+    assert environment.installed_version("no-such-distribution-mlreg") is None

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mlreg import versions
 from mlreg.errors import InvalidVersion, UsageError
@@ -44,6 +46,50 @@ def test_sort_key_orders_as_semver_does():
 
     texts = ["1.0.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
              "1.0.0-beta.11", "1.0.0-rc.1", "0.10.0", "0.9.0", "2.0.0", "1.0.1-0", "1.0.1-1", "1.0.1-a"]
-    parsed = [versions.parse(t) for t in texts]
-    random.Random(0).shuffle(parsed)
-    assert sorted(parsed, key=versions.sort_key) == sorted(parsed)
+    random.Random(0).shuffle(texts)
+    assert sorted(texts, key=versions.sort_key) == [str(v) for v in sorted(map(versions.parse, texts))]
+    assert versions.higher("1.0.0", "1.0.0-rc.1") and not versions.higher("0.9.0", "0.10.0")
+
+
+def test_folder_for_drops_build_metadata_and_refuses_what_is_not_semver():
+    assert versions.folder_for("1.0.0-rc.1+b.2") == "1.0.0-rc.1"
+    assert versions.same("1.0.0+a", "1.0.0+b") and not versions.same("1.0.0", "1.0.1")
+    with pytest.raises(InvalidVersion):
+        versions.folder_for("1.0")
+
+
+semver_text = st.from_regex(r"\A(0|[1-9][0-9]{0,3}|0[0-9])\.[0-9]{1,2}\.[0-9]{1,2}(-[0-9A-Za-z.-]{0,8})?(\+[0-9A-Za-z.-]{0,6})?\Z")
+
+
+@given(st.one_of(semver_text, st.text(max_size=16)))
+def test_reading_agrees_with_the_semver_package(text):
+    """Reading (status, versions) uses semver.org's grammar without importing
+    semver; it must accept exactly what semver.Version.parse accepts."""
+    import semver
+
+    try:
+        expected = semver.Version.parse(text)
+    except (ValueError, TypeError):
+        expected = None
+    assert versions.is_version(text) is (expected is not None)
+    if expected is not None:
+        assert versions.folder_for(text) == versions.folder(expected)
+
+
+identifier = st.one_of(st.integers(0, 20).map(str), st.from_regex(r"\A[0-9]{0,2}[a-zA-Z-][0-9a-zA-Z-]{0,3}\Z"))
+valid_semver = st.builds(
+    lambda core, pre, build: ".".join(map(str, core)) + (f"-{'.'.join(pre)}" if pre else "") + (f"+{build}" if build else ""),
+    st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+    st.lists(identifier, max_size=3),
+    st.sampled_from(["", "b1", "exp.sha.5114f85"]),
+)
+
+
+@given(valid_semver, valid_semver)
+def test_order_agrees_with_the_semver_package(a, b):
+    import semver
+
+    va, vb = semver.Version.parse(a), semver.Version.parse(b)
+    assert versions.higher(a, b) is (va > vb)
+    assert versions.same(a, b) is (va == vb)
+    assert versions.folder_for(a) == versions.folder(va)
