@@ -224,41 +224,52 @@ class VersionRecord(Record):
     interrupted: bool
     extra: dict[str, Any]
 
-    _STORED = {"model": "model", "version": "version", "version_id": "id", "status": "status",
-               "deployed_at": "deployed_at", "deployed_by": "deployed_by", "size": "size",
-               "sha256": "sha256", "artifact": "artifact", "type": "type",
-               "framework": "framework", "finished_at": "finished_at", "reason": "reason",
-               "environment": "environment", "process": "process"}
+    # (attribute, key in version.toml, type, default): what the file holds.
+    _STORED = (("model", "model", str, _REQUIRED), ("version", "version", str, _REQUIRED),
+               ("version_id", "id", str, _REQUIRED), ("status", "status", str, _REQUIRED),
+               ("deployed_at", "deployed_at", str, _REQUIRED), ("deployed_by", "deployed_by", str, ""),
+               ("size", "size", int, _REQUIRED), ("sha256", "sha256", str, _REQUIRED),
+               ("artifact", "artifact", str, _REQUIRED), ("type", "type", str, CUSTOM),
+               ("framework", "framework", str, CUSTOM), ("finished_at", "finished_at", str, None),
+               ("reason", "reason", str, None), ("environment", "environment", dict, _NEW_DICT),
+               ("process", "process", dict, _NEW_DICT))
+    _KNOWN = frozenset(key for _, key, _, _ in _STORED) | {"schema"}
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], path: str) -> "VersionRecord":
+        """The record a parsed ``version.toml`` holds, its types checked.
+
+        `versions` builds thousands of these, so this sets the fields directly
+        rather than through ``__init__``; types are checked exactly (TOML's
+        parser gives exactly str, int, dict, bool: a bool is no size).
+
+        Raises:
+            IntegrityError: a key is missing, of the wrong type, or the status unknown.
+        """
         _check_schema(data, path)
-        status = _get(data, "status", str, path)
-        if status not in STATUSES:
-            raise IntegrityError(f"metadata file {path}: unknown status {status!r}")
-        known = set(cls._STORED.values()) | {"schema"}
-        return cls(
-            model=_get(data, "model", str, path),
-            version=_get(data, "version", str, path),
-            version_id=_get(data, "id", str, path),
-            status=status,
-            deployed_at=_get(data, "deployed_at", str, path),
-            deployed_by=_get(data, "deployed_by", str, path, ""),
-            size=_get(data, "size", int, path),
-            sha256=_get(data, "sha256", str, path),
-            artifact=_get(data, "artifact", str, path),
-            type=_get(data, "type", str, path, CUSTOM),
-            framework=_get(data, "framework", str, path, CUSTOM),
-            finished_at=_get(data, "finished_at", str, path, None),
-            reason=_get(data, "reason", str, path, None),
-            environment=_get(data, "environment", dict, path, {}),
-            process=_get(data, "process", dict, path, {}),
-            extra={k: v for k, v in data.items() if k not in known},
-        )
+        record = object.__new__(cls)
+        put = object.__setattr__
+        for attr, key, kind, default in cls._STORED:
+            if key in data:
+                value = data[key]
+                if type(value) is not kind:
+                    raise IntegrityError(f"metadata file {path}: {key!r} should be {kind.__name__}, not {value!r}")
+            elif default is _REQUIRED:
+                raise IntegrityError(f"metadata file {path} lacks the key {key!r}")
+            else:
+                value = {} if default is _NEW_DICT else default
+            put(record, attr, value)
+        if record.status not in STATUSES:
+            raise IntegrityError(f"metadata file {path}: unknown status {record.status!r}")
+        put(record, "primary", False)
+        put(record, "interrupted", False)
+        unknown = data.keys() - cls._KNOWN
+        put(record, "extra", {k: v for k, v in data.items() if k in unknown} if unknown else {})
+        return record
 
     def to_toml(self) -> dict[str, Any]:
         data = {"schema": SCHEMA}
-        data.update({key: getattr(self, attr) for attr, key in self._STORED.items()})
+        data.update({key: getattr(self, attr) for attr, key, _, _ in self._STORED})
         return {**self.extra, **data}
 
     @property

@@ -31,12 +31,13 @@ def is_terminal() -> bool:
 
 def emit_json(data: Any) -> None:
     """One JSON document on stdout. A list puts one item on each line: readable, and
-    written by json's C encoder (``indent`` would use the slow pure-Python one)."""
+    written by json's C encoder (``indent`` would use the slow pure-Python one),
+    one encoder for all items (``json.dumps`` with options builds one per call)."""
     import json
 
     if isinstance(data, list) and data:
-        items = ",\n".join("  " + json.dumps(item, ensure_ascii=False) for item in data)
-        sys.stdout.write("[\n" + items + "\n]\n")
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        sys.stdout.write("[\n  " + ",\n  ".join(map(encode, data)) + "\n]\n")
     else:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 

@@ -54,11 +54,14 @@ def test_a_changed_version_file_wins_over_the_cache(many):
 
 def test_a_corrupt_or_foreign_cache_is_ignored(many):
     expected = [v.to_json() for v in many.versions("m")]
-    for junk in (b"{not json", b'{"format": 99, "entries": {}}', b"[]"):
+    for junk in (b"{not json", b'{"format": 99, "entries": {}}', b"[]",
+                 b'{"format": 2, "shared": [], "entries": {"0.1.0": [[1, 2, 3], {}, {"environment": 5}]}}',
+                 b'{"format": 2, "shared": [], "entries": {"0.1.0": [[1, 2, 3], [], {}]}}',
+                 b'{"format": 2, "shared": [], "entries": {"0.1.0": 7}}'):
         with open(_cache(many), "wb") as f:
             f.write(junk)
         assert [v.to_json() for v in many.versions("m")] == expected
-    assert json.loads(open(_cache(many)).read())["format"] == 1
+    assert json.loads(open(_cache(many)).read())["format"] == index.FORMAT
 
 
 def test_the_cache_never_hides_a_deploy_that_died(many):
@@ -86,3 +89,15 @@ def test_few_versions_have_no_cache(reg, constant_path):
 def test_doctor_is_content_with_the_cache(many):
     many.versions("m")
     assert many.doctor().ok
+
+
+def test_tables_shared_by_versions_are_stored_once(many):
+    many.versions("m")
+    with open(_cache(many)) as f:
+        data = json.load(f)
+    assert len(data["entries"]) == 40
+    # all 40 clones carry the same environment and signature: one copy each
+    assert len(data["shared"]) == 2
+    assert all(set(refs) == {"environment", "signature"} for _, _, refs in data["entries"].values())
+    env = [v.environment for v in many.versions("m")]
+    assert env[0]["python"] and all(e == env[0] for e in env)
