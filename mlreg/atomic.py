@@ -31,6 +31,22 @@ def fsync_dir(path: str) -> None:
 
 def write_atomic(path: str, data: bytes | str) -> None:
     """Replace ``path`` with ``data`` so readers see the old or the new content."""
+    tmp = stage(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    fsync_dir(os.path.dirname(path) or ".")
+
+
+def stage(path: str, data: bytes | str) -> str:
+    """Write ``data`` to a new temporary file beside ``path``, flushed and fsynced,
+    and return its name: ``os.replace(tmp, path)`` then publishes it atomically.
+
+    Writers that hold a lock stage their files before taking it, so that the
+    lock covers only the renames (an fsync can take tens of milliseconds).
+    """
     if isinstance(data, str):
         data = data.encode("utf-8")
     tmp = temp_name(path)
@@ -43,11 +59,25 @@ def write_atomic(path: str, data: bytes | str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
     except BaseException:
         _remove_quietly(tmp)
         raise
-    fsync_dir(os.path.dirname(path) or ".")
+    return tmp
+
+
+def file_key(path: str) -> tuple[int, int, int] | None:
+    """What identifies this exact content of a file that is only ever replaced by
+    rename (a new inode each time): None when it does not exist."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def discard(path: str) -> None:
+    """Remove a staged file that will not be published (quietly)."""
+    _remove_quietly(path)
 
 
 def create_exclusive(path: str, data: bytes | str) -> bool:
@@ -91,12 +121,14 @@ def publish_dir(staged: str, target: str) -> None:
     fsync_dir(os.path.dirname(target))
 
 
-def append_line(path: str, line: str) -> None:
+def append_line(path: str, line: str, sync: bool = True) -> None:
     """Append one line to a log that readers parse line by line.
 
     A crash can leave a torn last line; readers ignore a line without its
     ``\\n``, and the next append (made under the same lock) cuts it off first
-    so it is never glued to a good line.
+    so it is never glued to a good line. With ``sync=False`` the caller calls
+    ``fsync_file`` later (after releasing its lock); readers see the line at
+    once either way.
     """
     data = (line.rstrip("\n") + "\n").encode("utf-8")
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
@@ -108,6 +140,16 @@ def append_line(path: str, line: str) -> None:
                 tail = os.pread(fd, min(size, 1 << 20), max(0, size - (1 << 20)))
                 os.ftruncate(fd, size - len(tail) + tail.rfind(b"\n") + 1)
         os.write(fd, data)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: str) -> None:
+    """Flush a file written earlier (e.g. by ``append_line(..., sync=False)``) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -17,7 +17,7 @@ _CRASH_AT = os.environ.get("MLREG_TEST_CRASH_AT", "")
 DEPLOY_STEPS = (
     "deploy:staged",          # staging folder made and locked
     "deploy:copied",          # artifact copied and hashed
-    "deploy:id-allocated",    # ids/ID created, under the model's lock
+    "deploy:id-allocated",    # ids/ID created, before the model's lock
     "deploy:model-written",   # model.toml records the new highest version
     "deploy:published",       # version folder renamed into versions/
     "deploy:checked",         # the check child has answered

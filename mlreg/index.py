@@ -30,12 +30,9 @@ Entries = dict[str, tuple[list[int], dict[str, Any]]]
 
 
 def stat_key(path: str) -> list[int] | None:
-    """What identifies this exact version of the file; None when it does not exist."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    return [st.st_ino, st.st_size, st.st_mtime_ns]
+    """What identifies this exact version of the file (as JSON keeps it); None when it does not exist."""
+    key = atomic.file_key(path)
+    return None if key is None else list(key)
 
 
 def load(path: str) -> Entries:

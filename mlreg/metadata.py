@@ -54,6 +54,13 @@ def write_toml(path: str, data: dict[str, Any]) -> None:
     atomic.write_atomic(path, tomli_w.dumps(_drop_none(data)))
 
 
+def stage_toml(path: str, data: dict[str, Any]) -> str:
+    """Write ``data`` to a temporary file beside ``path`` (fsynced) and return its name."""
+    import tomli_w
+
+    return atomic.stage(path, tomli_w.dumps(_drop_none(data)))
+
+
 def _drop_none(value: Any) -> Any:
     """TOML has no null: leave out None, and empty tables with it."""
     if isinstance(value, dict):

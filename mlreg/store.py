@@ -58,6 +58,7 @@ from .metadata import (
     VersionRecord,
     now,
     read_toml,
+    stage_toml,
     write_toml,
 )
 
@@ -482,7 +483,7 @@ class Registry:
                 return vfolder
         elif versions.is_version_id(ref):
             owner = self._owner_of_id(ref)
-            if owner is not None and owner[0] == record.folder:
+            if owner is not None and owner[0] == record.folder and self._carries_id(owner, ref):
                 return owner[1]
             if owner is not None:
                 raise VersionNotFound(f"version ID {ref} belongs to another model ({owner[0]}), not {record.name!r}")
@@ -506,6 +507,16 @@ class Registry:
         if names.folder_of(folder) != folder or not versions.is_version(vfolder) or "/" in vfolder:
             raise IntegrityError(f"version ID file {path} is corrupt: {text[:80]!r}")
         return folder, vfolder
+
+    def _carries_id(self, owner: tuple[str, str], version_id: str) -> bool:
+        """Whether the version an ID file names carries that ID. An ID file is made
+        before its version is published; a deploy killed in between leaves one
+        naming a number another deploy may take (`doctor --fix` removes it)."""
+        path = os.path.join(self._inside(MODELS, owner[0], "versions", owner[1]), VERSION_FILE)
+        try:
+            return read_toml(path).get("id") == version_id
+        except FileNotFoundError:
+            return False
 
     def version(self, name: str, ref: str) -> VersionRecord:
         """One version by number or ID.
@@ -587,7 +598,7 @@ class Registry:
             raise InvalidVersion(f"{version_id!r} is not a version ID (8 lowercase letters and digits)")
         self._require()
         owner = self._owner_of_id(version_id)
-        if owner is None:
+        if owner is None or not self._carries_id(owner, version_id):
             raise VersionNotFound(f"no version with ID {version_id} in {self.path}")
         try:
             record = self._read_model(owner[0])
@@ -766,8 +777,8 @@ class Registry:
 
     # ---------------------------------------------------------------- history
 
-    def _history_locked(self, folder: str, event: HistoryEvent) -> None:
-        atomic.append_line(os.path.join(self._model_dir(folder), HISTORY_FILE), event.to_line())
+    def _history_locked(self, folder: str, event: HistoryEvent, sync: bool = True) -> None:
+        atomic.append_line(os.path.join(self._model_dir(folder), HISTORY_FILE), event.to_line(), sync=sync)
 
     def history(self, name: str) -> list[HistoryEvent]:
         """Every deploy outcome and change of primary, oldest first.
@@ -974,17 +985,28 @@ class Registry:
     def _allocate(self, deploy: _Deploy, display: str, exact: versions.Version | None, bump: str,
                   description: str | None, readme: str | None, template: Template | None,
                   fields: dict[str, Any]) -> None:
-        """Give the staged deploy its number and ID and publish it, under the model's lock."""
+        """Give the staged deploy its number and ID, and publish it.
+
+        Everything that needs an fsync (the ID file, version.toml, the new
+        model.toml and README) is written first, from model.toml as read then;
+        the model's lock is then held only to check that model.toml is still
+        that file and the folder still free, and to rename the files into
+        place. Had another writer changed model.toml meanwhile, the prepared
+        files are thrown away and prepared again from the new one.
+        """
         folder = deploy.folder
-        atomic.make_dirs(self._model_dir(folder))
-        with self._lock(folder):
+        model_dir = self._model_dir(folder)
+        model_path = os.path.join(model_dir, MODEL_FILE)
+        vdir_root = self._versions_dir(folder)
+        atomic.make_dirs(vdir_root)
+        while True:
+            seen = atomic.file_key(model_path)  # before reading: a change meanwhile shows as a mismatch
             try:
                 model = self._read_model(folder)
             except FileNotFoundError:
                 model = ModelRecord(name=display, folder=folder, created_at=now(),
                                     created_by=identity.user_at_host(), description=description or "")
             highest = versions.parse(model.highest_version) if model.highest_version else None
-            vdir_root = self._versions_dir(folder)
             if exact is not None:
                 number = exact
                 if os.path.lexists(os.path.join(vdir_root, versions.folder(number))):
@@ -996,24 +1018,49 @@ class Registry:
                 while os.path.lexists(os.path.join(vdir_root, versions.folder(number))):
                     number = versions.next_version(number, bump)
             vfolder = versions.folder(number)
+            target = os.path.join(vdir_root, vfolder)
             version_id = self._new_id(folder, vfolder)
             checkpoint("deploy:id-allocated")
+            staged: list[tuple[str, str]] = []
+            published = False
             try:
-                self._publish_locked(deploy, model, number, version_id, highest, description, readme, template, fields)
-            except BaseException:
-                # The ID was never shown to anyone: take it back, so it cannot
-                # come to name another deploy's version of the same number.
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(self._inside(IDS), version_id))
-                raise
+                readme_must_be_new = self._prepare_publish(deploy, model, number, version_id, highest, description,
+                                                           readme, template, fields, staged)
+                readme_path = os.path.join(model_dir, README_FILE)
+                with self._lock(folder):
+                    if (atomic.file_key(model_path) == seen and not os.path.lexists(target)
+                            and not (readme_must_be_new and os.path.lexists(readme_path))):
+                        # The number is recorded as used before the folder appears: a
+                        # crash in between skips a number, never reuses one.
+                        for tmp, final in staged:
+                            os.replace(tmp, final)
+                        checkpoint("deploy:model-written")
+                        os.rename(deploy.staging, target)  # absent, checked under the lock
+                        published = True
+                        checkpoint("deploy:published")
+            finally:
+                if not published:
+                    for tmp, _ in staged:
+                        atomic.discard(tmp)
+                    # The ID was never shown to anyone: take it back, so it cannot
+                    # come to name another deploy's version of the same number.
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(self._inside(IDS), version_id))
+            if published:
+                break
+        # Durability of the renames; others saw them at once.
+        atomic.fsync_dir(model_dir)
+        atomic.fsync_dir(vdir_root)
+        deploy.published = target
+        deploy.primary_at_start = model.primary
 
-    def _publish_locked(self, deploy: _Deploy, model: ModelRecord, number: versions.Version, version_id: str,
-                        highest: versions.Version | None, description: str | None, readme: str | None,
-                        template: Template | None, fields: dict[str, Any]) -> None:
-        """Write the staged version's record, note its number as used, and rename it into place."""
+    def _prepare_publish(self, deploy: _Deploy, model: ModelRecord, number: versions.Version, version_id: str,
+                         highest: versions.Version | None, description: str | None, readme: str | None,
+                         template: Template | None, fields: dict[str, Any], staged: list[tuple[str, str]]) -> bool:
+        """Write the staged version's record, and stage the model.toml (and README) that
+        publishing it brings, appending (temporary, final) pairs to ``staged``.
+        Return whether the staged README assumes the model has none yet."""
         folder = deploy.folder
-        vfolder = versions.folder(number)
-        vdir_root = self._versions_dir(folder)
         record = VersionRecord(
             model=model.name, version=str(number), version_id=version_id, status="deploying",
             deployed_at=now(), deployed_by=identity.user_at_host(),
@@ -1023,27 +1070,22 @@ class Registry:
             extra={"sample_input": fields["sample_input"]} if fields["sample_input"] else {},
         )
         write_toml(os.path.join(deploy.staging, VERSION_FILE), record.to_toml())
+        deploy.record = record
         new_highest = number if highest is None or number > highest else highest
         changes: dict[str, Any] = {"highest_version": str(new_highest)}
         if description is not None:
             changes["description"] = description
-        readme_path = os.path.join(self._model_dir(folder), README_FILE)
-        if readme is None and template is not None and self._read_readme(readme_path) is None:
+        model_dir = self._model_dir(folder)
+        readme_path = os.path.join(model_dir, README_FILE)
+        from_template = readme is None and template is not None and self._read_readme(readme_path) is None
+        if from_template:
             readme = template.readme_for(model.name, folder)
         if readme is not None:
-            atomic.write_atomic(readme_path, readme)
+            staged.append((atomic.stage(readme_path, readme), readme_path))
             changes["readme_generated"] = None
-        # The number is recorded as used before the folder appears: a crash
-        # in between skips a number, never reuses one.
-        self._write_model_locked(model.replace(**changes))
-        checkpoint("deploy:model-written")
-        atomic.make_dirs(vdir_root)
-        target = os.path.join(vdir_root, vfolder)
-        atomic.publish_dir(deploy.staging, target)
-        checkpoint("deploy:published")
-        deploy.published = target
-        deploy.record = record
-        deploy.primary_at_start = model.primary
+        model_path = os.path.join(model_dir, MODEL_FILE)
+        staged.append((stage_toml(model_path, model.replace(**changes).to_toml()), model_path))
+        return from_template
 
     def _new_id(self, folder: str, vfolder: str) -> str:
         import secrets
@@ -1083,51 +1125,80 @@ class Registry:
         # before taking the model's lock, which then guards only shared state.
         write_toml(os.path.join(deploy.published, VERSION_FILE), record.to_toml())
         checkpoint("deploy:version-written")
-        with self._lock(deploy.folder):
+        # As in _allocate: model.toml and README are prepared (and fsynced) from
+        # what was read before taking the lock, which then covers the check that
+        # nothing changed, the history lines and the renames.
+        model_dir = self._model_dir(deploy.folder)
+        model_path, readme_path = os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, README_FILE)
+        history_path = os.path.join(model_dir, HISTORY_FILE)
+        checked = record
+        while True:
+            seen = (atomic.file_key(model_path), atomic.file_key(readme_path))
             model = self._read_model(deploy.folder)
-            self._history_locked(deploy.folder, HistoryEvent(
-                at=now(), by=record.deployed_by, event="deploy", version=record.version,
-                version_id=record.version_id, status=record.status, detail=record.reason))
-            checkpoint("deploy:history-written")
-            updated = model
+            record = checked
             promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start, record.version)
             if promoted:
                 updated = model.replace(primary=record.version, type=record.type, framework=record.framework)
                 record = record.replace(primary=True)
-                log.write(f"Active; now the primary version (was {model.primary or 'none'})")
+                outcome = f"Active; now the primary version (was {model.primary or 'none'})"
             elif result.ok:
                 why = "--no-promote" if not promote else f"the primary moved to {model.primary} meanwhile"
-                log.write(f"Active; the primary stays {model.primary or 'none'} ({why})")
-                if model.primary is None:
-                    updated = model.replace(type=record.type, framework=record.framework)
+                outcome = f"Active; the primary stays {model.primary or 'none'} ({why})"
+                updated = model if model.primary is not None else model.replace(type=record.type, framework=record.framework)
             else:
-                log.write("Deployment Failed")
-            updated = self._refresh_readme_locked(updated, record)
-            if updated != model:
-                self._write_model_locked(updated)
-                checkpoint("deploy:primary-written")
-            if promoted:
-                self._history_locked(deploy.folder, _primary_event(model, record, f"deploy of {record.version}"))
+                updated, outcome = model, "Deployment Failed"
+            staged: list[tuple[str, str]] = []
+            done = False
+            try:
+                readme_text = self._refreshed_readme(updated, record, readme_path)
+                if readme_text is not None:
+                    from .readme import sha256 as text_sha256
+
+                    staged.append((atomic.stage(readme_path, readme_text), readme_path))
+                    updated = updated.replace(readme_generated=text_sha256(readme_text))
+                if updated != model:
+                    staged.append((stage_toml(model_path, updated.to_toml()), model_path))
+                with self._lock(deploy.folder):
+                    if (atomic.file_key(model_path), atomic.file_key(readme_path)) == seen:
+                        self._history_locked(deploy.folder, HistoryEvent(
+                            at=now(), by=record.deployed_by, event="deploy", version=record.version,
+                            version_id=record.version_id, status=record.status, detail=record.reason), sync=False)
+                        checkpoint("deploy:history-written")
+                        for tmp, final in staged:
+                            os.replace(tmp, final)
+                        if staged:
+                            checkpoint("deploy:primary-written")
+                        if promoted:
+                            self._history_locked(deploy.folder, _primary_event(model, record, f"deploy of {record.version}"),
+                                                 sync=False)
+                        done = True
+            finally:
+                if not done:
+                    for tmp, _ in staged:
+                        atomic.discard(tmp)
+            if done:
+                break
+        log.write(outcome)
+        atomic.fsync_file(history_path)
+        atomic.fsync_dir(model_dir)
         return record
 
-    def _refresh_readme_locked(self, model: ModelRecord, record: VersionRecord) -> ModelRecord:
-        """Write the README skeleton when the model has none, or refresh the one mlreg
-        generated when nobody has edited it since; a person's README is never touched."""
+    def _refreshed_readme(self, model: ModelRecord, record: VersionRecord, path: str) -> str | None:
+        """The README skeleton to write when the model has none, or to refresh the one
+        mlreg generated when nobody has edited it since; None when a person's README
+        (or nothing) is there to keep."""
         from .readme import sha256 as text_sha256, skeleton
 
-        path = os.path.join(self._model_dir(model.folder), README_FILE)
         current = self._read_readme(path)
         untouched = current is not None and model.readme_generated == text_sha256(current)
         if current is not None and not (untouched and record.primary):
-            return model
+            return None
         import json
 
         sample = record.extra.get("sample_input")
-        text = skeleton(model.name, record.version, record.type, record.framework,
-                               record.extra.get("signature") or {},
-                               json.loads(sample) if isinstance(sample, str) else None)
-        atomic.write_atomic(path, text)
-        return model.replace(readme_generated=text_sha256(text))
+        return skeleton(model.name, record.version, record.type, record.framework,
+                        record.extra.get("signature") or {},
+                        json.loads(sample) if isinstance(sample, str) else None)
 
     @staticmethod
     def _read_readme(path: str) -> str | None:

@@ -1,0 +1,110 @@
+"""The model's lock covers only checks and renames: every fsync happens before or
+after it, and a writer whose prepared files went stale prepares them again."""
+
+import os
+
+import pytest
+
+import mlreg
+from mlreg import lock
+
+
+@pytest.fixture
+def fsyncs_under_lock(monkeypatch):
+    """Count the fsyncs made while this process holds a model's lock."""
+    held = []
+    under = []
+    real_enter, real_exit, real_fsync = lock.Lock.__enter__, lock.Lock.__exit__, os.fsync
+
+    def enter(self):
+        got = real_enter(self)
+        held.append(self)
+        return got
+
+    def exit_(self, *exc):
+        held.remove(self)
+        return real_exit(self, *exc)
+
+    def fsync(fd):
+        if held:
+            under.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(lock.Lock, "__enter__", enter)
+    monkeypatch.setattr(lock.Lock, "__exit__", exit_)
+    monkeypatch.setattr(os, "fsync", fsync)
+    return under
+
+
+def test_deploys_fsync_nothing_while_holding_the_lock(reg, iris_model_path, fsyncs_under_lock):
+    reg.deploy(iris_model_path, "m", template="sklearn-classifier")  # first deploy: README from a template
+    reg.deploy(iris_model_path, "m")
+    reg.deploy(iris_model_path, "m", promote=False)
+    assert [v.version for v in reg.versions("m")] == ["0.1.0", "0.2.0", "0.3.0"]
+    assert fsyncs_under_lock == []
+
+
+def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monkeypatch):
+    """Another writer changes model.toml between the preparation and the lock: the
+    deploy must not publish its stale model.toml over that change."""
+    reg.deploy(constant_path, "m")
+    real = mlreg.Registry._prepare_publish
+    calls = []
+
+    def prepare_then_someone_describes(self, *args, **kwargs):
+        got = real(self, *args, **kwargs)
+        if not calls:
+            mlreg.Registry(reg.path).describe("m", "written meanwhile")
+        calls.append(1)
+        return got
+
+    monkeypatch.setattr(mlreg.Registry, "_prepare_publish", prepare_then_someone_describes)
+    v = reg.deploy(constant_path, "m")
+    assert len(calls) == 2
+    assert (v.version, reg.model("m").record.description) == ("0.2.0", "written meanwhile")
+    assert reg.model("m").record.highest_version == "0.2.0"
+    ids = sorted(os.listdir(os.path.join(reg.path, "ids")))
+    assert ids == sorted(x.version_id for x in reg.versions("m"))  # the first attempt's ID was taken back
+
+
+def test_a_model_changed_while_finishing_is_read_again(reg, constant_path, monkeypatch):
+    reg.deploy(constant_path, "m")
+    real = mlreg.Registry._refreshed_readme
+    calls = []
+
+    def refresh_then_someone_describes(self, *args, **kwargs):
+        if not calls:
+            mlreg.Registry(reg.path).describe("m", "written meanwhile")
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(mlreg.Registry, "_refreshed_readme", refresh_then_someone_describes)
+    v = reg.deploy(constant_path, "m")
+    assert len(calls) == 2 and v.primary
+    record = reg.model("m").record
+    assert (record.description, record.primary) == ("written meanwhile", "0.2.0")
+    deploys = [e for e in reg.history("m") if e.event == "deploy"]
+    assert [e.version for e in deploys] == ["0.1.0", "0.2.0"]  # one line per outcome, not one per attempt
+
+
+def test_an_id_file_left_by_a_killed_deploy_never_names_another_version(reg, constant_path, sh):
+    """A deploy killed after making its ID file but before publishing leaves an ID
+    naming a number that the next deploy takes: that ID must not find it."""
+    v = reg.deploy(constant_path, "m")
+    with open(os.path.join(reg.path, "ids", "zzzz0000"), "w") as f:
+        f.write(f"m/{v.version}\n")
+    with pytest.raises(mlreg.VersionNotFound):
+        reg.version("m", "zzzz0000")
+    with pytest.raises(mlreg.VersionNotFound):
+        reg.version_by_id("zzzz0000")
+    assert reg.version("m", v.version_id).version == v.version
+    r = sh("status", "m", "zzzz0000")
+    assert r.exit_code == 3 and "zzzz0000" in r.stderr
+
+
+def test_the_counter_sees_fsyncs_under_a_lock(reg, constant_path, fsyncs_under_lock):
+    """The fixture itself: `doctor --fix`-style writes under the lock are seen."""
+    reg.deploy(constant_path, "m")
+    with reg._lock("m"):
+        mlreg.atomic.write_atomic(os.path.join(reg.path, "models", "m", "note"), "x")
+    assert len(fsyncs_under_lock) == 2  # the file, then its folder
