@@ -171,6 +171,13 @@ def main() -> None:
     answer = check(config["artifact"], config.get("sample_input"))
     out.write("\n" + json.dumps(answer, default=str) + "\n")
     out.flush()
+    # The answer is out: skip unloading the model's libraries module by module
+    # (about 185 ms for scikit-learn, which the deploy would wait for).
+    import atexit
+
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(0)
 
 
 if __name__ == "__main__":

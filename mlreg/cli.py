@@ -757,4 +757,34 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     warnings.showwarning = _show_warning
-    app_for(sys.argv[1:])()
+    try:
+        app_for(sys.argv[1:])()
+    except SystemExit as e:
+        _exit(e.code)
+
+
+def _exit(code: Any) -> None:
+    """Leave the process; once a model's libraries are loaded, without tearing the
+    interpreter down.
+
+    Unloading numpy, scipy and scikit-learn module by module took about 185 ms
+    after `predict` had printed its answer. The work is done by then: stdout and
+    stderr are flushed, atexit handlers run (joblib's among them), every file
+    mlreg wrote is closed, and the exit code is the same.
+    """
+    if "numpy" not in sys.modules:
+        raise SystemExit(code)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    import atexit
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe: the reader has gone, as with print()
+    atexit._run_exitfuncs()
+    os._exit(code)

@@ -222,3 +222,17 @@ def test_installed_version_reads_what_importlib_metadata_reads(distribution):
 
     assert environment.installed_version(distribution) == metadata.version(distribution)
     assert environment.installed_version("no-such-distribution-mlreg") is None
+
+
+def test_predict_through_the_console_script_exits_fast_but_whole(iris_reg, sh):
+    """Once scikit-learn is loaded, the CLI leaves without unloading it (cli._exit):
+    the output must still be complete and the exit codes those of SPEC §3."""
+    rows = ROWS * 200
+    r = sh("predict", "iris-classifier", "--input", json.dumps(rows), "--jsonl")
+    assert r.exit_code == 0 and r.stderr == ""
+    lines = r.stdout.splitlines()
+    assert len(lines) == len(rows) and json.loads(lines[-1])["row"] == len(rows) - 1
+    r = sh("predict", "iris-classifier", "--input", "[[1, 2]]")
+    assert r.exit_code == 2 and r.stdout == "" and "features" in r.stderr
+    r = sh("predict", "iris-classifier", "--version", "9.9.9", "--input", json.dumps(ROWS))
+    assert r.exit_code == 3
