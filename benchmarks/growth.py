@@ -7,7 +7,8 @@ Registries are built by deploying one real version, then cloning its folder with
 fresh numbers and IDs (deploying 10,000 versions one by one would take hours of
 deploy checks); every clone is a valid version, as `mlreg doctor` confirms.
 Targets: `versions NAME --json` under 0.5 s at 10,000 versions; `status NAME`
-within 1.2x of the same at 10 versions; `deploy` at 10,000 within 1.2x of
+and `predict` (whose lookup of the primary is status's) within 1.2x of the
+same at 10 versions; `deploy` at 10,000 within 1.2x of
 deploy at 10; `models` with 1,000 models under 1 s.
 """
 
@@ -85,19 +86,22 @@ def main() -> None:
             times = compare({
                 "versions --json": base + ["versions", "model", "--json"],
                 "status": base + ["status", "model"],
+                "predict": base + ["predict", "model", "--input", "[[0]]"],
             }, runs=args.runs, warmup=1)
             deploy = compare({"deploy": base + ["deploy", artifact, "--name", "model", "--check-timeout", "60"]},
                              runs=3, warmup=0)
-            rows.append((n, times["versions --json"], times["status"], deploy["deploy"]))
+            rows.append((n, times["versions --json"], times["status"], deploy["deploy"], times["predict"]))
             print(f"{n:>6} versions: versions --json {summary(times['versions --json'])}; "
-                  f"status {summary(times['status'])}; deploy {summary(deploy['deploy'])}", flush=True)
+                  f"status {summary(times['status'])}; deploy {summary(deploy['deploy'])}; "
+                  f"predict {summary(times['predict'])}", flush=True)
         first = rows[0]
-        print("\n| versions | versions --json | status | deploy | status / at 10 | deploy / at 10 |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        for n, v, s, d in rows:
-            print(f"| {n} | {summary(v)} | {summary(s)} | {summary(d)} | "
+        print("\n| versions | versions --json | status | deploy | predict | status / at 10 | deploy / at 10 | predict / at 10 |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for n, v, s, d, p in rows:
+            print(f"| {n} | {summary(v)} | {summary(s)} | {summary(d)} | {summary(p)} | "
                   f"{statistics.median(s) / statistics.median(first[2]):.2f}x | "
-                  f"{statistics.median(d) / statistics.median(first[3]):.2f}x |")
+                  f"{statistics.median(d) / statistics.median(first[3]):.2f}x | "
+                  f"{statistics.median(p) / statistics.median(first[4]):.2f}x |")
         models_path = build_models(work, 1000, artifact)
         m = compare({"models": [mlreg_bin, "--registry", models_path, "models"]}, runs=args.runs, warmup=1)
         print(f"\n1000 models: models {summary(m['models'])}")
