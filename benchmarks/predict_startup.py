@@ -1,7 +1,7 @@
 """mlreg predict against a bare ``joblib.load(A).predict(X)`` in a fresh process, on the same artifact.
 
 Usage: python benchmarks/predict_startup.py [--runs 15]
-Target (issue: predict): mlreg predict at most 1.3x the bare load-and-predict.
+Target: mlreg predict at most 1.2x the bare load-and-predict.
 """
 
 from __future__ import annotations

@@ -751,29 +751,34 @@ def app_for(argv: list[str]) -> typer.Typer:
     return cut
 
 
-def main() -> None:
-    """The console script's entry point."""
+def run(argv: list[str]) -> Any:
+    """Run one command line (without the program name); return its exit code."""
     import warnings
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     warnings.showwarning = _show_warning
     try:
-        app_for(sys.argv[1:])()
+        app_for(argv)(args=argv)
     except SystemExit as e:
-        _exit(e.code)
+        return e.code
+    return 0
+
+
+def main() -> None:
+    """The console script's entry point."""
+    _exit(run(sys.argv[1:]))
 
 
 def _exit(code: Any) -> None:
-    """Leave the process; once a model's libraries are loaded, without tearing the
-    interpreter down.
+    """Leave the process without tearing the interpreter down.
 
-    Unloading numpy, scipy and scikit-learn module by module took about 185 ms
-    after `predict` had printed its answer. The work is done by then: stdout and
-    stderr are flushed, atexit handlers run (joblib's among them), every file
-    mlreg wrote is closed, and the exit code is the same.
+    Once a command has answered, unloading every module one by one is pure
+    waiting: about 30 ms after `status` (Typer, pydantic and rich are large),
+    70 ms after listing 10,000 versions, 185 ms once scikit-learn is loaded.
+    Nothing is skipped that matters: stdout and stderr are flushed, atexit
+    handlers run (joblib's and tempfile's among them), every file mlreg
+    writes is closed by then, and the exit code is the same.
     """
-    if "numpy" not in sys.modules:
-        raise SystemExit(code)
     if code is None:
         code = 0
     elif not isinstance(code, int):

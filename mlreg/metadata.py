@@ -43,7 +43,8 @@ def read_toml(path: str) -> dict[str, Any]:
     except (OSError, ValueError) as e:
         raise IntegrityError(f"cannot read metadata file {path}: {e}") from None
     try:
-        return tomllib.loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8")
+        return tomllib.loads(text[1:] if text.startswith("\ufeff") else text)  # a byte-order mark is dropped
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise IntegrityError(f"corrupt metadata file {path}: {e}") from None
 

@@ -10,11 +10,17 @@ change colours.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from typing import Any, Sequence
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls (but tab and newline) and the bidirectional overrides, each
+# mapped to its escape. A translate table, not a regular expression: compiling
+# that was half a millisecond of every command's start-up.
+_ESCAPES = {
+    code: chr(code).encode("unicode_escape").decode("ascii")
+    for code in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F,
+                 *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
 
 
 def clean(text: Any, newlines: bool = False) -> str:
@@ -22,7 +28,7 @@ def clean(text: Any, newlines: bool = False) -> str:
     text = "" if text is None else str(text)
     if not newlines:
         text = text.replace("\n", "\\n").replace("\t", " ")
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return text.translate(_ESCAPES)
 
 
 def is_terminal() -> bool:

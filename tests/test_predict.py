@@ -225,8 +225,8 @@ def test_installed_version_reads_what_importlib_metadata_reads(distribution):
 
 
 def test_predict_through_the_console_script_exits_fast_but_whole(iris_reg, sh):
-    """Once scikit-learn is loaded, the CLI leaves without unloading it (cli._exit):
-    the output must still be complete and the exit codes those of SPEC §3."""
+    """The console script leaves without unloading scikit-learn (cli._exit): the
+    output must still be complete and the exit codes those of SPEC §3."""
     rows = ROWS * 200
     r = sh("predict", "iris-classifier", "--input", json.dumps(rows), "--jsonl")
     assert r.exit_code == 0 and r.stderr == ""
