@@ -74,3 +74,16 @@ def test_errors_through_the_console_script_are_one_line(sh):
     r = sh("versions", "nothing")
     assert r.exit_code == 3
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_the_check_child_imports_no_registry_code():
+    """`python -m mlreg.checker` runs in every deploy: importing the package must not
+    pull in the store (the Registry and records are loaded on first use)."""
+    code = "import mlreg.checker, sys; print(sorted(m for m in sys.modules if m.startswith('mlreg')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert eval(out) == ["mlreg", "mlreg.checker", "mlreg.errors"]
+    import mlreg
+
+    assert mlreg.Registry.__module__ == "mlreg.store" and "Registry" in dir(mlreg)
+    with pytest.raises(AttributeError):
+        mlreg.NoSuchThing
