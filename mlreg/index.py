@@ -16,7 +16,6 @@ not run anyone's code.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from . import atomic

@@ -42,9 +42,18 @@ def read_toml(path: str) -> dict[str, Any]:
         raise
     except (OSError, ValueError) as e:
         raise IntegrityError(f"cannot read metadata file {path}: {e}") from None
+    return parse_toml(data, path)
+
+
+def parse_toml(data: bytes, path: str) -> dict[str, Any]:
+    """Parse the bytes of the metadata file ``path`` (a byte-order mark is dropped).
+
+    Raises:
+        IntegrityError: not UTF-8 or not TOML.
+    """
     try:
         text = data.decode("utf-8")
-        return tomllib.loads(text[1:] if text.startswith("\ufeff") else text)  # a byte-order mark is dropped
+        return tomllib.loads(text[1:] if text.startswith("\ufeff") else text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise IntegrityError(f"corrupt metadata file {path}: {e}") from None
 

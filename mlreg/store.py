@@ -52,11 +52,13 @@ from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
 from .metadata import (
     CUSTOM,
     FORMAT,
+    MAX_METADATA_BYTES,
     STATUSES,
     HistoryEvent,
     ModelRecord,
     VersionRecord,
     now,
+    parse_toml,
     read_toml,
     stage_toml,
     write_toml,
@@ -989,10 +991,12 @@ class Registry:
 
         Everything that needs an fsync (the ID file, version.toml, the new
         model.toml and README) is written first, from model.toml as read then;
-        the model's lock is then held only to check that model.toml is still
-        that file and the folder still free, and to rename the files into
+        the model's lock is then held only to check that model.toml still holds
+        those bytes and the folder is still free, and to rename the files into
         place. Had another writer changed model.toml meanwhile, the prepared
-        files are thrown away and prepared again from the new one.
+        files are thrown away and prepared again from the new one. (Bytes, not
+        inode and mtime: an inode number can be reused, and some filesystems
+        keep mtimes to the second.)
         """
         folder = deploy.folder
         model_dir = self._model_dir(folder)
@@ -1000,10 +1004,10 @@ class Registry:
         vdir_root = self._versions_dir(folder)
         atomic.make_dirs(vdir_root)
         while True:
-            seen = atomic.file_key(model_path)  # before reading: a change meanwhile shows as a mismatch
-            try:
-                model = self._read_model(folder)
-            except FileNotFoundError:
+            seen = _raw(model_path, MAX_METADATA_BYTES)
+            if seen is not None:
+                model = ModelRecord.from_toml(parse_toml(seen, model_path), model_path)
+            else:
                 model = ModelRecord(name=display, folder=folder, created_at=now(),
                                     created_by=identity.user_at_host(), description=description or "")
             highest = versions.parse(model.highest_version) if model.highest_version else None
@@ -1028,7 +1032,7 @@ class Registry:
                                                            readme, template, fields, staged)
                 readme_path = os.path.join(model_dir, README_FILE)
                 with self._lock(folder):
-                    if (atomic.file_key(model_path) == seen and not os.path.lexists(target)
+                    if (_raw(model_path, MAX_METADATA_BYTES) == seen and not os.path.lexists(target)
                             and not (readme_must_be_new and os.path.lexists(readme_path))):
                         # The number is recorded as used before the folder appears: a
                         # crash in between skips a number, never reuses one.
@@ -1133,8 +1137,10 @@ class Registry:
         history_path = os.path.join(model_dir, HISTORY_FILE)
         checked = record
         while True:
-            seen = (atomic.file_key(model_path), atomic.file_key(readme_path))
-            model = self._read_model(deploy.folder)
+            seen = (_raw(model_path, MAX_METADATA_BYTES), _raw(readme_path, MAX_README_BYTES))
+            if seen[0] is None:
+                raise IntegrityError(f"{model_path} disappeared while deploying")
+            model = ModelRecord.from_toml(parse_toml(seen[0], model_path), model_path)
             record = checked
             promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start, record.version)
             if promoted:
@@ -1150,7 +1156,7 @@ class Registry:
             staged: list[tuple[str, str]] = []
             done = False
             try:
-                readme_text = self._refreshed_readme(updated, record, readme_path)
+                readme_text = _refreshed_readme(updated, record, seen[1])
                 if readme_text is not None:
                     from .readme import sha256 as text_sha256
 
@@ -1159,7 +1165,7 @@ class Registry:
                 if updated != model:
                     staged.append((stage_toml(model_path, updated.to_toml()), model_path))
                 with self._lock(deploy.folder):
-                    if (atomic.file_key(model_path), atomic.file_key(readme_path)) == seen:
+                    if (_raw(model_path, MAX_METADATA_BYTES), _raw(readme_path, MAX_README_BYTES)) == seen:
                         self._history_locked(deploy.folder, HistoryEvent(
                             at=now(), by=record.deployed_by, event="deploy", version=record.version,
                             version_id=record.version_id, status=record.status, detail=record.reason), sync=False)
@@ -1182,23 +1188,6 @@ class Registry:
         atomic.fsync_file(history_path)
         atomic.fsync_dir(model_dir)
         return record
-
-    def _refreshed_readme(self, model: ModelRecord, record: VersionRecord, path: str) -> str | None:
-        """The README skeleton to write when the model has none, or to refresh the one
-        mlreg generated when nobody has edited it since; None when a person's README
-        (or nothing) is there to keep."""
-        from .readme import sha256 as text_sha256, skeleton
-
-        current = self._read_readme(path)
-        untouched = current is not None and model.readme_generated == text_sha256(current)
-        if current is not None and not (untouched and record.primary):
-            return None
-        import json
-
-        sample = record.extra.get("sample_input")
-        return skeleton(model.name, record.version, record.type, record.framework,
-                        record.extra.get("signature") or {},
-                        json.loads(sample) if isinstance(sample, str) else None)
 
     @staticmethod
     def _read_readme(path: str) -> str | None:
@@ -1246,6 +1235,38 @@ def _dump(obj: Any, path: str) -> tuple[int, str]:
         f.flush()
         os.fsync(f.fileno())
     return hash_file(path)
+
+
+def _raw(path: str, limit: int) -> bytes | None:
+    """The bytes of a file that is only ever replaced whole; None when absent.
+
+    Raises:
+        IntegrityError: unreadable, a symlink, or larger than ``limit``.
+    """
+    try:
+        return atomic.read_bytes(path, limit)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise IntegrityError(f"cannot read {path}: {e}") from None
+
+
+def _refreshed_readme(model: ModelRecord, record: VersionRecord, current: bytes | None) -> str | None:
+    """The README skeleton to write when the model has none (``current`` is None), or
+    to refresh the one mlreg generated when nobody has edited it since; None when a
+    person's README is there to keep."""
+    from .readme import sha256 as text_sha256, skeleton
+
+    text = None if current is None else current.decode("utf-8", "replace")
+    untouched = text is not None and model.readme_generated == text_sha256(text)
+    if text is not None and not (untouched and record.primary):
+        return None
+    import json
+
+    sample = record.extra.get("sample_input")
+    return skeleton(model.name, record.version, record.type, record.framework,
+                    record.extra.get("signature") or {},
+                    json.loads(sample) if isinstance(sample, str) else None)
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
 """The model's lock covers only checks and renames: every fsync happens before or
-after it, and a writer whose prepared files went stale prepares them again."""
+after it, and a writer whose prepared files went stale (model.toml or the README
+no longer holds the bytes it read) prepares them again."""
 
 import os
 
@@ -69,16 +70,16 @@ def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monk
 
 def test_a_model_changed_while_finishing_is_read_again(reg, constant_path, monkeypatch):
     reg.deploy(constant_path, "m")
-    real = mlreg.Registry._refreshed_readme
+    real = mlreg.store._refreshed_readme
     calls = []
 
-    def refresh_then_someone_describes(self, *args, **kwargs):
+    def refresh_then_someone_describes(*args, **kwargs):
         if not calls:
             mlreg.Registry(reg.path).describe("m", "written meanwhile")
         calls.append(1)
-        return real(self, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(mlreg.Registry, "_refreshed_readme", refresh_then_someone_describes)
+    monkeypatch.setattr(mlreg.store, "_refreshed_readme", refresh_then_someone_describes)
     v = reg.deploy(constant_path, "m")
     assert len(calls) == 2 and v.primary
     record = reg.model("m").record
@@ -108,3 +109,22 @@ def test_the_counter_sees_fsyncs_under_a_lock(reg, constant_path, fsyncs_under_l
     with reg._lock("m"):
         mlreg.atomic.write_atomic(os.path.join(reg.path, "models", "m", "note"), "x")
     assert len(fsyncs_under_lock) == 2  # the file, then its folder
+
+
+def test_a_readme_written_while_finishing_is_kept(reg, iris_model_path, monkeypatch):
+    """The deploy would refresh the README mlreg generated; a person saves their own
+    between the deploy's read and its lock: theirs must stay."""
+    reg.deploy(iris_model_path, "m")
+    real = mlreg.store._refreshed_readme
+    calls = []
+
+    def refresh_then_someone_edits(*args, **kwargs):
+        if not calls:
+            mlreg.Registry(reg.path).set_readme("m", "# m\n\nWritten by a person.\n")
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mlreg.store, "_refreshed_readme", refresh_then_someone_edits)
+    reg.deploy(iris_model_path, "m")
+    assert len(calls) == 2
+    assert reg.readme("m") == "# m\n\nWritten by a person.\n"
