@@ -37,6 +37,21 @@ def fsyncs_under_lock(monkeypatch):
     return under
 
 
+def _interfere_once(monkeypatch, owner, name, action):
+    """Make ``owner.name`` run ``action`` (another writer) on its first call; return its calls."""
+    real = getattr(owner, name)
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        if not calls:
+            action()
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, wrapper)
+    return calls
+
+
 def test_deploys_fsync_nothing_while_holding_the_lock(reg, iris_model_path, fsyncs_under_lock):
     reg.deploy(iris_model_path, "m", template="sklearn-classifier")  # first deploy: README from a template
     reg.deploy(iris_model_path, "m")
@@ -49,17 +64,8 @@ def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monk
     """Another writer changes model.toml between the preparation and the lock: the
     deploy must not publish its stale model.toml over that change."""
     reg.deploy(constant_path, "m")
-    real = mlreg.Registry._prepare_publish
-    calls = []
-
-    def prepare_then_someone_describes(self, *args, **kwargs):
-        got = real(self, *args, **kwargs)
-        if not calls:
-            mlreg.Registry(reg.path).describe("m", "written meanwhile")
-        calls.append(1)
-        return got
-
-    monkeypatch.setattr(mlreg.Registry, "_prepare_publish", prepare_then_someone_describes)
+    calls = _interfere_once(monkeypatch, mlreg.Registry, "_prepare_publish",
+                            lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     v = reg.deploy(constant_path, "m")
     assert len(calls) == 2
     assert (v.version, reg.model("m").record.description) == ("0.2.0", "written meanwhile")
@@ -70,16 +76,8 @@ def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monk
 
 def test_a_model_changed_while_finishing_is_read_again(reg, constant_path, monkeypatch):
     reg.deploy(constant_path, "m")
-    real = mlreg.store._refreshed_readme
-    calls = []
-
-    def refresh_then_someone_describes(*args, **kwargs):
-        if not calls:
-            mlreg.Registry(reg.path).describe("m", "written meanwhile")
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(mlreg.store, "_refreshed_readme", refresh_then_someone_describes)
+    calls = _interfere_once(monkeypatch, mlreg.store, "_refreshed_readme",
+                            lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     v = reg.deploy(constant_path, "m")
     assert len(calls) == 2 and v.primary
     record = reg.model("m").record
@@ -115,16 +113,8 @@ def test_a_readme_written_while_finishing_is_kept(reg, iris_model_path, monkeypa
     """The deploy would refresh the README mlreg generated; a person saves their own
     between the deploy's read and its lock: theirs must stay."""
     reg.deploy(iris_model_path, "m")
-    real = mlreg.store._refreshed_readme
-    calls = []
-
-    def refresh_then_someone_edits(*args, **kwargs):
-        if not calls:
-            mlreg.Registry(reg.path).set_readme("m", "# m\n\nWritten by a person.\n")
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(mlreg.store, "_refreshed_readme", refresh_then_someone_edits)
+    calls = _interfere_once(monkeypatch, mlreg.store, "_refreshed_readme",
+                            lambda: mlreg.Registry(reg.path).set_readme("m", "# m\n\nWritten by a person.\n"))
     reg.deploy(iris_model_path, "m")
     assert len(calls) == 2
     assert reg.readme("m") == "# m\n\nWritten by a person.\n"
