@@ -137,6 +137,10 @@ class Record:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable: use replace()")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle and copy would set the slots with setattr, which refuses
+        return (_rebuild, (type(self), tuple(getattr(self, name) for name in self._DEFAULTS)))
+
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
@@ -152,6 +156,13 @@ class Record:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._shown())})"
+
+
+def _rebuild(cls: type, values: tuple[Any, ...]) -> Any:
+    record = object.__new__(cls)
+    for name, value in zip(cls._DEFAULTS, values):
+        object.__setattr__(record, name, value)
+    return record
 
 
 class ModelRecord(Record):

@@ -62,3 +62,18 @@ def test_history_lines_round_trip_and_torn_lines_are_skipped():
     event = HistoryEvent(at="t", by="u@h", event="primary", from_="0.1.0", to="0.2.0")
     assert HistoryEvent.from_line(event.to_line()) == event
     assert HistoryEvent.from_line('{"at": "t", "ev') is None
+
+
+def test_records_pickle_and_copy_like_frozen_dataclasses():
+    import copy
+    import pickle
+
+    record = _version(extra={"newer_key": 1})
+    event = HistoryEvent(at="t", by="u@h", event="primary", from_="0.1.0", to="0.2.0")
+    for value in (record, event):
+        for again in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
+            assert again == value and type(again) is type(value)
+    assert pickle.loads(pickle.dumps(record)).extra == {"newer_key": 1}
+    with pytest.raises(AttributeError):
+        record.status = "failed"
+    assert record.replace(status="failed").status == "failed" and record.status != "failed"
