@@ -137,12 +137,12 @@ class Record:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable: use replace()")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
     def __reduce__(self) -> tuple[Any, ...]:
         # pickle and copy would set the slots with setattr, which refuses
         return (_rebuild, (type(self), tuple(getattr(self, name) for name in self._DEFAULTS)))
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
 
     def _shown(self) -> list[str]:
         return [name for name in self._DEFAULTS if name != "extra"]
@@ -172,12 +172,11 @@ class ModelRecord(Record):
     deploys refresh it only while nobody has edited it.
     """
 
-    __slots__ = ("name", "folder", "created_at", "created_by", "description", "primary",
-                 "highest_version", "type", "framework", "readme_generated", "extra")
     _DEFAULTS = {"name": _REQUIRED, "folder": _REQUIRED, "created_at": _REQUIRED,
                  "created_by": _REQUIRED, "description": "", "primary": None,
                  "highest_version": None, "type": CUSTOM, "framework": CUSTOM,
                  "readme_generated": None, "extra": _NEW_DICT}
+    __slots__ = tuple(_DEFAULTS)
     name: str
     folder: str
     created_at: str
@@ -224,15 +223,13 @@ class VersionRecord(Record):
     ``deploying`` but whose deploy process is gone (it reads as ``failed``).
     """
 
-    __slots__ = ("model", "version", "version_id", "status", "deployed_at", "deployed_by", "size",
-                 "sha256", "artifact", "type", "framework", "finished_at", "reason", "environment",
-                 "process", "primary", "interrupted", "extra")
     _DEFAULTS = {"model": _REQUIRED, "version": _REQUIRED, "version_id": _REQUIRED,
                  "status": _REQUIRED, "deployed_at": _REQUIRED, "deployed_by": _REQUIRED,
                  "size": _REQUIRED, "sha256": _REQUIRED, "artifact": _REQUIRED, "type": CUSTOM,
                  "framework": CUSTOM, "finished_at": None, "reason": None,
                  "environment": _NEW_DICT, "process": _NEW_DICT, "primary": False,
                  "interrupted": False, "extra": _NEW_DICT}
+    __slots__ = tuple(_DEFAULTS)
     model: str
     version: str
     version_id: str
@@ -332,9 +329,9 @@ class HistoryEvent(Record):
     ``event`` is "deploy", "primary", "describe" or "readme".
     """
 
-    __slots__ = ("at", "by", "event", "version", "version_id", "status", "from_", "to", "detail")
     _DEFAULTS = {"at": _REQUIRED, "by": _REQUIRED, "event": _REQUIRED, "version": None,
                  "version_id": None, "status": None, "from_": None, "to": None, "detail": None}
+    __slots__ = tuple(_DEFAULTS)
     at: str
     by: str
     event: str
