@@ -811,10 +811,18 @@ class Registry:
             PrimaryMoved (``expect_primary`` no longer holds), LockTimeout.
         """
         expected = _expected_primary(expect_primary) if expect_primary is not None else None
-        record = self._load_model(name)
-        with self._lock(record.folder):
-            record = self._read_model(record.folder)
-            target = self._read_version(record.folder, self._resolve(record, ref), record.primary)
+        folder = self._load_model(name).folder
+        model_path = os.path.join(self._model_dir(folder), MODEL_FILE)
+        # As a deploy does: the new model.toml is written (and fsynced) from the
+        # bytes read, and the lock covers the check that they still hold, the
+        # rename and the history line. A version that is Active stays Active, so
+        # reading it outside the lock is safe.
+        while True:
+            seen = _raw(model_path, MAX_METADATA_BYTES)
+            if seen is None:
+                raise IntegrityError(f"{model_path} disappeared")
+            record = ModelRecord.from_toml(parse_toml(seen, model_path), model_path)
+            target = self._read_version(folder, self._resolve(record, ref), record.primary)
             if target.status != "active":
                 raise NotActive(
                     f"{record.name!r} {target.version} is {target.status_label}; only an Active version can be primary"
@@ -826,12 +834,26 @@ class Registry:
             previous = record.primary
             if target.primary:
                 return PromoteResult(record.name, previous, target, changed=False)
-            # The truth (model.toml) first, then its history line: a crash in
-            # between loses the line, which `doctor --fix` restores.
-            self._write_model_locked(record.replace(primary=target.version, type=target.type, framework=target.framework))
-            checkpoint("promote:model-written")
-            self._history_locked(record.folder, _primary_event(record, target, "promote"))
-            checkpoint("promote:history-written")
+            staged = stage_toml(model_path, record.replace(primary=target.version, type=target.type,
+                                                           framework=target.framework).to_toml())
+            done = False
+            try:
+                with self._lock(folder):
+                    if _raw(model_path, MAX_METADATA_BYTES) == seen:
+                        # The truth (model.toml) first, then its history line: a crash in
+                        # between loses the line, which `doctor --fix` restores.
+                        os.replace(staged, model_path)
+                        checkpoint("promote:model-written")
+                        self._history_locked(folder, _primary_event(record, target, "promote"), sync=False)
+                        checkpoint("promote:history-written")
+                        done = True
+            finally:
+                if not done:
+                    atomic.discard(staged)
+            if done:
+                break
+        atomic.fsync_file(os.path.join(self._model_dir(folder), HISTORY_FILE))
+        atomic.fsync_dir(self._model_dir(folder))
         return PromoteResult(record.name, previous, target.replace(primary=True), changed=True)
 
     # ----------------------------------------------------------------- deploy

@@ -105,6 +105,7 @@ def test_lock_timeout_exit_6(cli, reg, constant_path):
     from mlreg import lock
 
     reg.deploy(constant_path, "m")
+    reg.deploy(constant_path, "m")
     held = lock.Lock(os.path.join(reg.path, "models", "m", ".lock"), timeout=1)
     held.acquire()
     try:
@@ -112,6 +113,8 @@ def test_lock_timeout_exit_6(cli, reg, constant_path):
         assert r.exit_code == 6 and f"pid {os.getpid()}" in r.stderr
     finally:
         held.release()
+    assert reg.model("m").record.primary == "0.2.0"
+    assert not [f for f in os.listdir(os.path.join(reg.path, "models", "m")) if ".tmp-" in f]  # staged file removed
 
 
 def test_corrupt_metadata_exit_7_names_file(cli, reg, constant_path):

@@ -202,8 +202,10 @@ def test_read_only_registry(iris_reg, constant_path):
         assert r.returncode == 0, (args, r.stderr)
     r = run("deploy", constant_path, "--name", "iris-classifier")
     assert r.returncode == 1 and "Read-only file system" in r.stderr and "nothing was deployed" in r.stderr
-    r = run("promote", "iris-classifier", "0.1.0")
+    r = run("describe", "iris-classifier", "new words")
     assert r.returncode == 1 and "Read-only file system" in r.stderr and "Traceback" not in r.stderr
+    r = run("promote", "iris-classifier", "0.1.0")  # already the primary: nothing to write
+    assert r.returncode == 0 and "already the primary" in r.stdout
 
 
 # --------------------------------------------------------------------- trust

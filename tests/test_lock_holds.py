@@ -43,20 +43,22 @@ def _interfere_once(monkeypatch, owner, name, action):
     calls = []
 
     def wrapper(*args, **kwargs):
-        if not calls:
-            action()
         calls.append(1)
+        if len(calls) == 1:
+            action()  # which may call this very function: it is then the second call
         return real(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, wrapper)
     return calls
 
 
-def test_deploys_fsync_nothing_while_holding_the_lock(reg, iris_model_path, fsyncs_under_lock):
+def test_deploys_and_promotes_fsync_nothing_while_holding_the_lock(reg, iris_model_path, fsyncs_under_lock):
     reg.deploy(iris_model_path, "m", template="sklearn-classifier")  # first deploy: README from a template
     reg.deploy(iris_model_path, "m")
     reg.deploy(iris_model_path, "m", promote=False)
+    reg.promote("m", "0.1.0", expect_primary="0.2.0")  # a rollback
     assert [v.version for v in reg.versions("m")] == ["0.1.0", "0.2.0", "0.3.0"]
+    assert reg.model("m").record.primary == "0.1.0"
     assert fsyncs_under_lock == []
 
 
@@ -118,3 +120,23 @@ def test_a_readme_written_while_finishing_is_kept(reg, iris_model_path, monkeypa
     reg.deploy(iris_model_path, "m")
     assert len(calls) == 2
     assert reg.readme("m") == "# m\n\nWritten by a person.\n"
+
+
+def test_a_model_changed_while_promoting_is_read_again(reg, constant_path, monkeypatch):
+    """Someone promotes between this promote's read and its lock: with
+    --expect-primary the stale expectation must now fail, not overwrite."""
+    for _ in range(3):
+        reg.deploy(constant_path, "m")
+    calls = _interfere_once(monkeypatch, mlreg.store, "stage_toml",
+                            lambda: mlreg.Registry(reg.path).promote("m", "0.1.0"))
+    with pytest.raises(mlreg.PrimaryMoved):
+        reg.promote("m", "0.2.0", expect_primary="0.3.0")
+    # staged twice: once by this promote, once by the other; none after the re-read
+    assert len(calls) == 2 and reg.model("m").record.primary == "0.1.0"
+    monkeypatch.undo()
+    calls = _interfere_once(monkeypatch, mlreg.store, "stage_toml",
+                            lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
+    result = reg.promote("m", "0.2.0")
+    assert result.changed and len(calls) == 2
+    record = reg.model("m").record
+    assert (record.primary, record.description) == ("0.2.0", "written meanwhile")
