@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import subprocess
+import sys
 import time
 from typing import Sequence
+
+
+def mlreg_bin() -> str:
+    """The installed ``mlreg`` script; exit with a hint when there is none."""
+    return shutil.which("mlreg") or sys.exit("mlreg is not on PATH: install the project first")
+
+
+def iris_artifact(path: str) -> str:
+    """Write an iris LogisticRegression to ``path`` with joblib (the benchmarks' model)."""
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    joblib.dump(LogisticRegression(max_iter=1000).fit(*load_iris(return_X_y=True)), path)
+    return path
 
 
 def time_once(argv: Sequence[str], env: dict | None = None) -> float:

@@ -19,10 +19,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(__file__))
+from _harness import iris_artifact, mlreg_bin  # noqa: E402
 
-def deploy_all(mlreg_bin: str, registry: str, artifact: str, count: int, parallel: bool, trace: str) -> tuple[float, list]:
+
+def deploy_all(program: str, registry: str, artifact: str, count: int, parallel: bool, trace: str) -> tuple[float, list]:
     env = {**os.environ, "MLREG_LOCK_TRACE": trace}
-    argv = [mlreg_bin, "--registry", registry, "deploy", artifact, "--name", "model", "--json"]
+    argv = [program, "--registry", registry, "deploy", artifact, "--name", "model", "--json"]
     start = time.perf_counter()
     if parallel:
         procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -40,21 +43,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--deploys", type=int, default=16)
     args = parser.parse_args()
-    mlreg_bin = shutil.which("mlreg") or sys.exit("mlreg is not on PATH: install the project first")
-    import joblib
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.datasets import load_iris
-
+    program = mlreg_bin()
     work = tempfile.mkdtemp(prefix="mlreg-contention-")
     try:
-        artifact = os.path.join(work, "model.joblib")
-        X, y = load_iris(return_X_y=True)
-        joblib.dump(LogisticRegression(max_iter=500).fit(X, y), artifact)
+        artifact = iris_artifact(os.path.join(work, "model.joblib"))
         cores = os.cpu_count() or 1
         rows = {}
         for mode in ("sequential", "concurrent"):
             trace = os.path.join(work, f"{mode}.trace")
-            wall, results = deploy_all(mlreg_bin, os.path.join(work, mode), artifact, args.deploys, mode == "concurrent", trace)
+            wall, results = deploy_all(program, os.path.join(work, mode), artifact, args.deploys, mode == "concurrent", trace)
             codes = [code for code, _ in results]
             versions = {json.loads(out)["version"] for code, out in results if code == 0}
             with open(trace) as f:

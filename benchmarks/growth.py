@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import compare, summary  # noqa: E402
+from _harness import compare, mlreg_bin, summary  # noqa: E402
 
 
 def build(root: str, versions: int, artifact: str) -> str:
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--sizes", default="10,100,1000,10000")
     args = parser.parse_args()
-    mlreg_bin = shutil.which("mlreg") or sys.exit("mlreg is not on PATH: install the project first")
+    program = mlreg_bin()
     import joblib
     from sklearn.dummy import DummyClassifier
 
@@ -82,7 +82,7 @@ def main() -> None:
         rows = []
         for n in sizes:
             path = build(work, n, artifact)
-            base = [mlreg_bin, "--registry", path]
+            base = [program, "--registry", path]
             times = compare({
                 "versions --json": base + ["versions", "model", "--json"],
                 "status": base + ["status", "model"],
@@ -103,7 +103,7 @@ def main() -> None:
                   f"{statistics.median(d) / statistics.median(first[3]):.2f}x | "
                   f"{statistics.median(p) / statistics.median(first[4]):.2f}x |")
         models_path = build_models(work, 1000, artifact)
-        m = compare({"models": [mlreg_bin, "--registry", models_path, "models"]}, runs=args.runs, warmup=1)
+        m = compare({"models": [program, "--registry", models_path, "models"]}, runs=args.runs, warmup=1)
         print(f"\n1000 models: models {summary(m['models'])}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -34,7 +34,7 @@ import time
 from typing import Callable, Sequence
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import compare, time_once  # noqa: E402
+from _harness import compare, iris_artifact, mlreg_bin, time_once  # noqa: E402
 
 ROW = "[[5.1, 3.5, 1.4, 0.2]]"
 PEERS = {"gto": ["gto"], "MLflow": ["mlflow"], "BentoML": ["bentoml"]}
@@ -113,7 +113,7 @@ class Mlreg(Tool):
     name = "mlreg"
 
     def __init__(self, work: str, artifact: str):
-        self.bin = shutil.which("mlreg") or sys.exit("mlreg is not on PATH: install the project first")
+        self.bin = mlreg_bin()
         self.work, self.artifact, self.path = work, artifact, ""
 
     def help(self): return [self.bin, "--help"]
@@ -284,14 +284,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.install:
         install(args.venvs)
-    import joblib
-    from sklearn.datasets import load_iris
-    from sklearn.linear_model import LogisticRegression
-
     work = tempfile.mkdtemp(prefix="mlreg-peers-")
     try:
-        artifact = os.path.join(work, "iris.joblib")
-        joblib.dump(LogisticRegression(max_iter=500).fit(*load_iris(return_X_y=True)), artifact)
+        artifact = iris_artifact(os.path.join(work, "iris.joblib"))
         tools: list[Tool] = [
             Mlreg(work, artifact),
             Gto(work, os.path.join(args.venvs, "gto")),

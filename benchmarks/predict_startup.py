@@ -12,12 +12,8 @@ import shutil
 import sys
 import tempfile
 
-import joblib
-from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
-
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import compare, report  # noqa: E402
+from _harness import compare, iris_artifact, mlreg_bin, report  # noqa: E402
 
 ROW = "[[5.1, 3.5, 1.4, 0.2]]"
 
@@ -28,12 +24,10 @@ def main() -> None:
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="mlreg-bench-")
     try:
-        X, y = load_iris(return_X_y=True)
-        artifact = os.path.join(work, "iris.joblib")
-        joblib.dump(LogisticRegression(max_iter=1000).fit(X, y), artifact)
+        artifact = iris_artifact(os.path.join(work, "iris.joblib"))
         registry = os.path.join(work, "registry")
-        mlreg = shutil.which("mlreg") or sys.exit("mlreg is not on PATH: install the project first")
-        compare({"deploy": [mlreg, "--registry", registry, "deploy", artifact, "--name", "iris"]}, runs=1, warmup=0)
+        program = mlreg_bin()
+        compare({"deploy": [program, "--registry", registry, "deploy", artifact, "--name", "iris"]}, runs=1, warmup=0)
         deployed = os.path.join(registry, "models", "iris", "versions", "0.1.0", "model.joblib")
         times = compare(
             {
@@ -42,7 +36,7 @@ def main() -> None:
                     sys.executable, "-c",
                     f"import joblib; print(joblib.load({deployed!r}).predict({ROW}).tolist())",
                 ],
-                "mlreg predict": [mlreg, "--registry", registry, "predict", "iris", "--input", ROW],
+                "mlreg predict": [program, "--registry", registry, "predict", "iris", "--input", ROW],
             },
             runs=args.runs,
         )

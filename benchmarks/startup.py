@@ -18,7 +18,7 @@ import tempfile
 import joblib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import compare, report  # noqa: E402
+from _harness import compare, mlreg_bin, report  # noqa: E402
 
 FLOOR_APP = """
 import typer
@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    mlreg_bin = shutil.which("mlreg") or sys.exit("mlreg is not on PATH: install the project first")
+    program = mlreg_bin()
     work = tempfile.mkdtemp(prefix="mlreg-bench-")
     try:
         import mlreg
@@ -54,14 +54,14 @@ def main() -> None:
         joblib.dump(DummyClassifier().fit([[0], [1]], [0, 1]), artifact)
         for _ in range(10):
             reg.deploy(artifact, "model")
-        base = [mlreg_bin, "--registry", reg.path]
+        base = [program, "--registry", reg.path]
         times = compare(
             {
                 "python -c pass": [sys.executable, "-c", "pass"],
                 "two-command Typer app": [sys.executable, floor, "status", "x"],
                 "mlreg status model": base + ["status", "model"],
                 "mlreg versions model": base + ["versions", "model"],
-                "mlreg --help": [mlreg_bin, "--help"],
+                "mlreg --help": [program, "--help"],
             },
             runs=args.runs,
         )
