@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 from . import atomic, identity, lock, names, versions
 from .checkpoints import checkpoint
@@ -834,24 +834,19 @@ class Registry:
             previous = record.primary
             if target.primary:
                 return PromoteResult(record.name, previous, target, changed=False)
-            staged = stage_toml(model_path, record.replace(primary=target.version, type=target.type,
-                                                           framework=target.framework).to_toml())
-            done = False
-            try:
+            with _staging() as staged:
+                staged.append((stage_toml(model_path, record.replace(primary=target.version, type=target.type,
+                                                                     framework=target.framework).to_toml()),
+                               model_path))
                 with self._lock(folder):
                     if _raw(model_path, MAX_METADATA_BYTES) == seen:
                         # The truth (model.toml) first, then its history line: a crash in
                         # between loses the line, which `doctor --fix` restores.
-                        os.replace(staged, model_path)
+                        _rename_staged(staged)
                         checkpoint("promote:model-written")
                         self._history_locked(folder, _primary_event(record, target, "promote"), sync=False)
                         checkpoint("promote:history-written")
-                        done = True
-            finally:
-                if not done:
-                    atomic.discard(staged)
-            if done:
-                break
+                        break
         atomic.fsync_file(os.path.join(self._model_dir(folder), HISTORY_FILE))
         atomic.fsync_dir(self._model_dir(folder))
         return PromoteResult(record.name, previous, target.replace(primary=True), changed=True)
@@ -1047,27 +1042,24 @@ class Registry:
             target = os.path.join(vdir_root, vfolder)
             version_id = self._new_id(folder, vfolder)
             checkpoint("deploy:id-allocated")
-            staged: list[tuple[str, str]] = []
             published = False
             try:
-                readme_must_be_new = self._prepare_publish(deploy, model, number, version_id, highest, description,
-                                                           readme, template, fields, staged)
-                readme_path = os.path.join(model_dir, README_FILE)
-                with self._lock(folder):
-                    if (_raw(model_path, MAX_METADATA_BYTES) == seen and not os.path.lexists(target)
-                            and not (readme_must_be_new and os.path.lexists(readme_path))):
-                        # The number is recorded as used before the folder appears: a
-                        # crash in between skips a number, never reuses one.
-                        for tmp, final in staged:
-                            os.replace(tmp, final)
-                        checkpoint("deploy:model-written")
-                        os.rename(deploy.staging, target)  # absent, checked under the lock
-                        published = True
-                        checkpoint("deploy:published")
+                with _staging() as staged:
+                    readme_must_be_new = self._prepare_publish(deploy, model, number, version_id, highest,
+                                                               description, readme, template, fields, staged)
+                    readme_path = os.path.join(model_dir, README_FILE)
+                    with self._lock(folder):
+                        if (_raw(model_path, MAX_METADATA_BYTES) == seen and not os.path.lexists(target)
+                                and not (readme_must_be_new and os.path.lexists(readme_path))):
+                            # The number is recorded as used before the folder appears: a
+                            # crash in between skips a number, never reuses one.
+                            _rename_staged(staged)
+                            checkpoint("deploy:model-written")
+                            os.rename(deploy.staging, target)  # absent, checked under the lock
+                            published = True
+                            checkpoint("deploy:published")
             finally:
                 if not published:
-                    for tmp, _ in staged:
-                        atomic.discard(tmp)
                     # The ID was never shown to anyone: take it back, so it cannot
                     # come to name another deploy's version of the same number.
                     with contextlib.suppress(OSError):
@@ -1175,9 +1167,7 @@ class Registry:
                 updated = model if model.primary is not None else model.replace(type=record.type, framework=record.framework)
             else:
                 updated, outcome = model, "Deployment Failed"
-            staged: list[tuple[str, str]] = []
-            done = False
-            try:
+            with _staging() as staged:
                 readme_text = _refreshed_readme(updated, record, seen[1])
                 if readme_text is not None:
                     from .readme import sha256 as text_sha256
@@ -1192,20 +1182,13 @@ class Registry:
                             at=now(), by=record.deployed_by, event="deploy", version=record.version,
                             version_id=record.version_id, status=record.status, detail=record.reason), sync=False)
                         checkpoint("deploy:history-written")
-                        for tmp, final in staged:
-                            os.replace(tmp, final)
                         if staged:
+                            _rename_staged(staged)
                             checkpoint("deploy:primary-written")
                         if promoted:
                             self._history_locked(deploy.folder, _primary_event(model, record, f"deploy of {record.version}"),
                                                  sync=False)
-                        done = True
-            finally:
-                if not done:
-                    for tmp, _ in staged:
-                        atomic.discard(tmp)
-            if done:
-                break
+                        break
         log.write(outcome)
         atomic.fsync_file(history_path)
         atomic.fsync_dir(model_dir)
@@ -1213,12 +1196,8 @@ class Registry:
 
     @staticmethod
     def _read_readme(path: str) -> str | None:
-        try:
-            return atomic.read_bytes(path, MAX_README_BYTES).decode("utf-8", "replace")
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as e:
-            raise IntegrityError(f"cannot read README {path}: {e}") from None
+        data = _raw(path, MAX_README_BYTES)
+        return None if data is None else data.decode("utf-8", "replace")
 
     def _abandon(self, deploy: _Deploy, reason: str) -> None:
         """Best effort after an exception: a published version is marked failed at once."""
@@ -1257,6 +1236,26 @@ def _dump(obj: Any, path: str) -> tuple[int, str]:
         f.flush()
         os.fsync(f.fileno())
     return hash_file(path)
+
+
+@contextlib.contextmanager
+def _staging() -> Iterator[list[tuple[str, str]]]:
+    """A list for the (temporary, final) pairs of files staged before taking a lock;
+    those ``_rename_staged`` did not rename into place are removed at the end."""
+    staged: list[tuple[str, str]] = []
+    try:
+        yield staged
+    finally:
+        for tmp, _ in staged:
+            atomic.discard(tmp)
+
+
+def _rename_staged(staged: list[tuple[str, str]]) -> None:
+    """Rename the staged files into place, in order, each leaving the list once renamed."""
+    while staged:
+        tmp, final = staged[0]
+        os.replace(tmp, final)
+        del staged[0]
 
 
 def _raw(path: str, limit: int) -> bytes | None:

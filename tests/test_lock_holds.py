@@ -74,6 +74,8 @@ def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monk
     assert reg.model("m").record.highest_version == "0.2.0"
     ids = sorted(os.listdir(os.path.join(reg.path, "ids")))
     assert ids == sorted(x.version_id for x in reg.versions("m"))  # the first attempt's ID was taken back
+    leftovers = [f for f in os.listdir(os.path.join(reg.path, "models", "m")) if ".tmp-" in f]
+    assert leftovers == []  # the first attempt's staged model.toml was removed
 
 
 def test_a_model_changed_while_finishing_is_read_again(reg, constant_path, monkeypatch):
