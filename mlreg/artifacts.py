@@ -105,20 +105,39 @@ class CheckResult:
     type: str | None = None
     libraries: dict[str, str] = field(default_factory=dict)
     signature: dict[str, Any] = field(default_factory=dict)
+    sample_failed: bool = False  # the model loaded, but predict failed on the sample input
+
+    def but(self, **changes: Any) -> "CheckResult":
+        """A copy with some fields changed."""
+        import dataclasses
+
+        return dataclasses.replace(self, **changes)
 
 
-def run_check(artifact: str, sample_input: Any = None, timeout: float = 300.0) -> CheckResult:
+def run_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
+              code_dir: str | None = None) -> CheckResult:
     """Load ``artifact`` in a fresh Python process with a time limit and check it.
 
     The child finds a callable ``predict`` and, when ``sample_input`` is given,
     runs one prediction on it. Its answer is one JSON document on stdout; the
     model's own printing is sent to stderr in the child.
+
+    The child must prove what a later load will do, so it must not see the
+    deployer's current folder (a model whose class sits in ``./features.py``
+    used to pass the check and then fail in every `predict`): it runs in the
+    version's folder with ``-P`` (no current folder on ``sys.path``), and finds
+    the model's own code only in ``code_dir`` (``deploy --code``).
     """
-    config = json.dumps({"artifact": artifact, "sample_input": sample_input})
-    command = [sys.executable, "-m", "mlreg.checker"]
+    config = json.dumps({"artifact": artifact, "sample_input": sample_input, "code": code_dir})
+    # mlreg itself is found where this process found it (an install, or a source
+    # checkout), after everything else on the child's path.
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, "-P", "-c",
+               f"import sys; sys.path.append({package_parent!r}); from mlreg.checker import main; main()"]
     try:
         proc = subprocess.run(
             command, input=config, capture_output=True, text=True, timeout=timeout,
+            cwd=os.path.dirname(os.path.abspath(artifact)),
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
     except subprocess.TimeoutExpired as e:
@@ -141,6 +160,7 @@ def run_check(artifact: str, sample_input: Any = None, timeout: float = 300.0) -
         type=answer.get("type"),
         libraries=dict(answer.get("libraries", {})),
         signature=dict(answer.get("signature", {})),
+        sample_failed=bool(answer.get("sample_failed")),
     )
 
 

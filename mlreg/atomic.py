@@ -9,11 +9,57 @@ the umask, so a team sharing a registry through a group can all write it.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
 
 # Temporary files carry this marker so ``doctor`` can tell them from real files.
 TEMP_MARKER = ".tmp-"
+# How far back a torn last line is looked for at a time.
+_TAIL_CHUNK = 1 << 16
+
+
+class UnsafeFile(OSError):
+    """A registry path that is not a plain file of its own: a symlink, a FIFO, a
+    device, a folder, or a hard link to a file that also lives elsewhere."""
+
+
+def open_regular(path: str, flags: int = os.O_RDONLY, *, links_ok: bool = False) -> int:
+    """Open a registry file and return its descriptor, refusing anything but a
+    regular file that only this name points to.
+
+    Every registry file is opened through here. ``O_NOFOLLOW`` refuses a
+    symlink; ``O_NONBLOCK`` makes opening a FIFO return at once instead of
+    waiting for a writer (a planted FIFO used to hang every reader, and `serve`
+    with them); ``fstat`` on the open descriptor then refuses what is not a
+    regular file, and a second hard link, which would let a write to the
+    registry land in a file elsewhere. ``links_ok`` is for files that mlreg
+    itself creates by ``link`` (``create_exclusive``), which have two names
+    for a moment.
+
+    Raises:
+        FileNotFoundError: no such file (and ``flags`` has no ``O_CREAT``).
+        UnsafeFile: a symlink, not a regular file, or hard-linked.
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UnsafeFile(errno.ELOOP, "a symlink; mlreg never follows links inside a registry", path) from None
+        if e.errno in (errno.ENXIO, errno.EISDIR):
+            raise UnsafeFile(e.errno, "not a regular file", path) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFile(errno.EINVAL, "not a regular file", path)
+        if info.st_nlink > (2 if links_ok else 1):
+            raise UnsafeFile(errno.EMLINK, f"a hard link ({info.st_nlink} names for one file)", path)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def temp_name(path: str) -> str:
@@ -50,12 +96,10 @@ def stage(path: str, data: bytes | str) -> str:
     if isinstance(data, str):
         data = data.encode("utf-8")
     tmp = temp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -63,6 +107,12 @@ def stage(path: str, data: bytes | str) -> str:
         _remove_quietly(tmp)
         raise
     return tmp
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def file_key(path: str) -> tuple[int, int, int] | None:
@@ -87,15 +137,7 @@ def create_exclusive(path: str, data: bytes | str) -> bool:
     temporary file that is then hard-linked to ``path`` (``link`` fails if the
     name exists, atomically, unlike ``rename``).
     """
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    tmp = temp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = stage(path, data)  # removes its temporary file itself when a write fails (a full disk)
     try:
         os.link(tmp, path)
     except FileExistsError:
@@ -129,45 +171,72 @@ def append_line(path: str, line: str, sync: bool = True) -> None:
     so it is never glued to a good line. With ``sync=False`` the caller calls
     ``fsync_file`` later (after releasing its lock); readers see the line at
     once either way.
+
+    Raises:
+        UnsafeFile: the log is a symlink, not a regular file, or hard-linked.
     """
-    data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
+    fd = open_append(path)
     try:
-        size = os.fstat(fd).st_size
-        if size:
-            last = os.pread(fd, 1, size - 1)
-            if last != b"\n":
-                tail = os.pread(fd, min(size, 1 << 20), max(0, size - (1 << 20)))
-                os.ftruncate(fd, size - len(tail) + tail.rfind(b"\n") + 1)
-        os.write(fd, data)
+        write_line(fd, line)
         if sync:
             os.fsync(fd)
     finally:
         os.close(fd)
 
 
+def open_append(path: str) -> int:
+    """Open (creating) a line log for appending with ``write_line``.
+
+    Opening comes apart from writing so that a writer can open the log before
+    it changes anything else, and so fail before the change, not after it.
+
+    Raises:
+        UnsafeFile: the log is a symlink, not a regular file, or hard-linked.
+    """
+    return open_regular(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+
+
+def write_line(fd: int, line: str) -> None:
+    """Append ``line`` to the log open on ``fd``, first cutting a torn last line off."""
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        os.ftruncate(fd, last_line_end(fd, size))
+    _write_all(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+
+
+def last_line_end(fd: int, size: int) -> int:
+    """The offset just past the last ``\\n`` before ``size`` (0 when there is none),
+    looking back a chunk at a time: a torn line may be longer than any one chunk."""
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL_CHUNK)
+        found = os.pread(fd, end - start, start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
+
+
 def fsync_file(path: str) -> None:
     """Flush a file written earlier (e.g. by ``append_line(..., sync=False)``) to disk."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    fd = open_regular(path)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def read_bytes(path: str, limit: int) -> bytes:
-    """Read a regular file, never through a symlink, refusing one over ``limit`` bytes.
+def read_bytes(path: str, limit: int, *, links_ok: bool = False) -> bytes:
+    """Read a regular file (see ``open_regular``), refusing one over ``limit`` bytes.
 
     Raises:
         FileNotFoundError: no such file.
-        OSError: a symlink (``ELOOP``) or not a regular file.
+        UnsafeFile: a symlink, not a regular file, or hard-linked.
         ValueError: larger than ``limit``.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    fd = open_regular(path, links_ok=links_ok)
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
         if info.st_size > limit:
             raise ValueError(f"{path} is {info.st_size} bytes, more than the {limit} allowed")
         chunks = []

@@ -98,18 +98,23 @@ def signature(model: Any) -> dict[str, Any]:
     return found
 
 
-def libraries(before: set[str]) -> dict[str, str]:
-    """Versions of the distributions whose modules loading the artifact imported."""
+def libraries(named: set[str]) -> dict[str, str]:
+    """Versions of the distributions of the top-level modules ``named`` (those the
+    pickle refers to), of joblib, and of numpy when it was loaded.
+
+    Not every module that happened to be imported while loading: that listed
+    rich, narwhals or python-dateutil, whose versions say nothing about
+    whether the artifact loads the same.
+    """
     from importlib import metadata
 
-    loaded = {m.partition(".")[0] for m in sys.modules} - before
-    loaded |= {"joblib"}
-    if "numpy" in {m.partition(".")[0] for m in sys.modules}:
-        loaded.add("numpy")
+    wanted = set(named) | {"joblib"}
+    if "numpy" in sys.modules:
+        wanted.add("numpy")
     owners = metadata.packages_distributions()
     found = {}
-    for module in sorted(loaded):
-        if module in sys.stdlib_module_names or module.startswith("_") or module == "mlreg":
+    for module in sorted(wanted):
+        if module in sys.stdlib_module_names or module.startswith("_") or module in ("mlreg", "__main__"):
             continue
         for dist in owners.get(module, []):
             try:
@@ -119,25 +124,50 @@ def libraries(before: set[str]) -> dict[str, str]:
     return found
 
 
-def check(artifact: str, sample_input: Any) -> dict[str, Any]:
+def _recording_globals() -> set[str]:
+    """Record the top-level module of every class or function the pickle names.
+
+    joblib unpickles with a subclass of ``pickle._Unpickler`` (the pure-Python
+    one), whose ``find_class`` resolves each global the pickle names.
+    """
+    import pickle
+
+    named: set[str] = set()
+    original = pickle._Unpickler.find_class
+
+    def find_class(self: Any, module: str, name: str) -> Any:
+        named.add(module.partition(".")[0])
+        return original(self, module, name)
+
+    pickle._Unpickler.find_class = find_class  # type: ignore[method-assign]
+    return named
+
+
+def check(artifact: str, sample_input: Any, code: str | None = None) -> dict[str, Any]:
     steps: list[tuple[str, str]] = []
     answer: dict[str, Any] = {"ok": False, "steps": steps}
 
     def step(text: str) -> None:
         steps.append((_now(), text))
 
-    before = {m.partition(".")[0] for m in sys.modules}
+    if code:
+        sys.path.insert(0, code)
+        step(f"the model's code ({', '.join(sorted(os.listdir(code)))}) is first on sys.path")
+    named = _recording_globals()
     try:
         import joblib
 
         step(f"loading the artifact with joblib {joblib.__version__}")
         model = joblib.load(artifact)
+    except (ModuleNotFoundError, AttributeError) as e:
+        answer.update(reason=f"the artifact could not be loaded: {_missing_code(e, code)}", error=_error(e))
+        return answer
     except Exception as e:
         answer.update(reason="the artifact could not be loaded", error=_error(e))
         return answer
     answer["framework"] = framework = detect_framework(model)
     answer["type"] = detect_type(model, framework)
-    answer["libraries"] = libraries(before)
+    answer["libraries"] = libraries(named)
     answer["signature"] = signature(model)
     step(f"loaded {answer['signature']['class']} (Framework {framework}, Type {answer['type']})")
     if not callable(getattr(model, "predict", None)):
@@ -151,12 +181,22 @@ def check(artifact: str, sample_input: Any) -> dict[str, Any]:
             result = model.predict(to_model_input(sample_input, model))
             step(f"sample input predicted: {len(result)} result(s)")
         except Exception as e:
-            answer.update(reason="predict failed on the sample input", error=_error(e))
+            answer.update(reason=f"predict failed on the sample input: {type(e).__name__}: "
+                          f"{' '.join(str(e).split())[:300]}", error=_error(e), sample_failed=True)
             return answer
     else:
         step("no sample input given: predict was not run")
     answer["ok"] = True
     return answer
+
+
+def _missing_code(e: BaseException, code: str | None) -> str:
+    from mlreg.predict import missing_code
+
+    text = missing_code(e)
+    if code and isinstance(e, ModuleNotFoundError):
+        text += " (it is not in the code given with --code either)"
+    return text
 
 
 def _error(e: BaseException) -> str:
@@ -168,7 +208,7 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     config = json.load(sys.stdin)
-    answer = check(config["artifact"], config.get("sample_input"))
+    answer = check(config["artifact"], config.get("sample_input"), config.get("code"))
     out.write("\n" + json.dumps(answer, default=str) + "\n")
     out.flush()
     # The answer is out: skip unloading the model's libraries module by module

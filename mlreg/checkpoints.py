@@ -21,9 +21,10 @@ DEPLOY_STEPS = (
     "deploy:model-written",   # model.toml records the new highest version
     "deploy:published",       # version folder renamed into versions/
     "deploy:checked",         # the check child has answered
-    "deploy:version-written", # final status in version.toml
-    "deploy:history-written", # deploy outcome appended to history.jsonl
+    "deploy:outcome-staged",  # the final record written whole to outcome.toml
     "deploy:primary-written", # model.toml names the new primary
+    "deploy:version-written", # outcome.toml renamed over version.toml
+    "deploy:history-written", # deploy outcome appended to history.jsonl (the log's last line next)
 )
 PROMOTE_STEPS = ("promote:model-written", "promote:history-written")
 README_STEPS = ("readme:written",)

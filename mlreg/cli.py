@@ -390,7 +390,9 @@ def logs(name: NameArg, ref: RefArg, as_json: JsonFlag = False) -> None:
     """
     lines = _registry().logs(name, ref)
     if as_json:
-        render.emit_json(lines)
+        from .deploylog import entries
+
+        render.emit_json(entries(lines))
     else:
         for line in lines:
             render.out(render.clean(line))

@@ -15,7 +15,9 @@ LOG_NAME = "deploy.log"
 
 class DeployLog:
     def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        from .atomic import open_regular
+
+        self._fd = open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 
     def write(self, message: str, at: str | None = None) -> None:
         """Append ``message``; lines after the first are indented under it."""
@@ -35,6 +37,33 @@ class DeployLog:
                 self._fd = -1
 
 
+MAX_LOG_BYTES = 64 << 20
+
+
 def read_lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read().splitlines()
+    """The log's lines.
+
+    Raises:
+        FileNotFoundError; UnsafeFile (a symlink, a FIFO, a hard link); ValueError (over 64 MiB).
+    """
+    from .atomic import read_bytes
+
+    return read_bytes(path, MAX_LOG_BYTES).decode("utf-8", "replace").splitlines()
+
+
+def entries(lines: list[str]) -> list[dict[str, str | None]]:
+    """Log lines as ``{"at": ISO 8601 UTC, "text": the line without its timestamp}``.
+
+    Lines that continue an entry (indented under it, e.g. a traceback) carry
+    the time of the entry they belong to.
+    """
+    found: list[dict[str, str | None]] = []
+    at: str | None = None
+    for line in lines:
+        stamp, sep, text = line.partition("  ")
+        if sep and len(stamp) >= 20 and stamp[4:5] == "-" and stamp[10:11] == "T" and stamp.endswith("Z"):
+            at = stamp
+        else:
+            text = line[4:] if line.startswith("    ") else line
+        found.append({"at": at, "text": text})
+    return found

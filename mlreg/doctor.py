@@ -15,6 +15,7 @@ history line. It never deletes an artifact or a version.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -22,11 +23,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import atomic, lock, versions
+from . import atomic, lock, names, versions
 from .atomic import TEMP_MARKER
-from .errors import IntegrityError
+from .errors import IntegrityError, InvalidVersion
 from .identity import same_process_alive
-from .metadata import HistoryEvent, ModelRecord, VersionRecord, now, read_toml, write_toml
+from .layout import OUTCOME_FILE
+from .metadata import (
+    INTERRUPTED,
+    HistoryEvent,
+    ModelRecord,
+    VersionRecord,
+    committed_outcome,
+    now,
+    read_toml,
+    write_toml,
+)
 
 DEFAULT_OLDER_THAN = 3600.0
 
@@ -79,12 +90,15 @@ class Verified:
                 "ok": self.ok, "problem": self.problem}
 
 
-def verify_artifact(path: str, record: VersionRecord) -> str:
-    """'' when the artifact at ``path`` has its recorded size and sha256, else the problem."""
+def verify_artifact(vdir: str, record: VersionRecord) -> str:
+    """'' when the artifact in the version folder ``vdir`` has its recorded size and
+    sha256, and its code (``deploy --code``) its recorded digest; else the problem."""
     from .predict import open_verified
+    from .usercode import CODE_DIR, verify
 
     try:
-        open_verified(path, record.size, record.sha256).close()
+        open_verified(os.path.join(vdir, record.artifact), record.size, record.sha256).close()
+        verify(os.path.join(vdir, CODE_DIR), record.code_sha256)
     except IntegrityError as e:
         return str(e)
     return ""
@@ -107,6 +121,14 @@ class Doctor:
             self._model(folder)
         self._ids()
         return self.report
+
+    def _held(self, path: str) -> bool:
+        """Whether a deploy lock is held; an unsafe one (reported by the walk) counts as held,
+        so that nothing is repaired on its word."""
+        try:
+            return lock.is_held(path)
+        except IntegrityError:
+            return True
 
     def _old(self, path: str) -> bool:
         try:
@@ -131,9 +153,17 @@ class Doctor:
                     if not os.access(path, os.R_OK | os.X_OK):
                         self.report.add("permissions", path, "a folder mlreg cannot read or enter")
                 elif not stat.S_ISREG(info.st_mode):
-                    self.report.add("stray", path, "neither a file nor a folder")
+                    self.report.add("unsafe-file", path, "neither a file nor a folder (a FIFO, a device or a "
+                                    "socket); every command refuses it: remove it")
+                elif info.st_nlink > 1 and not self._linked_on_purpose(folder, name):
+                    self.report.add("unsafe-file", path, f"a hard link ({info.st_nlink} names for one file); "
+                                    "every command refuses it: replace it with a copy")
                 elif not os.access(path, os.R_OK):
                     self.report.add("permissions", path, "a file mlreg cannot read")
+
+    def _linked_on_purpose(self, folder: str, name: str) -> bool:
+        """ID files and the marker are made by ``link``: two names for a moment."""
+        return folder == os.path.join(self.reg.path, "ids") or (folder == self.reg.path and name == "mlreg.toml")
 
     def _temp_file(self, path: str) -> None:
         if not self._old(path):
@@ -154,7 +184,7 @@ class Doctor:
             return
         for entry in entries:
             path = os.path.join(root, entry)
-            if os.path.islink(path) or lock.is_held(os.path.join(path, ".deploy.lock")) or not self._old(path):
+            if os.path.islink(path) or self._held(os.path.join(path, ".deploy.lock")) or not self._old(path):
                 continue  # a symlink is reported by the walk; a held or recent one is a deploy in progress
             problem = self.report.add("staging-leftover", path, "the staging folder of a deploy that ended before publishing")
             if self.fix:
@@ -187,6 +217,7 @@ class Doctor:
         self._primary(record, found)
         self._highest(record, found)
         self._history(record)
+        self._outcomes(record, found)
 
     def _version(self, model: ModelRecord, vfolder: str) -> VersionRecord | None:
         vdir = os.path.join(self.reg.path, "models", model.folder, "versions", vfolder)
@@ -205,26 +236,42 @@ class Doctor:
             self.report.add("metadata", path, str(e))
             return None
         self.report.versions += 1
-        if versions.is_version(record.version) and versions.folder_for(record.version) != vfolder:
+        if versions.folder_of(record.version) != vfolder:
             self.report.add("metadata", path, f"says version {record.version} but lies in folder {vfolder}")
-        if record.status == "deploying" and not lock.is_held(os.path.join(vdir, ".deploy.lock")):
+            return None
+        if names.folder_of(record.model) != model.folder:
+            self.report.add("metadata", path, f"says it is a version of {record.model!r} but lies in the folder "
+                            f"of {model.folder}; every command refuses it")
+            return None
+        if record.status == "deploying" and not self._held(os.path.join(vdir, ".deploy.lock")):
             record = self._interrupted(model, vdir, record)
+        elif record.status != "deploying" and os.path.lexists(os.path.join(vdir, OUTCOME_FILE)):
+            self._leftover_outcome(vdir)
         if record.status != "deploying":
             self.report.artifacts += 1
-            problem = verify_artifact(os.path.join(vdir, record.artifact), record)
+            problem = verify_artifact(vdir, record)
             if problem:
                 self.report.add("artifact", os.path.join(vdir, record.artifact), problem)
         self._id_of(model, vfolder, record)
         return record
 
+    def _leftover_outcome(self, vdir: str) -> None:
+        path = os.path.join(vdir, OUTCOME_FILE)
+        problem = self.report.add("leftover", path, "the staged outcome of a deploy that has finished")
+        if self.fix:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            problem.fixed = True
+
     def _interrupted(self, model: ModelRecord, vdir: str, record: VersionRecord) -> VersionRecord:
         path = os.path.join(vdir, "version.toml")
+        outcome_path = os.path.join(vdir, OUTCOME_FILE)
+        if versions.same(model.primary, record.version):
+            return self._unfinished_primary(model, vdir, record)
         problem = self.report.add("interrupted", path, "a deploy whose process ended while Deploying; "
                                   "it reads as Deployment Failed (interrupted)")
         if not self.fix:
             return record.replace(status="failed")
-        from .store import INTERRUPTED
-
         if same_process_alive(record.process):
             # Its lock is free yet its process runs: locks do not work here (see the README
             # on network filesystems). Marking a live deploy failed would be wrong.
@@ -235,13 +282,82 @@ class Doctor:
             current = VersionRecord.from_toml(read_toml(path), path)
             if current.status != "deploying" or lock.is_held(os.path.join(vdir, ".deploy.lock")):
                 return current  # it finished (or came back) meanwhile
+            if versions.same(self.reg._read_model(model.folder).primary, current.version):
+                return current  # it became primary meanwhile: the next run completes it
             failed = current.replace(status="failed", finished_at=now(), reason=INTERRUPTED)
             write_toml(path, failed.to_toml())
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(outcome_path)
             self.reg._history_locked(model.folder, HistoryEvent(
                 at=now(), by=_who(), event="deploy", version=failed.version, version_id=failed.version_id,
                 status="failed", detail=f"{INTERRUPTED} (recorded by doctor --fix)"))
+            self._log_outcome(vdir, f"Deployment Failed ({INTERRUPTED}; recorded by doctor --fix)")
         problem.fixed = True
         return failed
+
+    def _unfinished_primary(self, model: ModelRecord, vdir: str, record: VersionRecord) -> VersionRecord:
+        """A deploy killed after it became the primary, before its outcome replaced
+        version.toml: it passed its check, so it is Active; complete its record."""
+        path = os.path.join(vdir, "version.toml")
+        outcome = committed_outcome(vdir, model.folder, os.path.basename(vdir), record)
+        if outcome.status != "active":
+            self.report.add("primary", path, f"the primary {record.version} never finished its deploy and has no "
+                            "outcome to complete it with; promote another version")
+            return record.replace(status="failed")
+        problem = self.report.add("interrupted", path, "a deploy killed after it became the primary, before its "
+                                  "outcome was recorded; it reads as Active from outcome.toml")
+        if self.fix and not self._held(os.path.join(vdir, ".deploy.lock")):
+            with self.reg._lock(model.folder):
+                if read_toml(path).get("status") == "deploying":
+                    os.replace(os.path.join(vdir, OUTCOME_FILE), path)
+            problem.fixed = True
+        return outcome
+
+    def _outcomes(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
+        """Every finished deploy has its outcome in the history and as its log's last line
+        (a kill between the renames and those lines can lose them)."""
+        from .deploylog import LOG_NAME, read_lines
+
+        history_path = os.path.join(self.reg.path, "models", model.folder, "history.jsonl")
+        try:
+            events = self.reg.history(model.folder)
+        except IntegrityError:
+            return  # reported by the walk
+        recorded = {e.version_id for e in events if e.event == "deploy" and e.status in ("active", "failed")}
+        for vfolder, record in sorted(found.items()):
+            if record.status == "deploying":
+                continue
+            vdir = os.path.join(self.reg.path, "models", model.folder, "versions", vfolder)
+            if record.version_id not in recorded:
+                problem = self.report.add("history", history_path, f"no deploy outcome of {record.version} "
+                                          "(its line was lost in a crash)")
+                if self.fix:
+                    with self.reg._lock(model.folder):
+                        self.reg._history_locked(model.folder, HistoryEvent(
+                            at=now(), by=record.deployed_by, event="deploy", version=record.version,
+                            version_id=record.version_id, status=record.status,
+                            detail=f"{record.reason or 'Active'} (recorded by doctor --fix: the line was lost in a crash)"))
+                    problem.fixed = True
+            log_path = os.path.join(vdir, LOG_NAME)
+            try:
+                lines = read_lines(log_path)
+            except FileNotFoundError:
+                lines = []
+            except (OSError, ValueError):
+                continue  # reported by the walk
+            if not any(_is_outcome(line) for line in lines[-50:]):
+                problem = self.report.add("deploy-log", log_path, f"the deploy log of {record.version} has no "
+                                          "outcome (its last line was lost in a crash)")
+                if self.fix:
+                    label = "Active" if record.status == "active" else "Deployment Failed"
+                    self._log_outcome(vdir, f"{label} (recorded by doctor --fix: the line was lost in a crash)")
+                    problem.fixed = True
+
+    @staticmethod
+    def _log_outcome(vdir: str, text: str) -> None:
+        from .deploylog import LOG_NAME
+
+        atomic.append_line(os.path.join(vdir, LOG_NAME), f"{now()}  {text}")
 
     def _id_of(self, model: ModelRecord, vfolder: str, record: VersionRecord) -> None:
         path = os.path.join(self.reg.path, "ids", record.version_id)
@@ -279,56 +395,64 @@ class Doctor:
             self.report.add("primary", path, f"the primary {model.primary} is not Active ({chosen.status}); promote another")
 
     def _highest(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
-        numbers = [versions.parse(v) for v in found]
-        if not numbers:
-            return
-        top = max(numbers)
-        if model.highest_version is not None and versions.parse(model.highest_version) >= top:
-            return
         path = os.path.join(self.reg.path, "models", model.folder, "model.toml")
-        problem = self.report.add("highest-version", path, f"records {model.highest_version} as the highest version, "
-                                  f"below {top}: a next deploy would skip to a free number anyway")
+        numbers = [versions.parse(v) for v in found]
+        top = max(numbers) if numbers else None
+        try:
+            known = versions.parse(model.highest_version) if model.highest_version else None
+        except InvalidVersion as e:
+            # No version can have had it (it could never be a folder), so going back to
+            # the highest that exists reuses nothing.
+            problem = self.report.add("highest-version", path, f"the recorded highest version is unusable ({e}); "
+                                      "every deploy of the model fails until it is repaired")
+            known = None
+        else:
+            if top is None or (known is not None and known >= top):
+                return
+            problem = self.report.add("highest-version", path, f"records {model.highest_version} as the highest "
+                                      f"version, below {top}: a next deploy would skip to a free number anyway")
         if self.fix:
             with self.reg._lock(model.folder):
                 current = self.reg._read_model(model.folder)
-                known = versions.parse(current.highest_version) if current.highest_version else None
-                if known is None or known < top:
-                    self.reg._write_model_locked(current.replace(highest_version=str(top)))
+                if current.highest_version == model.highest_version:
+                    self.reg._write_model_locked(current.replace(highest_version=None if top is None else str(top)))
             problem.fixed = True
 
     def _history(self, model: ModelRecord) -> None:
         path = os.path.join(self.reg.path, "models", model.folder, "history.jsonl")
         try:
-            size = os.path.getsize(path)
+            fd = atomic.open_regular(path)
         except FileNotFoundError:
-            size = 0
-        if size and not self._torn(path, size):
-            self._primary_in_history(model, path)
-            return
-        if not size:
-            self._primary_in_history(model, path)
-            return
-        problem = self.report.add("history", path, "a torn last line (a writer killed mid-append); readers skip it")
-        if self.fix:
-            with self.reg._lock(model.folder):
-                with open(path, "rb+") as f:
-                    data = f.read()
-                    if not data.endswith(b"\n"):
-                        f.truncate(data.rfind(b"\n") + 1)
-                        os.fsync(f.fileno())
-            problem.fixed = True
+            return self._primary_in_history(model, path)
+        except atomic.UnsafeFile:
+            return  # reported by the walk; never read or written through
+        try:
+            size = os.fstat(fd).st_size
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+        finally:
+            os.close(fd)
+        if torn:
+            problem = self.report.add("history", path, "a torn last line (a writer killed mid-append); readers skip it")
+            if self.fix:
+                with self.reg._lock(model.folder):
+                    fd = atomic.open_regular(path, os.O_RDWR)
+                    try:
+                        size = os.fstat(fd).st_size
+                        if size and os.pread(fd, 1, size - 1) != b"\n":
+                            os.ftruncate(fd, atomic.last_line_end(fd, size))
+                            os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                problem.fixed = True
         self._primary_in_history(model, path)
-
-    @staticmethod
-    def _torn(path: str, size: int) -> bool:
-        with open(path, "rb") as f:
-            f.seek(size - 1)
-            return f.read(1) != b"\n"
 
     def _primary_in_history(self, model: ModelRecord, path: str) -> None:
         """The last change of primary in the history must name the primary of model.toml
         (model.toml is written first: a crash can only lose the history line)."""
-        last = next((e for e in reversed(self.reg.history(model.folder)) if e.event == "primary"), None)
+        try:
+            last = next((e for e in reversed(self.reg.history(model.folder)) if e.event == "primary"), None)
+        except IntegrityError:
+            return  # reported by the walk
         recorded = last.to if last is not None else None
         if versions.same(recorded, model.primary):
             return
@@ -385,6 +509,12 @@ class Doctor:
             return False
         except IntegrityError:
             return True  # reported as a metadata problem; never delete on a guess
+
+
+def _is_outcome(line: str) -> bool:
+    """Whether a deploy-log line records a deploy's outcome."""
+    text = line.partition("  ")[2]
+    return text.startswith(("Active", "Deployment Failed"))
 
 
 def _entries(folder: str) -> list[str]:

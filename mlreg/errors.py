@@ -116,3 +116,22 @@ class CheckNotPassed(MlregError):
     """A check such as ``readme check`` did not pass."""
 
     exit_code = 8
+
+
+class PredictFailed(MlregError):
+    """The model's own method raised while predicting (not a bug in mlreg, nor bad input)."""
+
+
+class PartlyUnreadable(IntegrityError):
+    """Some items of a listing could not be read; ``found`` holds the readable ones,
+    ``problems`` one message per unreadable item."""
+
+    def __init__(self, message: str, found: list[Any], problems: list[str]) -> None:
+        super().__init__(message)
+        self.found = found
+        self.problems = problems
+
+
+class Note(UserWarning):
+    """Something a user should know that is not an error, e.g. that a deploy
+    created a new registry or a model whose name is close to another's."""

@@ -14,12 +14,12 @@ Two uses:
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import sys
 import time
 
+from . import atomic
 from .errors import IntegrityError, LockTimeout
 
 FOREVER = -1.0
@@ -28,14 +28,14 @@ FOREVER = -1.0
 _TRACE = os.environ.get("MLREG_LOCK_TRACE", "")
 
 
-def _open(path: str) -> int:
-    # O_NOFOLLOW: a symlink planted at a lock file must not redirect our writes.
+def _open(path: str, flags: int = os.O_RDWR | os.O_CREAT) -> int:
+    # The holder's details are written into the lock file: a symlink or a hard
+    # link planted there must not redirect that write into a file elsewhere,
+    # and a FIFO must not hang us.
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise IntegrityError(f"lock file {path} is a symlink; refusing to use it") from None
-        raise
+        return atomic.open_regular(path, flags)
+    except atomic.UnsafeFile as e:
+        raise IntegrityError(f"lock file {path} is {e.strerror}; refusing to use it") from None
 
 
 def _try(fd: int) -> bool:
@@ -49,11 +49,10 @@ def _try(fd: int) -> bool:
 def holder_of(path: str) -> str:
     """What the lock file says about its holder, for error messages."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read(500).strip()
-    except OSError:
+        text = atomic.read_bytes(path, 4096).decode("utf-8", "replace")
+    except (OSError, ValueError):
         return ""
-    return " ".join(text.split())
+    return " ".join(text.split())[:500]
 
 
 class Lock:
@@ -148,10 +147,13 @@ def is_held(path: str) -> bool:
     """True while some live process holds the lock on ``path``; never waits.
 
     A missing lock file counts as not held.
+
+    Raises:
+        IntegrityError: the lock file is a symlink, a FIFO, or hard-linked.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
+        fd = _open(path, os.O_RDONLY)
+    except FileNotFoundError:
         return False
     try:
         if _try(fd):

@@ -8,20 +8,33 @@ back, so a newer tool's fields survive an older tool's update.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import os
 import tomllib
 from typing import Any, ClassVar
 
 from . import atomic
+from . import names as _names
+from . import versions as _versions
 from .errors import IntegrityError
+from .layout import OUTCOME_FILE
 
 FORMAT = 1  # the registry format this mlreg reads and writes (mlreg.toml)
 SCHEMA = 1  # the schema of model.toml and version.toml
 # Metadata files are small; a file over this is refused before parsing.
 MAX_METADATA_BYTES = 1 << 20
 
+INTERRUPTED = "interrupted: the deploy process ended before the deploy finished"
 STATUSES = ("deploying", "active", "failed")
 STATUS_LABELS = {"deploying": "Deploying", "active": "Active", "failed": "Deployment Failed"}
 CUSTOM = "Custom"
+
+
+def is_plain_file_name(name: str) -> bool:
+    """Whether ``name`` names a file directly inside a folder: no separator, not
+    ``.`` or ``..``, no hidden or control characters, at most 64 characters."""
+    return (0 < len(name) <= 64 and name.isprintable() and "/" not in name and "\\" not in name
+            and not name.startswith(".") and name.strip() == name)
 
 
 def now() -> str:
@@ -29,17 +42,21 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def read_toml(path: str) -> dict[str, Any]:
-    """Parse a metadata file.
+def read_toml(path: str, *, links_ok: bool = False) -> dict[str, Any]:
+    """Parse a metadata file (``links_ok``: see ``atomic.open_regular``).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        IntegrityError: the file is a symlink, too large, not UTF-8 or not TOML.
+        NotADirectoryError: a folder on its path is a file.
+        IntegrityError: the file is a symlink, a FIFO, hard-linked, too large,
+            not UTF-8 or not TOML.
     """
     try:
-        data = atomic.read_bytes(path, MAX_METADATA_BYTES)
-    except FileNotFoundError:
+        data = atomic.read_bytes(path, MAX_METADATA_BYTES, links_ok=links_ok)
+    except (FileNotFoundError, NotADirectoryError):
         raise
+    except atomic.UnsafeFile as e:
+        raise IntegrityError(f"metadata file {path} is {e.strerror}; refusing to read it") from None
     except (OSError, ValueError) as e:
         raise IntegrityError(f"cannot read metadata file {path}: {e}") from None
     return parse_toml(data, path)
@@ -227,7 +244,7 @@ class VersionRecord(Record):
                  "status": _REQUIRED, "deployed_at": _REQUIRED, "deployed_by": _REQUIRED,
                  "size": _REQUIRED, "sha256": _REQUIRED, "artifact": _REQUIRED, "type": CUSTOM,
                  "framework": CUSTOM, "finished_at": None, "reason": None,
-                 "environment": _NEW_DICT, "process": _NEW_DICT, "primary": False,
+                 "environment": _NEW_DICT, "process": _NEW_DICT, "code_sha256": None, "primary": False,
                  "interrupted": False, "extra": _NEW_DICT}
     __slots__ = tuple(_DEFAULTS)
     model: str
@@ -245,6 +262,7 @@ class VersionRecord(Record):
     reason: str | None
     environment: dict[str, Any]
     process: dict[str, Any]
+    code_sha256: str | None
     primary: bool
     interrupted: bool
     extra: dict[str, Any]
@@ -257,7 +275,7 @@ class VersionRecord(Record):
                ("artifact", "artifact", str, _REQUIRED), ("type", "type", str, CUSTOM),
                ("framework", "framework", str, CUSTOM), ("finished_at", "finished_at", str, None),
                ("reason", "reason", str, None), ("environment", "environment", dict, _NEW_DICT),
-               ("process", "process", dict, _NEW_DICT))
+               ("process", "process", dict, _NEW_DICT), ("code_sha256", "code_sha256", str, None))
     _KNOWN = frozenset(key for _, key, _, _ in _STORED) | {"schema"}
 
     @classmethod
@@ -286,6 +304,11 @@ class VersionRecord(Record):
             put(record, attr, value)
         if record.status not in STATUSES:
             raise IntegrityError(f"metadata file {path}: unknown status {record.status!r}")
+        if not is_plain_file_name(record.artifact):
+            # A version's artifact is a file directly inside its own folder, whatever
+            # the file says: never an absolute path, never through a subfolder.
+            raise IntegrityError(f"metadata file {path}: the artifact {record.artifact[:80]!r} is not a plain "
+                                 "file name inside the version's folder")
         put(record, "primary", False)
         put(record, "interrupted", False)
         unknown = data.keys() - cls._KNOWN
@@ -320,6 +343,7 @@ class VersionRecord(Record):
             "finished_at": self.finished_at,
             "reason": self.reason,
             "environment": self.environment,
+            "code_sha256": self.code_sha256,
         }
 
 
@@ -366,3 +390,47 @@ class HistoryEvent(Record):
             status=data.get("status"), from_=data.get("from"), to=data.get("to"),
             detail=data.get("detail"),
         )
+
+
+def read_version_file(path: str, folder: str, vfolder: str) -> VersionRecord:
+    """The record in a version.toml, checked to describe the folder it lies in.
+
+    Raises:
+        FileNotFoundError; IntegrityError (unreadable, or it claims another home).
+    """
+    record = VersionRecord.from_toml(read_toml(path), path)
+    check_home(record, folder, vfolder, path)
+    return record
+
+
+def check_home(record: VersionRecord, folder: str, vfolder: str, path: str) -> None:
+    """Everything that follows from a version (its artifact's path, the trust
+    file's entry) follows the folder it lies in, never what its file claims: a
+    version.toml that claims another model or number is corrupt.
+
+    Raises:
+        IntegrityError: naming the file.
+    """
+    if _versions.folder_of(record.version) != vfolder or _folder_of_name(record.model) != folder:
+        raise IntegrityError(
+            f"metadata file {path} says it is {record.model!r} {record.version}, but it lies in the "
+            f"folder of {folder} {vfolder}; refusing to use it (see `mlreg doctor`)"
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _folder_of_name(name: str) -> str:
+    return _names.folder_of(name)
+
+
+def committed_outcome(vdir: str, folder: str, vfolder: str, record: VersionRecord) -> VersionRecord:
+    """The outcome a deploy staged in ``outcome.toml`` before it became primary; when
+    there is none fit to use, ``record`` as it is."""
+    path = os.path.join(vdir, OUTCOME_FILE)
+    try:
+        outcome = read_version_file(path, folder, vfolder)
+    except (FileNotFoundError, IntegrityError):
+        return record
+    if outcome.status == "active" and outcome.version_id == record.version_id and outcome.sha256 == record.sha256:
+        return outcome
+    return record

@@ -7,15 +7,13 @@ against the deploy's record before ``joblib.load``, on the same open file
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import math
 import os
-import stat
 import warnings
 from typing import Any, BinaryIO
 
-from .errors import BadInput, IntegrityError, UsageError
+from .errors import BadInput, IntegrityError, PredictFailed, UsageError
 from .inputs import to_model_input
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform", "score_samples")
@@ -28,18 +26,16 @@ def open_verified(path: str, size: int, sha256: str) -> BinaryIO:
     Raises:
         IntegrityError: a symlink, not a regular file, or a size or hash mismatch.
     """
+    from .atomic import UnsafeFile, open_regular
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = open_regular(path)
     except FileNotFoundError:
         raise IntegrityError(f"artifact {path} is missing") from None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise IntegrityError(f"artifact {path} is a symlink; refusing to load it") from None
-        raise
+    except UnsafeFile as e:
+        raise IntegrityError(f"artifact {path} is {e.strerror}; refusing to load it") from None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise IntegrityError(f"artifact {path} is not a regular file")
         if info.st_size != size:
             raise IntegrityError(f"artifact {path} is {info.st_size} bytes but was {size} when deployed; refusing to load it")
         digest = hashlib.sha256()
@@ -56,13 +52,37 @@ def open_verified(path: str, size: int, sha256: str) -> BinaryIO:
         raise
 
 
-def load_verified(path: str, size: int, sha256: str) -> Any:
-    """The model object, loaded with joblib after ``open_verified``."""
+def load_verified(path: str, size: int, sha256: str, code_dir: str | None = None) -> Any:
+    """The model object, loaded with joblib after ``open_verified``, with the
+    version's (verified) code folder first on ``sys.path``.
+
+    Raises:
+        IntegrityError: see ``open_verified``.
+        PredictFailed: the artifact needs a module that cannot be imported here.
+    """
+    from .usercode import put_first
+
     f = open_verified(path, size, sha256)
     import joblib
 
+    put_first(code_dir)
     with f:
-        return joblib.load(f)
+        try:
+            return joblib.load(f)
+        except (ModuleNotFoundError, AttributeError) as e:
+            raise PredictFailed(f"cannot load {path}: {missing_code(e)}") from None
+
+
+def missing_code(e: BaseException) -> str:
+    """What to say when unpickling failed because the model's own code is missing."""
+    if isinstance(e, ModuleNotFoundError):
+        return (f"it needs the module {e.name!r}, which cannot be imported; deploy it with "
+                f"--code {e.name.partition('.')[0]}.py (or its package folder)")
+    text = str(e)
+    if "on <module '__main__'" in text:
+        return (f"{text}: the model's class was defined in the script that trained it; move the class "
+                "into a module and deploy it with --code MODULE.py")
+    return f"{type(e).__name__}: {text}"
 
 
 def call(model: Any, payload: Any, method: str = "predict") -> list:
@@ -87,6 +107,9 @@ def call(model: Any, payload: Any, method: str = "predict") -> list:
             result = function(X)
     except (ValueError, TypeError) as e:
         raise BadInput(f"the model refused the input: {' '.join(str(e).split())}") from None
+    except Exception as e:
+        # The model's own code failed: say so, so that it does not read like a bug in mlreg.
+        raise PredictFailed(f"the model's {method} raised {type(e).__name__}: {' '.join(str(e).split())[:500]}") from None
     return plain(result)
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence
 
 from . import atomic, identity, lock, names, versions
 from .checkpoints import checkpoint
@@ -52,6 +52,10 @@ from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
 from .metadata import (
     CUSTOM,
     FORMAT,
+    INTERRUPTED,
+    check_home,
+    committed_outcome,
+    read_version_file,
     MAX_METADATA_BYTES,
     STATUSES,
     HistoryEvent,
@@ -72,13 +76,23 @@ if TYPE_CHECKING:
     from .doctor import Report, Verified
     from .templates import Template
 
-MARKER = "mlreg.toml"
-MODELS, STAGING, IDS, TEMPLATES = "models", "staging", "ids", "templates"
-MODEL_FILE, VERSION_FILE, HISTORY_FILE, README_FILE = "model.toml", "version.toml", "history.jsonl", "README.md"
-LOCK_FILE, DEPLOY_LOCK = ".lock", ".deploy.lock"
-INTERRUPTED = "interrupted: the deploy process ended before the deploy finished"
+from .layout import (
+    DEPLOY_LOCK,
+    HISTORY_FILE,
+    IDS,
+    LOCK_FILE,
+    MARKER,
+    MODEL_FILE,
+    MODELS,
+    OUTCOME_FILE,
+    README_FILE,
+    STAGING,
+    TEMPLATES,
+    VERSION_FILE,
+)
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 MAX_README_BYTES = 1 << 20
+MAX_HISTORY_BYTES = 256 << 20
 
 
 class ModelInfo(NamedTuple):
@@ -206,7 +220,7 @@ class Registry:
 
     def _check_format(self) -> None:
         path = self._p(MARKER)
-        data = read_toml(path)
+        data = read_toml(path, links_ok=True)  # made by create_exclusive: two names for a moment
         fmt = data.get("format")
         if not isinstance(fmt, int) or isinstance(fmt, bool):
             raise IntegrityError(f"metadata file {path} has no integer 'format'")
@@ -220,8 +234,13 @@ class Registry:
         """Raises: RegistryNotFound naming the path looked at; FormatTooNew."""
         try:
             self._check_format()
-        except FileNotFoundError:
-            where = "no registry" if not os.path.exists(self.path) else "not an mlreg registry (no mlreg.toml)"
+        except (FileNotFoundError, NotADirectoryError):
+            if not os.path.exists(self.path):
+                where = "no registry"
+            elif not os.path.isdir(self.path):
+                where = "a file, not a registry folder,"
+            else:
+                where = "not an mlreg registry (no mlreg.toml)"
             raise RegistryNotFound(
                 f"{where} at {self.path}; create one with `mlreg init {self.path}` or name another "
                 "with --registry / MLREG_REGISTRY"
@@ -237,7 +256,7 @@ class Registry:
         try:
             self._check_format()
             return False
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             pass
         if os.path.isdir(self.path) and [n for n in os.listdir(self.path) if not n.startswith(".")]:
             raise UsageError(f"{self.path} is a non-empty folder that is not an mlreg registry; choose another path")
@@ -253,11 +272,13 @@ class Registry:
         return created
 
     def _ensure(self) -> None:
-        """Write commands create the registry on first use."""
+        """Write commands create the registry on first use (with a note, so that a
+        mistyped --registry does not go unseen)."""
         try:
             self._check_format()
-        except FileNotFoundError:
-            self.init()
+        except (FileNotFoundError, NotADirectoryError):
+            if self.init():
+                _note(f"created registry at {self.path}")
 
     # ----------------------------------------------------------------- models
 
@@ -364,9 +385,9 @@ class Registry:
         with self._lock(record.folder):
             record = self._read_model(record.folder)
             if record.description != text:
-                self._write_model_locked(record.replace(description=text))
-                self._history_locked(record.folder, HistoryEvent(
-                    at=now(), by=identity.user_at_host(), event="describe", detail=text))
+                with self._history(record.folder) as history:
+                    self._write_model_locked(record.replace(description=text))
+                    history.append(HistoryEvent(at=now(), by=identity.user_at_host(), event="describe", detail=text))
                 record = record.replace(description=text)
         return self._info(record)
 
@@ -402,17 +423,30 @@ class Registry:
         """A version's record, with ``primary`` set and interrupted deploys read as failed."""
         vdir = self._inside(MODELS, folder, "versions", vfolder)
         path = os.path.join(vdir, VERSION_FILE)
-        return self._as_read(VersionRecord.from_toml(read_toml(path), path), vdir, vfolder, _primary_folder(primary))
+        return self._as_read(read_version_file(path, folder, vfolder), folder, vdir, vfolder,
+                             _primary_folder(primary))
 
-    def _as_read(self, record: VersionRecord, vdir: str, vfolder: str, primary_folder: str | None) -> VersionRecord:
+    def _as_read(self, record: VersionRecord, folder: str, vdir: str, vfolder: str,
+                 primary_folder: str | None) -> VersionRecord:
         """``record`` as readers see it: marked primary, and failed (interrupted) when its
-        file still says deploying but its deploy process is gone."""
-        if record.status == "deploying" and not lock.is_held(os.path.join(vdir, DEPLOY_LOCK)):
-            # The deploy may have finished between the read and the probe: read again.
+        file still says deploying but its deploy process is gone.
+
+        A deploy that passed its check makes itself primary (model.toml) before it
+        renames its outcome (``outcome.toml``) over version.toml, so a version
+        that is the primary while its file still says deploying has become
+        Active: its outcome is read from ``outcome.toml``.
+        """
+        if record.status == "deploying":
             path = os.path.join(vdir, VERSION_FILE)
-            record = VersionRecord.from_toml(read_toml(path), path)
-            if record.status == "deploying":
-                record = record.replace(status="failed", interrupted=True, reason=INTERRUPTED)
+            if vfolder == primary_folder:
+                record = read_version_file(path, folder, vfolder)  # it may have been renamed meanwhile
+                if record.status == "deploying":
+                    record = committed_outcome(vdir, folder, vfolder, record)
+            if record.status == "deploying" and not lock.is_held(os.path.join(vdir, DEPLOY_LOCK)):
+                # The deploy may have finished between the read and the probe: read again.
+                record = read_version_file(path, folder, vfolder)
+                if record.status == "deploying":
+                    record = record.replace(status="failed", interrupted=True, reason=INTERRUPTED)
         return record.replace(primary=True) if vfolder == primary_folder else record
 
     def _versions(self, record: ModelRecord) -> list[VersionRecord]:
@@ -436,7 +470,8 @@ class Registry:
         from . import index
 
         primary_folder = _primary_folder(record.primary)
-        index_path = os.path.join(self._model_dir(record.folder), index.INDEX_FILE)
+        folder = record.folder
+        index_path = os.path.join(self._model_dir(folder), index.INDEX_FILE)
         cached = index.load(index_path)
         fresh: dict[str, Any] = {}
         found = []
@@ -455,7 +490,9 @@ class Registry:
             else:
                 data, stale = read_toml(path), True
             fresh[vfolder] = (key, data)
-            found.append(self._as_read(VersionRecord.from_toml(data, path), vdir, vfolder, primary_folder))
+            version = VersionRecord.from_toml(data, path)
+            check_home(version, folder, vfolder, path)
+            found.append(self._as_read(version, folder, vdir, vfolder, primary_folder))
         if stale or len(fresh) != len(cached):
             index.save(index_path, fresh)
         return found
@@ -500,7 +537,8 @@ class Registry:
     def _owner_of_id(self, version_id: str) -> tuple[str, str] | None:
         path = self._inside(IDS, version_id)
         try:
-            text = atomic.read_bytes(path, 4096).decode("utf-8", "replace").strip()
+            # made by create_exclusive: two names for a moment
+            text = atomic.read_bytes(path, 4096, links_ok=True).decode("utf-8", "replace").strip()
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
@@ -608,37 +646,58 @@ class Registry:
         except FileNotFoundError:
             raise VersionNotFound(f"version ID {version_id} names {owner[0]} {owner[1]}, which does not exist") from None
 
+    def _version_dir(self, record: VersionRecord) -> str:
+        """The folder a version lies in (readers check that its record names it)."""
+        return self._inside(MODELS, names.folder_of(record.model), "versions", versions.folder_for(record.version))
+
     def artifact_path(self, record: VersionRecord) -> str:
         """Where a version's artifact lies (checked to hold no symlinked folder)."""
-        folder = names.folder_of(record.model)
-        return os.path.join(self._inside(MODELS, folder, "versions", versions.folder_for(record.version)),
-                            record.artifact)
+        return os.path.join(self._version_dir(record), record.artifact)
 
-    def load_version(self, record: VersionRecord, expect_sha256: str | None = None) -> Any:
-        """Load an Active version's artifact after verifying its size and sha256
-        (and, when given, against ``expect_sha256`` and the trust file).
+    def check_trusted(self, record: VersionRecord, expect_sha256: str | None = None) -> None:
+        """Check that ``record`` may be called: it is Active, and its artifact is the one
+        expected (``expect_sha256``) and listed in the trust file, read afresh.
 
-        Warns (``RuntimeWarning``) when the libraries here differ from the deploy's.
+        `serve` calls this on every request, also for a model it has loaded
+        before, so that a version removed from the trust file stops answering
+        at once.
 
         Raises:
-            NotActive, IntegrityError (the artifact is never unpickled then).
+            NotActive, IntegrityError.
         """
         if record.status != "active":
             raise NotActive(f"{record.model!r} {record.version} is {record.status_label}; only Active versions can be called")
         if expect_sha256 is not None and expect_sha256.strip().lower() != record.sha256:
             raise IntegrityError(f"{record.model} {record.version} has sha256 {record.sha256}, "
                                  f"not the expected {expect_sha256.strip()}; refusing to load it")
-        from .environment import drift
-
         if self.trust_file is not None:
             from .trust import load_trust
 
-            load_trust(self.trust_file).check(record.model, record.version, record.sha256)
+            # The folder the version lies in (its record was checked to name it), never a claim.
+            load_trust(self.trust_file).check(names.folder_of(record.model), record.version, record.sha256)
+
+    def load_version(self, record: VersionRecord, expect_sha256: str | None = None) -> Any:
+        """Load an Active version's artifact after verifying its size and sha256, and its
+        code's (and, when given, against ``expect_sha256`` and the trust file).
+
+        The version's code folder (``deploy --code``) is put first on ``sys.path``.
+        Warns (``RuntimeWarning``) when the libraries here differ from the deploy's.
+
+        Raises:
+            NotActive, IntegrityError (the artifact is never unpickled then),
+            PredictFailed (the artifact needs a module that cannot be imported).
+        """
+        self.check_trusted(record, expect_sha256)
+        from .environment import drift
+        from .usercode import CODE_DIR, verify
+
         for sentence in drift(record.environment):
             warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
         from .predict import load_verified
 
-        return load_verified(self.artifact_path(record), record.size, record.sha256)
+        vdir = self._version_dir(record)
+        code_dir = verify(os.path.join(vdir, CODE_DIR), record.code_sha256)
+        return load_verified(os.path.join(vdir, record.artifact), record.size, record.sha256, code_dir)
 
     def load(self, name: str, version: str | None = None, expect_sha256: str | None = None) -> Any:
         """The verified model object of ``version`` (number or ID), else of the primary.
@@ -703,10 +762,11 @@ class Registry:
             if expect_sha256 is not None and text_sha256(current) != expect_sha256:
                 raise ReadmeChanged(f"the README of {record.name!r} was changed by someone else meanwhile; nothing was written")
             if current != text:
-                atomic.write_atomic(path, text)
-                checkpoint("readme:written")
-                self._history_locked(record.folder, HistoryEvent(
-                    at=now(), by=identity.user_at_host(), event="readme", detail=f"sha256 {text_sha256(text)[:12]}"))
+                with self._history(record.folder) as history:
+                    atomic.write_atomic(path, text)
+                    checkpoint("readme:written")
+                    history.append(HistoryEvent(at=now(), by=identity.user_at_host(), event="readme",
+                                                detail=f"sha256 {text_sha256(text)[:12]}"))
             if record.readme_generated is not None and text_sha256(text) != record.readme_generated:
                 self._write_model_locked(record.replace(readme_generated=None))
         return text_sha256(text)
@@ -766,7 +826,7 @@ class Registry:
             chosen = [self.version(name, version)]
         results = []
         for v in chosen:
-            problem = "still Deploying" if v.status == "deploying" else verify_artifact(self.artifact_path(v), v)
+            problem = "still Deploying" if v.status == "deploying" else verify_artifact(self._version_dir(v), v)
             results.append(Verified(v.model, v.version, v.version_id, ok=not problem or v.status == "deploying",
                                     problem=problem))
         return results
@@ -779,8 +839,14 @@ class Registry:
 
     # ---------------------------------------------------------------- history
 
-    def _history_locked(self, folder: str, event: HistoryEvent, sync: bool = True) -> None:
-        atomic.append_line(os.path.join(self._model_dir(folder), HISTORY_FILE), event.to_line(), sync=sync)
+    def _history_locked(self, folder: str, event: HistoryEvent) -> None:
+        """Append one event to the model's history (the caller holds the model's lock).
+
+        Raises:
+            IntegrityError: the history is a symlink, a FIFO or hard-linked.
+        """
+        with self._history(folder) as history:
+            history.append(event)
 
     def history(self, name: str) -> list[HistoryEvent]:
         """Every deploy outcome and change of primary, oldest first.
@@ -790,10 +856,11 @@ class Registry:
         record = self._load_model(name)
         path = os.path.join(self._model_dir(record.folder), HISTORY_FILE)
         try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
+            text = atomic.read_bytes(path, MAX_HISTORY_BYTES).decode("utf-8", "replace")
         except FileNotFoundError:
             return []
+        except (OSError, ValueError) as e:
+            raise IntegrityError(f"cannot read the history {path}: {getattr(e, 'strerror', None) or e}") from None
         lines = text.split("\n")[:-1]  # the part after the last newline is torn or empty
         return [e for e in map(HistoryEvent.from_line, lines) if e is not None]
 
@@ -813,6 +880,7 @@ class Registry:
         expected = _expected_primary(expect_primary) if expect_primary is not None else None
         folder = self._load_model(name).folder
         model_path = os.path.join(self._model_dir(folder), MODEL_FILE)
+        readme_path = os.path.join(self._model_dir(folder), README_FILE)
         # As a deploy does: the new model.toml is written (and fsynced) from the
         # bytes read, and the lock covers the check that they still hold, the
         # rename and the history line. A version that is Active stays Active, so
@@ -834,17 +902,24 @@ class Registry:
             previous = record.primary
             if target.primary:
                 return PromoteResult(record.name, previous, target, changed=False)
+            updated = record.replace(primary=target.version, type=target.type, framework=target.framework)
+            seen_readme = _raw(readme_path, MAX_README_BYTES)
             with _staging() as staged:
-                staged.append((stage_toml(model_path, record.replace(primary=target.version, type=target.type,
-                                                                     framework=target.framework).to_toml()),
-                               model_path))
+                # A README mlreg generated (and nobody edited) follows the primary.
+                readme = _readme_after_deploy(record, target.replace(primary=True), seen_readme)
+                if readme is not None:
+                    staged.append((atomic.stage(readme_path, readme.text), readme_path))
+                    updated = updated.replace(readme_generated=readme.generated)
+                staged.append((stage_toml(model_path, updated.to_toml()), model_path))
                 with self._lock(folder):
-                    if _raw(model_path, MAX_METADATA_BYTES) == seen:
+                    if (_raw(model_path, MAX_METADATA_BYTES) == seen
+                            and _raw(readme_path, MAX_README_BYTES) == seen_readme):
                         # The truth (model.toml) first, then its history line: a crash in
                         # between loses the line, which `doctor --fix` restores.
-                        _rename_staged(staged)
-                        checkpoint("promote:model-written")
-                        self._history_locked(folder, _primary_event(record, target, "promote"), sync=False)
+                        with self._history(folder, sync=False) as history:
+                            _rename_staged(staged)
+                            checkpoint("promote:model-written")
+                            history.append(_primary_event(record, target, "promote"))
                         checkpoint("promote:history-written")
                         break
         atomic.fsync_file(os.path.join(self._model_dir(folder), HISTORY_FILE))
@@ -869,6 +944,7 @@ class Registry:
         promote: bool = True,
         check_timeout: float = 300.0,
         progress: Callable[[int, int], None] | None = None,
+        code: Sequence[str | os.PathLike[str]] = (),
     ) -> VersionRecord:
         """Deploy a model as a new version of model ``name``.
 
@@ -883,7 +959,11 @@ class Registry:
         the model's on its first deploy, and its Type, Framework and sample
         input are used unless given here. ``sample_input`` (rows, or their
         JSON text) is predicted during the check. ``readme`` is Markdown text
-        that sets (or replaces) the model's README.
+        that sets (or replaces) the model's README. ``code`` lists ``.py``
+        files and package folders the model needs to be unpickled (its own
+        classes): they are stored with the version, covered by its
+        ``code_sha256``, and put first on ``sys.path`` for the check and every
+        later load.
 
         Returns the Active version's record.
 
@@ -905,16 +985,17 @@ class Registry:
         bump = versions.normalize_bump(version_bump)
         exact = versions.parse(version) if version is not None else None
         chosen = find_template(template, self._templates_dir()) if template is not None else None
+        sample_from_template = False
         if isinstance(sample_input, str):
-            try:
-                sample_input = json.loads(sample_input)
-            except ValueError as e:
-                raise BadInput(f"--sample-input is not valid JSON: {e}") from None
+            from .inputs import parse_json
+
+            sample_input = parse_json(sample_input, "--sample-input")
         if chosen is not None:
             type = type or chosen.type
             framework = framework or chosen.framework
             if sample_input is None:
                 sample_input = chosen.sample_input
+                sample_from_template = sample_input is not None
         if sample_input is not None:
             from .inputs import rows_of
 
@@ -926,6 +1007,10 @@ class Registry:
         source = os.fspath(artifact) if isinstance(artifact, (str, os.PathLike)) else None
         if source is not None and not os.path.isfile(source):
             raise BadInput(f"artifact {source} does not exist or is not a file")
+        code = [os.fspath(c) for c in code]
+        for path in code:
+            if not (os.path.isdir(path) or (os.path.isfile(path) and path.endswith(".py"))):
+                raise BadInput(f"--code {path} is neither a .py file nor a package folder")
         self._ensure()
 
         try:
@@ -947,9 +1032,16 @@ class Registry:
                 raise NotWritable(f"cannot write the artifact into the registry {self.path}: {e.strerror}; "
                                   "nothing was deployed") from None
             log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
+            code_sha256 = None
+            if code:
+                from .usercode import CODE_DIR, copy_code
+
+                code_sha256 = copy_code(code, os.path.join(deploy.staging, CODE_DIR))
+                log.write(f"copied the model's code ({', '.join(os.path.basename(c.rstrip(os.sep)) for c in code)}), "
+                          f"code_sha256 {code_sha256}")
             checkpoint("deploy:copied")
-            self._allocate(deploy, display, exact, bump, description, readme, chosen, dict(
-                size=size, sha256=sha256, artifact=target_name,
+            self._allocate(deploy, display, exact, bump, description, readme, dict(
+                size=size, sha256=sha256, artifact=target_name, code_sha256=code_sha256,
                 type=type or CUSTOM, framework=framework or CUSTOM,
                 sample_input=None if sample_input is None else json.dumps(sample_input)))
         except BaseException:
@@ -964,11 +1056,17 @@ class Registry:
             log.write(f"allocated version {record.version} (ID {record.version_id}); status Deploying")
             log.write(f"checking in a child process (time limit {check_timeout:g}s)")
             log.sync()
-            result = run_check(os.path.join(deploy.published, record.artifact), sample_input, check_timeout)
+            from .usercode import CODE_DIR
+
+            result = run_check(os.path.join(deploy.published, record.artifact), sample_input, check_timeout,
+                               code_dir=os.path.join(deploy.published, CODE_DIR) if code else None)
+            if not result.ok and chosen is not None and sample_from_template and result.sample_failed:
+                result = result.but(reason=f"{result.reason} (the sample input of template {chosen.name!r}; "
+                                           "give --sample-input to check with another)")
             for at, text in result.steps:
                 log.write(f"check: {text}", at=at)
             checkpoint("deploy:checked")
-            final = self._finish(deploy, result, promote, type, framework)
+            final = self._finish(deploy, result, promote, type, framework, chosen)
         except BaseException as e:
             self._abandon(deploy, f"interrupted: {type_name(e)}")
             raise
@@ -1002,8 +1100,7 @@ class Registry:
             raise
 
     def _allocate(self, deploy: _Deploy, display: str, exact: versions.Version | None, bump: str,
-                  description: str | None, readme: str | None, template: Template | None,
-                  fields: dict[str, Any]) -> None:
+                  description: str | None, readme: str | None, fields: dict[str, Any]) -> None:
         """Give the staged deploy its number and ID, and publish it.
 
         Everything that needs an fsync (the ID file, version.toml, the new
@@ -1045,12 +1142,10 @@ class Registry:
             published = False
             try:
                 with _staging() as staged:
-                    readme_must_be_new = self._prepare_publish(deploy, model, number, version_id, highest,
-                                                               description, readme, template, fields, staged)
-                    readme_path = os.path.join(model_dir, README_FILE)
+                    self._prepare_publish(deploy, model, number, version_id, highest, description, readme,
+                                          fields, staged)
                     with self._lock(folder):
-                        if (_raw(model_path, MAX_METADATA_BYTES) == seen and not os.path.lexists(target)
-                                and not (readme_must_be_new and os.path.lexists(readme_path))):
+                        if _raw(model_path, MAX_METADATA_BYTES) == seen and not os.path.lexists(target):
                             # The number is recorded as used before the folder appears: a
                             # crash in between skips a number, never reuses one.
                             _rename_staged(staged)
@@ -1071,19 +1166,34 @@ class Registry:
         atomic.fsync_dir(vdir_root)
         deploy.published = target
         deploy.primary_at_start = model.primary
+        if seen is None:
+            self._note_new_model(model)
+
+    def _note_new_model(self, model: ModelRecord) -> None:
+        """A deploy to a near miss of an existing name (``iris clasifier``) creates a
+        new model: say so, naming the close ones, so that a typo does not go unseen."""
+        import difflib
+
+        others = [f for f in self._model_folders() if f != model.folder]
+        close = difflib.get_close_matches(model.folder, others, n=3, cutoff=0.8)
+        if close:
+            _note(f"created model {model.name!r} (did you mean {', '.join(close)}?)")
 
     def _prepare_publish(self, deploy: _Deploy, model: ModelRecord, number: versions.Version, version_id: str,
                          highest: versions.Version | None, description: str | None, readme: str | None,
-                         template: Template | None, fields: dict[str, Any], staged: list[tuple[str, str]]) -> bool:
+                         fields: dict[str, Any], staged: list[tuple[str, str]]) -> None:
         """Write the staged version's record, and stage the model.toml (and README) that
         publishing it brings, appending (temporary, final) pairs to ``staged``.
-        Return whether the staged README assumes the model has none yet."""
+
+        A template's README is not written here but once the deploy ends Active
+        (``_finish``): a first deploy that fails must not leave a template's
+        description on the model."""
         folder = deploy.folder
         record = VersionRecord(
             model=model.name, version=str(number), version_id=version_id, status="deploying",
             deployed_at=now(), deployed_by=identity.user_at_host(),
             size=fields["size"], sha256=fields["sha256"], artifact=fields["artifact"],
-            type=fields["type"], framework=fields["framework"],
+            type=fields["type"], framework=fields["framework"], code_sha256=fields["code_sha256"],
             process=identity.this_process(),
             extra={"sample_input": fields["sample_input"]} if fields["sample_input"] else {},
         )
@@ -1094,16 +1204,12 @@ class Registry:
         if description is not None:
             changes["description"] = description
         model_dir = self._model_dir(folder)
-        readme_path = os.path.join(model_dir, README_FILE)
-        from_template = readme is None and template is not None and self._read_readme(readme_path) is None
-        if from_template:
-            readme = template.readme_for(model.name, folder)
         if readme is not None:
+            readme_path = os.path.join(model_dir, README_FILE)
             staged.append((atomic.stage(readme_path, readme), readme_path))
             changes["readme_generated"] = None
         model_path = os.path.join(model_dir, MODEL_FILE)
         staged.append((stage_toml(model_path, model.replace(**changes).to_toml()), model_path))
-        return from_template
 
     def _new_id(self, folder: str, vfolder: str) -> str:
         import secrets
@@ -1116,8 +1222,19 @@ class Registry:
                 return candidate
 
     def _finish(self, deploy: _Deploy, result: CheckResult, promote: bool,
-                type_flag: str | None, framework_flag: str | None) -> VersionRecord:
-        """Record the check's outcome, then move the primary under the model's lock."""
+                type_flag: str | None, framework_flag: str | None, template: Template | None) -> VersionRecord:
+        """Record the check's outcome, then move the primary under the model's lock.
+
+        The outcome is written whole to ``outcome.toml`` first (outside any
+        lock: only this process writes in its version's folder while it holds
+        the deploy lock). Under the model's lock come, in this order, the new
+        model.toml (the primary) and README, the rename of ``outcome.toml``
+        over version.toml, the history lines and the log's last line. A kill
+        between any two of them leaves either a version that reads as
+        Deployment Failed (interrupted), never promoted, or one that is the
+        primary and reads as Active from its outcome; ``doctor --fix``
+        completes what the kill cut short.
+        """
         from .environment import python_version
 
         record = deploy.record
@@ -1138,14 +1255,12 @@ class Registry:
         log = deploy.log
         if not result.ok:
             log.write(f"FAILED: {result.reason}" + (f"\n{result.error}" if result.error else ""))
-        # Only this process writes its version.toml while it holds the version's
-        # deploy lock (doctor leaves held ones alone), so the outcome is written
-        # before taking the model's lock, which then guards only shared state.
-        write_toml(os.path.join(deploy.published, VERSION_FILE), record.to_toml())
-        checkpoint("deploy:version-written")
+        outcome_path = os.path.join(deploy.published, OUTCOME_FILE)
+        write_toml(outcome_path, record.to_toml())
+        checkpoint("deploy:outcome-staged")
         # As in _allocate: model.toml and README are prepared (and fsynced) from
         # what was read before taking the lock, which then covers the check that
-        # nothing changed, the history lines and the renames.
+        # nothing changed and the renames.
         model_dir = self._model_dir(deploy.folder)
         model_path, readme_path = os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, README_FILE)
         history_path = os.path.join(model_dir, HISTORY_FILE)
@@ -1167,31 +1282,31 @@ class Registry:
                 updated = model if model.primary is not None else model.replace(type=record.type, framework=record.framework)
             else:
                 updated, outcome = model, "Deployment Failed"
+            events = [HistoryEvent(at=now(), by=record.deployed_by, event="deploy", version=record.version,
+                                   version_id=record.version_id, status=record.status, detail=record.reason)]
+            if promoted:
+                events.append(_primary_event(model, record, f"deploy of {record.version}"))
             with _staging() as staged:
-                readme_text = _refreshed_readme(updated, record, seen[1])
+                readme_text = _readme_after_deploy(updated, record, seen[1], template if result.ok else None)
                 if readme_text is not None:
-                    from .readme import sha256 as text_sha256
-
-                    staged.append((atomic.stage(readme_path, readme_text), readme_path))
-                    updated = updated.replace(readme_generated=text_sha256(readme_text))
+                    staged.append((atomic.stage(readme_path, readme_text.text), readme_path))
+                    updated = updated.replace(readme_generated=readme_text.generated)
                 if updated != model:
                     staged.append((stage_toml(model_path, updated.to_toml()), model_path))
                 with self._lock(deploy.folder):
                     if (_raw(model_path, MAX_METADATA_BYTES), _raw(readme_path, MAX_README_BYTES)) == seen:
-                        self._history_locked(deploy.folder, HistoryEvent(
-                            at=now(), by=record.deployed_by, event="deploy", version=record.version,
-                            version_id=record.version_id, status=record.status, detail=record.reason), sync=False)
-                        checkpoint("deploy:history-written")
-                        if staged:
-                            _rename_staged(staged)
+                        with self._history(deploy.folder, sync=False) as history:
+                            _rename_staged(staged)  # the truth first: the primary
                             checkpoint("deploy:primary-written")
-                        if promoted:
-                            self._history_locked(deploy.folder, _primary_event(model, record, f"deploy of {record.version}"),
-                                                 sync=False)
+                            os.replace(outcome_path, os.path.join(deploy.published, VERSION_FILE))
+                            checkpoint("deploy:version-written")
+                            history.extend(events)
+                        checkpoint("deploy:history-written")
+                        log.write(outcome)
                         break
-        log.write(outcome)
         atomic.fsync_file(history_path)
         atomic.fsync_dir(model_dir)
+        atomic.fsync_dir(deploy.published)
         return record
 
     @staticmethod
@@ -1200,21 +1315,77 @@ class Registry:
         return None if data is None else data.decode("utf-8", "replace")
 
     def _abandon(self, deploy: _Deploy, reason: str) -> None:
-        """Best effort after an exception: a published version is marked failed at once."""
+        """Best effort after an exception: a published version is marked failed at once,
+        unless it had already become the primary (then it is Active: its outcome is
+        renamed into place)."""
         if deploy.published is None or deploy.record is None:
             return
         try:
-            deploy.log.write(f"FAILED: {reason}")
             failed = deploy.record.replace(status="failed", finished_at=now(), reason=reason)
+            version_path = os.path.join(deploy.published, VERSION_FILE)
+            outcome_path = os.path.join(deploy.published, OUTCOME_FILE)
             with lock.Lock(os.path.join(self._model_dir(deploy.folder), LOCK_FILE), timeout=2.0):
+                if read_toml(version_path).get("status") != "deploying":
+                    return  # its outcome is in place
                 if versions.same(self._read_model(deploy.folder).primary, failed.version):
-                    return  # interrupted after it became primary: it is complete and Active
-                write_toml(os.path.join(deploy.published, VERSION_FILE), failed.to_toml())
-                self._history_locked(deploy.folder, HistoryEvent(
-                    at=now(), by=failed.deployed_by, event="deploy", version=failed.version,
-                    version_id=failed.version_id, status="failed", detail=reason))
+                    os.replace(outcome_path, version_path)
+                    deploy.log.write("Active; now the primary version (the deploy was interrupted after that)")
+                    return
+                deploy.log.write(f"FAILED: {reason}")
+                write_toml(version_path, failed.to_toml())
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(outcome_path)
+                with self._history(deploy.folder) as history:
+                    history.append(HistoryEvent(
+                        at=now(), by=failed.deployed_by, event="deploy", version=failed.version,
+                        version_id=failed.version_id, status="failed", detail=reason))
+                deploy.log.write("Deployment Failed")
         except BaseException:
             pass  # the version still reads as interrupted once this process is gone
+
+    @contextlib.contextmanager
+    def _history(self, folder: str, sync: bool = True) -> Iterator[list[HistoryEvent]]:
+        """Collect history events to append to the model's history (the caller holds
+        the model's lock).
+
+        The history is opened before the block runs, so that a history that
+        cannot be written (a symlink, a FIFO, no permission) stops the change
+        before anything is renamed. An append that still fails once the change
+        took effect (a full disk) is a warning, not an error: the change is
+        done, a script must be able to trust the exit code, and `doctor --fix`
+        restores the lost line.
+        """
+        path = os.path.join(self._model_dir(folder), HISTORY_FILE)
+        try:
+            fd = atomic.open_append(path)
+        except atomic.UnsafeFile as e:
+            raise IntegrityError(f"history {path} is {e.strerror}; nothing was changed") from None
+        except OSError as e:
+            raise NotWritable(f"cannot write the history {path}: {e.strerror}; nothing was changed") from None
+        events: list[HistoryEvent] = []
+        try:
+            yield events
+            for event in events:
+                try:
+                    atomic.write_line(fd, event.to_line())
+                except OSError as e:
+                    warnings.warn(f"the change was made, but its history line could not be written to {path} "
+                                  f"({e.strerror}); `mlreg doctor --fix` restores it", RuntimeWarning, stacklevel=3)
+                    break
+            else:
+                if sync and events:
+                    with contextlib.suppress(OSError):
+                        os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _note(text: str) -> None:
+    """Tell the user something worth knowing that is not an error (the CLI prints
+    it on stderr as ``mlreg: note: ...``; Python callers get a ``Note`` warning)."""
+    from .errors import Note
+
+    warnings.warn(text, Note, stacklevel=3)
 
 
 def prediction(record: VersionRecord, predictions: list) -> dict[str, Any]:
@@ -1272,22 +1443,39 @@ def _raw(path: str, limit: int) -> bytes | None:
         raise IntegrityError(f"cannot read {path}: {e}") from None
 
 
-def _refreshed_readme(model: ModelRecord, record: VersionRecord, current: bytes | None) -> str | None:
-    """The README skeleton to write when the model has none (``current`` is None), or
-    to refresh the one mlreg generated when nobody has edited it since; None when a
-    person's README is there to keep."""
+class _Readme(NamedTuple):
+    text: str
+    generated: str | None  # its sha256 when mlreg generated it from the artifact
+
+
+def _readme_after_deploy(model: ModelRecord, record: VersionRecord, current: bytes | None,
+                         template: Template | None = None) -> _Readme | None:
+    """The README to write as ``record`` joins ``model`` (a deploy's outcome, or a
+    promote), or None when the README there is to be kept.
+
+    Only a README nobody wrote is ever replaced: none at all, or the skeleton
+    mlreg generated and nobody edited since. ``template`` (given only for a
+    deploy that ended Active) puts its README there; otherwise the skeleton is
+    written (for a model without a README) or refreshed to describe the new
+    primary (so that after a rollback it describes the version called).
+    """
     from .readme import sha256 as text_sha256, skeleton
 
     text = None if current is None else current.decode("utf-8", "replace")
     untouched = text is not None and model.readme_generated == text_sha256(text)
-    if text is not None and not (untouched and record.primary):
+    if text is not None and not untouched:
+        return None
+    if template is not None:
+        return _Readme(template.readme_for(model.name, model.folder), None)
+    if text is not None and not record.primary:
         return None
     import json
 
     sample = record.extra.get("sample_input")
-    return skeleton(model.name, record.version, record.type, record.framework,
-                    record.extra.get("signature") or {},
-                    json.loads(sample) if isinstance(sample, str) else None)
+    generated = skeleton(model.name, record.version, record.type, record.framework,
+                         record.extra.get("signature") or {},
+                         json.loads(sample) if isinstance(sample, str) else None)
+    return None if generated == text else _Readme(generated, text_sha256(generated))
 
 
 @contextlib.contextmanager

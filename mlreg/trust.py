@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import IntegrityError, InvalidName
-from .metadata import read_toml
+from .metadata import MAX_METADATA_BYTES, parse_toml
 from .names import folder_name
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -47,10 +47,20 @@ def load_trust(path: str) -> TrustList:
     Raises:
         IntegrityError: the file is missing, unreadable, or not in the format above.
     """
+    import os
+    import stat
+
     try:
-        data: dict[str, Any] = read_toml(path)
+        # The trust file is the user's own (it may well be a symlink into a
+        # dotfiles folder), but it must be a regular file: a FIFO would hang.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise IntegrityError(f"trust file {path} is not a regular file; refusing to load any model")
+        with open(path, "rb") as f:
+            data: dict[str, Any] = parse_toml(f.read(MAX_METADATA_BYTES + 1), path)
     except FileNotFoundError:
         raise IntegrityError(f"trust file {path} does not exist; refusing to load any model") from None
+    except OSError as e:
+        raise IntegrityError(f"cannot read the trust file {path}: {e.strerror}; refusing to load any model") from None
     models = data.get("models")
     if not isinstance(models, dict):
         raise IntegrityError(f"trust file {path} has no [models] table")

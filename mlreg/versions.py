@@ -46,9 +46,24 @@ def parse(text: str) -> Version:
     from semver import Version
 
     try:
-        return Version.parse(text)
+        version = Version.parse(text)
     except (ValueError, TypeError):
         raise _invalid(text) from None
+    return _fitting(version)
+
+
+# A version's folder name must fit one path component (255 bytes on most
+# filesystems): a number that cannot be a folder is refused before anything is written.
+MAX_FOLDER_BYTES = 255
+
+
+def _fitting(version: Version) -> Version:
+    """Raises: InvalidVersion when ``version``'s folder name is too long for a filesystem."""
+    name = folder(version)
+    if len(name.encode("utf-8")) > MAX_FOLDER_BYTES:
+        raise InvalidVersion(f"version {name[:40]}... is {len(name)} characters: too long for a folder name "
+                             f"(at most {MAX_FOLDER_BYTES})")
+    return version
 
 
 def _invalid(text: str) -> InvalidVersion:
@@ -137,5 +152,5 @@ def next_version(highest: Version | None, bump: str = "minor") -> Version:
     from semver import Version
 
     base = highest if highest is not None else Version(0, 0, 0)
-    return getattr(base, f"bump_{normalize_bump(bump)}")()
+    return _fitting(getattr(base, f"bump_{normalize_bump(bump)}")())
 

@@ -161,9 +161,10 @@ def test_describe_and_history_json(cli, constant_path):
 
 def test_logs_plain_and_json(cli, constant_path):
     cli("deploy", constant_path, "--name", "m")
-    lines = cli("logs", "m", "0.1.0", "--json").json()
-    assert any("allocated version 0.1.0" in l for l in lines)
-    assert cli("logs", "m", "0.1.0").stdout.splitlines() == lines
+    entries = cli("logs", "m", "0.1.0", "--json").json()
+    assert any(e["text"].startswith("allocated version 0.1.0") for e in entries)
+    assert all(set(e) == {"at", "text"} and e["at"].endswith("Z") for e in entries)
+    assert cli("logs", "m", "0.1.0").stdout.splitlines() == [f"{e['at']}  {e['text']}" for e in entries]
 
 
 def test_plain_tables_when_piped(cli, constant_path):

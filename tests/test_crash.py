@@ -60,16 +60,33 @@ def test_deploy_killed_at_every_step(two_versions, tmp_path, step):
     original = _sha(registry / "models/m/versions/0.1.0/model.joblib")
     r = _run(registry, "deploy", two_versions / "two.joblib", "--name", "m", crash=step)
     assert r.returncode == -signal.SIGKILL, r.stderr
-    assert _run(registry, "versions", "m", "--json").returncode == 0
+    seen = _run(registry, "versions", "m", "--json")
+    assert seen.returncode == 0
+    published = DEPLOY_STEPS.index(step) >= DEPLOY_STEPS.index("deploy:published")
+    became_primary = DEPLOY_STEPS.index(step) >= DEPLOY_STEPS.index("deploy:primary-written")
+    # The primary rule holds at once, before any repair: the new version is either
+    # the Active primary, or Deployment Failed (interrupted) and never primary.
+    before = {v["version"]: v for v in json.loads(seen.stdout)}
+    if published:
+        new = before["0.2.0"]
+        assert (new["status"], new["primary"]) == (("active", True) if became_primary else ("failed", False))
     found, report = _sound(registry)
     primary = next(v["version"] for v in found if v["primary"])
-    assert primary == ("0.2.0" if step == "deploy:primary-written" else "0.1.0")
+    assert primary == ("0.2.0" if became_primary else "0.1.0")
     assert _sha(registry / "models/m/versions/0.1.0/model.joblib") == original
-    published = DEPLOY_STEPS.index(step) >= DEPLOY_STEPS.index("deploy:published")
     assert [v["version"] for v in found] == (["0.1.0", "0.2.0"] if published else ["0.1.0"])
-    if step in ("deploy:published", "deploy:checked"):
+    if published and not became_primary:
         assert found[1]["status"] == "failed" and "interrupted" in found[1]["reason"]
         assert any(p["kind"] == "interrupted" and p["fixed"] for p in report["problems"])
+    if published:
+        # After doctor --fix the record is complete: a deploy outcome in the history and the log.
+        history = json.loads(_run(registry, "history", "m", "--json").stdout)
+        outcomes = [e for e in history if e["event"] == "deploy" and e["version"] == "0.2.0"]
+        assert [e["status"] for e in outcomes] == [found[1]["status"]]
+        log = json.loads(_run(registry, "logs", "m", "0.2.0", "--json").stdout)
+        assert log[-1]["text"].startswith("Active" if became_primary else "Deployment Failed")
+        if became_primary:
+            assert [e["to"] for e in history if e["event"] == "primary"][-1] == "0.2.0"
     nxt = _run(registry, "deploy", two_versions / "two.joblib", "--name", "m", "--json")
     assert nxt.returncode == 0 and json.loads(nxt.stdout)["version"] not in [v["version"] for v in found]
     assert not os.listdir(registry / "staging")

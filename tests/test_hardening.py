@@ -153,7 +153,7 @@ def test_failing_fsync_when_finishing_leaves_no_active_partial(reg, constant_pat
     real = store.write_toml
 
     def failing(path, data):
-        if path.endswith("version.toml") and data.get("status") != "deploying":
+        if path.endswith(("version.toml", "outcome.toml")) and data.get("status") != "deploying":
             raise OSError(5, "Input/output error", path)
         return real(path, data)
 

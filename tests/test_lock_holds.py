@@ -80,7 +80,7 @@ def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monk
 
 def test_a_model_changed_while_finishing_is_read_again(reg, constant_path, monkeypatch):
     reg.deploy(constant_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.store, "_refreshed_readme",
+    calls = _interfere_once(monkeypatch, mlreg.store, "_readme_after_deploy",
                             lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     v = reg.deploy(constant_path, "m")
     assert len(calls) == 2 and v.primary
@@ -117,7 +117,7 @@ def test_a_readme_written_while_finishing_is_kept(reg, iris_model_path, monkeypa
     """The deploy would refresh the README mlreg generated; a person saves their own
     between the deploy's read and its lock: theirs must stay."""
     reg.deploy(iris_model_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.store, "_refreshed_readme",
+    calls = _interfere_once(monkeypatch, mlreg.store, "_readme_after_deploy",
                             lambda: mlreg.Registry(reg.path).set_readme("m", "# m\n\nWritten by a person.\n"))
     reg.deploy(iris_model_path, "m")
     assert len(calls) == 2

@@ -1,0 +1,32 @@
+"""Every file and folder name of a registry, once (SPEC §4 and what the design adds).
+
+::
+
+    REGISTRY/
+      mlreg.toml                 format marker
+      ids/ID                     "folder/version" of each version ID, created exclusively
+      staging/TOKEN/             a deploy being copied, before it has a version
+      templates/NAME.toml        the registry's own templates
+      models/FOLDER/
+        .lock                    the model's lock (flock), never deleted
+        model.toml               name, description, primary, highest version, Type, Framework
+        history.jsonl            deploy outcomes and changes of primary, one JSON object a line
+        versions.index.json      a cache of version records (never the truth)
+        README.md
+        versions/VERSION/
+          .deploy.lock           held by the deploy's own process while it lives
+          version.toml
+          outcome.toml           a deploy's final record, staged before it takes the primary
+          model.joblib           the artifact (``model`` plus the source's suffix)
+          code/                  the model's own modules (deploy --code)
+          deploy.log
+"""
+
+MARKER = "mlreg.toml"
+MODELS, STAGING, IDS, TEMPLATES = "models", "staging", "ids", "templates"
+MODEL_FILE, VERSION_FILE, HISTORY_FILE, README_FILE = "model.toml", "version.toml", "history.jsonl", "README.md"
+OUTCOME_FILE = "outcome.toml"
+VERSIONS = "versions"
+LOCK_FILE, DEPLOY_LOCK = ".lock", ".deploy.lock"
+CODE_DIR = "code"
+LOG_FILE = "deploy.log"

@@ -1,0 +1,122 @@
+"""A version's own code (``deploy --code``): the modules its pickle needs to load.
+
+A model whose class is defined in the user's project (``from features import
+Scaler``) unpickles only where that module can be imported. ``--code`` copies
+a ``.py`` file or a package folder into the version's ``code/`` folder; the
+deploy check, ``predict``, ``load`` and ``serve`` put that folder first on
+``sys.path`` before loading, so the check proves what a later load will do.
+
+The code is covered by the version's ``code_sha256``: a digest over every
+file's relative path, size and sha256, in sorted order, checked before every
+load. Loading code runs it, so anything but plain files and folders (a
+symlink, a FIFO) in ``code/`` is an integrity error, never followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+
+from .errors import BadInput, IntegrityError
+
+from .layout import CODE_DIR  # noqa: F401  (where a version keeps its code)
+_SKIPPED = ("__pycache__",)
+
+
+def copy_code(sources: list[str], target: str) -> str:
+    """Copy each ``.py`` file or package folder of ``sources`` into the new folder
+    ``target``; return the digest of what was copied.
+
+    Raises:
+        BadInput: a source is missing, neither a ``.py`` file nor a folder, or
+            two sources share a name.
+    """
+    os.mkdir(target, 0o777)
+    seen: set[str] = set()
+    for source in sources:
+        source = os.path.abspath(os.fspath(source))
+        name = os.path.basename(source.rstrip(os.sep))
+        if name in seen:
+            raise BadInput(f"--code {source}: another --code is also called {name!r}")
+        seen.add(name)
+        if os.path.isfile(source) and source.endswith(".py"):
+            shutil.copyfile(source, os.path.join(target, name))
+        elif os.path.isdir(source):
+            shutil.copytree(source, os.path.join(target, name), symlinks=False,
+                            ignore=shutil.ignore_patterns(*_SKIPPED, "*.pyc"))
+        elif not os.path.exists(source):
+            raise BadInput(f"--code {source} does not exist")
+        else:
+            raise BadInput(f"--code {source} is neither a .py file nor a package folder")
+    return digest(target)
+
+
+def digest(root: str) -> str:
+    """The sha256 over every file below ``root``: relative path, size and content hash.
+
+    Raises:
+        IntegrityError: something below ``root`` is a symlink or not a regular file or folder.
+    """
+    from .atomic import UnsafeFile, open_regular
+
+    total = hashlib.sha256()
+    for relative in _files(root):
+        path = os.path.join(root, relative)
+        try:
+            fd = open_regular(path)
+        except UnsafeFile as e:
+            raise IntegrityError(f"code file {path} is {e.strerror}; refusing to use the version's code") from None
+        file_hash = hashlib.sha256()
+        size = 0
+        with os.fdopen(fd, "rb") as f:
+            while chunk := f.read(1 << 20):
+                file_hash.update(chunk)
+                size += len(chunk)
+        total.update(f"{relative}\0{size}\0{file_hash.hexdigest()}\n".encode("utf-8", "surrogateescape"))
+    return total.hexdigest()
+
+
+def _files(root: str) -> list[str]:
+    """Every file below ``root``, relative, sorted; caches of compiled code are left out."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED)
+        for name in dirs:
+            if os.path.islink(os.path.join(folder, name)):
+                raise IntegrityError(f"code folder {os.path.join(folder, name)} is a symlink; "
+                                     "refusing to use the version's code")
+        for name in files:
+            if name.endswith(".pyc"):
+                continue
+            path = os.path.join(folder, name)
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise IntegrityError(f"code file {path} is not a regular file; refusing to use the version's code")
+            found.append(os.path.relpath(path, root))
+    return sorted(found)
+
+
+def verify(root: str, expected: str | None) -> str | None:
+    """The folder to put on ``sys.path`` for a version whose code digest is
+    ``expected`` (None: the version has no code), after checking it.
+
+    Raises:
+        IntegrityError: the code is missing or differs from what was deployed.
+    """
+    if expected is None:
+        return None
+    if not os.path.isdir(root) or os.path.islink(root):
+        raise IntegrityError(f"the version's code folder {root} is missing; refusing to load it")
+    if digest(root) != expected:
+        raise IntegrityError(f"the version's code in {root} changed after deploy (code_sha256 mismatch); "
+                             "refusing to load it")
+    return root
+
+
+def put_first(folder: str | None) -> None:
+    """Put a version's code folder first on ``sys.path`` (once)."""
+    import sys
+
+    if folder is not None and folder not in sys.path:
+        sys.path.insert(0, folder)
