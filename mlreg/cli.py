@@ -7,6 +7,7 @@ result. Errors pass through one funnel (``_funnel``) that turns an
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import os
@@ -32,6 +33,37 @@ app = typer.Typer(
 )
 
 EXIT_STATUS = {"active": 0, "failed": 5, "deploying": 6}
+
+
+def _flag_type_hidden() -> None:
+    """Typer shows a ``<bool>`` type beside every flag (``--json  <bool>``), which
+    reads as if the flag took a value: show no type for flags."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: Any, ctx: Any) -> Any:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flag_type_hidden()
+
+
+def command(group: typer.Typer | None = None, name: str | None = None) -> Callable[[Callable[..., Any]], Any]:
+    """Register a command, its docstring as its help, and the docstring's
+    ``Example:`` paragraph shown last (as the epilog), after the options."""
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        import inspect
+
+        paragraphs = inspect.cleandoc(fn.__doc__ or "").split("\n\n")
+        examples = [p for p in paragraphs if p.startswith("Example:")]
+        body = "\n\n".join(p for p in paragraphs if not p.startswith("Example:"))
+        return (group or app).command(name, help=body, epilog="\n\n".join(examples) or None)(fn)
+
+    return decorate
 
 
 class _Options:
@@ -67,6 +99,9 @@ def _funnel(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            _reader_gone()
+            raise typer.Exit(0) from None
         except MlregError as e:
             if _options.debug:
                 raise
@@ -91,6 +126,29 @@ def _funnel(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _reader_gone() -> None:
+    """The reader of stdout closed the pipe (``mlreg versions m | head -1``): end
+    quietly, with nothing more written there (as `ls | head` does)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _pipe_was_closed() -> bool:
+    """Whether rich or Click met a closed stdout and pointed it at the null device
+    (rich), or wrapped it (Click), before exiting with 1."""
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        return True
+    try:
+        here, null = os.fstat(1), os.stat(os.devnull)
+    except OSError:
+        return False
+    return (here.st_rdev, here.st_ino) == (null.st_rdev, null.st_ino)
 
 
 def _version_callback(value: bool) -> None:
@@ -130,6 +188,29 @@ def main_options(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 NameArg = Annotated[str, typer.Argument(help="Model name (any spelling of it) or its folder name.")]
 RefArg = Annotated[str, typer.Argument(metavar="VERSION|ID", help="A version number (0.2.0) or a version ID.")]
+
+
+@contextlib.contextmanager
+def _listing_what_is_readable() -> Any:
+    """For listings: one unreadable item (a corrupt model.toml, a bad template) must
+    not hide the others. The block lists what could be read; then the error
+    names the unreadable items and the exit code is 7."""
+    from .errors import PartlyUnreadable
+
+    failure: list[PartlyUnreadable] = []
+
+    def listing(fn: Callable[[], list[Any]]) -> list[Any]:
+        try:
+            return fn()
+        except PartlyUnreadable as e:
+            failure.append(e)
+            return e.found
+
+    yield listing
+    if failure:
+        for problem in failure[0].problems:
+            render.err(f"mlreg: error: {render.clean(problem)}")
+        raise typer.Exit(failure[0].exit_code)
 
 
 def _read_text(path: str, option: str) -> str:
@@ -176,7 +257,7 @@ def _print_version(v: VersionRecord) -> None:
 # ---------------------------------------------------------------- commands
 
 
-@app.command()
+@command()
 @_funnel
 def init(
     path: Annotated[Optional[str], typer.Argument(help="Folder to create (default: the registry chosen by --registry, $MLREG_REGISTRY or the per-user default).")] = None,
@@ -194,7 +275,7 @@ def init(
         render.out(f"Created the registry {reg.path}" if created else f"Already a registry: {reg.path}")
 
 
-@app.command()
+@command()
 @_funnel
 def deploy(
     artifact: Annotated[str, typer.Argument(help="The model file (joblib or pickle) to deploy.")],
@@ -209,6 +290,7 @@ def deploy(
     sample_input: Annotated[Optional[str], typer.Option("--sample-input", metavar="JSON", help="Rows to predict during the check, e.g. '[[5.1, 3.5, 1.4, 0.2]]'.")] = None,
     no_promote: Annotated[bool, typer.Option("--no-promote", help="Do not make the new version primary.")] = False,
     check_timeout: Annotated[float, typer.Option("--check-timeout", metavar="SECONDS", help="Time limit of the load-and-predict check.")] = 300.0,
+    code: Annotated[Optional[list[str]], typer.Option("--code", metavar="PATH", help="A .py file or package folder the model needs to be unpickled (its own classes); stored with the version and put first on sys.path for the check and every load. Repeatable.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy a model file as a new version; exit 0 if Active, 5 if Deployment Failed.
@@ -221,7 +303,7 @@ def deploy(
         record = _registry().deploy(
             artifact, name, version_bump=bump, version=version, description=description,
             type=type_, framework=framework, template=template, sample_input=sample_input, readme=readme_text,
-            promote=not no_promote, check_timeout=check_timeout, progress=progress,
+            promote=not no_promote, check_timeout=check_timeout, progress=progress, code=code or (),
         )
     except DeploymentFailed as e:
         if as_json:
@@ -268,25 +350,27 @@ class _CopyProgress:
             self.bar = None
 
 
-@app.command()
+@command()
 @_funnel
 def models(as_json: JsonFlag = False) -> None:
     """List every model: name, Type, Framework, primary, number of versions, description.
 
     Example: mlreg models --json | jq -r '.[].name'
     """
-    found = _registry().models()
-    if as_json:
-        render.emit_json([m.to_json() for m in found])
-        return
-    render.table(
-        ["NAME", "TYPE", "FRAMEWORK", "PRIMARY", "VERSIONS", "DESCRIPTION"],
-        [[m.record.name, m.record.type, m.record.framework, m.record.primary or "-",
-          m.version_count, m.record.description] for m in found],
-    )
+    with _listing_what_is_readable() as listing:
+        found = listing(_registry().models)
+        if as_json:
+            render.emit_json([m.to_json() for m in found])
+            return
+        render.table(
+            ["NAME", "TYPE", "FRAMEWORK", "PRIMARY", "VERSIONS", "DESCRIPTION"],
+            [[m.record.name, m.record.type, m.record.framework, m.record.primary or "-",
+              m.version_count, m.record.description] for m in found],
+            no_wrap=("NAME", "PRIMARY", "VERSIONS"),
+        )
 
 
-@app.command()
+@command()
 @_funnel
 def show(name: NameArg, as_json: JsonFlag = False) -> None:
     """Show a model's overview: description, Type, Framework, primary, versions and invocation code.
@@ -313,7 +397,7 @@ def show(name: NameArg, as_json: JsonFlag = False) -> None:
     render.out(f"  cURL:    {render.clean(overview.invocation['curl'])}   (with `mlreg serve` running)")
 
 
-@app.command()
+@command()
 @_funnel
 def describe(
     name: NameArg,
@@ -336,10 +420,11 @@ def _versions_table(found: list[VersionRecord]) -> None:
         ["VERSION", "ID", "STATUS", "PRIMARY", "DEPLOYED AT", "SIZE", "FRAMEWORK"],
         [[v.version, v.version_id, v.status_label, "*" if v.primary else "", render.when(v.deployed_at),
           render.size(v.size), v.framework] for v in found],
+        no_wrap=("VERSION", "ID", "PRIMARY", "DEPLOYED AT", "SIZE"), status="STATUS",
     )
 
 
-@app.command()
+@command()
 @_funnel
 def versions(
     name: NameArg,
@@ -357,7 +442,7 @@ def versions(
         _versions_table(found)
 
 
-@app.command()
+@command()
 @_funnel
 def status(
     name: NameArg,
@@ -381,7 +466,7 @@ def status(
     raise typer.Exit(EXIT_STATUS[record.status])
 
 
-@app.command()
+@command()
 @_funnel
 def logs(name: NameArg, ref: RefArg, as_json: JsonFlag = False) -> None:
     """Print a version's deploy log.
@@ -398,7 +483,7 @@ def logs(name: NameArg, ref: RefArg, as_json: JsonFlag = False) -> None:
             render.out(render.clean(line))
 
 
-@app.command()
+@command()
 @_funnel
 def promote(
     name: NameArg,
@@ -421,7 +506,7 @@ def promote(
         render.out(f"{render.clean(result.model)}: {result.record.version} is already the primary")
 
 
-@app.command()
+@command()
 @_funnel
 def predict(
     name: NameArg,
@@ -431,6 +516,7 @@ def predict(
     method: Annotated[str, typer.Option("--method", help="predict, predict_proba, predict_log_proba, decision_function, transform or score_samples.")] = "predict",
     jsonl: Annotated[bool, typer.Option("--jsonl", help='One line per input row: {"row": i, "prediction": ...}.')] = False,
     expect_sha256: Annotated[Optional[str], typer.Option("--expect-sha256", metavar="HASH", help="Refuse (exit 7) unless the version's artifact has this sha256.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Accepted for symmetry with other commands: the output is JSON already.")] = False,
 ) -> None:
     """Predict with a version (the primary by default), after verifying its artifact; prints JSON.
 
@@ -449,8 +535,12 @@ def predict(
             if input_file is None and sys.stdin.isatty():
                 raise UsageError("no input: give --input JSON, --input-file FILE, or pipe JSON on stdin")
             text, csv_name = sys.stdin.read(), False
+            if not text.strip():
+                raise UsageError("no input on stdin: pipe JSON rows or CSV, or give --input JSON / --input-file FILE")
         else:
             text, csv_name = _read_text(input_file, "--input-file"), input_file.lower().endswith(".csv")
+            if not text.strip():
+                raise UsageError(f"--input-file {input_file} is empty: it needs JSON rows or CSV with a header row")
         is_json = not csv_name and text.lstrip()[:1] in ("[", "{")
         payload = parse_json(text, "the input") if is_json else parse_csv(text)
     result = _registry().predict(name, payload, version=version, method=method, expect_sha256=expect_sha256)
@@ -463,13 +553,14 @@ def predict(
         render.emit_json(result)
 
 
-@app.command()
+@command()
 @_funnel
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on; loopback by default. 0.0.0.0 exposes every model to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0 picks a free one).")] = 8080,
     max_body: Annotated[int, typer.Option("--max-body", metavar="BYTES", help="Largest request body; larger ones get 413.")] = 10 * 1024 * 1024,
-    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Drop a client that stalls this long mid-request.")] = 30.0,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Drop a client whose request (line, headers and body) has not fully arrived this long after it began.")] = 30.0,
+    max_connections: Annotated[int, typer.Option("--max-connections", metavar="N", help="Connections served at once; more are answered 503 and closed.")] = 64,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log each request on stderr.")] = True,
 ) -> None:
     """Serve the registry's HTTP JSON API, so cURL and other programs can call any version.
@@ -480,7 +571,8 @@ def serve(
 
     reg = _registry()
     try:
-        server = make_server(reg, host, port, max_body=max_body, timeout=timeout, access_log=access_log)
+        server = make_server(reg, host, port, max_body=max_body, timeout=timeout, access_log=access_log,
+                             max_connections=max_connections)
     except OSError as e:
         raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}") from None
     bound_host, bound_port = server.server_address[:2]
@@ -495,7 +587,7 @@ readme_app = typer.Typer(help="Show, edit and check a model's README.", no_args_
 app.add_typer(readme_app, name="readme")
 
 
-@readme_app.command("show")
+@command(readme_app, "show")
 @_funnel
 def readme_show(name: NameArg, as_json: JsonFlag = False) -> None:
     """Print a model's README: rendered on a terminal, the raw Markdown when piped.
@@ -512,7 +604,7 @@ def readme_show(name: NameArg, as_json: JsonFlag = False) -> None:
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
 
 
-@readme_app.command("edit")
+@command(readme_app, "edit")
 @_funnel
 def readme_edit(
     name: NameArg,
@@ -581,7 +673,7 @@ def _editor() -> list[str]:
     raise UsageError("no editor found: set $VISUAL or $EDITOR, or use --file")
 
 
-@readme_app.command("check")
+@command(readme_app, "check")
 @_funnel
 def readme_check(name: NameArg, as_json: JsonFlag = False) -> None:
     """Exit 8 while the README still holds TODO(mlreg) placeholders, naming their sections.
@@ -601,22 +693,23 @@ def readme_check(name: NameArg, as_json: JsonFlag = False) -> None:
         raise typer.Exit(8)
 
 
-@app.command()
+@command()
 @_funnel
 def templates(as_json: JsonFlag = False) -> None:
     """List the model templates: the built-in ones and the registry's own (REGISTRY/templates/*.toml).
 
     Example: mlreg deploy model.joblib --name "Spam filter" --template text-classifier
     """
-    found = _registry().templates()
-    if as_json:
-        render.emit_json([t.to_json() for t in found])
-        return
-    render.table(["NAME", "TYPE", "FRAMEWORK", "SOURCE", "DESCRIPTION"],
-                 [[t.name, t.type, t.framework, t.source, t.description] for t in found])
+    with _listing_what_is_readable() as listing:
+        found = listing(_registry().templates)
+        if as_json:
+            render.emit_json([t.to_json() for t in found])
+            return
+        render.table(["NAME", "TYPE", "FRAMEWORK", "SOURCE", "DESCRIPTION"],
+                     [[t.name, t.type, t.framework, t.source, t.description] for t in found], no_wrap=("NAME",))
 
 
-@app.command()
+@command()
 @_funnel
 def completion(
     shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
@@ -632,7 +725,7 @@ def completion(
     sys.stdout.write(render(shell, app))
 
 
-@app.command()
+@command()
 @_funnel
 def doctor(
     fix: Annotated[bool, typer.Option("--fix", help="Repair what is safe: mark interrupted deploys failed, remove old leftovers. Never deletes an artifact or a version.")] = False,
@@ -658,7 +751,7 @@ def doctor(
         raise typer.Exit(7)
 
 
-@app.command()
+@command()
 @_funnel
 def verify(
     target: Annotated[Optional[str], typer.Argument(metavar="[NAME[@VERSION]]", help="A model, or one version of it (NAME@VERSION or NAME@ID); default: every version.")] = None,
@@ -680,7 +773,7 @@ def verify(
         raise typer.Exit(7)
 
 
-@app.command()
+@command()
 @_funnel
 def history(name: NameArg, as_json: JsonFlag = False) -> None:
     """Show every deploy outcome and change of primary: who, when, what, from -> to.
@@ -700,7 +793,7 @@ def history(name: NameArg, as_json: JsonFlag = False) -> None:
         else:
             what = e.event
         rows.append([render.when(e.at), e.by, what, e.detail or ""])
-    render.table(["AT", "BY", "WHAT", "DETAIL"], rows)
+    render.table(["AT", "BY", "WHAT", "DETAIL"], rows, no_wrap=("AT",))
 
 
 def _label(status: str | None) -> str:
@@ -710,8 +803,15 @@ def _label(status: str | None) -> str:
 
 
 def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-    """Warnings (mlreg's and the libraries', e.g. scikit-learn's version warnings) as one line each."""
-    render.err(f"mlreg: warning: {category.__name__}: {' '.join(str(message).split())}")
+    """Warnings (mlreg's and the libraries', e.g. scikit-learn's version warnings) as one line each;
+    mlreg's notes ("created registry at ...") as a note."""
+    from .errors import Note
+
+    text = render.clean(" ".join(str(message).split()))
+    if issubclass(category, Note):
+        render.err(f"mlreg: note: {text}")
+    else:
+        render.err(f"mlreg: warning: {category.__name__}: {text}")
 
 
 # Global options that take a value: the word after them is not a command name.
@@ -753,17 +853,72 @@ def app_for(argv: list[str]) -> typer.Typer:
     return cut
 
 
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """``argv`` with the global options that follow the command name moved before it,
+    so that ``mlreg versions m --registry R`` means ``mlreg --registry R versions m``.
+
+    Words after ``--`` are arguments and stay where they are.
+    """
+    word = _command_word(argv)
+    if word is None:
+        return argv
+    start = argv.index(word) + 1
+    head, moved, rest = argv[:start], [], []
+    words = iter(argv[start:])
+    for w in words:
+        if w == "--":
+            rest.append(w)
+            rest.extend(words)
+            break
+        if w in _VALUED_OPTIONS:
+            value = next(words, None)
+            moved += [w] + ([value] if value is not None else [])
+        elif w.partition("=")[0] in _VALUED_OPTIONS or w == "--debug":
+            moved.append(w)
+        else:
+            rest.append(w)
+    if not moved:
+        return argv
+    return moved + head + rest
+
+
 def run(argv: list[str]) -> Any:
-    """Run one command line (without the program name); return its exit code."""
+    """Run one command line (without the program name); return its exit code.
+
+    Usage errors (an unknown command or option, a missing argument) are one
+    line on stderr with the closest names Click suggests, as other errors
+    are, never Typer's boxed panel.
+    """
     import warnings
+
+    from typer.exceptions import TyperException
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     warnings.showwarning = _show_warning
+    argv = hoist_global_options(argv)
     try:
-        app_for(argv)(args=argv)
+        code = app_for(argv)(args=argv, standalone_mode=False)
     except SystemExit as e:
+        if e.code == 1 and _pipe_was_closed():
+            return 0  # rich's and Click's answer to a closed pipe (help into `| head`): quietly, 0
         return e.code
-    return 0
+    except BrokenPipeError:
+        _reader_gone()
+        return 0
+    except TyperException as e:
+        message = getattr(e, "format_message", lambda: str(e))()
+        if type(e).__name__ == "NoArgsIsHelpError" or not message:
+            ctx = getattr(e, "ctx", None)
+            render.out(ctx.get_help() if ctx is not None else "see `mlreg --help`")
+            return 2
+        ctx = getattr(e, "ctx", None)
+        where = f"mlreg {ctx.command_path.partition(' ')[2]}".rstrip() if ctx is not None else "mlreg"
+        render.err(f"mlreg: error: {' '.join(message.split())} (see `{where} --help`)")
+        return getattr(e, "exit_code", 2)
+    except KeyboardInterrupt:
+        render.err("mlreg: interrupted")
+        return 130
+    return code if isinstance(code, int) else 0
 
 
 def main() -> None:

@@ -31,6 +31,8 @@ def parse_json(text: str, what: str = "input") -> Any:
         return json.loads(text)
     except ValueError as e:
         raise BadInput(f"{what} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise BadInput(f"{what} is JSON nested too deeply") from None
 
 
 def parse_csv(text: str) -> Table:
@@ -135,10 +137,15 @@ def _named_rows(rows: list[dict], names: list[str] | None) -> Any:
     """Rows keyed by feature name, in the model's feature order."""
     if names is None:
         raise BadInput("rows keyed by feature name need a model that records its feature names; send lists of values")
+    known = set(names)
     for i, row in enumerate(rows):
         missing = [n for n in names if n not in row]
         if missing:
             raise BadInput(f"row {i} lacks feature(s) {', '.join(missing)}; the model expects {', '.join(names)}")
+        unknown = [str(k) for k in row if k not in known]
+        if unknown:
+            raise BadInput(f"row {i} has feature(s) the model does not know: {', '.join(unknown)}; "
+                           f"it expects {', '.join(names)}")
     ordered = [[row[n] for n in names] for row in rows]
     try:
         import pandas

@@ -57,19 +57,38 @@ def err(text: str) -> None:
     sys.stderr.flush()
 
 
-def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
-    """A table: rich on a terminal, aligned plain columns with a header when piped."""
+# Statuses as people see them, and their colour on a terminal (rich leaves colour
+# out where NO_COLOR is set).
+STATUS_STYLES = {"Active": "green", "Deployment Failed": "red", "Deploying": "yellow"}
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None,
+          no_wrap: Sequence[str] = (), status: str | None = None) -> None:
+    """A table: rich on a terminal, aligned plain columns with a header when piped.
+
+    Columns named in ``no_wrap`` (versions, IDs, dates, statuses) are never
+    broken across lines, whatever the terminal's width; the free-text columns
+    wrap instead. The ``status`` column is coloured by status.
+    """
     cells = [[clean(c) for c in row] for row in rows]
     if is_terminal():
         from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
-        t = Table(title=escape(title) if title else None, header_style="bold", box=None, pad_edge=False)
+        t = Table(title=escape(title) if title else None, header_style="bold", box=None, pad_edge=False,
+                  collapse_padding=True)
         for c in columns:
-            t.add_column(c)
+            fixed = c in no_wrap or c == status
+            t.add_column(c, no_wrap=fixed)
+        at = list(columns).index(status) if status in columns else -1
         for row in cells:
-            t.add_row(*(escape(c) for c in row))
+            styled = [escape(c) for c in row]
+            if at >= 0:
+                colour = STATUS_STYLES.get(row[at].split(" (")[0])
+                if colour:
+                    styled[at] = f"[{colour}]{styled[at]}[/{colour}]"
+            t.add_row(*styled)
         Console().print(t)
         return
     if title:

@@ -18,6 +18,7 @@ Routes (bodies and answers are the CLI's JSON)::
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import sys
@@ -27,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .errors import BadInput, MlregError
+from .errors import BadInput, MlregError, PartlyUnreadable
 from .store import Registry, prediction
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -52,7 +53,12 @@ class ModelService:
         self._guard = threading.Lock()
 
     def model_for(self, record: Any) -> Any:
-        """The loaded model of an Active version, verified and loaded once per version ID."""
+        """The loaded model of an Active version, verified and loaded once per version ID.
+
+        The trust file is read again for every request, also for a model loaded
+        before: a version taken out of it stops answering at once.
+        """
+        self.registry.check_trusted(record)
         cached = self._models.get(record.version_id)
         if cached is not None:
             return cached
@@ -84,7 +90,11 @@ class ModelService:
         rest = parts[1:]
         if rest == ["models"]:
             self._allow(method, "GET")
-            return [m.to_json() for m in reg.models()]
+            try:
+                found = reg.models()
+            except PartlyUnreadable as e:
+                found = e.found  # the unreadable ones answer 500 on their own routes
+            return [m.to_json() for m in found]
         if len(rest) == 2 and rest[0] == "models":
             self._allow(method, "GET")
             return reg.show(rest[1]).to_json()
@@ -105,8 +115,8 @@ class ModelService:
 
     @staticmethod
     def _allow(method: str, allowed: str) -> None:
-        if method != allowed:
-            raise HTTPError(405, f"use {allowed} here")
+        if method != allowed and not (method == "HEAD" and allowed == "GET"):
+            raise HTTPError(405, f"{method or 'that method'} is not allowed here; use {allowed}")
 
     def _predict(self, record: Any, body: bytes | None) -> dict[str, Any]:
         from .predict import call
@@ -117,40 +127,92 @@ class ModelService:
             payload = json.loads(body)
         except ValueError as e:
             raise BadInput(f"the body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise BadInput("the body is JSON nested too deeply") from None
         method = payload.get("method", "predict") if isinstance(payload, dict) else "predict"
         if not isinstance(method, str):
             raise BadInput('"method" must be a string')
         return prediction(record, call(self.model_for(record), payload, method))
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket read under one deadline for a whole request.
+
+    A per-read timeout never drops a client that sends a byte every few
+    seconds; with enough of them every thread was taken and /healthz stopped
+    answering. Each read here gets only the time left until the request's
+    deadline, which ``Handler`` sets as each request begins.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.deadline = time.monotonic() + DEFAULT_TIMEOUT
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request took longer than --timeout")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+
+
 def make_handler(service: ModelService, max_body: int, timeout: float, access_log: bool) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "mlreg"
+        # Set before parse_request runs, so that answering a malformed request
+        # line (which never sets them) does not fail in log_request.
+        command: str | None = None
+        path = ""
+        requestline = ""
 
         def setup(self) -> None:
-            self.timeout = timeout  # a client that stalls mid-request is dropped
-            super().setup()
+            self.connection = self.request
             # Headers and body leave in two writes; without this, Nagle's algorithm
             # and the client's delayed ACK add about 40 ms to every response.
-            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._reader = _DeadlineReader(self.connection)
+            self.rfile = io.BufferedReader(self._reader)
+            self.wfile = socket.SocketIO(self.connection, "wb")  # type: ignore[assignment]
+
+        def handle_one_request(self) -> None:
+            # The whole request (line, headers and body) must arrive within --timeout
+            # of its start; an idle keep-alive connection gets the same time.
+            self._reader.deadline = time.monotonic() + timeout
+            self.command, self.path, self.requestline = None, "", ""
+            try:
+                super().handle_one_request()
+            except TimeoutError:
+                self.close_connection = True
 
         def do_GET(self) -> None:
             self._serve(None)
 
-        def do_POST(self) -> None:
+        def _with_body(self) -> None:
             length = self.headers.get("Content-Length")
+            if length is None and self.command in ("DELETE", "OPTIONS"):
+                self._serve(b"")
+                return
             if length is None or not length.isdigit():
-                self._send(411 if length is None else 400, {"error": "a POST needs a valid Content-Length"}, close=True)
+                self._send(411 if length is None else 400, {"error": "a request with a body needs a valid Content-Length"},
+                           close=True)
                 return
             if int(length) > max_body:
                 self._send(413, {"error": f"the body is {length} bytes; the limit is {max_body} (--max-body)"}, close=True)
                 return
             self._serve(self.rfile.read(int(length)))
 
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _with_body
+
+        def do_HEAD(self) -> None:
+            self._serve(None)
+
         def _serve(self, body: bytes | None) -> None:
             self._started = time.perf_counter()
-            status, payload = service.handle(self.command, self.path, body)
+            status, payload = service.handle(self.command or "", self.path, body)
             self._send(status, payload)
 
         def _send(self, status: int, payload: Any, close: bool = False) -> None:
@@ -162,35 +224,74 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
                 self.send_header("Connection", "close")
                 self.close_connection = True
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """Every answer is JSON, also for a malformed request or an unknown method."""
+            try:
+                self._send(code, {"error": message or self.responses.get(code, ("error",))[0]}, close=True)
+            except OSError:
+                self.close_connection = True
 
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             if access_log:
                 took = (time.perf_counter() - getattr(self, "_started", time.perf_counter())) * 1000
-                sys.stderr.write(f"{self.address_string()} {self.command} {self.path} {int(code)} {took:.1f}ms\n")
+                shown = self.requestline if self.command is None else f"{self.command} {self.path}"
+                sys.stderr.write(f"{self.address_string()} {shown[:200]!r} {code} {took:.1f}ms\n")
 
         def log_error(self, format: str, *args: Any) -> None:
             if access_log:
-                sys.stderr.write(f"{self.address_string()} error: {format % args}\n")
+                sys.stderr.write(f"{self.address_string()} error: {(format % args)[:300]}\n")
 
     return Handler
 
 
 class Server(ThreadingHTTPServer):
+    """One thread per connection, at most ``max_connections`` at once: past that a
+    new connection is answered 503 at once and closed, so that slow clients can
+    never take every thread."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    max_connections = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            body = b'{"error": "too many connections at once; try again"}\n'
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
                 max_body: int = DEFAULT_MAX_BODY, timeout: float = DEFAULT_TIMEOUT,
-                access_log: bool = True) -> Server:
+                access_log: bool = True, max_connections: int = 64) -> Server:
     """A server bound to ``host:port`` (port 0 picks a free one); call ``serve_forever``.
 
     Raises:
         RegistryNotFound, FormatTooNew: the registry is missing or too new.
         OSError: the address is in use or not available.
     """
-    registry.models()  # fail now, not on the first request, when the registry is unusable
+    # Fail now, not on the first request, when the registry is unusable; one
+    # model's bad metadata only fails the requests about that model.
+    registry.check()
     service = ModelService(registry)
-    return Server((host, port), make_handler(service, max_body, timeout, access_log))
+    server_class = type("Server", (Server,), {"max_connections": max_connections})
+    return server_class((host, port), make_handler(service, max_body, timeout, access_log))

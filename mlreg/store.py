@@ -41,6 +41,7 @@ from .errors import (
     ModelNotFound,
     NotActive,
     NotWritable,
+    PartlyUnreadable,
     PrimaryMoved,
     ReadmeChanged,
     RegistryNotFound,
@@ -317,16 +318,21 @@ class Registry:
         """Every model, sorted by folder name.
 
         Raises:
-            RegistryNotFound, FormatTooNew, IntegrityError.
+            RegistryNotFound, FormatTooNew.
+            PartlyUnreadable: some models' metadata cannot be read; ``error.found``
+                lists the others, ``error.problems`` names each bad file.
         """
         self._require()
-        found = []
+        found, problems = [], []
         for folder in self._model_folders():
             try:
-                record = self._read_model(folder)
+                found.append(self._info(self._read_model(folder)))
             except FileNotFoundError:
                 continue  # a first deploy that has not written model.toml yet
-            found.append(self._info(record))
+            except IntegrityError as e:
+                problems.append(str(e))  # one model's bad metadata must not hide the others
+        if problems:
+            raise PartlyUnreadable(_listing_failed(problems, "model"), found, problems)
         return found
 
     def model(self, name: str) -> ModelInfo:
@@ -786,10 +792,27 @@ class Registry:
         return path if os.path.isdir(path) and not os.path.islink(path) else None
 
     def templates(self) -> list[Template]:
-        """The built-in templates and the registry's own (``REGISTRY/templates/*.toml``)."""
+        """The built-in templates and the registry's own (``REGISTRY/templates/*.toml``).
+
+        Raises:
+            PartlyUnreadable: some template files are not valid; ``error.found``
+                lists the others, ``error.problems`` names each bad file.
+        """
         from .templates import all_templates
 
-        return all_templates(self._templates_dir())
+        problems: list[str] = []
+        found = all_templates(self._templates_dir(), problems)
+        if problems:
+            raise PartlyUnreadable(_listing_failed(problems, "template"), found, problems)
+        return found
+
+    def check(self) -> None:
+        """Check that the registry exists and this mlreg can read its format.
+
+        Raises:
+            RegistryNotFound, FormatTooNew, IntegrityError (an unreadable mlreg.toml).
+        """
+        self._require()
 
     # ----------------------------------------------------------------- doctor
 
@@ -1378,6 +1401,11 @@ class Registry:
                         os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _listing_failed(problems: list[str], what: str) -> str:
+    more = f" (and {len(problems) - 1} more unreadable {what}s)" if len(problems) > 1 else ""
+    return f"{problems[0]}{more}"
 
 
 def _note(text: str) -> None:

@@ -58,7 +58,9 @@ def load_template(path: str, source: str) -> Template:
     return Template(sample_input=sample, source=source, **fields)
 
 
-def _folder_templates(folder: str, source: str | None) -> dict[str, Template]:
+def _folder_templates(folder: str, source: str | None, problems: list[str] | None) -> dict[str, Template]:
+    """The templates of ``folder``; an invalid one raises, or is described in
+    ``problems`` (when given) so that one bad file does not hide the others."""
     found: dict[str, Template] = {}
     try:
         entries = sorted(os.listdir(folder))
@@ -69,23 +71,37 @@ def _folder_templates(folder: str, source: str | None) -> dict[str, Template]:
             path = os.path.join(folder, entry)
             if os.path.islink(path):
                 continue
-            template = load_template(path, source or path)
+            try:
+                template = load_template(path, source or path)
+            except IntegrityError as e:
+                if problems is None:
+                    raise
+                problems.append(str(e))
+                continue
             found[template.name] = template
     return found
 
 
-def all_templates(registry_folder: str | None) -> list[Template]:
-    """Built-in templates, then the registry's own (which win on a shared name)."""
-    found = _folder_templates(BUILTIN_DIR, "built-in")
+def all_templates(registry_folder: str | None, problems: list[str] | None = None) -> list[Template]:
+    """Built-in templates, then the registry's own (which win on a shared name).
+
+    With ``problems`` (a list), invalid template files are described there and
+    left out; without, the first one raises IntegrityError.
+    """
+    found = _folder_templates(BUILTIN_DIR, "built-in", None)
     if registry_folder:
-        found.update(_folder_templates(registry_folder, None))
+        found.update(_folder_templates(registry_folder, None, problems))
     return sorted(found.values(), key=lambda t: t.name)
 
 
 def find_template(name: str, registry_folder: str | None) -> Template:
-    """Raises: UsageError listing the templates when there is none called ``name``."""
-    for template in all_templates(registry_folder):
+    """Raises: UsageError listing the templates when there is none called ``name``
+    (naming the template files that could not be read)."""
+    problems: list[str] = []
+    found = all_templates(registry_folder, problems)
+    for template in found:
         if template.name == name:
             return template
-    known = ", ".join(t.name for t in all_templates(registry_folder))
-    raise UsageError(f"no template {name!r}; templates: {known} (see `mlreg templates`)")
+    known = ", ".join(t.name for t in found)
+    unreadable = f"; unreadable: {'; '.join(problems)}" if problems else ""
+    raise UsageError(f"no template {name!r}; templates: {known} (see `mlreg templates`){unreadable}")

@@ -27,6 +27,14 @@ def _iris_ids():
             for i in os.listdir(EXAMPLE + "/ids")} - {None}
 
 
+def _active_iris():
+    """The Active versions of the example's iris model and their IDs."""
+    import mlreg
+
+    found = mlreg.Registry(EXAMPLE).versions("iris-classifier", "active")
+    return {v.version for v in found} | {v.version_id for v in found}
+
+
 BASH = """
 source {script}
 t() {{ COMP_WORDS=("$@"); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _mlreg; echo "${{COMPREPLY[*]}}"; }}
@@ -55,7 +63,8 @@ def test_bash_completes_from_the_tree(tmp_path):
     ])
     assert {"deploy", "versions", "readme", "--registry"} <= got[0]
     assert got[1] == {"iris-classifier", "diabetes-progression"}
-    assert got[2] == IRIS_VERSIONS | _iris_ids() == got[3] == got[4]
+    assert got[2] == IRIS_VERSIONS | _iris_ids() == got[3]
+    assert got[4] == _active_iris()  # predict offers only versions that can be called
     assert got[5] == {"major", "minor", "patch"}
     assert got[6] >= {"sklearn-classifier", "sklearn-regressor", "text-classifier", "custom-python"}
     assert got[7] == {"show", "edit", "check", "--help"}
@@ -107,7 +116,8 @@ def test_zsh_completes_from_the_tree():
     script = f"""
 compdef() {{ : }}
 source {os.path.join(ROOT, "completions", FILES["zsh"])}
-compadd() {{ [[ $1 == -a ]] && print -r -- ${{(P)2}} }}
+compadd() {{ local prefix=''; while (( $# )); do case $1 in
+    -P) prefix=$2; shift 2;; -M) shift 2;; -a) print -r -- ${{(@)${{(P)2}}/#/$prefix}}; shift 2;; *) shift;; esac; done }}
 _files() {{ print _files }}
 t() {{ words=("$@"); CURRENT=$#words; _mlreg }}
 t mlreg --registry {EXAMPLE} versions ''
@@ -130,3 +140,109 @@ def test_fish_completes_from_the_tree():
     got = [set(block.split()) for block in out.split("---")[:-1]]
     assert got == [{"iris-classifier", "diabetes-progression"}, IRIS_VERSIONS | _iris_ids(),
                    {"show", "edit", "check", "--help"}, {"major", "minor", "patch"}]
+
+
+HOSTILE = ["$(touch${IFS}PWNED)", "`touch${IFS}PWNED`", "x;touch${IFS}PWNED"]
+
+
+def _hostile_registry(root):
+    """A registry whose folder names are shell code, as a teammate could plant them."""
+    shutil.copytree(EXAMPLE, root)
+    os.makedirs(root / "templates")
+    for i, word in enumerate(HOSTILE):
+        folder = root / "models" / word
+        (folder / "versions" / f"9.9.{i}").mkdir(parents=True)
+        (folder / "model.toml").write_text('name = "x"\n')
+        (folder / "versions" / f"9.9.{i}" / "version.toml").write_text('status = "active"\n')
+        (root / "models" / "iris-classifier" / "versions" / word).mkdir()
+        (root / "models" / "iris-classifier" / "versions" / word / "version.toml").write_text('status = "active"\n')
+        (root / "templates" / f"{word}.toml").write_text("")
+    return root
+
+
+SHELL_LINES = ["status ''", "status iris-classifier ''", "promote iris-classifier ''", "deploy x --template ''",
+               "verify 'iris-classifier@'", "status '$(touch${IFS}PWNED)' ''"]
+
+
+def _completes_without_running_code(tmp_path, run):
+    reg = _hostile_registry(tmp_path / "reg")
+    work = tmp_path / "work"
+    work.mkdir()
+    out = run(reg, work)
+    assert not list(work.iterdir()) and not os.path.exists("PWNED"), "a folder name ran as shell code"
+    return out
+
+
+def test_bash_never_runs_code_from_the_registry(tmp_path):
+    def run(reg, work):
+        script = BASH.format(script=os.path.join(ROOT, "completions", FILES["bash"])) + "\n".join(
+            f"t mlreg --registry {reg} {line}" for line in SHELL_LINES)
+        return subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=work, check=True).stdout
+
+    out = _completes_without_running_code(tmp_path, run).splitlines()
+    assert "$(touch${IFS}PWNED)" in out[0].split()  # offered as the text it is
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
+def test_zsh_never_runs_code_from_the_registry(tmp_path):
+    def run(reg, work):
+        script = f"""
+compdef() {{ : }}
+source {os.path.join(ROOT, "completions", FILES["zsh"])}
+compadd() {{ print -r -- "$@" }}
+_files() {{ print _files }}
+t() {{ words=("$@"); CURRENT=$#words; _mlreg }}
+""" + "\n".join(f"t mlreg --registry {reg} {line}" for line in SHELL_LINES)
+        return subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, cwd=work, check=True).stdout
+
+    _completes_without_running_code(tmp_path, run)
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
+def test_fish_never_runs_code_from_the_registry(tmp_path):
+    def run(reg, work):
+        script = f"source {os.path.join(ROOT, 'completions', FILES['fish'])}\n" + "\n".join(
+            f"complete -C\"mlreg --registry {reg} {line.replace(chr(39) * 2, '')}\"" for line in SHELL_LINES)
+        return subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, cwd=work,
+                              check=True).stdout
+
+    _completes_without_running_code(tmp_path, run)
+
+
+def test_bash_completes_display_names_verify_at_and_only_active_for_promote():
+    got = _bash([f"t mlreg --registry {EXAMPLE} show Iris",
+                 f"t mlreg --registry {EXAMPLE} show '\"iris  Cl'",
+                 f"t mlreg --registry {EXAMPLE} verify iris-classifier@0.2",
+                 f"t mlreg --registry {EXAMPLE} promote iris-classifier ''"])
+    assert got[0] == got[1] == {"iris-classifier"}
+    assert got[2] == {"iris-classifier@0.2.0", "iris-classifier@0.2.1"}
+    assert got[3] == _active_iris()
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
+def test_zsh_matches_display_names_and_offers_only_active_for_promote():
+    script = f"""
+compdef() {{ : }}
+source {os.path.join(ROOT, "completions", FILES["zsh"])}
+compadd() {{ local prefix='' matcher=''; while (( $# )); do case $1 in
+    -P) prefix=$2; shift 2;; -M) matcher=$2; shift 2;;
+    -a) print -r -- $matcher ${{(@)${{(P)2}}/#/$prefix}}; shift 2;; *) shift;; esac; done }}
+t() {{ words=("$@"); CURRENT=$#words; _mlreg }}
+t mlreg --registry {EXAMPLE} show Iris
+t mlreg --registry {EXAMPLE} promote iris-classifier ''
+t mlreg --registry {EXAMPLE} verify iris-classifier@
+"""
+    out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0].startswith("m:{[:upper:]}={[:lower:]}")  # capitals typed match folder names
+    assert set(out[1].split()) == _active_iris()
+    assert set(out[2].split()) == {f"iris-classifier@{v}" for v in IRIS_VERSIONS | _iris_ids()}
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
+def test_fish_completes_display_names_and_verify_at():
+    script = f"source {os.path.join(ROOT, 'completions', FILES['fish'])}\n" + "\n".join(
+        f"complete -C'mlreg --registry {EXAMPLE} {line}'; echo ---" for line in
+        ["show Iris", "verify iris-classifier@0.2", "promote iris-classifier "])
+    out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, check=True).stdout
+    got = [set(block.split()) for block in out.split("---")[:-1]]
+    assert got == [{"iris-classifier"}, {"iris-classifier@0.2.0", "iris-classifier@0.2.1"}, _active_iris()]
