@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import BadInput, MlregError, PartlyUnreadable
-from .store import Registry, prediction
+from .store import Registry, classes_of, prediction
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
@@ -132,7 +132,8 @@ class ModelService:
         method = payload.get("method", "predict") if isinstance(payload, dict) else "predict"
         if not isinstance(method, str):
             raise BadInput('"method" must be a string')
-        return prediction(record, call(self.model_for(record), payload, method))
+        model = self.model_for(record)
+        return prediction(record, call(model, payload, method), classes_of(model, method))
 
 
 class _DeadlineReader(io.RawIOBase):

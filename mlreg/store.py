@@ -455,12 +455,14 @@ class Registry:
                     record = record.replace(status="failed", interrupted=True, reason=INTERRUPTED)
         return record.replace(primary=True) if vfolder == primary_folder else record
 
-    def _versions(self, record: ModelRecord) -> list[VersionRecord]:
-        """Every version of a model, oldest number first; many are read through ``mlreg.index``."""
+    def _versions(self, record: ModelRecord, cached: bool = True) -> list[VersionRecord]:
+        """Every version of a model, oldest number first; many are read through ``mlreg.index``
+        unless ``cached`` is False (integrity checks read every file: a cache anyone
+        can edit is never their source of truth)."""
         from . import index
 
         entries = self._version_entries(record.folder)
-        if len(entries) < index.MIN_VERSIONS:  # few: parsing the files is as fast as a cache
+        if not cached or len(entries) < index.MIN_VERSIONS:  # few: parsing the files is as fast as a cache
             found = []
             for dir_entry in entries:
                 try:
@@ -610,6 +612,10 @@ class Registry:
             return read_lines(path)
         except FileNotFoundError:
             return []
+        except atomic.UnsafeFile as e:
+            raise IntegrityError(f"deploy log {path} is {e.strerror}; refusing to read it") from None
+        except ValueError as e:
+            raise IntegrityError(str(e)) from None
 
     # ---------------------------------------------------------------- calling
 
@@ -729,7 +735,7 @@ class Registry:
 
         record = self.callable_version(name, version)
         model = self.load_version(record, expect_sha256)
-        return prediction(record, call(model, inputs, method))
+        return prediction(record, call(model, inputs, method), classes_of(model, method))
 
     # ----------------------------------------------------------------- README
 
@@ -844,7 +850,7 @@ class Registry:
             self._require()
             chosen = [v for folder in self._model_folders() for v in self._versions_or_none(folder)]
         elif version is None:
-            chosen = self._versions(self._load_model(name))
+            chosen = self._versions(self._load_model(name), cached=False)
         else:
             chosen = [self.version(name, version)]
         results = []
@@ -856,7 +862,7 @@ class Registry:
 
     def _versions_or_none(self, folder: str) -> list[VersionRecord]:
         try:
-            return self._versions(self._read_model(folder))
+            return self._versions(self._read_model(folder), cached=False)
         except FileNotFoundError:
             return []
 
@@ -1416,10 +1422,27 @@ def _note(text: str) -> None:
     warnings.warn(text, Note, stacklevel=3)
 
 
-def prediction(record: VersionRecord, predictions: list) -> dict[str, Any]:
-    """The predict answer of SPEC §2."""
-    return {"model": record.model, "version": record.version, "version_id": record.version_id,
-            "predictions": predictions}
+def prediction(record: VersionRecord, predictions: list, classes: list | None = None) -> dict[str, Any]:
+    """The predict answer of SPEC §2; with ``classes``, the class each column of
+    the predictions stands for (``predict_proba`` and its kin)."""
+    answer = {"model": record.model, "version": record.version, "version_id": record.version_id,
+              "predictions": predictions}
+    if classes is not None:
+        answer["classes"] = classes
+    return answer
+
+
+def classes_of(model: Any, method: str) -> list | None:
+    """The class order of ``method``'s columns, for methods that give one column a class."""
+    if method not in ("predict_proba", "predict_log_proba"):
+        return None  # (a binary decision_function gives one score a row, not one a class)
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        return None
+    from .predict import plain
+
+    found = plain(classes)
+    return found if isinstance(found, list) else None
 
 
 def _dump(obj: Any, path: str) -> tuple[int, str]:

@@ -1,0 +1,265 @@
+"""A teammate, or an attacker with write access to the shared registry, may have put
+anything there: metadata that lies, links, FIFOs, over-long numbers. Nothing they plant
+is followed, written through, hangs a reader or loads an artifact it should not."""
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+
+import pytest
+
+import fakemodels
+import mlreg
+from conftest import fake_artifact, mlreg_command
+from mlreg import atomic, metadata
+from mlreg.errors import IntegrityError, InvalidVersion
+
+
+def _version_toml(reg, model, version):
+    return os.path.join(reg.path, "models", model, "versions", version, "version.toml")
+
+
+def _rewrite(path, **changes):
+    metadata.write_toml(path, {**metadata.read_toml(path), **changes})
+
+
+@pytest.fixture
+def victim_and_other(reg, tmp_path):
+    """'victim' predicts 1, 'other' predicts 2; each 0.1.0 and trusted for its own artifact only."""
+    v = reg.deploy(fake_artifact(tmp_path, fakemodels.ConstantModel(1), "v.joblib"), "victim")
+    o = reg.deploy(fake_artifact(tmp_path, fakemodels.ConstantModel(2), "o.joblib"), "other")
+    trust = tmp_path / "trust.toml"
+    trust.write_text(f'[models]\nvictim = ["{v.sha256}"]\nother = ["{o.sha256}"]\n')
+    return reg, v, o, trust
+
+
+# ------------------------------------------------ 2. trust follows the folder
+
+
+def test_a_version_claiming_another_model_is_refused(victim_and_other, sh):
+    reg, _, other, trust = victim_and_other
+    # The attack: victim's version.toml claims to be other's, with other's hash and size.
+    _rewrite(_version_toml(reg, "victim", "0.1.0"), model="other", sha256=other.sha256, size=other.size)
+    r = sh("--trust-file", trust, "predict", "victim", "--input", "[[0]]")
+    assert r.exit_code == 7 and "victim" in r.stderr and "version.toml" in r.stderr, r.stdout
+    assert r.stdout == ""
+    assert sh("predict", "other", "--input", "[[0]]").json()["predictions"] == [2]  # other is untouched
+    report = sh("doctor", "--json")
+    assert report.exit_code == 7
+    assert any(p["kind"] == "metadata" and "victim" in p["path"] for p in report.json()["problems"])
+
+
+def test_a_version_claiming_another_number_is_refused(reg, constant_path):
+    reg.deploy(constant_path, "m")
+    reg.deploy(constant_path, "m")
+    _rewrite(_version_toml(reg, "m", "0.2.0"), version="0.1.0")
+    with pytest.raises(IntegrityError, match="0.2.0"):
+        reg.predict("m", [[0]], version="0.2.0")
+    assert not reg.doctor().ok
+
+
+# ------------------------------------------- 3. the artifact is a plain file here
+
+
+@pytest.mark.parametrize("artifact", ["/etc/passwd", "../0.1.0/model.joblib", "sub/model.joblib", ".hidden", ""])
+def test_an_artifact_outside_its_version_folder_is_never_loaded(reg, constant_path, tmp_path, artifact, sh):
+    reg.deploy(constant_path, "m")
+    vdir = os.path.join(reg.path, "models", "m", "versions", "0.1.0")
+    if artifact.startswith("sub/"):
+        outside = tmp_path / "elsewhere"
+        outside.mkdir()
+        shutil.copy(os.path.join(vdir, "model.joblib"), outside / "model.joblib")
+        os.symlink(outside, os.path.join(vdir, "sub"))
+    _rewrite(os.path.join(vdir, "version.toml"), artifact=artifact)
+    r = sh("predict", "m", "--input", "[[0]]")
+    assert r.exit_code == 7 and "artifact" in r.stderr and r.stdout == ""
+    assert sh("verify", "m").exit_code == 7
+    assert sh("doctor").exit_code == 7
+
+
+# --------------------------------------- 4. a number that cannot be a folder
+
+
+def test_an_over_long_version_is_refused_before_anything_is_written(reg, constant_path, sh):
+    reg.deploy(constant_path, "m")
+    before = open(os.path.join(reg.path, "models", "m", "model.toml"), "rb").read()
+    r = sh("deploy", constant_path, "--name", "m", "--version", "9" * 260 + ".0.0")
+    assert r.exit_code == 2 and "too long" in r.stderr
+    assert open(os.path.join(reg.path, "models", "m", "model.toml"), "rb").read() == before
+    assert reg.deploy(constant_path, "m").version == "0.2.0"
+    with pytest.raises(InvalidVersion):
+        mlreg.versions.parse("1." + "0" * 10 + "1" * 250 + ".0")
+
+
+def test_doctor_repairs_a_model_bricked_by_an_over_long_highest_version(reg, constant_path):
+    reg.deploy(constant_path, "m")
+    model = os.path.join(reg.path, "models", "m", "model.toml")
+    _rewrite(model, highest_version="9" * 260 + ".0.0")  # what an older mlreg left behind
+    with pytest.raises(InvalidVersion):
+        reg.deploy(constant_path, "m")
+    report = reg.doctor()
+    assert [p.kind for p in report.problems] == ["highest-version"]
+    assert reg.doctor(fix=True).ok and reg.doctor().ok
+    assert reg.deploy(constant_path, "m").version == "0.2.0"
+
+
+# ------------------------------------------ 5. a FIFO never hangs a reader
+
+
+def _run_bounded(argv, timeout=20):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("where", ["models/iris-classifier/versions/0.1.0/version.toml", "models/iris-classifier/model.toml",
+                                   "models/iris-classifier/history.jsonl", "models/iris-classifier/versions/0.1.0/model.joblib",
+                                   "models/iris-classifier/versions/0.1.0/.deploy.lock", "models/iris-classifier/versions/0.1.0/deploy.log",
+                                   "mlreg.toml"])
+def test_a_fifo_in_the_registry_is_an_integrity_error_never_a_hang(iris_reg, where):
+    path = os.path.join(iris_reg.path, where)
+    os.unlink(path) if os.path.lexists(path) else None
+    os.mkfifo(path)
+    base = mlreg_command() + ["--registry", iris_reg.path]
+    commands = [["versions", "iris-classifier"], ["status", "iris-classifier"], ["history", "iris-classifier"],
+                ["logs", "iris-classifier", "0.1.0"], ["predict", "iris-classifier", "--input", "[[1, 2, 3, 4]]"],
+                ["doctor"], ["verify"], ["models"]]
+    codes = {tuple(c): _run_bounded(base + c).returncode for c in commands}  # a hang fails by timeout
+    assert codes[("doctor",)] == 7
+    assert 7 in codes.values() or where == "models/iris-classifier/versions/0.1.0/.deploy.lock"
+    assert all(code in (0, 3, 7) for code in codes.values()), codes
+
+
+def test_serve_answers_while_a_fifo_sits_in_the_registry(iris_reg):
+    os.mkfifo(os.path.join(iris_reg.path, "models", "iris-classifier", "history.jsonl.fifo"))
+    os.unlink(os.path.join(iris_reg.path, "models", "iris-classifier", "model.toml"))
+    os.mkfifo(os.path.join(iris_reg.path, "models", "iris-classifier", "model.toml"))
+    from mlreg.server import ModelService
+
+    service = ModelService(iris_reg)
+    done = []
+    thread = threading.Thread(target=lambda: done.append(service.handle("GET", "/v1/models/iris-classifier", None)))
+    thread.start()
+    thread.join(10)
+    assert done and done[0][0] == 500 and "model.toml" in done[0][1]["error"]
+
+
+# ------------------------------- 8. links are never followed nor written through
+
+
+def test_doctor_fix_never_writes_through_a_symlinked_history(iris_reg, tmp_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("a line without its newline")
+    history = os.path.join(iris_reg.path, "models", "iris-classifier", "history.jsonl")
+    os.unlink(history)
+    os.symlink(precious, history)
+    report = iris_reg.doctor(fix=True)
+    assert precious.read_text() == "a line without its newline"
+    assert any(p.kind == "symlink" and not p.fixed for p in report.problems)
+    with pytest.raises(IntegrityError):
+        iris_reg.history("iris-classifier")  # forged events are not read through the link
+
+
+def test_a_hard_linked_lock_file_is_never_overwritten(iris_reg, tmp_path, constant_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    lock_file = os.path.join(iris_reg.path, "models", "iris-classifier", ".lock")
+    if os.path.exists(lock_file):
+        os.unlink(lock_file)
+    os.link(precious, lock_file)
+    with pytest.raises(IntegrityError, match="hard link"):
+        iris_reg.describe("iris-classifier", "new")
+    assert precious.read_text() == "keep me"
+    assert any(p.kind == "unsafe-file" for p in iris_reg.doctor().problems)
+
+
+def test_a_hard_linked_version_file_is_an_integrity_error(iris_reg, tmp_path):
+    path = _version_toml(iris_reg, "iris-classifier", "0.1.0")
+    os.link(path, tmp_path / "elsewhere.toml")
+    with pytest.raises(IntegrityError, match="hard link"):
+        iris_reg.status("iris-classifier", "0.1.0")
+
+
+# -------------------------- 6. a change and its exit code never disagree
+
+
+@pytest.mark.parametrize("command", [["promote", "m", "0.1.0"], ["describe", "m", "new text"],
+                                     ["readme", "edit", "m", "--file", "-"]])
+def test_a_history_that_cannot_be_written_stops_the_change_before_it_is_made(reg, constant_path, tmp_path, sh,
+                                                                             command):
+    reg.deploy(constant_path, "m")
+    reg.deploy(constant_path, "m")
+    history = os.path.join(reg.path, "models", "m", "history.jsonl")
+    os.rename(history, tmp_path / "history.jsonl")
+    os.symlink(tmp_path / "history.jsonl", history)
+    model_toml = os.path.join(reg.path, "models", "m", "model.toml")
+    before = (open(model_toml, "rb").read(), reg.readme("m"))
+    p = subprocess.run(mlreg_command() + ["--registry", reg.path] + command, input="# new\n", text=True,
+                       capture_output=True)
+    assert p.returncode == 7 and "nothing was changed" in p.stderr
+    assert (open(model_toml, "rb").read(), reg.readme("m")) == before
+
+
+def test_a_history_line_lost_after_the_change_is_a_warning_not_a_failure(reg, constant_path, monkeypatch):
+    reg.deploy(constant_path, "m")
+    reg.deploy(constant_path, "m")
+
+    def full_disk(fd, line):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic, "write_line", full_disk)
+    with pytest.warns(RuntimeWarning, match="doctor --fix"):
+        result = reg.promote("m", "0.1.0")
+    monkeypatch.undo()
+    assert result.changed and reg.model("m").record.primary == "0.1.0"
+    assert reg.doctor(fix=True).problems and reg.doctor().ok  # the lost line is restored
+
+
+# ---------------------------- 9. integrity never trusts the listing cache
+
+
+def test_verify_reads_every_version_file_not_the_cache(reg, constant_path):
+    from mlreg import index
+
+    for _ in range(index.MIN_VERSIONS + 1):
+        reg.deploy(constant_path, "m", check_timeout=60)
+    reg.versions("m")  # writes the cache
+    cache = os.path.join(reg.path, "models", "m", index.INDEX_FILE)
+    data = json.load(open(cache))
+    victim = os.path.join(reg.path, "models", "m", "versions", "0.3.0", "model.joblib")
+    with open(victim, "wb") as f:
+        f.write(b"tampered")
+    # Forge the cache to agree with the tampered artifact.
+    import hashlib
+
+    data["entries"]["0.3.0"][1]["sha256"] = hashlib.sha256(b"tampered").hexdigest()
+    data["entries"]["0.3.0"][1]["size"] = len(b"tampered")
+    atomic.write_atomic(cache, json.dumps(data))
+    bad = [r for r in reg.verify("m") if not r.ok]
+    assert [r.version for r in bad] == ["0.3.0"]
+    assert not reg.doctor().ok
+
+
+# -------------------------------------- 11. torn lines and temporary files
+
+
+def test_a_torn_history_line_longer_than_a_mebibyte_is_cut(tmp_path):
+    path = str(tmp_path / "history.jsonl")
+    atomic.append_line(path, '{"a": 1}')
+    with open(path, "ab") as f:
+        f.write(b"x" * (3 << 20))  # a writer killed mid-append
+    atomic.append_line(path, '{"b": 2}')
+    assert open(path, "rb").read() == b'{"a": 1}\n{"b": 2}\n'
+
+
+def test_create_exclusive_leaves_no_temporary_file_on_a_full_disk(tmp_path, monkeypatch):
+    real = os.write
+
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError):
+        atomic.create_exclusive(str(tmp_path / "abcd1234"), "m/0.1.0\n")
+    monkeypatch.setattr(os, "write", real)
+    assert os.listdir(tmp_path) == []
