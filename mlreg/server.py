@@ -160,9 +160,26 @@ class _DeadlineReader(io.RawIOBase):
         return self.sock.recv_into(buffer)
 
 
+class _Writer(io.BufferedIOBase):
+    """Answers go out whole (``sendall``), as the standard library's own writer does."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.sock.sendall(data)
+        return len(data)
+
+
 def make_handler(service: ModelService, max_body: int, timeout: float, access_log: bool) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Answer a request line too malformed to name a version with headers
+        # too (the default, HTTP/0.9, would send the JSON body alone).
+        default_request_version = "HTTP/1.1"
         server_version = "mlreg"
         # Set before parse_request runs, so that answering a malformed request
         # line (which never sets them) does not fail in log_request.
@@ -177,7 +194,7 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._reader = _DeadlineReader(self.connection)
             self.rfile = io.BufferedReader(self._reader)
-            self.wfile = socket.SocketIO(self.connection, "wb")  # type: ignore[assignment]
+            self.wfile = _Writer(self.connection)  # type: ignore[assignment]
 
         def handle_one_request(self) -> None:
             # The whole request (line, headers and body) must arrive within --timeout
@@ -213,6 +230,7 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
 
         def _serve(self, body: bytes | None) -> None:
             self._started = time.perf_counter()
+            self.connection.settimeout(timeout)  # the answer gets its own time, not what is left
             status, payload = service.handle(self.command or "", self.path, body)
             self._send(status, payload)
 

@@ -147,3 +147,145 @@ def test_a_stalled_client_does_not_hang_the_server(served):
     stalled.settimeout(10)
     assert stalled.recv(100) == b""  # dropped after --timeout
     stalled.close()
+
+
+# ---------------------------------------------- round two: what an attacker found
+
+
+def _raw(port, data, timeout=10):
+    """Send raw bytes; the whole answer, once the server closes or stops sending."""
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(data)
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+            if b"\r\n\r\n" in b"".join(chunks) and data.startswith(b"HEAD"):
+                break
+    except TimeoutError:
+        pass
+    sock.close()
+    return b"".join(chunks)
+
+
+def test_a_trickling_client_is_dropped_at_the_request_deadline(served):
+    """One byte a second never trips a per-read timeout; the whole request has 2 s (--timeout)."""
+    import socket
+
+    reg, port = served
+    sock = socket.create_connection(("127.0.0.1", port))
+    start = time.monotonic()
+    closed = False
+    for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 20:
+        try:
+            sock.sendall(bytes([byte]))
+        except OSError:
+            closed = True
+            break
+        time.sleep(0.25)
+        if time.monotonic() - start > 4:
+            break
+    sock.settimeout(5)
+    try:
+        closed = closed or sock.recv(100) == b""
+    except OSError:
+        closed = True
+    assert closed and time.monotonic() - start < 6
+    sock.close()
+
+
+def test_many_slow_clients_never_stop_healthz(served_template, registry_path):
+    import socket
+
+    shutil.copytree(served_template, registry_path)
+    proc = subprocess.Popen(mlreg_command() + ["--registry", str(registry_path), "serve", "--port", "0",
+                                               "--timeout", "30", "--max-connections", "8"],
+                            stderr=subprocess.PIPE, text=True)
+    port = int(re.search(r":(\d+) ", proc.stderr.readline()).group(1))
+    try:
+        slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(7)]
+        for s in slow:
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(0.3)
+        assert request(port, "GET", "/healthz")[0] == 200  # the eighth slot
+        extra = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        time.sleep(0.3)
+        answers = [s.recv(200) for s in extra]
+        assert any(a.startswith(b"HTTP/1.1 503") for a in answers)
+        for s in slow + extra:
+            s.close()
+        time.sleep(0.3)
+        assert request(port, "GET", "/healthz")[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_on_a_known_path_answer_json_405(served, method):
+    reg, port = served
+    status, out = request(port, method, "/v1/models/iris-classifier", {})
+    assert status == 405 and list(out) == ["error"]
+
+
+def test_a_malformed_request_line_gets_a_json_answer(served):
+    reg, port = served
+    answer = _raw(port, b"GARBAGE\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") or head.startswith(b"HTTP/1.0 400")
+    assert "error" in json.loads(body)
+    assert request(port, "GET", "/healthz")[0] == 200
+
+
+def test_an_unknown_method_gets_json(served):
+    reg, port = served
+    head, _, body = _raw(port, b"BREW /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").partition(b"\r\n\r\n")
+    assert b" 501 " in head.split(b"\r\n")[0] and "error" in json.loads(body)
+
+
+def test_deeply_nested_json_is_bad_input(served):
+    reg, port = served
+    status, out = request(port, "POST", "/v1/models/iris-classifier/predict", raw=b"[" * 50000 + b"]" * 50000)
+    assert status in (400, 413) and list(out) == ["error"]
+    status, out = request(port, "POST", "/v1/models/iris-classifier/predict", raw=b"[" * 20000 + b"]" * 20000)
+    assert status == 400 and "nested" in out["error"]
+
+
+def test_a_version_taken_out_of_the_trust_file_stops_answering_at_once(served_template, registry_path, tmp_path):
+    shutil.copytree(served_template, registry_path)
+    reg = mlreg.Registry(registry_path)
+    primary = reg.status("iris-classifier")
+    trust = tmp_path / "trust.toml"
+    trust.write_text(f'[models]\niris-classifier = ["{primary.sha256}"]\n')
+    proc = subprocess.Popen(mlreg_command() + ["--registry", str(registry_path), "--trust-file", str(trust), "serve",
+                                               "--port", "0"], stderr=subprocess.PIPE, text=True)
+    port = int(re.search(r":(\d+) ", proc.stderr.readline()).group(1))
+    try:
+        assert request(port, "POST", "/v1/models/iris-classifier/predict", {"inputs": ROWS})[0] == 200  # loaded, cached
+        trust.write_text("[models]\niris-classifier = []\n")
+        status, out = request(port, "POST", "/v1/models/iris-classifier/predict", {"inputs": ROWS})
+        assert status == 500 and "trust file" in out["error"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_starts_with_a_corrupt_model_and_fails_only_that_one(served_template, registry_path, constant_path):
+    shutil.copytree(served_template, registry_path)
+    reg = mlreg.Registry(registry_path)
+    reg.deploy(constant_path, "broken")
+    with open(os.path.join(reg.path, "models", "broken", "model.toml"), "w") as f:
+        f.write("not = [toml")
+    proc = subprocess.Popen(mlreg_command() + ["--registry", str(registry_path), "serve", "--port", "0"],
+                            stderr=subprocess.PIPE, text=True)
+    port = int(re.search(r":(\d+) ", proc.stderr.readline()).group(1))
+    try:
+        status, models = request(port, "GET", "/v1/models")
+        assert status == 200 and [m["name"] for m in models] == ["Iris Classifier"]
+        assert request(port, "GET", "/v1/models/broken")[0] == 500
+        assert request(port, "POST", "/v1/models/iris-classifier/predict", {"inputs": ROWS})[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
