@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import layout
 from .templates import all_templates
 
 SHELLS = ("bash", "zsh", "fish")
@@ -140,6 +141,11 @@ def render(shell: str, app: Any) -> str:
         .replace("@STATUS@", WORDS["status"])
         .replace("@METHOD@", WORDS["method"])
         .replace("@SHELL@", WORDS["shell"])
+        .replace("@MODELS@", layout.MODELS)
+        .replace("@VERSIONS@", layout.VERSIONS)
+        .replace("@MODEL_FILE@", layout.MODEL_FILE)
+        .replace("@VERSION_FILE@", layout.VERSION_FILE)
+        .replace("@TEMPLATES@", layout.TEMPLATES)
     )
 
 
@@ -239,22 +245,22 @@ _mlreg_candidates() {
     fi
     case $kind in
         model)
-            files=("$reg"/models/*/model.toml)
+            files=("$reg"/@MODELS@/*/@MODEL_FILE@)
             [[ -e ${files[0]} ]] || files=()
-            found=("${files[@]%/model.toml}"); found=("${found[@]##*/}") ;;
+            found=("${files[@]%/@MODEL_FILE@}"); found=("${found[@]##*/}") ;;
         version|active)
             _mlreg_folder "$model"; folder=$REPLY
-            files=("$reg/models/$folder/versions"/*/version.toml)
+            files=("$reg/@MODELS@/$folder/@VERSIONS@"/*/@VERSION_FILE@)
             [[ -e ${files[0]} ]] || files=()
             if [[ $kind == active && ${#files[@]} -gt 0 ]]; then
                 mapfile -d '' -t files < <(grep -lZ '^status = "active"$' "${files[@]}" 2>/dev/null)
             fi
             if (( ${#files[@]} )); then
-                found=("${files[@]%/version.toml}"); found=("${found[@]##*/}")
+                found=("${files[@]%/@VERSION_FILE@}"); found=("${found[@]##*/}")
                 mapfile -t -O "${#found[@]}" found < <(sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' "${files[@]}" 2>/dev/null)
             fi ;;
         template)
-            files=("$reg"/templates/*.toml)
+            files=("$reg"/@TEMPLATES@/*.toml)
             [[ -e ${files[0]} ]] || files=()
             found=(@BUILTIN_TEMPLATES@ "${files[@]##*/}"); found=("${found[@]%.toml}") ;;
         bump) found=(@BUMP@) ;;
@@ -320,20 +326,20 @@ _mlreg_candidates() {
     fi
     case $kind in
         model)
-            files=("$reg"/models/*/model.toml(N))
-            found=(${${files%/model.toml}##*/})
+            files=("$reg"/@MODELS@/*/@MODEL_FILE@(N))
+            found=(${${files%/@MODEL_FILE@}##*/})
             # Typed capitals and spaces match folder names, as mlreg matches names.
             matcher=(-M 'm:{[:upper:]}={[:lower:]} m:{ }={-}') ;;
         version|active)
             folder=${(L)${model//[\"\']/}}; folder=${${(j: :)${(s: :)folder}}// /-}
-            files=("$reg/models/$folder/versions"/*/version.toml(N))
+            files=("$reg/@MODELS@/$folder/@VERSIONS@"/*/@VERSION_FILE@(N))
             if [[ $kind == active ]] && (( $#files )); then
                 files=(${(0)"$(grep -lZ '^status = "active"$' $files 2>/dev/null)"})
             fi
-            found=(${${files%/version.toml}##*/})
+            found=(${${files%/@VERSION_FILE@}##*/})
             (( $#files )) && found+=(${(f)"$(sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' $files 2>/dev/null)"}) ;;
         template)
-            files=("$reg"/templates/*.toml(N))
+            files=("$reg"/@TEMPLATES@/*.toml(N))
             found=(@BUILTIN_TEMPLATES@ ${${files##*/}%.toml}) ;;
         bump) found=(@BUMP@) ;;
         status) found=(@STATUS@) ;;
@@ -428,7 +434,7 @@ function __mlreg_candidates
         case model
             # Typed capitals and spaces match folder names, as mlreg matches names.
             set -l key (string lower -- (string replace -ar ' +' - -- (string trim -c '"\'' -- (commandline -ct))))
-            for f in $reg/models/*/model.toml
+            for f in $reg/@MODELS@/*/@MODEL_FILE@
                 set -l folder (basename (dirname $f))
                 string match -q -- "$key*" $folder; and printf '%s\n' $folder
             end
@@ -442,7 +448,7 @@ function __mlreg_candidates
             end
         case version active
             set -l folder (string lower -- (string replace -ar ' +' - -- (string trim -c '"\'' -- $model)))
-            set -l files $reg/models/$folder/versions/*/version.toml
+            set -l files $reg/@MODELS@/$folder/@VERSIONS@/*/@VERSION_FILE@
             if test $kind = active; and test (count $files) -gt 0
                 set files (grep -l '^status = "active"$' $files 2>/dev/null)
             end
@@ -454,7 +460,7 @@ function __mlreg_candidates
             test (count $files) -gt 0; and sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' $files 2>/dev/null | string replace -r '^' -- "$before"
         case template
             string split ' ' -- '@BUILTIN_TEMPLATES@'
-            for f in $reg/templates/*.toml
+            for f in $reg/@TEMPLATES@/*.toml
                 basename $f .toml
             end
         case bump

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 
+from .layout import LOG_FILE as LOG_NAME
 from .metadata import now
-
-LOG_NAME = "deploy.log"
 
 
 class DeployLog:

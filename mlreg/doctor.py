@@ -27,7 +27,18 @@ from . import atomic, lock, names, versions
 from .atomic import TEMP_MARKER
 from .errors import IntegrityError, InvalidVersion
 from .identity import same_process_alive
-from .layout import OUTCOME_FILE
+from . import layout
+from .layout import (
+    DEPLOY_LOCK,
+    HISTORY_FILE,
+    IDS,
+    MARKER,
+    MODEL_FILE,
+    OUTCOME_FILE,
+    STAGING,
+    VERSION_FILE,
+    VERSIONS,
+)
 from .metadata import (
     INTERRUPTED,
     HistoryEvent,
@@ -163,7 +174,7 @@ class Doctor:
 
     def _linked_on_purpose(self, folder: str, name: str) -> bool:
         """ID files and the marker are made by ``link``: two names for a moment."""
-        return folder == os.path.join(self.reg.path, "ids") or (folder == self.reg.path and name == "mlreg.toml")
+        return folder == os.path.join(self.reg.path, IDS) or (folder == self.reg.path and name == MARKER)
 
     def _temp_file(self, path: str) -> None:
         if not self._old(path):
@@ -177,14 +188,14 @@ class Doctor:
             problem.fixed = True
 
     def _staging(self) -> None:
-        root = os.path.join(self.reg.path, "staging")
+        root = os.path.join(self.reg.path, STAGING)
         try:
             entries = sorted(os.listdir(root))
         except FileNotFoundError:
             return
         for entry in entries:
             path = os.path.join(root, entry)
-            if os.path.islink(path) or self._held(os.path.join(path, ".deploy.lock")) or not self._old(path):
+            if os.path.islink(path) or self._held(os.path.join(path, DEPLOY_LOCK)) or not self._old(path):
                 continue  # a symlink is reported by the walk; a held or recent one is a deploy in progress
             problem = self.report.add("staging-leftover", path, "the staging folder of a deploy that ended before publishing")
             if self.fix:
@@ -195,10 +206,10 @@ class Doctor:
 
     def _model(self, folder: str) -> None:
         reg = self.reg
-        model_dir = os.path.join(reg.path, "models", folder)
+        model_dir = layout.model_dir(reg.path, folder)
         if os.path.islink(model_dir) or not os.path.isdir(model_dir):
             return
-        path = os.path.join(model_dir, "model.toml")
+        path = os.path.join(model_dir, MODEL_FILE)
         try:
             record = ModelRecord.from_toml(read_toml(path), path)
         except FileNotFoundError:
@@ -210,7 +221,7 @@ class Doctor:
             return
         self.report.models += 1
         found: dict[str, VersionRecord] = {}
-        for vfolder in sorted(_entries(os.path.join(model_dir, "versions"))):
+        for vfolder in sorted(_entries(os.path.join(model_dir, VERSIONS))):
             record_v = self._version(record, vfolder)
             if record_v is not None:
                 found[vfolder] = record_v
@@ -220,13 +231,13 @@ class Doctor:
         self._outcomes(record, found)
 
     def _version(self, model: ModelRecord, vfolder: str) -> VersionRecord | None:
-        vdir = os.path.join(self.reg.path, "models", model.folder, "versions", vfolder)
+        vdir = layout.version_dir(self.reg.path, model.folder, vfolder)
         if os.path.islink(vdir):
             return None
         if not versions.is_version(vfolder) or not os.path.isdir(vdir):
             self.report.add("stray", vdir, "not a version folder (its name is not a version number)")
             return None
-        path = os.path.join(vdir, "version.toml")
+        path = os.path.join(vdir, VERSION_FILE)
         try:
             record = VersionRecord.from_toml(read_toml(path), path)
         except FileNotFoundError:
@@ -243,7 +254,7 @@ class Doctor:
             self.report.add("metadata", path, f"says it is a version of {record.model!r} but lies in the folder "
                             f"of {model.folder}; every command refuses it")
             return None
-        if record.status == "deploying" and not self._held(os.path.join(vdir, ".deploy.lock")):
+        if record.status == "deploying" and not self._held(os.path.join(vdir, DEPLOY_LOCK)):
             record = self._interrupted(model, vdir, record)
         elif record.status != "deploying" and os.path.lexists(os.path.join(vdir, OUTCOME_FILE)):
             self._leftover_outcome(vdir)
@@ -264,7 +275,7 @@ class Doctor:
             problem.fixed = True
 
     def _interrupted(self, model: ModelRecord, vdir: str, record: VersionRecord) -> VersionRecord:
-        path = os.path.join(vdir, "version.toml")
+        path = os.path.join(vdir, VERSION_FILE)
         outcome_path = os.path.join(vdir, OUTCOME_FILE)
         if versions.same(model.primary, record.version):
             return self._unfinished_primary(model, vdir, record)
@@ -280,7 +291,7 @@ class Doctor:
             return record.replace(status="failed")
         with self.reg._lock(model.folder):
             current = VersionRecord.from_toml(read_toml(path), path)
-            if current.status != "deploying" or lock.is_held(os.path.join(vdir, ".deploy.lock")):
+            if current.status != "deploying" or lock.is_held(os.path.join(vdir, DEPLOY_LOCK)):
                 return current  # it finished (or came back) meanwhile
             if versions.same(self.reg._read_model(model.folder).primary, current.version):
                 return current  # it became primary meanwhile: the next run completes it
@@ -298,7 +309,7 @@ class Doctor:
     def _unfinished_primary(self, model: ModelRecord, vdir: str, record: VersionRecord) -> VersionRecord:
         """A deploy killed after it became the primary, before its outcome replaced
         version.toml: it passed its check, so it is Active; complete its record."""
-        path = os.path.join(vdir, "version.toml")
+        path = os.path.join(vdir, VERSION_FILE)
         outcome = committed_outcome(vdir, model.folder, os.path.basename(vdir), record)
         if outcome.status != "active":
             self.report.add("primary", path, f"the primary {record.version} never finished its deploy and has no "
@@ -306,7 +317,7 @@ class Doctor:
             return record.replace(status="failed")
         problem = self.report.add("interrupted", path, "a deploy killed after it became the primary, before its "
                                   "outcome was recorded; it reads as Active from outcome.toml")
-        if self.fix and not self._held(os.path.join(vdir, ".deploy.lock")):
+        if self.fix and not self._held(os.path.join(vdir, DEPLOY_LOCK)):
             with self.reg._lock(model.folder):
                 if read_toml(path).get("status") == "deploying":
                     os.replace(os.path.join(vdir, OUTCOME_FILE), path)
@@ -318,7 +329,7 @@ class Doctor:
         (a kill between the renames and those lines can lose them)."""
         from .deploylog import LOG_NAME, read_lines
 
-        history_path = os.path.join(self.reg.path, "models", model.folder, "history.jsonl")
+        history_path = layout.model_file(self.reg.path, model.folder, HISTORY_FILE)
         try:
             events = self.reg.history(model.folder)
         except IntegrityError:
@@ -327,7 +338,7 @@ class Doctor:
         for vfolder, record in sorted(found.items()):
             if record.status == "deploying":
                 continue
-            vdir = os.path.join(self.reg.path, "models", model.folder, "versions", vfolder)
+            vdir = layout.version_dir(self.reg.path, model.folder, vfolder)
             if record.version_id not in recorded:
                 problem = self.report.add("history", history_path, f"no deploy outcome of {record.version} "
                                           "(its line was lost in a crash)")
@@ -360,7 +371,7 @@ class Doctor:
         atomic.append_line(os.path.join(vdir, LOG_NAME), f"{now()}  {text}")
 
     def _id_of(self, model: ModelRecord, vfolder: str, record: VersionRecord) -> None:
-        path = os.path.join(self.reg.path, "ids", record.version_id)
+        path = layout.id_file(self.reg.path, record.version_id)
         if not versions.is_version_id(record.version_id):
             self.report.add("metadata", path, f"version {record.version} has an invalid ID {record.version_id!r}")
             return
@@ -382,7 +393,7 @@ class Doctor:
     def _primary(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
         if model.primary is None:
             return
-        path = os.path.join(self.reg.path, "models", model.folder, "model.toml")
+        path = layout.model_file(self.reg.path, model.folder, MODEL_FILE)
         try:
             vfolder = versions.folder_for(model.primary)
         except Exception:
@@ -395,7 +406,7 @@ class Doctor:
             self.report.add("primary", path, f"the primary {model.primary} is not Active ({chosen.status}); promote another")
 
     def _highest(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
-        path = os.path.join(self.reg.path, "models", model.folder, "model.toml")
+        path = layout.model_file(self.reg.path, model.folder, MODEL_FILE)
         numbers = [versions.parse(v) for v in found]
         top = max(numbers) if numbers else None
         try:
@@ -419,7 +430,7 @@ class Doctor:
             problem.fixed = True
 
     def _history(self, model: ModelRecord) -> None:
-        path = os.path.join(self.reg.path, "models", model.folder, "history.jsonl")
+        path = layout.model_file(self.reg.path, model.folder, HISTORY_FILE)
         try:
             fd = atomic.open_regular(path)
         except FileNotFoundError:
@@ -472,7 +483,7 @@ class Doctor:
     # ------------------------------------------------------------------ ids
 
     def _ids(self) -> None:
-        root = os.path.join(self.reg.path, "ids")
+        root = os.path.join(self.reg.path, IDS)
         for entry in sorted(_entries(root)):
             path = os.path.join(root, entry)
             if os.path.islink(path) or TEMP_MARKER in entry:
@@ -488,12 +499,12 @@ class Doctor:
             if owner is None:
                 continue
             folder, vfolder = owner
-            vdir = os.path.join(self.reg.path, "models", folder, "versions", vfolder)
+            vdir = layout.version_dir(self.reg.path, folder, vfolder)
             if self._id_matches(vdir, entry) or not self._old(path):
                 continue  # a recent one was allocated by a deploy that is publishing right now
             problem = self.report.add("dangling-id", path, f"ID {entry} names {folder} {vfolder}, which does not carry it "
                                       "(a deploy that ended before publishing)")
-            if self.fix and os.path.isdir(os.path.join(self.reg.path, "models", folder)):
+            if self.fix and os.path.isdir(layout.model_dir(self.reg.path, folder)):
                 with self.reg._lock(folder):
                     if not self._id_matches(vdir, entry):
                         os.unlink(path)
@@ -502,7 +513,7 @@ class Doctor:
     @staticmethod
     def _id_matches(vdir: str, version_id: str) -> bool:
         """Whether the version in ``vdir`` exists and carries ``version_id`` (unreadable: assume so)."""
-        path = os.path.join(vdir, "version.toml")
+        path = os.path.join(vdir, VERSION_FILE)
         try:
             return VersionRecord.from_toml(read_toml(path), path).version_id == version_id
         except FileNotFoundError:

@@ -1,21 +1,6 @@
 """The registry: every operation, and the only module that changes the tree.
 
-Layout (SPEC §4, plus what the design adds)::
-
-    REGISTRY/
-      mlreg.toml                 format marker
-      ids/ID                     "folder/version" of each version ID, created exclusively
-      staging/TOKEN/             a deploy being copied, before it has a version
-      models/FOLDER/
-        .lock                    the model's lock (flock), never deleted
-        model.toml               name, description, primary, highest version, Type, Framework
-        history.jsonl            deploy outcomes and changes of primary, one JSON object a line
-        README.md
-        versions/VERSION/
-          .deploy.lock           held by the deploy's own process while it lives
-          version.toml
-          model.joblib
-          deploy.log
+The tree's layout (every file and folder name) is in ``mlreg.layout``.
 
 Rules: a write that others can see is atomic; a read-modify-write of a
 model's shared state holds the model's lock, once, at the public entry point
@@ -90,6 +75,7 @@ from .layout import (
     STAGING,
     TEMPLATES,
     VERSION_FILE,
+    VERSIONS,
 )
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 MAX_README_BYTES = 1 << 20
@@ -407,7 +393,7 @@ class Registry:
     # --------------------------------------------------------------- versions
 
     def _versions_dir(self, folder: str) -> str:
-        return self._inside(MODELS, folder, "versions")
+        return self._inside(MODELS, folder, VERSIONS)
 
     def _version_folders(self, folder: str) -> list[str]:
         """The model's version folders, lowest number first."""
@@ -427,7 +413,7 @@ class Registry:
 
     def _read_version(self, folder: str, vfolder: str, primary: str | None) -> VersionRecord:
         """A version's record, with ``primary`` set and interrupted deploys read as failed."""
-        vdir = self._inside(MODELS, folder, "versions", vfolder)
+        vdir = self._inside(MODELS, folder, VERSIONS, vfolder)
         path = os.path.join(vdir, VERSION_FILE)
         return self._as_read(read_version_file(path, folder, vfolder), folder, vdir, vfolder,
                              _primary_folder(primary))
@@ -560,7 +546,7 @@ class Registry:
         """Whether the version an ID file names carries that ID. An ID file is made
         before its version is published; a deploy killed in between leaves one
         naming a number another deploy may take (`doctor --fix` removes it)."""
-        path = os.path.join(self._inside(MODELS, owner[0], "versions", owner[1]), VERSION_FILE)
+        path = os.path.join(self._inside(MODELS, owner[0], VERSIONS, owner[1]), VERSION_FILE)
         try:
             return read_toml(path).get("id") == version_id
         except FileNotFoundError:
@@ -607,7 +593,7 @@ class Registry:
 
         record = self._load_model(name)
         vfolder = self._resolve(record, ref)
-        path = os.path.join(self._inside(MODELS, record.folder, "versions", vfolder, LOG_NAME))
+        path = os.path.join(self._inside(MODELS, record.folder, VERSIONS, vfolder, LOG_NAME))
         try:
             return read_lines(path)
         except FileNotFoundError:
@@ -660,7 +646,7 @@ class Registry:
 
     def _version_dir(self, record: VersionRecord) -> str:
         """The folder a version lies in (readers check that its record names it)."""
-        return self._inside(MODELS, names.folder_of(record.model), "versions", versions.folder_for(record.version))
+        return self._inside(MODELS, names.folder_of(record.model), VERSIONS, versions.folder_for(record.version))
 
     def artifact_path(self, record: VersionRecord) -> str:
         """Where a version's artifact lies (checked to hold no symlinked folder)."""
