@@ -906,7 +906,7 @@ def run(argv: list[str]) -> Any:
         _reader_gone()
         return 0
     except TyperException as e:
-        message = getattr(e, "format_message", lambda: str(e))()
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
         if type(e).__name__ == "NoArgsIsHelpError" or not message:
             ctx = getattr(e, "ctx", None)
             render.out(ctx.get_help() if ctx is not None else "see `mlreg --help`")

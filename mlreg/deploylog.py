@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .layout import LOG_FILE as LOG_NAME
+from .layout import LOG_FILE as LOG_NAME  # noqa: F401  (its name, for the readers of logs)
 from .metadata import now
 
 

@@ -29,6 +29,7 @@ from .errors import IntegrityError, InvalidVersion
 from .identity import same_process_alive
 from . import layout
 from .layout import (
+    CODE_DIR,
     DEPLOY_LOCK,
     HISTORY_FILE,
     IDS,
@@ -105,7 +106,7 @@ def verify_artifact(vdir: str, record: VersionRecord) -> str:
     """'' when the artifact in the version folder ``vdir`` has its recorded size and
     sha256, and its code (``deploy --code``) its recorded digest; else the problem."""
     from .predict import open_verified
-    from .usercode import CODE_DIR, verify
+    from .usercode import verify
 
     try:
         open_verified(os.path.join(vdir, record.artifact), record.size, record.sha256).close()

@@ -81,6 +81,13 @@ def write_toml(path: str, data: dict[str, Any]) -> None:
     atomic.write_atomic(path, tomli_w.dumps(_drop_none(data)))
 
 
+def dump_toml(data: dict[str, Any]) -> str:
+    """``data`` as the text of a metadata file."""
+    import tomli_w
+
+    return tomli_w.dumps(_drop_none(data))
+
+
 def stage_toml(path: str, data: dict[str, Any]) -> str:
     """Write ``data`` to a temporary file beside ``path`` (fsynced) and return its name."""
     import tomli_w

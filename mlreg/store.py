@@ -41,6 +41,7 @@ from .metadata import (
     INTERRUPTED,
     check_home,
     committed_outcome,
+    dump_toml,
     read_version_file,
     MAX_METADATA_BYTES,
     STATUSES,
@@ -50,7 +51,6 @@ from .metadata import (
     now,
     parse_toml,
     read_toml,
-    stage_toml,
     write_toml,
 )
 
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from .templates import Template
 
 from .layout import (
+    CODE_DIR,
     DEPLOY_LOCK,
     HISTORY_FILE,
     IDS,
@@ -373,15 +374,18 @@ class Registry:
         """
         if len(text) > 4096:
             raise UsageError(f"a description has at most 4096 characters (got {len(text)})")
-        record = self._load_model(name)
-        with self._lock(record.folder):
-            record = self._read_model(record.folder)
-            if record.description != text:
-                with self._history(record.folder) as history:
-                    self._write_model_locked(record.replace(description=text))
-                    history.append(HistoryEvent(at=now(), by=identity.user_at_host(), event="describe", detail=text))
-                record = record.replace(description=text)
-        return self._info(record)
+        folder = self._load_model(name).folder
+        model_path = os.path.join(self._model_dir(folder), MODEL_FILE)
+
+        def prepare(seen: _Seen) -> _Change:
+            model = _existing(seen, model_path)
+            if model.description == text:
+                return _Change(result=model)
+            updated = model.replace(description=text)
+            return _Change(files=[(model_path, _model_toml(updated))], result=updated, events=[
+                HistoryEvent(at=now(), by=identity.user_at_host(), event="describe", detail=text)])
+
+        return self._info(self._update(folder, prepare))
 
     def _write_model_locked(self, record: ModelRecord) -> None:
         write_toml(os.path.join(self._model_dir(record.folder), MODEL_FILE), record.to_toml())
@@ -687,7 +691,7 @@ class Registry:
         """
         self.check_trusted(record, expect_sha256)
         from .environment import drift
-        from .usercode import CODE_DIR, verify
+        from .usercode import verify
 
         for sentence in drift(record.environment):
             warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
@@ -752,21 +756,27 @@ class Registry:
         data = text.encode("utf-8")
         if len(data) > MAX_README_BYTES:
             raise UsageError(f"a README has at most {MAX_README_BYTES} bytes (got {len(data)})")
-        record = self._load_model(name)
-        path = self._readme_path(record.folder)
-        with self._lock(record.folder):
-            record = self._read_model(record.folder)
-            current = self._read_readme(path) or ""
+        folder = self._load_model(name).folder
+        path = self._readme_path(folder)
+        model_path = os.path.join(self._model_dir(folder), MODEL_FILE)
+
+        def prepare(seen: _Seen) -> _Change:
+            model = _existing(seen, model_path)
+            current = "" if seen.readme is None else seen.readme.decode("utf-8", "replace")
             if expect_sha256 is not None and text_sha256(current) != expect_sha256:
-                raise ReadmeChanged(f"the README of {record.name!r} was changed by someone else meanwhile; nothing was written")
+                raise ReadmeChanged(f"the README of {model.name!r} was changed by someone else meanwhile; "
+                                    "nothing was written")
+            files: list[tuple[str, str | bytes]] = []
+            events = []
             if current != text:
-                with self._history(record.folder) as history:
-                    atomic.write_atomic(path, text)
-                    checkpoint("readme:written")
-                    history.append(HistoryEvent(at=now(), by=identity.user_at_host(), event="readme",
-                                                detail=f"sha256 {text_sha256(text)[:12]}"))
-            if record.readme_generated is not None and text_sha256(text) != record.readme_generated:
-                self._write_model_locked(record.replace(readme_generated=None))
+                files.append((path, data))
+                events.append(HistoryEvent(at=now(), by=identity.user_at_host(), event="readme",
+                                           detail=f"sha256 {text_sha256(text)[:12]}"))
+            if model.readme_generated is not None and text_sha256(text) != model.readme_generated:
+                files.append((model_path, _model_toml(model.replace(readme_generated=None))))
+            return _Change(files=files, events=events)
+
+        self._update(folder, prepare, marks=("readme:written", None))
         return text_sha256(text)
 
     def readme_placeholders(self, name: str) -> list[str]:
@@ -896,15 +906,10 @@ class Registry:
         folder = self._load_model(name).folder
         model_path = os.path.join(self._model_dir(folder), MODEL_FILE)
         readme_path = os.path.join(self._model_dir(folder), README_FILE)
-        # As a deploy does: the new model.toml is written (and fsynced) from the
-        # bytes read, and the lock covers the check that they still hold, the
-        # rename and the history line. A version that is Active stays Active, so
-        # reading it outside the lock is safe.
-        while True:
-            seen = _raw(model_path, MAX_METADATA_BYTES)
-            if seen is None:
-                raise IntegrityError(f"{model_path} disappeared")
-            record = ModelRecord.from_toml(parse_toml(seen, model_path), model_path)
+        # A version that is Active stays Active, so reading it outside the lock is safe.
+
+        def prepare(seen: _Seen) -> _Change:
+            record = _existing(seen, model_path)
             target = self._read_version(folder, self._resolve(record, ref), record.primary)
             if target.status != "active":
                 raise NotActive(
@@ -914,32 +919,24 @@ class Registry:
                 raise PrimaryMoved(
                     f"the primary of {record.name!r} is {record.primary or 'none'}, not {expect_primary}; nothing changed"
                 )
-            previous = record.primary
             if target.primary:
-                return PromoteResult(record.name, previous, target, changed=False)
+                return _Change(result=PromoteResult(record.name, record.primary, target, changed=False))
             updated = record.replace(primary=target.version, type=target.type, framework=target.framework)
-            seen_readme = _raw(readme_path, MAX_README_BYTES)
-            with _staging() as staged:
-                # A README mlreg generated (and nobody edited) follows the primary.
-                readme = _readme_after_deploy(record, target.replace(primary=True), seen_readme)
-                if readme is not None:
-                    staged.append((atomic.stage(readme_path, readme.text), readme_path))
-                    updated = updated.replace(readme_generated=readme.generated)
-                staged.append((stage_toml(model_path, updated.to_toml()), model_path))
-                with self._lock(folder):
-                    if (_raw(model_path, MAX_METADATA_BYTES) == seen
-                            and _raw(readme_path, MAX_README_BYTES) == seen_readme):
-                        # The truth (model.toml) first, then its history line: a crash in
-                        # between loses the line, which `doctor --fix` restores.
-                        with self._history(folder, sync=False) as history:
-                            _rename_staged(staged)
-                            checkpoint("promote:model-written")
-                            history.append(_primary_event(record, target, "promote"))
-                        checkpoint("promote:history-written")
-                        break
-        atomic.fsync_file(os.path.join(self._model_dir(folder), HISTORY_FILE))
-        atomic.fsync_dir(self._model_dir(folder))
-        return PromoteResult(record.name, previous, target.replace(primary=True), changed=True)
+            files: list[tuple[str, str | bytes]] = []
+            # A README mlreg generated (and nobody edited) follows the primary.
+            readme = _readme_after_deploy(record, target.replace(primary=True), seen.readme)
+            if readme is not None:
+                files.append((readme_path, readme.text))
+                updated = updated.replace(readme_generated=readme.generated)
+            files.append((model_path, _model_toml(updated)))
+            return _Change(files=files, events=[_primary_event(record, target, "promote")],
+                           result=PromoteResult(record.name, record.primary, target.replace(primary=True), changed=True))
+
+        result = self._update(folder, prepare, sync=False, marks=("promote:model-written", "promote:history-written"))
+        if result.changed:
+            atomic.fsync_file(os.path.join(self._model_dir(folder), HISTORY_FILE))
+            atomic.fsync_dir(self._model_dir(folder))
+        return result
 
     # ----------------------------------------------------------------- deploy
 
@@ -1049,7 +1046,7 @@ class Registry:
             log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
             code_sha256 = None
             if code:
-                from .usercode import CODE_DIR, copy_code
+                from .usercode import copy_code
 
                 code_sha256 = copy_code(code, os.path.join(deploy.staging, CODE_DIR))
                 log.write(f"copied the model's code ({', '.join(os.path.basename(c.rstrip(os.sep)) for c in code)}), "
@@ -1071,8 +1068,6 @@ class Registry:
             log.write(f"allocated version {record.version} (ID {record.version_id}); status Deploying")
             log.write(f"checking in a child process (time limit {check_timeout:g}s)")
             log.sync()
-            from .usercode import CODE_DIR
-
             result = run_check(os.path.join(deploy.published, record.artifact), sample_input, check_timeout,
                                code_dir=os.path.join(deploy.published, CODE_DIR) if code else None)
             if not result.ok and chosen is not None and sample_from_template and result.sample_failed:
@@ -1129,16 +1124,19 @@ class Registry:
         """
         folder = deploy.folder
         model_dir = self._model_dir(folder)
-        model_path = os.path.join(model_dir, MODEL_FILE)
         vdir_root = self._versions_dir(folder)
         atomic.make_dirs(vdir_root)
-        while True:
-            seen = _raw(model_path, MAX_METADATA_BYTES)
-            if seen is not None:
-                model = ModelRecord.from_toml(parse_toml(seen, model_path), model_path)
-            else:
-                model = ModelRecord(name=display, folder=folder, created_at=now(),
-                                    created_by=identity.user_at_host(), description=description or "")
+        attempt: dict[str, Any] = {}
+
+        def take_back_the_id() -> None:
+            # The ID was never shown to anyone: take it back, so it cannot
+            # come to name another deploy's version of the same number.
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self._inside(IDS), attempt.pop("id")))
+
+        def prepare(seen: _Seen) -> _Change:
+            model = seen.model or ModelRecord(name=display, folder=folder, created_at=now(),
+                                              created_by=identity.user_at_host(), description=description or "")
             highest = versions.parse(model.highest_version) if model.highest_version else None
             if exact is not None:
                 number = exact
@@ -1150,38 +1148,33 @@ class Registry:
                 # A number above every folder, should model.toml lag behind the tree.
                 while os.path.lexists(os.path.join(vdir_root, versions.folder(number))):
                     number = versions.next_version(number, bump)
-            vfolder = versions.folder(number)
-            target = os.path.join(vdir_root, vfolder)
-            version_id = self._new_id(folder, vfolder)
+            target = os.path.join(vdir_root, versions.folder(number))
+            attempt["id"] = self._new_id(folder, versions.folder(number))
             checkpoint("deploy:id-allocated")
-            published = False
-            try:
-                with _staging() as staged:
-                    self._prepare_publish(deploy, model, number, version_id, highest, description, readme,
-                                          fields, staged)
-                    with self._lock(folder):
-                        if _raw(model_path, MAX_METADATA_BYTES) == seen and not os.path.lexists(target):
-                            # The number is recorded as used before the folder appears: a
-                            # crash in between skips a number, never reuses one.
-                            _rename_staged(staged)
-                            checkpoint("deploy:model-written")
-                            os.rename(deploy.staging, target)  # absent, checked under the lock
-                            published = True
-                            checkpoint("deploy:published")
-            finally:
-                if not published:
-                    # The ID was never shown to anyone: take it back, so it cannot
-                    # come to name another deploy's version of the same number.
-                    with contextlib.suppress(OSError):
-                        os.unlink(os.path.join(self._inside(IDS), version_id))
-            if published:
-                break
+            files = self._prepare_publish(deploy, model, number, attempt["id"], highest, description, readme, fields)
+
+            def publish() -> None:
+                # The number is recorded as used (model.toml, renamed first) before the
+                # folder appears: a crash in between skips a number, never reuses one.
+                checkpoint("deploy:model-written")
+                os.rename(deploy.staging, target)  # absent, checked under the lock
+                deploy.published = target
+                checkpoint("deploy:published")
+
+            return _Change(files=files, check=lambda: not os.path.lexists(target), then=publish,
+                           result=(model, seen.model is None), lost=take_back_the_id)
+
+        try:
+            model, created = self._update(folder, prepare)
+        except BaseException:
+            if deploy.published is None and "id" in attempt:
+                take_back_the_id()
+            raise
         # Durability of the renames; others saw them at once.
         atomic.fsync_dir(model_dir)
         atomic.fsync_dir(vdir_root)
-        deploy.published = target
         deploy.primary_at_start = model.primary
-        if seen is None:
+        if created:
             self._note_new_model(model)
 
     def _note_new_model(self, model: ModelRecord) -> None:
@@ -1196,14 +1189,13 @@ class Registry:
 
     def _prepare_publish(self, deploy: _Deploy, model: ModelRecord, number: versions.Version, version_id: str,
                          highest: versions.Version | None, description: str | None, readme: str | None,
-                         fields: dict[str, Any], staged: list[tuple[str, str]]) -> None:
-        """Write the staged version's record, and stage the model.toml (and README) that
-        publishing it brings, appending (temporary, final) pairs to ``staged``.
+                         fields: dict[str, Any]) -> list[tuple[str, str | bytes]]:
+        """Write the staged version's record; return the model.toml (and README) that
+        publishing it brings, as (path, content) pairs.
 
         A template's README is not written here but once the deploy ends Active
         (``_finish``): a first deploy that fails must not leave a template's
         description on the model."""
-        folder = deploy.folder
         record = VersionRecord(
             model=model.name, version=str(number), version_id=version_id, status="deploying",
             deployed_at=now(), deployed_by=identity.user_at_host(),
@@ -1218,13 +1210,13 @@ class Registry:
         changes: dict[str, Any] = {"highest_version": str(new_highest)}
         if description is not None:
             changes["description"] = description
-        model_dir = self._model_dir(folder)
+        model_dir = self._model_dir(deploy.folder)
+        files: list[tuple[str, str | bytes]] = []
         if readme is not None:
-            readme_path = os.path.join(model_dir, README_FILE)
-            staged.append((atomic.stage(readme_path, readme), readme_path))
+            files.append((os.path.join(model_dir, README_FILE), readme))
             changes["readme_generated"] = None
-        model_path = os.path.join(model_dir, MODEL_FILE)
-        staged.append((stage_toml(model_path, model.replace(**changes).to_toml()), model_path))
+        files.append((os.path.join(model_dir, MODEL_FILE), _model_toml(model.replace(**changes))))
+        return files
 
     def _new_id(self, folder: str, vfolder: str) -> str:
         import secrets
@@ -1273,20 +1265,15 @@ class Registry:
         outcome_path = os.path.join(deploy.published, OUTCOME_FILE)
         write_toml(outcome_path, record.to_toml())
         checkpoint("deploy:outcome-staged")
-        # As in _allocate: model.toml and README are prepared (and fsynced) from
-        # what was read before taking the lock, which then covers the check that
-        # nothing changed and the renames.
         model_dir = self._model_dir(deploy.folder)
         model_path, readme_path = os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, README_FILE)
-        history_path = os.path.join(model_dir, HISTORY_FILE)
         checked = record
-        while True:
-            seen = (_raw(model_path, MAX_METADATA_BYTES), _raw(readme_path, MAX_README_BYTES))
-            if seen[0] is None:
-                raise IntegrityError(f"{model_path} disappeared while deploying")
-            model = ModelRecord.from_toml(parse_toml(seen[0], model_path), model_path)
+
+        def prepare(seen: _Seen) -> _Change:
+            model = _existing(seen, model_path)
             record = checked
-            promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start, record.version)
+            promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start,
+                                                                       record.version)
             if promoted:
                 updated = model.replace(primary=record.version, type=record.type, framework=record.framework)
                 record = record.replace(primary=True)
@@ -1294,32 +1281,33 @@ class Registry:
             elif result.ok:
                 why = "--no-promote" if not promote else f"the primary moved to {model.primary} meanwhile"
                 outcome = f"Active; the primary stays {model.primary or 'none'} ({why})"
-                updated = model if model.primary is not None else model.replace(type=record.type, framework=record.framework)
+                updated = model if model.primary is not None else model.replace(type=record.type,
+                                                                                 framework=record.framework)
             else:
                 updated, outcome = model, "Deployment Failed"
             events = [HistoryEvent(at=now(), by=record.deployed_by, event="deploy", version=record.version,
                                    version_id=record.version_id, status=record.status, detail=record.reason)]
             if promoted:
                 events.append(_primary_event(model, record, f"deploy of {record.version}"))
-            with _staging() as staged:
-                readme_text = _readme_after_deploy(updated, record, seen[1], template if result.ok else None)
-                if readme_text is not None:
-                    staged.append((atomic.stage(readme_path, readme_text.text), readme_path))
-                    updated = updated.replace(readme_generated=readme_text.generated)
-                if updated != model:
-                    staged.append((stage_toml(model_path, updated.to_toml()), model_path))
-                with self._lock(deploy.folder):
-                    if (_raw(model_path, MAX_METADATA_BYTES), _raw(readme_path, MAX_README_BYTES)) == seen:
-                        with self._history(deploy.folder, sync=False) as history:
-                            _rename_staged(staged)  # the truth first: the primary
-                            checkpoint("deploy:primary-written")
-                            os.replace(outcome_path, os.path.join(deploy.published, VERSION_FILE))
-                            checkpoint("deploy:version-written")
-                            history.extend(events)
-                        checkpoint("deploy:history-written")
-                        log.write(outcome)
-                        break
-        atomic.fsync_file(history_path)
+            files: list[tuple[str, str | bytes]] = []
+            readme = _readme_after_deploy(updated, record, seen.readme, template if result.ok else None)
+            if readme is not None:
+                files.append((readme_path, readme.text))
+                updated = updated.replace(readme_generated=readme.generated)
+            if updated != model:
+                files.append((model_path, _model_toml(updated)))
+
+            def record_outcome() -> None:
+                os.replace(outcome_path, os.path.join(deploy.published, VERSION_FILE))
+                checkpoint("deploy:version-written")
+
+            return _Change(files=files, then=record_outcome, events=events, result=(record, outcome))
+
+        # The truth first: the primary (model.toml), then the outcome, the history, the log.
+        record, outcome = self._update(deploy.folder, prepare, sync=False,
+                                       marks=("deploy:primary-written", "deploy:history-written"))
+        log.write(outcome)
+        atomic.fsync_file(os.path.join(model_dir, HISTORY_FILE))
         atomic.fsync_dir(model_dir)
         atomic.fsync_dir(deploy.published)
         return record
@@ -1358,6 +1346,50 @@ class Registry:
         except BaseException:
             pass  # the version still reads as interrupted once this process is gone
 
+    def _update(self, folder: str, prepare: Callable[[_Seen], _Change], *, sync: bool = True,
+                marks: tuple[str | None, str | None] = (None, None)) -> Any:
+        """The one compare-and-swap of a model's shared state (model.toml and README).
+
+        Reads both, and lets ``prepare`` decide from what it read what to write
+        (it may raise: a version taken, a primary that moved). The files are
+        written and fsynced before taking the model's lock, which then covers
+        only the check that both files still hold the bytes read (and
+        ``change.check``), the renames, ``change.then`` and the history lines.
+        Had another writer changed either file meanwhile, the attempt is thrown
+        away and ``prepare`` runs again on what is there now. Bytes, not inode
+        and mtime: an inode number can be reused, and some filesystems keep
+        mtimes to the second. ``marks`` name the crash-test checkpoints after
+        the renames and after the history.
+
+        The truth (model.toml) is renamed before its history line is written: a
+        crash in between loses the line, which `doctor --fix` restores, never
+        invents one. With ``sync=False`` the caller fsyncs the history after.
+        """
+        model_dir = self._model_dir(folder)
+        model_path, readme_path = os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, README_FILE)
+        while True:
+            seen = (_raw(model_path, MAX_METADATA_BYTES), _raw(readme_path, MAX_README_BYTES))
+            model = None if seen[0] is None else ModelRecord.from_toml(parse_toml(seen[0], model_path), model_path)
+            change = prepare(_Seen(model, seen[1]))
+            if not change.files and change.then is None and not change.events:
+                return change.result
+            with _staging() as staged:
+                for path, data in change.files:
+                    staged.append((atomic.stage(path, data), path))
+                with self._lock(folder):
+                    current = (_raw(model_path, MAX_METADATA_BYTES), _raw(readme_path, MAX_README_BYTES))
+                    if current == seen and (change.check is None or change.check()):
+                        with self._history(folder, sync=sync) as history:
+                            _rename_staged(staged)
+                            _mark(marks[0])
+                            if change.then is not None:
+                                change.then()
+                            history.extend(change.events)
+                        _mark(marks[1])
+                        return change.result
+            if change.lost is not None:
+                change.lost()
+
     @contextlib.contextmanager
     def _history(self, folder: str, sync: bool = True) -> Iterator[list[HistoryEvent]]:
         """Collect history events to append to the model's history (the caller holds
@@ -1395,9 +1427,29 @@ class Registry:
             os.close(fd)
 
 
+def _existing(seen: _Seen, model_path: str) -> ModelRecord:
+    """The model record an update of an existing model read.
+
+    Raises:
+        IntegrityError: model.toml has disappeared.
+    """
+    if seen.model is None:
+        raise IntegrityError(f"{model_path} disappeared")
+    return seen.model
+
+
 def _listing_failed(problems: list[str], what: str) -> str:
     more = f" (and {len(problems) - 1} more unreadable {what}s)" if len(problems) > 1 else ""
     return f"{problems[0]}{more}"
+
+
+def _mark(name: str | None) -> None:
+    if name is not None:
+        checkpoint(name)
+
+
+def _model_toml(record: ModelRecord) -> str:
+    return dump_toml(record.to_toml())
 
 
 def _note(text: str) -> None:
@@ -1406,6 +1458,25 @@ def _note(text: str) -> None:
     from .errors import Note
 
     warnings.warn(text, Note, stacklevel=3)
+
+
+class _Seen(NamedTuple):
+    """A model's shared state as one attempt of a read-modify-write read it."""
+
+    model: ModelRecord | None  # None before the model's first deploy has written model.toml
+    readme: bytes | None
+
+
+class _Change(NamedTuple):
+    """What one attempt of a read-modify-write wants done, prepared from what it read
+    (``Registry._update``). Nothing to write and nothing to record is a no-op."""
+
+    files: Sequence[tuple[str, str | bytes]] = ()  # staged before the lock, renamed under it, in order
+    check: Callable[[], bool] | None = None  # under the lock, before any rename: False tries again
+    then: Callable[[], None] | None = None  # under the lock, after the renames, before the history
+    events: Sequence[HistoryEvent] = ()  # appended to the history last
+    result: Any = None  # what _update returns
+    lost: Callable[[], None] | None = None  # this attempt lost its race: undo what it prepared
 
 
 def prediction(record: VersionRecord, predictions: list, classes: list | None = None) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import stat
 
 from .errors import BadInput, IntegrityError
 
-from .layout import CODE_DIR  # noqa: F401  (where a version keeps its code)
 _SKIPPED = ("__pycache__",)
 
 

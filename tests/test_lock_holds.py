@@ -129,16 +129,17 @@ def test_a_model_changed_while_promoting_is_read_again(reg, constant_path, monke
     --expect-primary the stale expectation must now fail, not overwrite."""
     for _ in range(3):
         reg.deploy(constant_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.store, "stage_toml",
+    calls = _interfere_once(monkeypatch, mlreg.store, "_model_toml",
                             lambda: mlreg.Registry(reg.path).promote("m", "0.1.0"))
     with pytest.raises(mlreg.PrimaryMoved):
         reg.promote("m", "0.2.0", expect_primary="0.3.0")
-    # staged twice: once by this promote, once by the other; none after the re-read
+    # prepared twice: once by this promote, once by the other; none after the re-read
     assert len(calls) == 2 and reg.model("m").record.primary == "0.1.0"
     monkeypatch.undo()
-    calls = _interfere_once(monkeypatch, mlreg.store, "stage_toml",
+    calls = _interfere_once(monkeypatch, mlreg.store, "_model_toml",
                             lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     result = reg.promote("m", "0.2.0")
-    assert result.changed and len(calls) == 2
+    # this promote, the describe, then this promote again on the describe's model.toml
+    assert result.changed and len(calls) == 3
     record = reg.model("m").record
     assert (record.primary, record.description) == ("0.2.0", "written meanwhile")
