@@ -872,7 +872,10 @@ def hoist_global_options(argv: list[str]) -> list[str]:
             break
         if w in _VALUED_OPTIONS:
             value = next(words, None)
-            moved += [w] + ([value] if value is not None else [])
+            if value is None:  # no value: left where it is, for Click to say so
+                rest.append(w)
+            else:
+                moved += [w, value]
         elif w.partition("=")[0] in _VALUED_OPTIONS or w == "--debug":
             moved.append(w)
         else:
