@@ -872,10 +872,9 @@ def hoist_global_options(argv: list[str]) -> list[str]:
             break
         if w in _VALUED_OPTIONS:
             value = next(words, None)
-            if value is None:  # no value: left where it is, for Click to say so
-                rest.append(w)
-            else:
-                moved += [w, value]
+            if value is None:
+                raise UsageError(f"{w} needs a value (see `mlreg --help`)")
+            moved += [w, value]
         elif w.partition("=")[0] in _VALUED_OPTIONS or w == "--debug":
             moved.append(w)
         else:
@@ -898,7 +897,11 @@ def run(argv: list[str]) -> Any:
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     warnings.showwarning = _show_warning
-    argv = hoist_global_options(argv)
+    try:
+        argv = hoist_global_options(argv)
+    except UsageError as e:
+        render.err(f"mlreg: error: {e}")
+        return e.exit_code
     try:
         code = app_for(argv)(args=argv, standalone_mode=False)
     except SystemExit as e:
