@@ -74,3 +74,7 @@ def test_wheel_ships_the_builtin_templates(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     templates = [n for n in names if n.startswith("mlreg/builtin_templates/") and n.endswith(".toml")]
     assert len(templates) >= 4 and not any(n.startswith("tests/") for n in names)
+    # every module of the package, subpackages too
+    modules = {os.path.relpath(os.path.join(folder, f), ROOT) for folder, _, files in os.walk(os.path.join(ROOT, "mlreg"))
+               for f in files if f.endswith(".py")}
+    assert modules <= set(names), modules - set(names)

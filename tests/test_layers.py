@@ -14,6 +14,7 @@ LAYERS = {
     "pure": ["errors", "layout", "names", "versions", "checkpoints", "location", "environment"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
                           "readme", "inputs", "usercode", "predict", "artifacts", "checker", "invocation"],
+    "storage": ["storage", "storage.base", "storage.local", "storage.memory"],
     "operations": ["doctor"],
     "facade": ["store", "__init__"],
     "faces": ["server", "render", "completion", "cli", "__main__"],
@@ -22,25 +23,50 @@ RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module 
 
 
 def _modules():
-    return sorted(name[:-3] for name in os.listdir(PACKAGE) if name.endswith(".py"))
+    """Every module of the package, dotted below it (a subpackage's ``__init__`` is its name)."""
+    found = []
+    for folder, dirs, files in os.walk(PACKAGE):
+        dirs[:] = [d for d in dirs if not d.startswith("__")]
+        below = os.path.relpath(folder, PACKAGE).replace(os.sep, ".")
+        for name in files:
+            if name.endswith(".py"):
+                stem = name[:-3]
+                if below == ".":
+                    found.append(stem)
+                else:
+                    found.append(below if stem == "__init__" else f"{below}.{stem}")
+    return sorted(found)
+
+
+def _known(dotted):
+    """The package module ``dotted`` (below mlreg) names: itself, or the module it is an attribute of."""
+    while dotted and dotted not in RANK:
+        dotted = dotted.rpartition(".")[0]
+    return dotted or None
 
 
 def _imports(module):
     """The package's modules that ``module`` imports anywhere in its source."""
-    tree = ast.parse(open(os.path.join(PACKAGE, module + ".py"), encoding="utf-8").read())
+    is_package = module in RANK and os.path.isdir(os.path.join(PACKAGE, *module.split(".")))
+    path = os.path.join(PACKAGE, *module.split("."), "__init__.py") if is_package else \
+        os.path.join(PACKAGE, *module.split(".")) + ".py"
+    here = module.split(".") if is_package else module.split(".")[:-1]
+    tree = ast.parse(open(path, encoding="utf-8").read())
     found = set()
     for node in ast.walk(tree):
+        targets = []
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 or (node.module or "").split(".")[0] == "mlreg":
-                base = (node.module or "") if node.level == 1 else (node.module or "").partition(".")[2]
-                if base:
-                    found.add(base.split(".")[0])
-                else:  # from . import a, b
-                    found.update(a.name for a in node.names if a.name in RANK)
+            if node.level:
+                base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
+                stem = ".".join(base + ([node.module] if node.module else []))
+            elif (node.module or "").split(".")[0] == "mlreg":
+                stem = (node.module or "").partition(".")[2]
+            else:
+                continue
+            targets = [f"{stem}.{a.name}".lstrip(".") for a in node.names] + ([stem] if stem else [])
         elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("mlreg."):
-                    found.add(alias.name.split(".")[1])
+            targets = [a.name.partition(".")[2] for a in node.names if a.name.startswith("mlreg.")]
+        found.update(known for known in map(_known, targets) if known)
     found.discard(module)
     return found
 

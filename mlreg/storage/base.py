@@ -1,0 +1,136 @@
+"""The storage interface: get, put (overwrite, create, or update if unchanged), a
+streamed put that hashes as it writes, list, delete, a local path to load from, and
+a deploy's liveness lease; and the compare-and-swap loop written once on top.
+
+Like ``object_store``'s ``PutMode::{Overwrite, Create, Update(version)}``: a create
+fails if the key exists, an update fails unless the key still has the version token
+that was read, and either failure is ``Precondition`` ("lost a race"), which the
+caller answers by reading again. Tokens are opaque strings (an ETag on S3, a hash
+of the content here).
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from typing import BinaryIO, Callable, Iterator, NamedTuple
+
+OVERWRITE = "overwrite"
+CREATE = "create"
+
+
+class Update(NamedTuple):
+    """Replace the key only while it still has version ``token``."""
+
+    token: str
+
+
+class Precondition(Exception):
+    """A create of a key that exists, or an update of a key that changed (or went)."""
+
+
+class Object(NamedTuple):
+    data: bytes
+    token: str
+
+
+class Storage(abc.ABC):
+    """A registry's bytes, by key. Implementations provide the primitives; the
+    policy (the compare-and-swap loop) is written once, here."""
+
+    @abc.abstractmethod
+    def get(self, key: str, limit: int) -> Object:
+        """The key's bytes and version token.
+
+        Raises:
+            FileNotFoundError: no such key.
+            ValueError: larger than ``limit`` bytes.
+            OSError: the key is unsafe to read (``atomic.UnsafeFile`` on a folder).
+        """
+
+    @abc.abstractmethod
+    def put(self, key: str, data: bytes, mode: str | Update = OVERWRITE) -> str:
+        """Write ``data`` at ``key`` atomically (readers see the old bytes or the new);
+        return the new version token.
+
+        Raises:
+            Precondition: ``mode`` is CREATE and the key exists, or ``Update(token)``
+                and the key no longer has that token.
+        """
+
+    @abc.abstractmethod
+    def put_stream(self, key: str, source: BinaryIO, progress: Callable[[int], None] | None = None) -> tuple[int, str]:
+        """Create ``key`` from ``source``, streamed and hashed in the same pass, never
+        whole in memory; return (size, sha256).
+
+        Raises:
+            Precondition: the key exists.
+        """
+
+    @abc.abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Every key below ``prefix`` (a folder, ending in ``/``), sorted."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``; removing a missing key is not an error."""
+
+    @abc.abstractmethod
+    def local_path(self, key: str) -> str:
+        """A path on this machine holding the key's bytes, to load from (the file
+        itself for a folder; a verified cached copy for a remote store).
+
+        Raises:
+            FileNotFoundError: no such key.
+        """
+
+    @abc.abstractmethod
+    def lease(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Hold ``key``'s liveness lease for as long as the block runs: a deploy's
+        way of saying "my process is alive" to readers on any host."""
+
+    @abc.abstractmethod
+    def alive(self, key: str) -> bool:
+        """Whether someone holds ``key``'s lease now; never waits."""
+
+    # ------------------------------------------------------- written once
+
+    def update(self, key: str, change: Callable[[Object | None], bytes | None], *, limit: int = 1 << 20,
+               attempts: int = 1000) -> Object | None:
+        """Read ``key``, let ``change`` make its new bytes from what was read (None:
+        leave it), and write them only if the key is still what was read (created
+        if it was absent); on a lost race read again and retry. Returns what is
+        there when it stops: the new object, or the unchanged one.
+
+        Raises:
+            Precondition: still losing after ``attempts`` tries.
+        """
+        for _ in range(attempts):
+            try:
+                current: Object | None = self.get(key, limit)
+            except FileNotFoundError:
+                current = None
+            data = change(current)
+            if data is None:
+                return current
+            try:
+                token = self.put(key, data, CREATE if current is None else Update(current.token))
+            except Precondition:
+                continue
+            return Object(data, token)
+        raise Precondition(f"{key}: lost the race {attempts} times in a row")
+
+    def get_or_none(self, key: str, limit: int) -> Object | None:
+        try:
+            return self.get(key, limit)
+        except FileNotFoundError:
+            return None
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """The names just below ``prefix`` (its files and folders), sorted, each once."""
+        seen: list[str] = []
+        for key in self.list(prefix):
+            name = key[len(prefix):].split("/", 1)[0]
+            if not seen or seen[-1] != name:
+                seen.append(name)
+        return iter(seen)

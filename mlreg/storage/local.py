@@ -1,0 +1,145 @@
+"""A registry in a folder on this machine: today's semantics, behind the interface.
+
+Writes go to a temporary file in the same folder, fsynced, then renamed (or linked,
+for a create, since ``link`` fails on an existing name where ``rename`` would
+replace it). An update compares the key's token under an ``flock`` on the folder's
+``.lock`` (never deleted; the kernel releases it when its holder dies, so it is
+never stale), held only around the compare and the rename. A token is the sha256
+of the content: an inode number can be reused and some filesystems keep mtimes to
+the second, so neither can say "unchanged". A lease is an ``flock`` held on the
+key's file for as long as its holder lives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from typing import BinaryIO, Callable, Iterator
+
+from .. import atomic, lock
+from .base import CREATE, OVERWRITE, Object, Precondition, Storage, Update
+
+LOCK_NAME = ".lock"
+_CHUNK = 1 << 20
+_MAX_COMPARED = 256 << 20  # keys updated by compare-and-swap are small metadata
+
+
+def token_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class LocalStorage(Storage):
+    """Keys are paths below ``root``; no component may be a symlink or ``..``."""
+
+    def __init__(self, root: str, lock_timeout: float = 30.0) -> None:
+        self.root = os.path.abspath(root)
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({self.root!r})"
+
+    def path(self, key: str) -> str:
+        """The file of ``key``, refusing a key that could leave the root.
+
+        Raises:
+            ValueError: an empty, absolute or ``..`` component.
+        """
+        parts = key.split("/")
+        if not key or any(p in ("", ".", "..") or "\0" in p for p in parts):
+            raise ValueError(f"not a storage key: {key!r}")
+        return os.path.join(self.root, *parts)
+
+    def get(self, key: str, limit: int) -> Object:
+        data = atomic.read_bytes(self.path(key), limit)
+        return Object(data, token_of(data))
+
+    def put(self, key: str, data: bytes, mode: str | Update = OVERWRITE) -> str:
+        path = self.path(key)
+        atomic.make_dirs(os.path.dirname(path))
+        if mode == OVERWRITE:
+            atomic.write_atomic(path, data)
+        elif mode == CREATE:
+            if not atomic.create_exclusive(path, data):
+                raise Precondition(f"{key} exists")
+        else:
+            tmp = atomic.stage(path, data)  # fsynced before the lock: it covers only the compare and the rename
+            try:
+                with self._folder_lock(path):
+                    try:
+                        current = atomic.read_bytes(path, _MAX_COMPARED)
+                    except FileNotFoundError:
+                        raise Precondition(f"{key} is gone") from None
+                    if token_of(current) != mode.token:
+                        raise Precondition(f"{key} changed")
+                    os.replace(tmp, path)
+            finally:
+                atomic.discard(tmp)
+            atomic.fsync_dir(os.path.dirname(path))
+        return token_of(data)
+
+    def put_stream(self, key: str, source: BinaryIO, progress: Callable[[int], None] | None = None) -> tuple[int, str]:
+        path = self.path(key)
+        atomic.make_dirs(os.path.dirname(path))
+        tmp = atomic.temp_name(path)
+        digest = hashlib.sha256()
+        size = 0
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        try:
+            try:
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    size += len(chunk)
+                    if progress is not None:
+                        progress(size)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise Precondition(f"{key} exists") from None
+        finally:
+            atomic.discard(tmp)
+        atomic.fsync_dir(os.path.dirname(path))
+        return size, digest.hexdigest()
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        found = []
+        for folder, dirs, files in os.walk(base):
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+            for name in files:
+                if name == LOCK_NAME or atomic.TEMP_MARKER in name:
+                    continue
+                found.append(os.path.relpath(os.path.join(folder, name), self.root).replace(os.sep, "/"))
+        return sorted(found)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(key))
+
+    def local_path(self, key: str) -> str:
+        path = self.path(key)
+        os.close(atomic.open_regular(path))  # exists, and is a plain file of its own
+        return path
+
+    @contextlib.contextmanager
+    def lease(self, key: str) -> Iterator[None]:
+        path = self.path(key)
+        atomic.make_dirs(os.path.dirname(path))
+        fd = lock.hold(path)
+        try:
+            yield
+        finally:
+            lock.release_held(fd)
+
+    def alive(self, key: str) -> bool:
+        return lock.is_held(self.path(key))
+
+    def _folder_lock(self, path: str) -> lock.Lock:
+        folder = os.path.dirname(path)
+        return lock.Lock(os.path.join(folder, LOCK_NAME), self.lock_timeout, what=f"{folder}")

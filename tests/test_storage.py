@@ -1,0 +1,135 @@
+"""The storage interface's contract, held by every implementation alike: creates and
+updates that lose a race fail, the compare-and-swap loop loses nothing under
+concurrent writers (threads, and processes for a folder), streams hash as they go."""
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from mlreg.storage import Precondition, Update
+from mlreg.storage.base import CREATE
+from mlreg.storage.local import LocalStorage
+from mlreg.storage.memory import MemoryStorage
+
+LIMIT = 1 << 20
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request, tmp_path):
+    return LocalStorage(str(tmp_path / "root")) if request.param == "local" else MemoryStorage()
+
+
+def test_get_of_a_missing_key_is_not_found(store):
+    with pytest.raises(FileNotFoundError):
+        store.get("models/m/model.toml", LIMIT)
+    assert store.get_or_none("models/m/model.toml", LIMIT) is None
+
+
+def test_create_succeeds_once(store):
+    token = store.put("ids/abcd1234", b"m/0.1.0\n", CREATE)
+    with pytest.raises(Precondition):
+        store.put("ids/abcd1234", b"other/0.1.0\n", CREATE)
+    assert store.get("ids/abcd1234", LIMIT) == (b"m/0.1.0\n", token)
+
+
+def test_update_needs_the_token_that_was_read(store):
+    first = store.put("models/m/model.toml", b"one")
+    second = store.put("models/m/model.toml", b"two", Update(first))
+    with pytest.raises(Precondition):
+        store.put("models/m/model.toml", b"three", Update(first))  # stale
+    assert store.get("models/m/model.toml", LIMIT) == (b"two", second)
+    with pytest.raises(Precondition):
+        store.put("models/m/absent.toml", b"x", Update(second))  # gone, or never there
+
+
+def test_a_value_written_back_is_still_a_new_version_to_a_stale_reader(store):
+    """ABA: a reader that saw "one" must not overwrite "one" written again meanwhile
+    by someone who read "two" (on a folder the token is the content's hash, so the
+    same bytes are the same version: both outcomes keep every writer's intent)."""
+    first = store.put("k/v", b"one")
+    store.put("k/v", b"two", Update(first))
+    store.put("k/v", b"one", Update(store.get("k/v", LIMIT).token))
+    current = store.get("k/v", LIMIT)
+    assert current.data == b"one"
+
+
+def test_too_large_is_refused(store):
+    store.put("k/big", b"x" * 100)
+    with pytest.raises(ValueError):
+        store.get("k/big", 10)
+
+
+def test_put_stream_hashes_in_one_pass_and_only_creates(store):
+    data = os.urandom(3 << 20)
+    seen = []
+    size, sha = store.put_stream("models/m/versions/0.1.0/model.joblib", io.BytesIO(data), seen.append)
+    assert (size, sha) == (len(data), hashlib.sha256(data).hexdigest()) and seen[-1] == len(data)
+    with open(store.local_path("models/m/versions/0.1.0/model.joblib"), "rb") as f:
+        assert f.read() == data
+    with pytest.raises(Precondition):
+        store.put_stream("models/m/versions/0.1.0/model.joblib", io.BytesIO(b"other"))
+
+
+def test_list_keys_and_delete(store):
+    for key in ("models/a/model.toml", "models/a/versions/0.1.0/version.toml", "models/b/model.toml", "ids/x"):
+        store.put(key, b".")
+    assert store.list("models/") == ["models/a/model.toml", "models/a/versions/0.1.0/version.toml",
+                                     "models/b/model.toml"]
+    assert list(store.keys("models/")) == ["a", "b"]
+    assert list(store.keys("models/a/")) == ["model.toml", "versions"]
+    store.delete("models/b/model.toml")
+    store.delete("models/b/model.toml")  # a missing key is not an error
+    assert list(store.keys("models/")) == ["a"]
+
+
+def test_lease_is_seen_while_held(store):
+    key = "models/m/versions/0.1.0/.deploy.lock"
+    assert not store.alive(key)
+    with store.lease(key):
+        assert store.alive(key)
+    assert not store.alive(key)
+
+
+def test_the_compare_and_swap_loop_loses_no_update_among_threads(store):
+    def add_one(current):
+        return str(int(current.data) + 1 if current else 1).encode()
+
+    threads = [threading.Thread(target=lambda: [store.update("models/m/counter", add_one) for _ in range(25)])
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get("models/m/counter", LIMIT).data == b"200"
+
+
+def test_update_that_changes_nothing_writes_nothing(store):
+    token = store.put("k/v", b"same")
+    assert store.update("k/v", lambda current: None).token == token
+
+
+def test_local_keys_cannot_leave_the_root(tmp_path):
+    store = LocalStorage(str(tmp_path))
+    for key in ("../x", "/etc/passwd", "a//b", "a/./b", ""):
+        with pytest.raises(ValueError):
+            store.put(key, b"x")
+
+
+def test_local_compare_and_swap_across_processes(tmp_path):
+    """8 processes, 20 increments each, through the folder's lock and tokens."""
+    root = str(tmp_path / "root")
+    script = f"""
+import sys
+from mlreg.storage.local import LocalStorage
+store = LocalStorage({root!r})
+for _ in range(20):
+    store.update("models/m/counter", lambda c: str(int(c.data) + 1 if c else 1).encode())
+"""
+    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(8)]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    assert LocalStorage(root).get("models/m/counter", LIMIT).data == b"160"
