@@ -21,13 +21,16 @@ import shutil
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import atomic, lock, names, versions
 from .atomic import TEMP_MARKER
 from .errors import IntegrityError, InvalidVersion
 from .identity import same_process_alive
 from . import layout
+if TYPE_CHECKING:
+    from .repo import Repository
+
 from .layout import (
     CODE_DIR,
     DEPLOY_LOCK,
@@ -117,19 +120,20 @@ def verify_artifact(vdir: str, record: VersionRecord) -> str:
 
 
 class Doctor:
-    """One examination of a registry (``Registry.doctor`` makes and runs it)."""
+    """One examination of a registry (``Registry.doctor`` makes and runs it), through
+    the repository, as every operation works."""
 
-    def __init__(self, registry: Any, fix: bool, older_than: float) -> None:
-        self.reg = registry
+    def __init__(self, repo: Repository, fix: bool, older_than: float) -> None:
+        self.repo = repo
         self.fix = fix
         self.older_than = older_than
-        self.report = Report(registry.path)
+        self.report = Report(repo.path)
         self.now = time.time()
 
     def run(self) -> Report:
         self._walk_tree()
         self._staging()
-        for folder in self.reg._model_folders():
+        for folder in self.repo.model_folders():
             self._model(folder)
         self._ids()
         return self.report
@@ -151,7 +155,7 @@ class Doctor:
     # ------------------------------------------------------------- the tree
 
     def _walk_tree(self) -> None:
-        for folder, dirs, files in os.walk(self.reg.path):
+        for folder, dirs, files in os.walk(self.repo.path):
             for name in dirs + files:
                 path = os.path.join(folder, name)
                 info = os.lstat(path)
@@ -175,7 +179,7 @@ class Doctor:
 
     def _linked_on_purpose(self, folder: str, name: str) -> bool:
         """ID files and the marker are made by ``link``: two names for a moment."""
-        return folder == os.path.join(self.reg.path, IDS) or (folder == self.reg.path and name == MARKER)
+        return folder == os.path.join(self.repo.path, IDS) or (folder == self.repo.path and name == MARKER)
 
     def _temp_file(self, path: str) -> None:
         if not self._old(path):
@@ -189,7 +193,7 @@ class Doctor:
             problem.fixed = True
 
     def _staging(self) -> None:
-        root = os.path.join(self.reg.path, STAGING)
+        root = os.path.join(self.repo.path, STAGING)
         try:
             entries = sorted(os.listdir(root))
         except FileNotFoundError:
@@ -206,8 +210,8 @@ class Doctor:
     # --------------------------------------------------------------- models
 
     def _model(self, folder: str) -> None:
-        reg = self.reg
-        model_dir = layout.model_dir(reg.path, folder)
+        repo = self.repo
+        model_dir = layout.model_dir(repo.path, folder)
         if os.path.islink(model_dir) or not os.path.isdir(model_dir):
             return
         path = os.path.join(model_dir, MODEL_FILE)
@@ -232,7 +236,7 @@ class Doctor:
         self._outcomes(record, found)
 
     def _version(self, model: ModelRecord, vfolder: str) -> VersionRecord | None:
-        vdir = layout.version_dir(self.reg.path, model.folder, vfolder)
+        vdir = layout.version_dir(self.repo.path, model.folder, vfolder)
         if os.path.islink(vdir):
             return None
         if not versions.is_version(vfolder) or not os.path.isdir(vdir):
@@ -290,17 +294,17 @@ class Doctor:
             problem.message = ("a deploy reads as interrupted, but its process (pid "
                                f"{record.process.get('pid')}) still runs: locks do not seem to work on this filesystem")
             return record.replace(status="failed")
-        with self.reg._lock(model.folder):
+        with self.repo.lock(model.folder):
             current = VersionRecord.from_toml(read_toml(path), path)
             if current.status != "deploying" or lock.is_held(os.path.join(vdir, DEPLOY_LOCK)):
                 return current  # it finished (or came back) meanwhile
-            if versions.same(self.reg._read_model(model.folder).primary, current.version):
+            if versions.same(self.repo.read_model(model.folder).primary, current.version):
                 return current  # it became primary meanwhile: the next run completes it
             failed = current.replace(status="failed", finished_at=now(), reason=INTERRUPTED)
             write_toml(path, failed.to_toml())
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(outcome_path)
-            self.reg._history_locked(model.folder, HistoryEvent(
+            self.repo.append_history(model.folder, HistoryEvent(
                 at=now(), by=_who(), event="deploy", version=failed.version, version_id=failed.version_id,
                 status="failed", detail=f"{INTERRUPTED} (recorded by doctor --fix)"))
             self._log_outcome(vdir, f"Deployment Failed ({INTERRUPTED}; recorded by doctor --fix)")
@@ -319,7 +323,7 @@ class Doctor:
         problem = self.report.add("interrupted", path, "a deploy killed after it became the primary, before its "
                                   "outcome was recorded; it reads as Active from outcome.toml")
         if self.fix and not self._held(os.path.join(vdir, DEPLOY_LOCK)):
-            with self.reg._lock(model.folder):
+            with self.repo.lock(model.folder):
                 if read_toml(path).get("status") == "deploying":
                     os.replace(os.path.join(vdir, OUTCOME_FILE), path)
             problem.fixed = True
@@ -330,22 +334,22 @@ class Doctor:
         (a kill between the renames and those lines can lose them)."""
         from .deploylog import LOG_NAME, read_lines
 
-        history_path = layout.model_file(self.reg.path, model.folder, HISTORY_FILE)
+        history_path = layout.model_file(self.repo.path, model.folder, HISTORY_FILE)
         try:
-            events = self.reg.history(model.folder)
+            events = self.repo.read_history(model.folder)
         except IntegrityError:
             return  # reported by the walk
         recorded = {e.version_id for e in events if e.event == "deploy" and e.status in ("active", "failed")}
         for vfolder, record in sorted(found.items()):
             if record.status == "deploying":
                 continue
-            vdir = layout.version_dir(self.reg.path, model.folder, vfolder)
+            vdir = layout.version_dir(self.repo.path, model.folder, vfolder)
             if record.version_id not in recorded:
                 problem = self.report.add("history", history_path, f"no deploy outcome of {record.version} "
                                           "(its line was lost in a crash)")
                 if self.fix:
-                    with self.reg._lock(model.folder):
-                        self.reg._history_locked(model.folder, HistoryEvent(
+                    with self.repo.lock(model.folder):
+                        self.repo.append_history(model.folder, HistoryEvent(
                             at=now(), by=record.deployed_by, event="deploy", version=record.version,
                             version_id=record.version_id, status=record.status,
                             detail=f"{record.reason or 'Active'} (recorded by doctor --fix: the line was lost in a crash)"))
@@ -372,12 +376,12 @@ class Doctor:
         atomic.append_line(os.path.join(vdir, LOG_NAME), f"{now()}  {text}")
 
     def _id_of(self, model: ModelRecord, vfolder: str, record: VersionRecord) -> None:
-        path = layout.id_file(self.reg.path, record.version_id)
+        path = layout.id_file(self.repo.path, record.version_id)
         if not versions.is_version_id(record.version_id):
             self.report.add("metadata", path, f"version {record.version} has an invalid ID {record.version_id!r}")
             return
         try:
-            owner = self.reg._owner_of_id(record.version_id)
+            owner = self.repo.owner_of_id(record.version_id)
         except IntegrityError as e:
             self.report.add("id-index", path, str(e))
             return
@@ -394,7 +398,7 @@ class Doctor:
     def _primary(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
         if model.primary is None:
             return
-        path = layout.model_file(self.reg.path, model.folder, MODEL_FILE)
+        path = layout.model_file(self.repo.path, model.folder, MODEL_FILE)
         try:
             vfolder = versions.folder_for(model.primary)
         except Exception:
@@ -407,7 +411,7 @@ class Doctor:
             self.report.add("primary", path, f"the primary {model.primary} is not Active ({chosen.status}); promote another")
 
     def _highest(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
-        path = layout.model_file(self.reg.path, model.folder, MODEL_FILE)
+        path = layout.model_file(self.repo.path, model.folder, MODEL_FILE)
         numbers = [versions.parse(v) for v in found]
         top = max(numbers) if numbers else None
         try:
@@ -424,14 +428,14 @@ class Doctor:
             problem = self.report.add("highest-version", path, f"records {model.highest_version} as the highest "
                                       f"version, below {top}: a next deploy would skip to a free number anyway")
         if self.fix:
-            with self.reg._lock(model.folder):
-                current = self.reg._read_model(model.folder)
+            with self.repo.lock(model.folder):
+                current = self.repo.read_model(model.folder)
                 if current.highest_version == model.highest_version:
-                    self.reg._write_model_locked(current.replace(highest_version=None if top is None else str(top)))
+                    self.repo.write_model_locked(current.replace(highest_version=None if top is None else str(top)))
             problem.fixed = True
 
     def _history(self, model: ModelRecord) -> None:
-        path = layout.model_file(self.reg.path, model.folder, HISTORY_FILE)
+        path = layout.model_file(self.repo.path, model.folder, HISTORY_FILE)
         try:
             fd = atomic.open_regular(path)
         except FileNotFoundError:
@@ -446,7 +450,7 @@ class Doctor:
         if torn:
             problem = self.report.add("history", path, "a torn last line (a writer killed mid-append); readers skip it")
             if self.fix:
-                with self.reg._lock(model.folder):
+                with self.repo.lock(model.folder):
                     fd = atomic.open_regular(path, os.O_RDWR)
                     try:
                         size = os.fstat(fd).st_size
@@ -462,7 +466,7 @@ class Doctor:
         """The last change of primary in the history must name the primary of model.toml
         (model.toml is written first: a crash can only lose the history line)."""
         try:
-            last = next((e for e in reversed(self.reg.history(model.folder)) if e.event == "primary"), None)
+            last = next((e for e in reversed(self.repo.read_history(model.folder)) if e.event == "primary"), None)
         except IntegrityError:
             return  # reported by the walk
         recorded = last.to if last is not None else None
@@ -471,11 +475,11 @@ class Doctor:
         problem = self.report.add("history", path, f"the primary is {model.primary or 'none'} but the history's "
                                   f"last change of primary says {recorded or 'none'} (its line was lost in a crash)")
         if self.fix:
-            with self.reg._lock(model.folder):
-                current = self.reg._read_model(model.folder)
-                again = next((e for e in reversed(self.reg.history(model.folder)) if e.event == "primary"), None)
+            with self.repo.lock(model.folder):
+                current = self.repo.read_model(model.folder)
+                again = next((e for e in reversed(self.repo.read_history(model.folder)) if e.event == "primary"), None)
                 if not versions.same(again.to if again else None, current.primary):
-                    self.reg._history_locked(model.folder, HistoryEvent(
+                    self.repo.append_history(model.folder, HistoryEvent(
                         at=now(), by=_who(), event="primary", version=current.primary,
                         from_=again.to if again else None, to=current.primary,
                         detail="recorded by doctor --fix: the change's own line was lost in a crash"))
@@ -484,7 +488,7 @@ class Doctor:
     # ------------------------------------------------------------------ ids
 
     def _ids(self) -> None:
-        root = os.path.join(self.reg.path, IDS)
+        root = os.path.join(self.repo.path, IDS)
         for entry in sorted(_entries(root)):
             path = os.path.join(root, entry)
             if os.path.islink(path) or TEMP_MARKER in entry:
@@ -493,20 +497,20 @@ class Doctor:
                 self.report.add("stray", path, "not a version ID file")
                 continue
             try:
-                owner = self.reg._owner_of_id(entry)
+                owner = self.repo.owner_of_id(entry)
             except IntegrityError as e:
                 self.report.add("id-index", path, str(e))
                 continue
             if owner is None:
                 continue
             folder, vfolder = owner
-            vdir = layout.version_dir(self.reg.path, folder, vfolder)
+            vdir = layout.version_dir(self.repo.path, folder, vfolder)
             if self._id_matches(vdir, entry) or not self._old(path):
                 continue  # a recent one was allocated by a deploy that is publishing right now
             problem = self.report.add("dangling-id", path, f"ID {entry} names {folder} {vfolder}, which does not carry it "
                                       "(a deploy that ended before publishing)")
-            if self.fix and os.path.isdir(layout.model_dir(self.reg.path, folder)):
-                with self.reg._lock(folder):
+            if self.fix and os.path.isdir(layout.model_dir(self.repo.path, folder)):
+                with self.repo.lock(folder):
                     if not self._id_matches(vdir, entry):
                         os.unlink(path)
                         problem.fixed = True

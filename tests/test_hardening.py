@@ -148,7 +148,7 @@ def test_failing_rename_of_model_toml_publishes_nothing(reg, constant_path, monk
 
 def test_failing_fsync_when_finishing_leaves_no_active_partial(reg, constant_path, monkeypatch):
     reg.deploy(constant_path, "m")
-    import mlreg.store as store
+    import mlreg.ops.deploy as store
 
     real = store.write_toml
 

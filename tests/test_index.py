@@ -8,6 +8,7 @@ import pytest
 
 import mlreg
 import mlreg.metadata
+import mlreg.repo
 from mlreg import atomic, index, metadata
 
 
@@ -43,7 +44,7 @@ def test_listing_writes_a_cache_and_answers_the_same(many, monkeypatch):
         assert not path.endswith("version.toml"), f"read {path}, which the cache holds"
         return real(path, **options)
 
-    monkeypatch.setattr(mlreg.store, "read_toml", no_version_files)
+    monkeypatch.setattr(mlreg.repo, "read_toml", no_version_files)
     monkeypatch.setattr(mlreg.metadata, "read_toml", no_version_files)
     assert [v.to_json() for v in many.versions("m")] == first
 

@@ -15,7 +15,8 @@ LAYERS = {
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
                           "readme", "inputs", "usercode", "predict", "artifacts", "checker", "invocation"],
     "storage": ["storage", "storage.base", "storage.local", "storage.memory"],
-    "operations": ["doctor"],
+    "repository": ["repo"],
+    "operations": ["doctor", "ops", "ops.deploy", "ops.promote", "ops.docs"],
     "facade": ["store", "__init__"],
     "faces": ["server", "render", "completion", "cli", "__main__"],
 }

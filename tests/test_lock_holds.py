@@ -7,6 +7,9 @@ import os
 import pytest
 
 import mlreg
+import mlreg.ops.deploy
+import mlreg.ops.docs
+import mlreg.ops.promote
 from mlreg import lock
 
 
@@ -66,7 +69,7 @@ def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monk
     """Another writer changes model.toml between the preparation and the lock: the
     deploy must not publish its stale model.toml over that change."""
     reg.deploy(constant_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.Registry, "_prepare_publish",
+    calls = _interfere_once(monkeypatch, mlreg.ops.deploy, "_prepare_publish",
                             lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     v = reg.deploy(constant_path, "m")
     assert len(calls) == 2
@@ -80,7 +83,7 @@ def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monk
 
 def test_a_model_changed_while_finishing_is_read_again(reg, constant_path, monkeypatch):
     reg.deploy(constant_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.store, "_readme_after_deploy",
+    calls = _interfere_once(monkeypatch, mlreg.ops.docs, "readme_after",
                             lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     v = reg.deploy(constant_path, "m")
     assert len(calls) == 2 and v.primary
@@ -108,7 +111,7 @@ def test_an_id_file_left_by_a_killed_deploy_never_names_another_version(reg, con
 def test_the_counter_sees_fsyncs_under_a_lock(reg, constant_path, fsyncs_under_lock):
     """The fixture itself: `doctor --fix`-style writes under the lock are seen."""
     reg.deploy(constant_path, "m")
-    with reg._lock("m"):
+    with reg.repo.lock("m"):
         mlreg.atomic.write_atomic(os.path.join(reg.path, "models", "m", "note"), "x")
     assert len(fsyncs_under_lock) == 2  # the file, then its folder
 
@@ -117,7 +120,7 @@ def test_a_readme_written_while_finishing_is_kept(reg, iris_model_path, monkeypa
     """The deploy would refresh the README mlreg generated; a person saves their own
     between the deploy's read and its lock: theirs must stay."""
     reg.deploy(iris_model_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.store, "_readme_after_deploy",
+    calls = _interfere_once(monkeypatch, mlreg.ops.docs, "readme_after",
                             lambda: mlreg.Registry(reg.path).set_readme("m", "# m\n\nWritten by a person.\n"))
     reg.deploy(iris_model_path, "m")
     assert len(calls) == 2
@@ -129,17 +132,17 @@ def test_a_model_changed_while_promoting_is_read_again(reg, constant_path, monke
     --expect-primary the stale expectation must now fail, not overwrite."""
     for _ in range(3):
         reg.deploy(constant_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.store, "_model_toml",
+    calls = _interfere_once(monkeypatch, mlreg.ops.promote, "model_toml",
                             lambda: mlreg.Registry(reg.path).promote("m", "0.1.0"))
     with pytest.raises(mlreg.PrimaryMoved):
         reg.promote("m", "0.2.0", expect_primary="0.3.0")
     # prepared twice: once by this promote, once by the other; none after the re-read
     assert len(calls) == 2 and reg.model("m").record.primary == "0.1.0"
     monkeypatch.undo()
-    calls = _interfere_once(monkeypatch, mlreg.store, "_model_toml",
+    calls = _interfere_once(monkeypatch, mlreg.ops.promote, "model_toml",
                             lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     result = reg.promote("m", "0.2.0")
-    # this promote, the describe, then this promote again on the describe's model.toml
-    assert result.changed and len(calls) == 3
+    # this promote, then this promote again on the describe's model.toml
+    assert result.changed and len(calls) == 2
     record = reg.model("m").record
     assert (record.primary, record.description) == ("0.2.0", "written meanwhile")
