@@ -30,9 +30,11 @@ STATUS_LABELS = {"deploying": "Deploying", "active": "Active", "failed": "Deploy
 CUSTOM = "Custom"
 
 
+@functools.lru_cache(maxsize=64)
 def is_plain_file_name(name: str) -> bool:
     """Whether ``name`` names a file directly inside a folder: no separator, not
-    ``.`` or ``..``, no hidden or control characters, at most 64 characters."""
+    ``.`` or ``..``, no hidden or control characters, at most 64 characters.
+    (Cached: thousands of versions share a few artifact names.)"""
     return (0 < len(name) <= 64 and name.isprintable() and "/" not in name and "\\" not in name
             and not name.startswith(".") and name.strip() == name)
 
@@ -418,7 +420,10 @@ def check_home(record: VersionRecord, folder: str, vfolder: str, path: str) -> N
     Raises:
         IntegrityError: naming the file.
     """
-    if _versions.folder_of(record.version) != vfolder or _folder_of_name(record.model) != folder:
+    # (a fast path first for the number: `versions` checks thousands of these; the
+    # folder read was listed as a version folder, so equal means valid)
+    if ((record.version != vfolder and _versions.folder_of(record.version) != vfolder)
+            or _folder_of_name(record.model) != folder):
         raise IntegrityError(
             f"metadata file {path} says it is {record.model!r} {record.version}, but it lies in the "
             f"folder of {folder} {vfolder}; refusing to use it (see `mlreg doctor`)"
