@@ -537,13 +537,13 @@ class Seen(NamedTuple):
 
 class Change(NamedTuple):
     """What one attempt of a read-modify-write wants done, prepared from what it read
-    (``Registry._update``). Nothing to write and nothing to record is a no-op."""
+    (``Repository.update``). Nothing to write and nothing to record is a no-op."""
 
     files: Sequence[tuple[str, str | bytes]] = ()  # staged before the lock, renamed under it, in order
     check: Callable[[], bool] | None = None  # under the lock, before any rename: False tries again
     then: Callable[[], None] | None = None  # under the lock, after the renames, before the history
     events: Sequence[HistoryEvent] = ()  # appended to the history last
-    result: Any = None  # what _update returns
+    result: Any = None  # what update returns
     lost: Callable[[], None] | None = None  # this attempt lost its race: undo what it prepared
 
 
