@@ -59,7 +59,7 @@ _mlreg_valued() {
         'deploy|--readme') REPLY='file' ;;
         'deploy|--sample-input') REPLY='none' ;;
         'deploy|--check-timeout') REPLY='none' ;;
-        'deploy|--code') REPLY='none' ;;
+        'deploy|--code') REPLY='file' ;;
         'doctor|--older-than') REPLY='none' ;;
         'predict|--version') REPLY='active' ;;
         'predict|--input') REPLY='none' ;;

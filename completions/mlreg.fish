@@ -79,7 +79,7 @@ function __mlreg_valued
         case 'deploy|--check-timeout'
             echo 'none'
         case 'deploy|--code'
-            echo 'none'
+            echo 'file'
         case 'doctor|--older-than'
             echo 'none'
         case 'predict|--version'

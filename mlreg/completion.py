@@ -33,6 +33,7 @@ KINDS = {
     ("", "input_file"): "file",
     ("", "file"): "file",
     ("", "trust_file"): "file",
+    ("deploy", "code"): "file",
     ("verify", "target"): "model-at",
     ("", "expect_primary"): "active",
     ("promote", "ref"): "active",
