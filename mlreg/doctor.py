@@ -428,10 +428,16 @@ class Doctor:
             problem = self.report.add("highest-version", path, f"records {model.highest_version} as the highest "
                                       f"version, below {top}: a next deploy would skip to a free number anyway")
         if self.fix:
-            with self.repo.lock(model.folder):
-                current = self.repo.read_model(model.folder)
-                if current.highest_version == model.highest_version:
-                    self.repo.write_model_locked(current.replace(highest_version=None if top is None else str(top)))
+            from .repo import Change, model_toml
+
+            def prepare(seen: Any) -> Change:
+                current = seen.model
+                if current is None or current.highest_version != model.highest_version:
+                    return Change()  # changed meanwhile: nothing to repair on this reading
+                repaired = current.replace(highest_version=None if top is None else str(top))
+                return Change(files=[(path, model_toml(repaired))])
+
+            self.repo.update(model.folder, prepare)
             problem.fixed = True
 
     def _history(self, model: ModelRecord) -> None:

@@ -52,7 +52,6 @@ from .metadata import (
     parse_toml,
     read_toml,
     read_version_file,
-    write_toml,
 )
 
 
@@ -186,9 +185,6 @@ class Repository:
     def lock(self, folder: str) -> lock.Lock:
         path = os.path.join(self.model_dir(folder), LOCK_FILE)
         return lock.Lock(path, self.lock_timeout, what=f"model {folder!r} ({path})")
-
-    def write_model_locked(self, record: ModelRecord) -> None:
-        write_toml(os.path.join(self.model_dir(record.folder), MODEL_FILE), record.to_toml())
 
     def versions_dir(self, folder: str) -> str:
         return self.inside(MODELS, folder, VERSIONS)
