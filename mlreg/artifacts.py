@@ -107,12 +107,6 @@ class CheckResult:
     signature: dict[str, Any] = field(default_factory=dict)
     sample_failed: bool = False  # the model loaded, but predict failed on the sample input
 
-    def but(self, **changes: Any) -> "CheckResult":
-        """A copy with some fields changed."""
-        import dataclasses
-
-        return dataclasses.replace(self, **changes)
-
 
 def run_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
               code_dir: str | None = None) -> CheckResult:

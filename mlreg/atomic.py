@@ -198,10 +198,18 @@ def open_append(path: str) -> int:
 
 def write_line(fd: int, line: str) -> None:
     """Append ``line`` to the log open on ``fd``, first cutting a torn last line off."""
-    size = os.fstat(fd).st_size
-    if size and os.pread(fd, 1, size - 1) != b"\n":
-        os.ftruncate(fd, last_line_end(fd, size))
+    cut_torn_line(fd)
     _write_all(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
+
+
+def cut_torn_line(fd: int) -> bool:
+    """Cut a torn last line (one without its newline) off the log open on ``fd``;
+    return whether there was one."""
+    size = os.fstat(fd).st_size
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return False
+    os.ftruncate(fd, last_line_end(fd, size))
+    return True
 
 
 def last_line_end(fd: int, size: int) -> int:

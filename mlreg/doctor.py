@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import atomic, lock, names, versions
+from . import atomic, lock, versions
 from .atomic import TEMP_MARKER
 from .errors import IntegrityError, InvalidVersion
 from .identity import same_process_alive
@@ -48,6 +48,7 @@ from .metadata import (
     HistoryEvent,
     ModelRecord,
     VersionRecord,
+    check_home,
     committed_outcome,
     now,
     read_toml,
@@ -252,12 +253,10 @@ class Doctor:
             self.report.add("metadata", path, str(e))
             return None
         self.report.versions += 1
-        if versions.folder_of(record.version) != vfolder:
-            self.report.add("metadata", path, f"says version {record.version} but lies in folder {vfolder}")
-            return None
-        if names.folder_of(record.model) != model.folder:
-            self.report.add("metadata", path, f"says it is a version of {record.model!r} but lies in the folder "
-                            f"of {model.folder}; every command refuses it")
+        try:
+            check_home(record, model.folder, vfolder, path)  # what every reader checks
+        except IntegrityError as e:
+            self.report.add("metadata", path, str(e))
             return None
         if record.status == "deploying" and not self._held(os.path.join(vdir, DEPLOY_LOCK)):
             record = self._interrupted(model, vdir, record)
@@ -459,9 +458,7 @@ class Doctor:
                 with self.repo.lock(model.folder):
                     fd = atomic.open_regular(path, os.O_RDWR)
                     try:
-                        size = os.fstat(fd).st_size
-                        if size and os.pread(fd, 1, size - 1) != b"\n":
-                            os.ftruncate(fd, atomic.last_line_end(fd, size))
+                        if atomic.cut_torn_line(fd):
                             os.fsync(fd)
                     finally:
                         os.close(fd)

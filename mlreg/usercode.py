@@ -24,31 +24,40 @@ from .errors import BadInput, IntegrityError
 _SKIPPED = ("__pycache__",)
 
 
-def copy_code(sources: list[str], target: str) -> str:
-    """Copy each ``.py`` file or package folder of ``sources`` into the new folder
-    ``target``; return the digest of what was copied.
+def check_sources(sources: list[str]) -> list[str]:
+    """The absolute paths of ``sources``, each a ``.py`` file or a package folder.
 
     Raises:
         BadInput: a source is missing, neither a ``.py`` file nor a folder, or
             two sources share a name.
     """
-    os.mkdir(target, 0o777)
-    seen: set[str] = set()
+    found, seen = [], set()
     for source in sources:
         source = os.path.abspath(os.fspath(source))
         name = os.path.basename(source.rstrip(os.sep))
+        if not os.path.exists(source):
+            raise BadInput(f"--code {source} does not exist")
+        if not (os.path.isdir(source) or (os.path.isfile(source) and source.endswith(".py"))):
+            raise BadInput(f"--code {source} is neither a .py file nor a package folder")
         if name in seen:
             raise BadInput(f"--code {source}: another --code is also called {name!r}")
         seen.add(name)
-        if os.path.isfile(source) and source.endswith(".py"):
-            shutil.copyfile(source, os.path.join(target, name))
-        elif os.path.isdir(source):
+        found.append(source)
+    return found
+
+
+def copy_code(sources: list[str], target: str) -> str:
+    """Copy each ``.py`` file or package folder of ``sources`` (checked with
+    ``check_sources``) into the new folder ``target``; return the digest of what
+    was copied."""
+    os.mkdir(target, 0o777)
+    for source in sources:
+        name = os.path.basename(source.rstrip(os.sep))
+        if os.path.isdir(source):
             shutil.copytree(source, os.path.join(target, name), symlinks=False,
                             ignore=shutil.ignore_patterns(*_SKIPPED, "*.pyc"))
-        elif not os.path.exists(source):
-            raise BadInput(f"--code {source} does not exist")
         else:
-            raise BadInput(f"--code {source} is neither a .py file nor a package folder")
+            shutil.copyfile(source, os.path.join(target, name))
     return digest(target)
 
 

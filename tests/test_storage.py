@@ -47,17 +47,6 @@ def test_update_needs_the_token_that_was_read(store):
         store.put("models/m/absent.toml", b"x", Update(second))  # gone, or never there
 
 
-def test_a_value_written_back_is_still_a_new_version_to_a_stale_reader(store):
-    """ABA: a reader that saw "one" must not overwrite "one" written again meanwhile
-    by someone who read "two" (on a folder the token is the content's hash, so the
-    same bytes are the same version: both outcomes keep every writer's intent)."""
-    first = store.put("k/v", b"one")
-    store.put("k/v", b"two", Update(first))
-    store.put("k/v", b"one", Update(store.get("k/v", LIMIT).token))
-    current = store.get("k/v", LIMIT)
-    assert current.data == b"one"
-
-
 def test_too_large_is_refused(store):
     store.put("k/big", b"x" * 100)
     with pytest.raises(ValueError):

@@ -151,10 +151,10 @@ def deploy(
     source = os.fspath(artifact) if isinstance(artifact, (str, os.PathLike)) else None
     if source is not None and not os.path.isfile(source):
         raise BadInput(f"artifact {source} does not exist or is not a file")
-    code = [os.fspath(c) for c in code]
-    for path in code:
-        if not (os.path.isdir(path) or (os.path.isfile(path) and path.endswith(".py"))):
-            raise BadInput(f"--code {path} is neither a .py file nor a package folder")
+    if code:
+        from ..usercode import check_sources
+
+        code = check_sources(list(code))  # before anything is written
     repo.ensure()
 
     try:
@@ -203,8 +203,10 @@ def deploy(
         result = run_check(os.path.join(deploy.published, record.artifact), sample_input, check_timeout,
                            code_dir=os.path.join(deploy.published, CODE_DIR) if code else None)
         if not result.ok and chosen is not None and sample_from_template and result.sample_failed:
-            result = result.but(reason=f"{result.reason} (the sample input of template {chosen.name!r}; "
-                                       "give --sample-input to check with another)")
+            import dataclasses
+
+            result = dataclasses.replace(result, reason=f"{result.reason} (the sample input of template "
+                                         f"{chosen.name!r}; give --sample-input to check with another)")
         for at, text in result.steps:
             log.write(f"check: {text}", at=at)
         checkpoint("deploy:checked")
@@ -245,17 +247,10 @@ def _stage(repo: Repository, folder: str) -> _Deploy:
 
 def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.Version | None, bump: str,
               description: str | None, readme: str | None, fields: dict[str, Any]) -> None:
-    """Give the staged deploy its number and ID, and publish it.
-
-    Everything that needs an fsync (the ID file, version.toml, the new
-    model.toml and README) is written first, from model.toml as read then;
-    the model's lock is then held only to check that model.toml still holds
-    those bytes and the folder is still free, and to rename the files into
-    place. Had another writer changed model.toml meanwhile, the prepared
-    files are thrown away and prepared again from the new one. (Bytes, not
-    inode and mtime: an inode number can be reused, and some filesystems
-    keep mtimes to the second.)
-    """
+    """Give the staged deploy its number and ID, and publish it, through
+    ``Repository.update``: the ID file and version.toml are written while
+    preparing, and under the lock come only the check that the folder is still
+    free and the renames. An attempt that lost its race takes its ID back."""
     folder = deploy.folder
     model_dir = repo.model_dir(folder)
     vdir_root = repo.versions_dir(folder)

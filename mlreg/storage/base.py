@@ -20,7 +20,11 @@ CREATE = "create"
 
 
 class Update(NamedTuple):
-    """Replace the key only while it still has version ``token``."""
+    """Replace the key only while it still has version ``token``.
+
+    A token may be derived from the content (a folder uses its sha256), so a key
+    written back to the very bytes that were read counts as unchanged there; an
+    object store's ETag changes on every write."""
 
     token: str
 
