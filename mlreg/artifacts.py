@@ -15,7 +15,7 @@ import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 from .errors import BadInput
 
@@ -30,13 +30,13 @@ def artifact_name(source: str) -> str:
     return "model" + suffix.lower() if _SUFFIX.match(suffix) else DEFAULT_NAME
 
 
-def copy_and_hash(
-    source: str, target: str, progress: Callable[[int, int], None] | None = None
-) -> tuple[int, str]:
-    """Copy ``source`` to the new file ``target`` byte for byte; return (size, sha256).
+def upload(source: str, storage: Any, key: str,
+           progress: Callable[[int, int], None] | None = None) -> tuple[int, str]:
+    """Copy the file ``source`` to the new key ``key`` of ``storage`` (a
+    ``mlreg.storage.Storage``) byte for byte; return (size, sha256).
 
-    One streamed pass, a chunk at a time, never the whole file in memory; the
-    copy is fsynced before returning.
+    One streamed pass (``Storage.put_stream``), a chunk at a time, never the
+    whole file in memory, hashed as it goes.
 
     Raises:
         BadInput: the source is missing, not a regular file, or changed while
@@ -48,36 +48,33 @@ def copy_and_hash(
         raise BadInput(f"artifact {source} does not exist") from None
     except OSError as e:
         raise BadInput(f"cannot read artifact {source}: {e.strerror}") from None
-    try:
+    with os.fdopen(src, "rb", buffering=0) as f:
         before = os.fstat(src)
         if not stat.S_ISREG(before.st_mode):
             raise BadInput(f"artifact {source} is not a regular file")
-        digest = hashlib.sha256()
-        size = 0
-        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
-        try:
-            buffer = bytearray(CHUNK)
-            view = memoryview(buffer)
-            # Read no further than the size seen at the start: a file that keeps
-            # growing must not keep the copy going for ever.
-            while size < before.st_size and (n := os.readv(src, [view[: min(CHUNK, before.st_size - size)]])):
-                digest.update(view[:n])
-                out = view[:n]
-                while out:
-                    out = out[os.write(dst, out) :]
-                size += n
-                if progress is not None:
-                    progress(size, before.st_size)
-            grew = bool(os.read(src, 1))
-            os.fsync(dst)
-        finally:
-            os.close(dst)
+        reader = _Bounded(f, before.st_size)
+        size, digest = storage.put_stream(key, reader, None if progress is None else
+                                          lambda done: progress(done, before.st_size))
+        grew = bool(f.read(1))
         after = os.fstat(src)
-        if grew or size != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-            raise BadInput(f"artifact {source} changed while it was being copied; deploy it again once it is complete")
-        return size, digest.hexdigest()
-    finally:
-        os.close(src)
+    if grew or size != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        storage.delete(key)
+        raise BadInput(f"artifact {source} changed while it was being copied; deploy it again once it is complete")
+    return size, digest
+
+
+class _Bounded:
+    """A reader that stops at the size seen at the start: a file that keeps growing
+    must not keep the copy going for ever."""
+
+    def __init__(self, f: BinaryIO, limit: int) -> None:
+        self._f, self._left = f, limit
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n < 0 else min(n, self._left, CHUNK)
+        chunk = self._f.read(n) if n > 0 else b""
+        self._left -= len(chunk)
+        return chunk
 
 
 def hash_file(path: str) -> tuple[int, str]:

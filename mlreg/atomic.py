@@ -15,8 +15,6 @@ import stat
 
 # Temporary files carry this marker so ``doctor`` can tell them from real files.
 TEMP_MARKER = ".tmp-"
-# How far back a torn last line is looked for at a time.
-_TAIL_CHUNK = 1 << 16
 
 
 class UnsafeFile(OSError):
@@ -146,92 +144,6 @@ def create_exclusive(path: str, data: bytes | str) -> bool:
         _remove_quietly(tmp)
     fsync_dir(os.path.dirname(path) or ".")
     return True
-
-
-def publish_dir(staged: str, target: str) -> None:
-    """Move the staged folder ``staged`` to ``target``, which must not exist.
-
-    Renaming onto an *empty* folder silently succeeds on Linux, so the check
-    comes first; callers hold the lock that makes check-then-rename safe.
-
-    Raises:
-        FileExistsError: ``target`` exists.
-    """
-    if os.path.lexists(target):
-        raise FileExistsError(errno.EEXIST, "already exists", target)
-    os.rename(staged, target)
-    fsync_dir(os.path.dirname(target))
-
-
-def append_line(path: str, line: str, sync: bool = True) -> None:
-    """Append one line to a log that readers parse line by line.
-
-    A crash can leave a torn last line; readers ignore a line without its
-    ``\\n``, and the next append (made under the same lock) cuts it off first
-    so it is never glued to a good line. With ``sync=False`` the caller calls
-    ``fsync_file`` later (after releasing its lock); readers see the line at
-    once either way.
-
-    Raises:
-        UnsafeFile: the log is a symlink, not a regular file, or hard-linked.
-    """
-    fd = open_append(path)
-    try:
-        write_line(fd, line)
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def open_append(path: str) -> int:
-    """Open (creating) a line log for appending with ``write_line``.
-
-    Opening comes apart from writing so that a writer can open the log before
-    it changes anything else, and so fail before the change, not after it.
-
-    Raises:
-        UnsafeFile: the log is a symlink, not a regular file, or hard-linked.
-    """
-    return open_regular(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
-
-
-def write_line(fd: int, line: str) -> None:
-    """Append ``line`` to the log open on ``fd``, first cutting a torn last line off."""
-    cut_torn_line(fd)
-    _write_all(fd, (line.rstrip("\n") + "\n").encode("utf-8"))
-
-
-def cut_torn_line(fd: int) -> bool:
-    """Cut a torn last line (one without its newline) off the log open on ``fd``;
-    return whether there was one."""
-    size = os.fstat(fd).st_size
-    if not size or os.pread(fd, 1, size - 1) == b"\n":
-        return False
-    os.ftruncate(fd, last_line_end(fd, size))
-    return True
-
-
-def last_line_end(fd: int, size: int) -> int:
-    """The offset just past the last ``\\n`` before ``size`` (0 when there is none),
-    looking back a chunk at a time: a torn line may be longer than any one chunk."""
-    end = size
-    while end > 0:
-        start = max(0, end - _TAIL_CHUNK)
-        found = os.pread(fd, end - start, start).rfind(b"\n")
-        if found >= 0:
-            return start + found + 1
-        end = start
-    return 0
-
-
-def fsync_file(path: str) -> None:
-    """Flush a file written earlier (e.g. by ``append_line(..., sync=False)``) to disk."""
-    fd = open_regular(path)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_bytes(path: str, limit: int, *, links_ok: bool = False) -> bytes:

@@ -17,14 +17,15 @@ _CRASH_AT = os.environ.get("MLREG_TEST_CRASH_AT", "")
 DEPLOY_STEPS = (
     "deploy:staged",          # staging folder made and locked
     "deploy:copied",          # artifact copied and hashed
-    "deploy:id-allocated",    # ids/ID created, before the model's lock
+    "deploy:id-allocated",    # ids/ID created
     "deploy:model-written",   # model.toml records the new highest version
-    "deploy:published",       # version folder renamed into versions/
+    "deploy:claimed",         # versions/V/.deploy.lock created, the artifact moved in
+    "deploy:published",       # versions/V/version.toml created: the version exists
     "deploy:checked",         # the check child has answered
     "deploy:outcome-staged",  # the final record written whole to outcome.toml
     "deploy:primary-written", # model.toml names the new primary
-    "deploy:version-written", # outcome.toml renamed over version.toml
-    "deploy:history-written", # deploy outcome appended to history.jsonl (the log's last line next)
+    "deploy:version-written", # the outcome written over version.toml
+    "deploy:history-written", # the deploy's outcome in history/ (the log's last line next)
 )
 PROMOTE_STEPS = ("promote:model-written", "promote:history-written")
 README_STEPS = ("readme:written",)

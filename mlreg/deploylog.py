@@ -1,53 +1,40 @@
 """A version's deploy log: one timestamped line per step, appended as it happens.
 
-The log is opened once, in the staging folder, and written through the same
-descriptor after the folder is published, so no line is lost to the rename.
+The log starts in the deploy's staging folder and moves into its version's
+folder once the version is claimed; only the deploy writes it while it lives.
 """
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
-from .layout import LOG_FILE as LOG_NAME  # noqa: F401  (its name, for the readers of logs)
 from .metadata import now
 
 
 class DeployLog:
-    def __init__(self, path: str) -> None:
-        from .atomic import open_regular
+    """Appends to the log at ``key`` of ``storage`` (a ``mlreg.storage.Storage``);
+    ``move`` follows the log to its version's folder once the version is claimed."""
 
-        self._fd = open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    def __init__(self, storage: Any, key: str) -> None:
+        self._storage = storage
+        self.key = key
+        storage.append(key, b"", sync=False)
 
     def write(self, message: str, at: str | None = None) -> None:
         """Append ``message``; lines after the first are indented under it."""
         first, *rest = (message.rstrip() or "-").splitlines()
         text = f"{at or now()}  {first}\n" + "".join(f"    {line}\n" for line in rest)
-        os.write(self._fd, text.encode("utf-8", "replace"))
+        self._storage.append(self.key, text.encode("utf-8", "replace"), sync=False)
 
     def sync(self) -> None:
-        os.fsync(self._fd)
+        self._storage.append(self.key, b"", sync=True)
 
-    def close(self) -> None:
-        if self._fd >= 0:
-            try:
-                os.fsync(self._fd)
-            finally:
-                os.close(self._fd)
-                self._fd = -1
+    def move(self, key: str) -> None:
+        self._storage.move(self.key, key)
+        self.key = key
 
 
 MAX_LOG_BYTES = 64 << 20
-
-
-def read_lines(path: str) -> list[str]:
-    """The log's lines.
-
-    Raises:
-        FileNotFoundError; UnsafeFile (a symlink, a FIFO, a hard link); ValueError (over 64 MiB).
-    """
-    from .atomic import read_bytes
-
-    return read_bytes(path, MAX_LOG_BYTES).decode("utf-8", "replace").splitlines()
 
 
 def entries(lines: list[str]) -> list[dict[str, str | None]]:

@@ -5,7 +5,7 @@ deploys interrupted while Deploying, staging and temporary leftovers, ID files
 that point nowhere, a primary that is missing or not Active, folders that are
 not versions, symlinks and files mlreg cannot read or write.
 
-``fix=True`` repairs only what is safe, each under the model's lock where the
+``fix=True`` repairs only what is safe, each by compare-and-swap where the
 model's state is involved: it marks interrupted deploys Deployment Failed,
 removes staging folders and temporary files older than a threshold that no
 live process holds, removes ID files whose version never appeared, restores a
@@ -15,45 +15,45 @@ history line. It never deletes an artifact or a version.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import stat
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import atomic, lock, versions
+from . import versions
 from .atomic import TEMP_MARKER
 from .errors import IntegrityError, InvalidVersion
 from .identity import same_process_alive
-from . import layout
-if TYPE_CHECKING:
-    from .repo import Repository
-
 from .layout import (
-    CODE_DIR,
     DEPLOY_LOCK,
     HISTORY_FILE,
     IDS,
+    LOG_FILE,
     MARKER,
     MODEL_FILE,
     OUTCOME_FILE,
     STAGING,
     VERSION_FILE,
-    VERSIONS,
+    history_key,
+    id_key,
+    model_key,
+    staging_key,
+    version_key,
+    versions_key,
 )
 from .metadata import (
     INTERRUPTED,
     HistoryEvent,
     ModelRecord,
     VersionRecord,
-    check_home,
-    committed_outcome,
+    dump_toml,
     now,
-    read_toml,
-    write_toml,
 )
+from .storage.base import CREATE, Precondition, Update
+
+if TYPE_CHECKING:
+    from .repo import Repository
 
 DEFAULT_OLDER_THAN = 3600.0
 
@@ -106,15 +106,15 @@ class Verified:
                 "ok": self.ok, "problem": self.problem}
 
 
-def verify_artifact(vdir: str, record: VersionRecord) -> str:
-    """'' when the artifact in the version folder ``vdir`` has its recorded size and
-    sha256, and its code (``deploy --code``) its recorded digest; else the problem."""
+def verify_artifact(repo: Repository, record: VersionRecord) -> str:
+    """'' when a version's artifact has its recorded size and sha256, and its code
+    (``deploy --code``) its recorded digest; else the problem."""
     from .predict import open_verified
     from .usercode import verify
 
     try:
-        open_verified(os.path.join(vdir, record.artifact), record.size, record.sha256).close()
-        verify(os.path.join(vdir, CODE_DIR), record.code_sha256)
+        open_verified(repo.artifact_path(record), record.size, record.sha256).close()
+        verify(repo.code_path(record), record.code_sha256)
     except IntegrityError as e:
         return str(e)
     return ""
@@ -122,41 +122,50 @@ def verify_artifact(vdir: str, record: VersionRecord) -> str:
 
 class Doctor:
     """One examination of a registry (``Registry.doctor`` makes and runs it), through
-    the repository, as every operation works."""
+    the repository, as every operation works. A registry in a folder is also
+    walked for what only a filesystem can hold (links, FIFOs, permissions)."""
 
     def __init__(self, repo: Repository, fix: bool, older_than: float) -> None:
         self.repo = repo
+        self.storage = repo.storage
+        self.root: str | None = getattr(repo.storage, "root", None)  # a folder on this machine
         self.fix = fix
         self.older_than = older_than
         self.report = Report(repo.path)
         self.now = time.time()
 
     def run(self) -> Report:
-        self._walk_tree()
+        if self.root is not None:
+            self._walk_tree(self.root)
         self._staging()
         for folder in self.repo.model_folders():
             self._model(folder)
         self._ids()
         return self.report
 
-    def _held(self, path: str) -> bool:
-        """Whether a deploy lock is held; an unsafe one (reported by the walk) counts as held,
-        so that nothing is repaired on its word."""
+    def where(self, key: str) -> str:
+        return self.repo.where(key)
+
+    def _alive(self, key: str) -> bool:
+        """Whether a deploy's lease is held; an unsafe one (reported by the walk) counts
+        as held, so that nothing is repaired on its word."""
         try:
-            return lock.is_held(path)
-        except IntegrityError:
+            return self.storage.alive(key)
+        except (IntegrityError, OSError):
             return True
 
-    def _old(self, path: str) -> bool:
-        try:
-            return self.now - os.lstat(path).st_mtime > self.older_than
-        except FileNotFoundError:
-            return False
+    def _old(self, key: str) -> bool:
+        age = self.storage.age(key)
+        return age is not None and age > self.older_than
+
+    def _link(self, key: str) -> bool:
+        """Whether ``key`` is a symlink in a folder registry (the walk reports it)."""
+        return self.root is not None and os.path.islink(os.path.join(self.root, *key.split("/")))
 
     # ------------------------------------------------------------- the tree
 
-    def _walk_tree(self) -> None:
-        for folder, dirs, files in os.walk(self.repo.path):
+    def _walk_tree(self, root: str) -> None:
+        for folder, dirs, files in os.walk(root):
             for name in dirs + files:
                 path = os.path.join(folder, name)
                 info = os.lstat(path)
@@ -172,19 +181,23 @@ class Doctor:
                 elif not stat.S_ISREG(info.st_mode):
                     self.report.add("unsafe-file", path, "neither a file nor a folder (a FIFO, a device or a "
                                     "socket); every command refuses it: remove it")
-                elif info.st_nlink > 1 and not self._linked_on_purpose(folder, name):
+                elif info.st_nlink > 1 and not self._linked_on_purpose(root, folder, name):
                     self.report.add("unsafe-file", path, f"a hard link ({info.st_nlink} names for one file); "
                                     "every command refuses it: replace it with a copy")
                 elif not os.access(path, os.R_OK):
                     self.report.add("permissions", path, "a file mlreg cannot read")
 
-    def _linked_on_purpose(self, folder: str, name: str) -> bool:
+    @staticmethod
+    def _linked_on_purpose(root: str, folder: str, name: str) -> bool:
         """ID files and the marker are made by ``link``: two names for a moment."""
-        return folder == os.path.join(self.repo.path, IDS) or (folder == self.repo.path and name == MARKER)
+        return folder == os.path.join(root, IDS) or (folder == root and name == MARKER)
 
     def _temp_file(self, path: str) -> None:
-        if not self._old(path):
-            return  # probably a write in progress
+        try:
+            if self.now - os.lstat(path).st_mtime <= self.older_than:
+                return  # probably a write in progress
+        except FileNotFoundError:
+            return
         problem = self.report.add("temp-file", path, "a temporary file left by an interrupted write")
         if self.fix:
             try:
@@ -194,40 +207,43 @@ class Doctor:
             problem.fixed = True
 
     def _staging(self) -> None:
-        root = os.path.join(self.repo.path, STAGING)
-        try:
-            entries = sorted(os.listdir(root))
-        except FileNotFoundError:
-            return
-        for entry in entries:
-            path = os.path.join(root, entry)
-            if os.path.islink(path) or self._held(os.path.join(path, DEPLOY_LOCK)) or not self._old(path):
+        for token in sorted(self._children(STAGING)):
+            key = staging_key(token)
+            if self._link(key) or self._alive(staging_key(token, DEPLOY_LOCK)) or not self._old(key):
                 continue  # a symlink is reported by the walk; a held or recent one is a deploy in progress
-            problem = self.report.add("staging-leftover", path, "the staging folder of a deploy that ended before publishing")
+            problem = self.report.add("staging-leftover", self.where(key),
+                                      "the staging folder of a deploy that ended before publishing")
             if self.fix:
-                shutil.rmtree(path, ignore_errors=True)
-                problem.fixed = not os.path.exists(path)
+                self.storage.delete_folder(key)
+                problem.fixed = not self.storage.exists(key)
+
+    def _children(self, prefix: str) -> list[str]:
+        try:
+            return [e for e in self.storage.children(prefix) if not e.startswith(".")]
+        except OSError:
+            return []  # reported by the walk
 
     # --------------------------------------------------------------- models
 
     def _model(self, folder: str) -> None:
         repo = self.repo
-        model_dir = layout.model_dir(repo.path, folder)
-        if os.path.islink(model_dir) or not os.path.isdir(model_dir):
+        if self._link(model_key(folder)):
             return
-        path = os.path.join(model_dir, MODEL_FILE)
         try:
-            record = ModelRecord.from_toml(read_toml(path), path)
-        except FileNotFoundError:
-            self.report.add("incomplete-model", model_dir,
-                            "a model folder without model.toml (a first deploy that ended early); remove it by hand if unused")
+            record = repo.read_model(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            if self.storage.exists(model_key(folder)) and not (self.root and os.path.isfile(
+                    os.path.join(self.root, "models", folder))):
+                self.report.add("incomplete-model", self.where(model_key(folder)),
+                                "a model folder without model.toml (a first deploy that ended early); "
+                                "remove it by hand if unused")
             return
         except IntegrityError as e:
-            self.report.add("metadata", path, str(e))
+            self.report.add("metadata", self.where(model_key(folder, MODEL_FILE)), str(e))
             return
         self.report.models += 1
         found: dict[str, VersionRecord] = {}
-        for vfolder in sorted(_entries(os.path.join(model_dir, VERSIONS))):
+        for vfolder in sorted(self._children(versions_key(folder))):
             record_v = self._version(record, vfolder)
             if record_v is not None:
                 found[vfolder] = record_v
@@ -237,53 +253,68 @@ class Doctor:
         self._outcomes(record, found)
 
     def _version(self, model: ModelRecord, vfolder: str) -> VersionRecord | None:
-        vdir = layout.version_dir(self.repo.path, model.folder, vfolder)
-        if os.path.islink(vdir):
+        folder = model.folder
+        vkey = version_key(folder, vfolder)
+        if self._link(vkey):
             return None
-        if not versions.is_version(vfolder) or not os.path.isdir(vdir):
-            self.report.add("stray", vdir, "not a version folder (its name is not a version number)")
+        is_file = self.root is not None and os.path.isfile(os.path.join(self.root, *vkey.split("/")))
+        if not versions.is_version(vfolder) or is_file:
+            self.report.add("stray", self.where(vkey), "not a version folder (its name is not a version number)")
             return None
-        path = os.path.join(vdir, VERSION_FILE)
+        key = version_key(folder, vfolder, VERSION_FILE)
         try:
-            record = VersionRecord.from_toml(read_toml(path), path)
+            record = self.repo.version_file(folder, vfolder)
         except FileNotFoundError:
-            self.report.add("metadata", path, "a version folder without version.toml")
+            self._unpublished(folder, vfolder)
             return None
         except IntegrityError as e:
-            self.report.add("metadata", path, str(e))
+            self.report.add("metadata", self.where(key), str(e))
+            if "says it is" in str(e):
+                self.report.versions += 1
             return None
         self.report.versions += 1
-        try:
-            check_home(record, model.folder, vfolder, path)  # what every reader checks
-        except IntegrityError as e:
-            self.report.add("metadata", path, str(e))
-            return None
-        if record.status == "deploying" and not self._held(os.path.join(vdir, DEPLOY_LOCK)):
-            record = self._interrupted(model, vdir, record)
-        elif record.status != "deploying" and os.path.lexists(os.path.join(vdir, OUTCOME_FILE)):
-            self._leftover_outcome(vdir)
+        if record.status == "deploying" and not self._alive(version_key(folder, vfolder, DEPLOY_LOCK)):
+            record = self._interrupted(model, vfolder, record)
+        elif record.status != "deploying" and self.storage.exists(version_key(folder, vfolder, OUTCOME_FILE)):
+            self._leftover_outcome(folder, vfolder)
         if record.status != "deploying":
             self.report.artifacts += 1
-            problem = verify_artifact(vdir, record)
+            problem = verify_artifact(self.repo, record)
             if problem:
-                self.report.add("artifact", os.path.join(vdir, record.artifact), problem)
+                self.report.add("artifact", self.repo.artifact_path(record), problem)
         self._id_of(model, vfolder, record)
         return record
 
-    def _leftover_outcome(self, vdir: str) -> None:
-        path = os.path.join(vdir, OUTCOME_FILE)
-        problem = self.report.add("leftover", path, "the staged outcome of a deploy that has finished")
+    def _unpublished(self, folder: str, vfolder: str) -> None:
+        """A version folder without version.toml: a deploy claiming the number right
+        now (its lease is held), one that died before publishing, or damage."""
+        lease = version_key(folder, vfolder, DEPLOY_LOCK)
+        if not self.storage.exists(lease):
+            self.report.add("metadata", self.where(version_key(folder, vfolder, VERSION_FILE)),
+                            "a version folder without version.toml")
+            return
+        if self._alive(lease) or not self._old(lease):
+            return  # being published
+        vkey = version_key(folder, vfolder)
+        problem = self.report.add("leftover", self.where(vkey), "the folder of a deploy that claimed this number "
+                                  "and ended before publishing it (no version.toml)")
         if self.fix:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+            self.storage.delete_folder(vkey)
+            problem.fixed = not self.storage.exists(version_key(folder, vfolder, VERSION_FILE))
+
+    def _leftover_outcome(self, folder: str, vfolder: str) -> None:
+        key = version_key(folder, vfolder, OUTCOME_FILE)
+        problem = self.report.add("leftover", self.where(key), "the staged outcome of a deploy that has finished")
+        if self.fix:
+            self.storage.delete(key)
             problem.fixed = True
 
-    def _interrupted(self, model: ModelRecord, vdir: str, record: VersionRecord) -> VersionRecord:
-        path = os.path.join(vdir, VERSION_FILE)
-        outcome_path = os.path.join(vdir, OUTCOME_FILE)
+    def _interrupted(self, model: ModelRecord, vfolder: str, record: VersionRecord) -> VersionRecord:
+        folder = model.folder
+        key = version_key(folder, vfolder, VERSION_FILE)
         if versions.same(model.primary, record.version):
-            return self._unfinished_primary(model, vdir, record)
-        problem = self.report.add("interrupted", path, "a deploy whose process ended while Deploying; "
+            return self._unfinished_primary(model, vfolder, record)
+        problem = self.report.add("interrupted", self.where(key), "a deploy whose process ended while Deploying; "
                                   "it reads as Deployment Failed (interrupted)")
         if not self.fix:
             return record.replace(status="failed")
@@ -293,111 +324,119 @@ class Doctor:
             problem.message = ("a deploy reads as interrupted, but its process (pid "
                                f"{record.process.get('pid')}) still runs: locks do not seem to work on this filesystem")
             return record.replace(status="failed")
-        with self.repo.lock(model.folder):
-            current = VersionRecord.from_toml(read_toml(path), path)
-            if current.status != "deploying" or lock.is_held(os.path.join(vdir, DEPLOY_LOCK)):
-                return current  # it finished (or came back) meanwhile
-            if versions.same(self.repo.read_model(model.folder).primary, current.version):
-                return current  # it became primary meanwhile: the next run completes it
-            failed = current.replace(status="failed", finished_at=now(), reason=INTERRUPTED)
-            write_toml(path, failed.to_toml())
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(outcome_path)
-            self.repo.append_history(model.folder, HistoryEvent(
-                at=now(), by=_who(), event="deploy", version=failed.version, version_id=failed.version_id,
-                status="failed", detail=f"{INTERRUPTED} (recorded by doctor --fix)"))
-            self._log_outcome(vdir, f"Deployment Failed ({INTERRUPTED}; recorded by doctor --fix)")
+        seen = self.storage.get(key, 1 << 20)
+        current = self.repo.version_file(folder, vfolder)
+        if (current.status != "deploying" or self._alive(version_key(folder, vfolder, DEPLOY_LOCK))
+                or versions.same(self.repo.read_model(folder).primary, current.version)):
+            return current  # it finished, came back, or became primary meanwhile: the next run completes it
+        failed = current.replace(status="failed", finished_at=now(), reason=INTERRUPTED)
+        try:
+            self.storage.put(key, dump_toml(failed.to_toml()).encode(), Update(seen.token))
+        except Precondition:
+            return self.repo.version_file(folder, vfolder)  # written meanwhile
+        self.storage.delete(version_key(folder, vfolder, OUTCOME_FILE))
+        self.repo.record(folder, [HistoryEvent(
+            at=now(), by=_who(), event="deploy", version=failed.version, version_id=failed.version_id,
+            status="failed", detail=f"{INTERRUPTED} (recorded by doctor --fix)")])
+        self._log_outcome(folder, vfolder, f"Deployment Failed ({INTERRUPTED}; recorded by doctor --fix)")
         problem.fixed = True
         return failed
 
-    def _unfinished_primary(self, model: ModelRecord, vdir: str, record: VersionRecord) -> VersionRecord:
+    def _unfinished_primary(self, model: ModelRecord, vfolder: str, record: VersionRecord) -> VersionRecord:
         """A deploy killed after it became the primary, before its outcome replaced
         version.toml: it passed its check, so it is Active; complete its record."""
-        path = os.path.join(vdir, VERSION_FILE)
-        outcome = committed_outcome(vdir, model.folder, os.path.basename(vdir), record)
+        folder = model.folder
+        key = version_key(folder, vfolder, VERSION_FILE)
+        outcome = self.repo.committed_outcome(folder, vfolder, record)
         if outcome.status != "active":
-            self.report.add("primary", path, f"the primary {record.version} never finished its deploy and has no "
-                            "outcome to complete it with; promote another version")
+            self.report.add("primary", self.where(key), f"the primary {record.version} never finished its deploy "
+                            "and has no outcome to complete it with; promote another version")
             return record.replace(status="failed")
-        problem = self.report.add("interrupted", path, "a deploy killed after it became the primary, before its "
-                                  "outcome was recorded; it reads as Active from outcome.toml")
-        if self.fix and not self._held(os.path.join(vdir, DEPLOY_LOCK)):
-            with self.repo.lock(model.folder):
-                if read_toml(path).get("status") == "deploying":
-                    os.replace(os.path.join(vdir, OUTCOME_FILE), path)
+        problem = self.report.add("interrupted", self.where(key), "a deploy killed after it became the primary, "
+                                  "before its outcome was recorded; it reads as Active from outcome.toml")
+        if self.fix and not self._alive(version_key(folder, vfolder, DEPLOY_LOCK)):
+            outcome_key = version_key(folder, vfolder, OUTCOME_FILE)
+            seen = self.storage.get(key, 1 << 20)
+            if self.repo.version_file(folder, vfolder).status == "deploying":
+                try:
+                    self.storage.put(key, self.storage.get(outcome_key, 1 << 20).data, Update(seen.token))
+                    self.storage.delete(outcome_key)
+                except (Precondition, FileNotFoundError):
+                    pass  # completed meanwhile
             problem.fixed = True
         return outcome
 
     def _outcomes(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
         """Every finished deploy has its outcome in the history and as its log's last line
-        (a kill between the renames and those lines can lose them)."""
-        from .deploylog import LOG_NAME, read_lines
+        (a kill between the writes and those lines can lose them)."""
+        from .deploylog import MAX_LOG_BYTES
 
-        history_path = layout.model_file(self.repo.path, model.folder, HISTORY_FILE)
+        folder = model.folder
         try:
-            events = self.repo.read_history(model.folder)
+            events = self.repo.history_of(folder)
         except IntegrityError:
             return  # reported by the walk
         recorded = {e.version_id for e in events if e.event == "deploy" and e.status in ("active", "failed")}
         for vfolder, record in sorted(found.items()):
             if record.status == "deploying":
                 continue
-            vdir = layout.version_dir(self.repo.path, model.folder, vfolder)
             if record.version_id not in recorded:
-                problem = self.report.add("history", history_path, f"no deploy outcome of {record.version} "
-                                          "(its line was lost in a crash)")
+                problem = self.report.add("history", self.where(history_key(folder)), f"no deploy outcome of "
+                                          f"{record.version} (its event was lost in a crash)")
                 if self.fix:
-                    with self.repo.lock(model.folder):
-                        self.repo.append_history(model.folder, HistoryEvent(
-                            at=now(), by=record.deployed_by, event="deploy", version=record.version,
-                            version_id=record.version_id, status=record.status,
-                            detail=f"{record.reason or 'Active'} (recorded by doctor --fix: the line was lost in a crash)"))
+                    self.repo.record(folder, [HistoryEvent(
+                        at=now(), by=record.deployed_by, event="deploy", version=record.version,
+                        version_id=record.version_id, status=record.status,
+                        detail=f"{record.reason or 'Active'} (recorded by doctor --fix: the event was lost in a crash)")],
+                        strict=True)
                     problem.fixed = True
-            log_path = os.path.join(vdir, LOG_NAME)
+            log_key = version_key(folder, vfolder, LOG_FILE)
             try:
-                lines = read_lines(log_path)
+                data = self.storage.get(log_key, MAX_LOG_BYTES).data
             except FileNotFoundError:
-                lines = []
+                data = b""
             except (OSError, ValueError):
                 continue  # reported by the walk
+            lines = data.decode("utf-8", "replace").splitlines()
             if not any(_is_outcome(line) for line in lines[-50:]):
-                problem = self.report.add("deploy-log", log_path, f"the deploy log of {record.version} has no "
-                                          "outcome (its last line was lost in a crash)")
+                problem = self.report.add("deploy-log", self.where(log_key), f"the deploy log of {record.version} "
+                                          "has no outcome (its last line was lost in a crash)")
                 if self.fix:
                     label = "Active" if record.status == "active" else "Deployment Failed"
-                    self._log_outcome(vdir, f"{label} (recorded by doctor --fix: the line was lost in a crash)")
+                    self._log_outcome(folder, vfolder, f"{label} (recorded by doctor --fix: the line was lost in a crash)")
                     problem.fixed = True
 
-    @staticmethod
-    def _log_outcome(vdir: str, text: str) -> None:
-        from .deploylog import LOG_NAME
-
-        atomic.append_line(os.path.join(vdir, LOG_NAME), f"{now()}  {text}")
+    def _log_outcome(self, folder: str, vfolder: str, text: str) -> None:
+        self.storage.append(version_key(folder, vfolder, LOG_FILE), f"{now()}  {text}\n".encode("utf-8"))
 
     def _id_of(self, model: ModelRecord, vfolder: str, record: VersionRecord) -> None:
-        path = layout.id_file(self.repo.path, record.version_id)
+        key = id_key(record.version_id) if versions.is_version_id(record.version_id) else f"{IDS}/?"
         if not versions.is_version_id(record.version_id):
-            self.report.add("metadata", path, f"version {record.version} has an invalid ID {record.version_id!r}")
+            self.report.add("metadata", self.where(key), f"version {record.version} has an invalid ID {record.version_id!r}")
             return
         try:
             owner = self.repo.owner_of_id(record.version_id)
         except IntegrityError as e:
-            self.report.add("id-index", path, str(e))
+            self.report.add("id-index", self.where(key), str(e))
             return
         if owner == (model.folder, vfolder):
             return
         if owner is not None:
-            self.report.add("id-index", path, f"ID {record.version_id} of {model.folder} {vfolder} is also claimed by {owner[0]} {owner[1]}")
+            self.report.add("id-index", self.where(key), f"ID {record.version_id} of {model.folder} {vfolder} is also "
+                            f"claimed by {owner[0]} {owner[1]}")
             return
-        problem = self.report.add("id-index", path, f"the ID file of {model.folder} {vfolder} is missing")
+        problem = self.report.add("id-index", self.where(key), f"the ID file of {model.folder} {vfolder} is missing")
         if self.fix:
-            atomic.make_dirs(os.path.dirname(path))
-            problem.fixed = atomic.create_exclusive(path, f"{model.folder}/{vfolder}\n")
+            try:
+                self.storage.put(key, f"{model.folder}/{vfolder}\n".encode(), CREATE)
+                problem.fixed = True
+            except Precondition:
+                pass
 
     def _primary(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
         if model.primary is None:
             return
-        path = layout.model_file(self.repo.path, model.folder, MODEL_FILE)
+        path = self.where(model_key(model.folder, MODEL_FILE))
         try:
             vfolder = versions.folder_for(model.primary)
         except Exception:
@@ -410,7 +449,7 @@ class Doctor:
             self.report.add("primary", path, f"the primary {model.primary} is not Active ({chosen.status}); promote another")
 
     def _highest(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
-        path = layout.model_file(self.repo.path, model.folder, MODEL_FILE)
+        path = self.where(model_key(model.folder, MODEL_FILE))
         numbers = [versions.parse(v) for v in found]
         top = max(numbers) if numbers else None
         try:
@@ -427,103 +466,92 @@ class Doctor:
             problem = self.report.add("highest-version", path, f"records {model.highest_version} as the highest "
                                       f"version, below {top}: a next deploy would skip to a free number anyway")
         if self.fix:
-            from .repo import Change, model_toml
+            from .repo import Change
 
             def prepare(seen: Any) -> Change:
                 current = seen.model
                 if current is None or current.highest_version != model.highest_version:
                     return Change()  # changed meanwhile: nothing to repair on this reading
-                repaired = current.replace(highest_version=None if top is None else str(top))
-                return Change(files=[(path, model_toml(repaired))])
+                return Change(model=current.replace(highest_version=None if top is None else str(top)))
 
             self.repo.update(model.folder, prepare)
             problem.fixed = True
 
     def _history(self, model: ModelRecord) -> None:
-        path = layout.model_file(self.repo.path, model.folder, HISTORY_FILE)
+        """A torn last line in the history an earlier mlreg appended to."""
+        key = model_key(model.folder, HISTORY_FILE)
         try:
-            fd = atomic.open_regular(path)
-        except FileNotFoundError:
-            return self._primary_in_history(model, path)
-        except atomic.UnsafeFile:
+            seen = self.storage.get(key, 256 << 20)
+        except (FileNotFoundError, NotADirectoryError):
+            return self._primary_in_history(model)
+        except (OSError, ValueError):
             return  # reported by the walk; never read or written through
-        try:
-            size = os.fstat(fd).st_size
-            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-        finally:
-            os.close(fd)
-        if torn:
-            problem = self.report.add("history", path, "a torn last line (a writer killed mid-append); readers skip it")
+        if seen.data and not seen.data.endswith(b"\n"):
+            problem = self.report.add("history", self.where(key), "a torn last line (a writer killed mid-append); "
+                                      "readers skip it")
             if self.fix:
-                with self.repo.lock(model.folder):
-                    fd = atomic.open_regular(path, os.O_RDWR)
-                    try:
-                        if atomic.cut_torn_line(fd):
-                            os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                problem.fixed = True
-        self._primary_in_history(model, path)
+                cut = seen.data[:seen.data.rfind(b"\n") + 1]
+                try:
+                    self.storage.put(key, cut, Update(seen.token))
+                    problem.fixed = True
+                except Precondition:
+                    pass
+        self._primary_in_history(model)
 
-    def _primary_in_history(self, model: ModelRecord, path: str) -> None:
+    def _primary_in_history(self, model: ModelRecord) -> None:
         """The last change of primary in the history must name the primary of model.toml
-        (model.toml is written first: a crash can only lose the history line)."""
+        (model.toml is written first: a crash can only lose the history's event)."""
         try:
-            last = next((e for e in reversed(self.repo.read_history(model.folder)) if e.event == "primary"), None)
+            last = next((e for e in reversed(self.repo.history_of(model.folder)) if e.event == "primary"), None)
         except IntegrityError:
             return  # reported by the walk
         recorded = last.to if last is not None else None
         if versions.same(recorded, model.primary):
             return
-        problem = self.report.add("history", path, f"the primary is {model.primary or 'none'} but the history's "
-                                  f"last change of primary says {recorded or 'none'} (its line was lost in a crash)")
+        problem = self.report.add("history", self.where(history_key(model.folder)), f"the primary is "
+                                  f"{model.primary or 'none'} but the history's last change of primary says "
+                                  f"{recorded or 'none'} (its event was lost in a crash)")
         if self.fix:
-            with self.repo.lock(model.folder):
-                current = self.repo.read_model(model.folder)
-                again = next((e for e in reversed(self.repo.read_history(model.folder)) if e.event == "primary"), None)
-                if not versions.same(again.to if again else None, current.primary):
-                    self.repo.append_history(model.folder, HistoryEvent(
-                        at=now(), by=_who(), event="primary", version=current.primary,
-                        from_=again.to if again else None, to=current.primary,
-                        detail="recorded by doctor --fix: the change's own line was lost in a crash"))
+            current = self.repo.read_model(model.folder)
+            again = next((e for e in reversed(self.repo.history_of(model.folder)) if e.event == "primary"), None)
+            if not versions.same(again.to if again else None, current.primary):
+                self.repo.record(model.folder, [HistoryEvent(
+                    at=now(), by=_who(), event="primary", version=current.primary,
+                    from_=again.to if again else None, to=current.primary,
+                    detail="recorded by doctor --fix: the change's own event was lost in a crash")], strict=True)
             problem.fixed = True
 
     # ------------------------------------------------------------------ ids
 
     def _ids(self) -> None:
-        root = os.path.join(self.repo.path, IDS)
-        for entry in sorted(_entries(root)):
-            path = os.path.join(root, entry)
-            if os.path.islink(path) or TEMP_MARKER in entry:
+        for entry in sorted(self._children(IDS)):
+            key = id_key(entry)
+            if self._link(key) or TEMP_MARKER in entry:
                 continue  # reported by the walk
             if not versions.is_version_id(entry):
-                self.report.add("stray", path, "not a version ID file")
+                self.report.add("stray", self.where(key), "not a version ID file")
                 continue
             try:
                 owner = self.repo.owner_of_id(entry)
             except IntegrityError as e:
-                self.report.add("id-index", path, str(e))
+                self.report.add("id-index", self.where(key), str(e))
                 continue
             if owner is None:
                 continue
             folder, vfolder = owner
-            vdir = layout.version_dir(self.repo.path, folder, vfolder)
-            if self._id_matches(vdir, entry) or not self._old(path):
+            if self._id_matches(folder, vfolder, entry) or not self._old(key):
                 continue  # a recent one was allocated by a deploy that is publishing right now
-            problem = self.report.add("dangling-id", path, f"ID {entry} names {folder} {vfolder}, which does not carry it "
-                                      "(a deploy that ended before publishing)")
-            if self.fix and os.path.isdir(layout.model_dir(self.repo.path, folder)):
-                with self.repo.lock(folder):
-                    if not self._id_matches(vdir, entry):
-                        os.unlink(path)
-                        problem.fixed = True
+            problem = self.report.add("dangling-id", self.where(key), f"ID {entry} names {folder} {vfolder}, which "
+                                      "does not carry it (a deploy that ended before publishing)")
+            if self.fix and self.storage.exists(model_key(folder, MODEL_FILE)):
+                if not self._id_matches(folder, vfolder, entry):
+                    self.storage.delete(key)
+                    problem.fixed = True
 
-    @staticmethod
-    def _id_matches(vdir: str, version_id: str) -> bool:
-        """Whether the version in ``vdir`` exists and carries ``version_id`` (unreadable: assume so)."""
-        path = os.path.join(vdir, VERSION_FILE)
+    def _id_matches(self, folder: str, vfolder: str, version_id: str) -> bool:
+        """Whether the version exists and carries ``version_id`` (unreadable: assume so)."""
         try:
-            return VersionRecord.from_toml(read_toml(path), path).version_id == version_id
+            return self.repo.version_file(folder, vfolder).version_id == version_id
         except FileNotFoundError:
             return False
         except IntegrityError:
@@ -534,13 +562,6 @@ def _is_outcome(line: str) -> bool:
     """Whether a deploy-log line records a deploy's outcome."""
     text = line.partition("  ")[2]
     return text.startswith(("Active", "Deployment Failed"))
-
-
-def _entries(folder: str) -> list[str]:
-    try:
-        return [e for e in os.listdir(folder) if not e.startswith(".")]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
 
 
 def _who() -> str:

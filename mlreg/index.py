@@ -1,10 +1,11 @@
 """A per-model cache of version records, so that listing 10,000 versions does not
 parse 10,000 TOML files.
 
-The cache is never the truth. Each entry keeps the (inode, size, mtime) of the
-``version.toml`` it was read from and is used only while that file is
-unchanged; since ``version.toml`` is only ever replaced by a rename, any change
-gives it a new inode. A missing, stale or corrupt cache costs time, never
+The cache is never the truth. Each entry keeps the stamp of the
+``version.toml`` it was read from (``Storage.stamps``: on a folder its inode,
+size and mtime, on an object store its ETag) and is used only while that file
+is unchanged; since ``version.toml`` is only ever replaced whole (a rename, a
+new object), any change gives it a new stamp. A missing, stale or corrupt cache costs time, never
 correctness. Whoever lists a model's versions and finds entries stale rewrites
 the cache atomically, when it can write (a read-only registry just goes
 without); concurrent rewrites carry the same facts, so the last one winning is
@@ -18,24 +19,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import atomic
-
 INDEX_FILE = "versions.index.json"
 FORMAT = 2
 MIN_VERSIONS = 32  # below this, parsing the files is as fast as reading a cache
 MAX_INDEX_BYTES = 256 << 20
 
-Entries = dict[str, tuple[list[int], dict[str, Any]]]
+Entries = dict[str, tuple[Any, dict[str, Any]]]
 
 
-def stat_key(path: str) -> list[int] | None:
-    """What identifies this exact version of the file (as JSON keeps it); None when it does not exist."""
-    key = atomic.file_key(path)
-    return None if key is None else list(key)
-
-
-def load(path: str) -> Entries:
-    """The cached entries ``{version folder: (stat key, parsed version.toml)}``; {} when unusable.
+def load(data: bytes) -> Entries:
+    """The cached entries ``{version folder: (stamp, parsed version.toml)}`` in the
+    cache's bytes ``data``; {} when unusable.
 
     Tables that many versions share (the environment, the signature) are stored
     once and shared by the records read here: treat them as read-only, as the
@@ -44,7 +38,7 @@ def load(path: str) -> Entries:
     import json  # here, not at the top: `versions` of a small model never needs it
 
     try:
-        data = json.loads(atomic.read_bytes(path, MAX_INDEX_BYTES))
+        data = json.loads(data)
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             return {}
         shared = data["shared"]
@@ -60,8 +54,8 @@ def load(path: str) -> Entries:
         return {}
 
 
-def save(path: str, entries: Entries) -> None:
-    """Write the cache atomically; give up quietly where the registry cannot be written.
+def dump(entries: Entries) -> bytes:
+    """The cache's bytes (the caller writes them atomically, or goes without).
 
     Each distinct non-empty table is written once, in ``shared``, and entries
     name it by its place there: a cache of 10,000 versions of one model is a
@@ -69,23 +63,19 @@ def save(path: str, entries: Entries) -> None:
     """
     import json
 
-    try:
-        shared: list[dict[str, Any]] = []
-        places: dict[str, int] = {}
-        out = {}
-        for vfolder, (key, data) in entries.items():
-            plain, refs = {}, {}
-            for name, value in data.items():
-                if isinstance(value, dict) and value:
-                    text = json.dumps(value, sort_keys=True)
-                    if text not in places:
-                        places[text] = len(shared)
-                        shared.append(value)
-                    refs[name] = places[text]
-                else:
-                    plain[name] = value
-            out[vfolder] = [key, plain, refs]
-        text = json.dumps({"format": FORMAT, "shared": shared, "entries": out}, separators=(",", ":"))
-        atomic.write_atomic(path, text)
-    except (OSError, TypeError, ValueError):
-        pass
+    shared: list[dict[str, Any]] = []
+    places: dict[str, int] = {}
+    out = {}
+    for vfolder, (key, data) in entries.items():
+        plain, refs = {}, {}
+        for name, value in data.items():
+            if isinstance(value, dict) and value:
+                text = json.dumps(value, sort_keys=True)
+                if text not in places:
+                    places[text] = len(shared)
+                    shared.append(value)
+                refs[name] = places[text]
+            else:
+                plain[name] = value
+        out[vfolder] = [key, plain, refs]
+    return json.dumps({"format": FORMAT, "shared": shared, "entries": out}, separators=(",", ":")).encode()

@@ -10,11 +10,12 @@
       models/FOLDER/
         .lock                    the model's lock (flock), never deleted
         model.toml               name, description, primary, highest version, Type, Framework
-        history.jsonl            deploy outcomes and changes of primary, one JSON object a line
+        history/TIME-RANDOM.json one event (a deploy's outcome, a change of primary, ...) each
+        history.jsonl            events as earlier mlreg wrote them, a JSON object a line (read only)
         versions.index.json      a cache of version records (never the truth)
         README.md
         versions/VERSION/
-          .deploy.lock           held by the deploy's own process while it lives
+          .deploy.lock           created by the deploy that claims VERSION, held while it lives
           version.toml
           outcome.toml           a deploy's final record, staged before it takes the primary
           model.joblib           the artifact (``model`` plus the source's suffix)
@@ -25,6 +26,7 @@
 MARKER = "mlreg.toml"
 MODELS, STAGING, IDS, TEMPLATES = "models", "staging", "ids", "templates"
 MODEL_FILE, VERSION_FILE, HISTORY_FILE, README_FILE = "model.toml", "version.toml", "history.jsonl", "README.md"
+HISTORY = "history"
 OUTCOME_FILE = "outcome.toml"
 VERSIONS = "versions"
 LOCK_FILE, DEPLOY_LOCK = ".lock", ".deploy.lock"
@@ -54,3 +56,31 @@ def version_dir(root: str, folder: str, vfolder: str) -> str:
 
 def id_file(root: str, version_id: str) -> str:
     return f"{root}/{IDS}/{version_id}"
+
+
+# Storage keys (``mlreg.storage``): the same names, relative to the registry.
+
+def model_key(folder: str, name: str = "") -> str:
+    """The model's folder, or a file in it (MODEL_FILE, README_FILE, ...)."""
+    return f"{MODELS}/{folder}/{name}" if name else f"{MODELS}/{folder}"
+
+
+def versions_key(folder: str) -> str:
+    return f"{MODELS}/{folder}/{VERSIONS}"
+
+
+def version_key(folder: str, vfolder: str, name: str = "") -> str:
+    """A version's folder, or a file in it."""
+    return f"{MODELS}/{folder}/{VERSIONS}/{vfolder}/{name}" if name else f"{MODELS}/{folder}/{VERSIONS}/{vfolder}"
+
+
+def history_key(folder: str, name: str = "") -> str:
+    return f"{MODELS}/{folder}/{HISTORY}/{name}" if name else f"{MODELS}/{folder}/{HISTORY}"
+
+
+def id_key(version_id: str) -> str:
+    return f"{IDS}/{version_id}"
+
+
+def staging_key(token: str, name: str = "") -> str:
+    return f"{STAGING}/{token}/{name}" if name else f"{STAGING}/{token}"

@@ -122,13 +122,17 @@ class Lock:
         self.release()
 
 
-def hold(path: str) -> int:
-    """Create ``path`` and lock it for the life of this process; return the descriptor.
+def hold(path: str, new: bool = False) -> int:
+    """Create ``path`` (with ``new``, only if it does not exist) and lock it for the
+    life of this process; return the descriptor.
 
     The descriptor is close-on-exec, so child processes (the deploy check) do
     not inherit it: the lock means "this deploy's own process is alive".
+
+    Raises:
+        FileExistsError: ``new`` and ``path`` exists.
     """
-    fd = _open(path)
+    fd = _open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL) if new else _open(path)
     if not _try(fd):
         os.close(fd)
         raise RuntimeError(f"{path} is already held")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import os
 import tomllib
 from typing import Any, ClassVar
 
@@ -17,7 +16,6 @@ from . import atomic
 from . import names as _names
 from . import versions as _versions
 from .errors import IntegrityError
-from .layout import OUTCOME_FILE
 
 FORMAT = 1  # the registry format this mlreg reads and writes (mlreg.toml)
 SCHEMA = 1  # the schema of model.toml and version.toml
@@ -88,13 +86,6 @@ def dump_toml(data: dict[str, Any]) -> str:
     import tomli_w
 
     return tomli_w.dumps(_drop_none(data))
-
-
-def stage_toml(path: str, data: dict[str, Any]) -> str:
-    """Write ``data`` to a temporary file beside ``path`` (fsynced) and return its name."""
-    import tomli_w
-
-    return atomic.stage(path, tomli_w.dumps(_drop_none(data)))
 
 
 def _drop_none(value: Any) -> Any:
@@ -357,7 +348,8 @@ class VersionRecord(Record):
 
 
 class HistoryEvent(Record):
-    """One line of a model's ``history.jsonl``: who did what, when, from -> to.
+    """One event of a model's history (a file in ``history/``, or a line of the
+    ``history.jsonl`` earlier mlreg wrote): who did what, when, from -> to.
 
     ``event`` is "deploy", "primary", "describe" or "readme".
     """
@@ -401,17 +393,6 @@ class HistoryEvent(Record):
         )
 
 
-def read_version_file(path: str, folder: str, vfolder: str) -> VersionRecord:
-    """The record in a version.toml, checked to describe the folder it lies in.
-
-    Raises:
-        FileNotFoundError; IntegrityError (unreadable, or it claims another home).
-    """
-    record = VersionRecord.from_toml(read_toml(path), path)
-    check_home(record, folder, vfolder, path)
-    return record
-
-
 def check_home(record: VersionRecord, folder: str, vfolder: str, path: str) -> None:
     """Everything that follows from a version (its artifact's path, the trust
     file's entry) follows the folder it lies in, never what its file claims: a
@@ -433,16 +414,3 @@ def check_home(record: VersionRecord, folder: str, vfolder: str, path: str) -> N
 @functools.lru_cache(maxsize=256)
 def _folder_of_name(name: str) -> str:
     return _names.folder_of(name)
-
-
-def committed_outcome(vdir: str, folder: str, vfolder: str, record: VersionRecord) -> VersionRecord:
-    """The outcome a deploy staged in ``outcome.toml`` before it became primary; when
-    there is none fit to use, ``record`` as it is."""
-    path = os.path.join(vdir, OUTCOME_FILE)
-    try:
-        outcome = read_version_file(path, folder, vfolder)
-    except (FileNotFoundError, IntegrityError):
-        return record
-    if outcome.status == "active" and outcome.version_id == record.version_id and outcome.sha256 == record.sha256:
-        return outcome
-    return record

@@ -1,8 +1,9 @@
-"""The repository: records <-> the registry's tree. Listing (and its cache), reading
-and resolving versions and IDs, the history, the README, the model's lock, and the
-one compare-and-swap helper (``Repository.update``) through which every
-read-modify-write of a model's shared state goes. Operations (``mlreg.ops``) and
-``doctor`` work through it; the ``Registry`` facade hands it out.
+"""The repository: records <-> storage keys. Listing (and its cache), reading and
+resolving versions and IDs, the history, the README, and the one compare-and-swap
+(``Repository.update``) through which every read-modify-write of a model's shared
+state goes. It speaks only to a ``mlreg.storage.Storage``: a folder on this
+machine and an in-memory store (and, later, an object store) alike. Operations
+(``mlreg.ops``) and ``doctor`` work through it; the ``Registry`` facade hands it out.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from typing import Any, Callable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
-from . import atomic, lock, names, versions
+from . import names, versions
 from .checkpoints import checkpoint
 from .errors import (
     FormatTooNew,
@@ -27,16 +28,18 @@ from .errors import (
 from .layout import (
     DEPLOY_LOCK,
     HISTORY_FILE,
-    IDS,
-    LOCK_FILE,
     MARKER,
     MODEL_FILE,
     MODELS,
+    OUTCOME_FILE,
     README_FILE,
-    STAGING,
     TEMPLATES,
     VERSION_FILE,
-    VERSIONS,
+    history_key,
+    id_key,
+    model_key,
+    version_key,
+    versions_key,
 )
 from .metadata import (
     FORMAT,
@@ -46,55 +49,57 @@ from .metadata import (
     ModelRecord,
     VersionRecord,
     check_home,
-    committed_outcome,
     dump_toml,
     now,
     parse_toml,
-    read_toml,
-    read_version_file,
 )
-
+from .atomic import UnsafeFile
+from .storage.base import CREATE, Object, Precondition, Storage, Update
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 MAX_README_BYTES = 1 << 20
 MAX_HISTORY_BYTES = 256 << 20
+MAX_EVENT_BYTES = 64 << 10
 
 
 class Repository:
-    """A registry's tree on this machine, as records."""
+    """A registry's keys, as records."""
 
-    def __init__(self, path: str, lock_timeout: float) -> None:
-        self.path = path
-        self.lock_timeout = lock_timeout
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.path = storage.where("")
 
     def __repr__(self) -> str:
-        return f"Repository({self.path!r})"
+        return f"Repository({self.storage!r})"
 
-    def p(self, *parts: str) -> str:
-        return os.path.join(self.path, *parts)
+    def where(self, key: str) -> str:
+        return self.storage.where(key)
 
-    def inside(self, *parts: str) -> str:
-        """A path inside the registry whose every component below it is not a symlink.
+    def raw(self, key: str, limit: int = MAX_METADATA_BYTES, *, what: str = "") -> bytes | None:
+        """The bytes of a key that is only ever replaced whole; None when absent.
 
         Raises:
-            IntegrityError: a component is a symlink (mlreg never follows one
-                inside a registry, so a planted link cannot redirect it).
+            IntegrityError: unreadable, a symlink, a FIFO, hard-linked, or larger than ``limit``.
         """
-        current = self.path
-        for part in parts:
-            if not part or part in (".", "..") or os.sep in part:
-                raise IntegrityError(f"refusing the path component {part!r} inside {self.path}")
-            current = os.path.join(current, part)
-            if os.path.islink(current):
-                raise IntegrityError(f"{current} is a symlink; mlreg never follows links inside a registry")
-        return current
+        found = self.object(key, limit, what or "file")
+        return None if found is None else found.data
+
+    def toml(self, key: str) -> dict[str, Any]:
+        """A metadata file, parsed.
+
+        Raises:
+            FileNotFoundError; IntegrityError.
+        """
+        data = self.raw(key, what="metadata file")
+        if data is None:
+            raise FileNotFoundError(self.where(key))
+        return parse_toml(data, self.where(key))
 
     def check_format(self) -> None:
-        path = self.p(MARKER)
-        data = read_toml(path, links_ok=True)  # made by create_exclusive: two names for a moment
+        data = self.toml(MARKER)
         fmt = data.get("format")
         if not isinstance(fmt, int) or isinstance(fmt, bool):
-            raise IntegrityError(f"metadata file {path} has no integer 'format'")
+            raise IntegrityError(f"metadata file {self.where(MARKER)} has no integer 'format'")
         if fmt > FORMAT:
             raise FormatTooNew(
                 f"registry {self.path} has format {fmt}, newer than the format {FORMAT} this mlreg "
@@ -106,9 +111,9 @@ class Repository:
         try:
             self.check_format()
         except (FileNotFoundError, NotADirectoryError):
-            if not os.path.exists(self.path):
+            if not self.storage.exists(""):
                 where = "no registry"
-            elif not os.path.isdir(self.path):
+            elif self._is_file():
                 where = "a file, not a registry folder,"
             else:
                 where = "not an mlreg registry (no mlreg.toml)"
@@ -116,6 +121,9 @@ class Repository:
                 f"{where} at {self.path}; create one with `mlreg init {self.path}` or name another "
                 "with --registry / MLREG_REGISTRY"
             ) from None
+
+    def _is_file(self) -> bool:
+        return os.path.isfile(self.path) if hasattr(self.storage, "root") else False
 
     def init(self) -> bool:
         """Create the registry if it does not exist; return whether it was created.
@@ -129,17 +137,18 @@ class Repository:
             return False
         except (FileNotFoundError, NotADirectoryError):
             pass
-        if os.path.isdir(self.path) and [n for n in os.listdir(self.path) if not n.startswith(".")]:
-            raise UsageError(f"{self.path} is a non-empty folder that is not an mlreg registry; choose another path")
-        if os.path.exists(self.path) and not os.path.isdir(self.path):
+        if self._is_file():
             raise UsageError(f"{self.path} exists and is not a folder")
-        atomic.make_dirs(self.path)
+        if [n for n in self.storage.children("") if not n.startswith(".")]:
+            raise UsageError(f"{self.path} is a non-empty folder that is not an mlreg registry; choose another path")
         # The marker comes first: a concurrent first write then sees a registry,
         # never a non-empty folder without a marker.
-        created = atomic.create_exclusive(self.p(MARKER), f'format = {FORMAT}\ncreated_at = "{now()}"\n')
+        try:
+            self.storage.put(MARKER, f'format = {FORMAT}\ncreated_at = "{now()}"\n'.encode(), CREATE)
+            created = True
+        except Precondition:
+            created = False
         self.check_format()
-        for sub in (MODELS, STAGING, IDS):
-            atomic.make_dirs(self.p(sub))
         return created
 
     def ensure(self) -> None:
@@ -151,12 +160,12 @@ class Repository:
             if self.init():
                 note(f"created registry at {self.path}")
 
-    def model_dir(self, folder: str) -> str:
-        return self.inside(MODELS, folder)
+    # --------------------------------------------------------------- models
 
     def read_model(self, folder: str) -> ModelRecord:
-        path = os.path.join(self.model_dir(folder), MODEL_FILE)
-        return ModelRecord.from_toml(read_toml(path), path)
+        """Raises: FileNotFoundError; IntegrityError."""
+        key = model_key(folder, MODEL_FILE)
+        return ModelRecord.from_toml(self.toml(key), self.where(key))
 
     def load_model(self, name: str) -> ModelRecord:
         """Raises: InvalidName, RegistryNotFound, ModelNotFound, IntegrityError."""
@@ -173,64 +182,89 @@ class Repository:
             raise ModelNotFound(f"no model {name!r} in {self.path}{hint}") from None
 
     def model_folders(self) -> list[str]:
+        return sorted(e for e in self._children(MODELS) if not e.startswith("."))
+
+    def _children(self, prefix: str) -> list[str]:
         try:
-            entries = os.listdir(self.inside(MODELS))
-        except FileNotFoundError:
-            return []
-        return sorted(e for e in entries if not e.startswith("."))
+            return self.storage.children(prefix)
+        except OSError as e:
+            raise IntegrityError(f"{self.where(prefix)} is {e.strerror}; refusing to read it") from None
 
     def info(self, record: ModelRecord) -> ModelInfo:
         return ModelInfo(record, len(self.version_folders(record.folder)))
 
-    def lock(self, folder: str) -> lock.Lock:
-        path = os.path.join(self.model_dir(folder), LOCK_FILE)
-        return lock.Lock(path, self.lock_timeout, what=f"model {folder!r} ({path})")
-
-    def versions_dir(self, folder: str) -> str:
-        return self.inside(MODELS, folder, VERSIONS)
+    # ------------------------------------------------------------- versions
 
     def version_folders(self, folder: str) -> list[str]:
-        """The model's version folders, lowest number first."""
-        return [entry.name for entry in self.version_entries(folder)]
-
-    def version_entries(self, folder: str) -> list[os.DirEntry]:
-        """The model's version folders as directory entries (which know whether they
-        are symlinks without another system call), lowest number first."""
-        try:
-            with os.scandir(self.versions_dir(folder)) as it:
-                keyed = [(key, entry) for entry in it if (key := versions.sort_key(entry.name)) is not None]
-        except FileNotFoundError:
-            return []
-        # anything that is not a version number is not a version folder; `doctor` reports it
-        keyed.sort(key=lambda pair: (pair[0], pair[1].name))
-        return [entry for _, entry in keyed]
+        """The model's version folders, lowest number first (anything that is not a
+        version number is not a version folder; `doctor` reports it)."""
+        keyed = [(key, name) for name in self._children(versions_key(folder))
+                 if (key := versions.sort_key(name)) is not None]
+        keyed.sort()
+        return [name for _, name in keyed]
 
     def read_version(self, folder: str, vfolder: str, primary: str | None) -> VersionRecord:
-        """A version's record, with ``primary`` set and interrupted deploys read as failed."""
-        vdir = self.inside(MODELS, folder, VERSIONS, vfolder)
-        path = os.path.join(vdir, VERSION_FILE)
-        return self.as_read(read_version_file(path, folder, vfolder), folder, vdir, vfolder,
-                             primary_folder(primary))
+        """A version's record, with ``primary`` set and interrupted deploys read as failed.
 
-    def as_read(self, record: VersionRecord, folder: str, vdir: str, vfolder: str,
-                 primary_folder: str | None) -> VersionRecord:
+        Raises:
+            FileNotFoundError: no version.toml (not a version, or one being claimed).
+            IntegrityError: unreadable, or it claims another home.
+        """
+        return self.as_read(self.version_file(folder, vfolder), folder, vfolder, primary_folder(primary))
+
+    def version_file(self, folder: str, vfolder: str, name: str = VERSION_FILE) -> VersionRecord:
+        """The record in a version's version.toml (or ``name``), checked to describe its folder.
+
+        Raises:
+            FileNotFoundError; IntegrityError.
+        """
+        key = version_key(folder, vfolder, name)
+        record = VersionRecord.from_toml(self.toml(key), self.where(key))
+        check_home(record, folder, vfolder, self.where(key))
+        return record
+
+    def committed_outcome(self, folder: str, vfolder: str, record: VersionRecord) -> VersionRecord:
+        """The outcome a deploy staged in ``outcome.toml`` before it became primary; when
+        there is none fit to use, ``record`` as it is."""
+        try:
+            outcome = self.version_file(folder, vfolder, OUTCOME_FILE)
+        except (FileNotFoundError, IntegrityError):
+            return record
+        if outcome.status == "active" and outcome.version_id == record.version_id and outcome.sha256 == record.sha256:
+            return outcome
+        return record
+
+    def deploy_alive(self, folder: str, vfolder: str) -> bool:
+        """Whether the deploy of a version still lives (holds its lease).
+
+        Raises:
+            IntegrityError: the lease's file is unsafe (a FIFO, a link).
+        """
+        try:
+            return self.storage.alive(version_key(folder, vfolder, DEPLOY_LOCK))
+        except IntegrityError:
+            raise
+        except OSError as e:
+            raise IntegrityError(f"the deploy lease {self.where(version_key(folder, vfolder, DEPLOY_LOCK))} "
+                                 f"is {e.strerror}") from None
+
+    def as_read(self, record: VersionRecord, folder: str, vfolder: str, primary_folder: str | None) -> VersionRecord:
         """``record`` as readers see it: marked primary, and failed (interrupted) when its
         file still says deploying but its deploy process is gone.
 
         A deploy that passed its check makes itself primary (model.toml) before it
-        renames its outcome (``outcome.toml``) over version.toml, so a version
+        writes its outcome (``outcome.toml``) over version.toml, so a version
         that is the primary while its file still says deploying has become
         Active: its outcome is read from ``outcome.toml``.
         """
         if record.status == "deploying":
-            path = os.path.join(vdir, VERSION_FILE)
             if vfolder == primary_folder:
-                record = read_version_file(path, folder, vfolder)  # it may have been renamed meanwhile
+                record = self.version_file(folder, vfolder)  # it may have been written meanwhile
                 if record.status == "deploying":
-                    record = committed_outcome(vdir, folder, vfolder, record)
-            if record.status == "deploying" and not lock.is_held(os.path.join(vdir, DEPLOY_LOCK)):
+                    record = self.committed_outcome(folder, vfolder, record)
+            if record.status == "deploying" and not self.deploy_alive(folder, vfolder):
                 # The deploy may have finished between the read and the probe: read again.
-                record = read_version_file(path, folder, vfolder)
+                record = self.version_file(folder, vfolder)
                 if record.status == "deploying":
                     record = record.replace(status="failed", interrupted=True, reason=INTERRUPTED)
         return record.replace(primary=True) if vfolder == primary_folder else record
@@ -241,48 +275,56 @@ class Repository:
         can edit is never their source of truth)."""
         from . import index
 
-        entries = self.version_entries(record.folder)
-        if not cached or len(entries) < index.MIN_VERSIONS:  # few: parsing the files is as fast as a cache
+        vfolders = self.version_folders(record.folder)
+        if not cached or len(vfolders) < index.MIN_VERSIONS:  # few: parsing the files is as fast as a cache
             found = []
-            for dir_entry in entries:
+            for vfolder in vfolders:
                 try:
-                    found.append(self.read_version(record.folder, dir_entry.name, record.primary))
+                    found.append(self.read_version(record.folder, vfolder, record.primary))
                 except FileNotFoundError:
                     continue  # a folder without version.toml is not a version; `doctor` reports it
             return found
         with gc_paused():
-            return self.versions_indexed(record, entries)
+            return self.versions_indexed(record)
 
-    def versions_indexed(self, record: ModelRecord, entries: list[os.DirEntry]) -> list[VersionRecord]:
+    def versions_indexed(self, record: ModelRecord) -> list[VersionRecord]:
         """The records of many versions: from the cache where each file is unchanged."""
         from . import index
 
         primary_vfolder = primary_folder(record.primary)
         folder = record.folder
-        index_path = os.path.join(self.model_dir(folder), index.INDEX_FILE)
-        cached = index.load(index_path)
+        prefix = versions_key(folder)
+        try:
+            stamps = self.storage.stamps(prefix, VERSION_FILE)  # taken before reading: a file replaced meanwhile only misses later
+        except OSError as e:
+            raise IntegrityError(f"{e.filename} is {e.strerror}; refusing to read it") from None
+        index_key = model_key(folder, index.INDEX_FILE)
+        try:
+            cached = index.load(self.storage.get(index_key, index.MAX_INDEX_BYTES).data)
+        except (OSError, ValueError):
+            cached = {}
         fresh: dict[str, Any] = {}
         found = []
         stale = False
-        for dir_entry in entries:
-            vdir, vfolder = dir_entry.path, dir_entry.name
-            if dir_entry.is_symlink():
-                raise IntegrityError(f"{vdir} is a symlink; mlreg never follows links inside a registry")
-            path = f"{vdir}/{VERSION_FILE}"
-            key = index.stat_key(path)  # taken before reading: a file replaced meanwhile only misses later
-            if key is None:
-                continue
+        keyed = sorted((k, v) for v in stamps if (k := versions.sort_key(v)) is not None)
+        for _, vfolder in keyed:
+            stamp = stamps[vfolder]
             entry = cached.get(vfolder)
-            if entry is not None and entry[0] == key:
+            key = version_key(folder, vfolder, VERSION_FILE)
+            if entry is not None and entry[0] == stamp:
                 data = entry[1]
             else:
-                data, stale = read_toml(path), True
-            fresh[vfolder] = (key, data)
-            version = VersionRecord.from_toml(data, path)
-            check_home(version, folder, vfolder, path)
-            found.append(self.as_read(version, folder, vdir, vfolder, primary_vfolder))
+                try:
+                    data, stale = self.toml(key), True
+                except FileNotFoundError:
+                    continue
+            fresh[vfolder] = (stamp, data)
+            version = VersionRecord.from_toml(data, self.where(key))
+            check_home(version, folder, vfolder, self.where(key))
+            found.append(self.as_read(version, folder, vfolder, primary_vfolder))
         if stale or len(fresh) != len(cached):
-            index.save(index_path, fresh)
+            with contextlib.suppress(OSError, ValueError):  # a read-only registry goes without
+                self.storage.put(index_key, index.dump(fresh))
         return found
 
     def resolve(self, record: ModelRecord, ref: str) -> str:
@@ -295,7 +337,7 @@ class Repository:
         ref = str(ref).strip()
         if versions.is_version(ref):
             vfolder = versions.folder_for(ref)
-            if os.path.isfile(os.path.join(self.versions_dir(record.folder), vfolder, VERSION_FILE)):
+            if self.raw(version_key(record.folder, vfolder, VERSION_FILE), what="metadata file") is not None:
                 return vfolder
         elif versions.is_version_id(ref):
             owner = self.owner_of_id(ref)
@@ -312,44 +354,86 @@ class Repository:
         )
 
     def owner_of_id(self, version_id: str) -> tuple[str, str] | None:
-        path = self.inside(IDS, version_id)
+        key = id_key(version_id)
         try:
-            # made by create_exclusive: two names for a moment
-            text = atomic.read_bytes(path, 4096, links_ok=True).decode("utf-8", "replace").strip()
-        except FileNotFoundError:
+            found = self.storage.get(key, 4096).data
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except (OSError, ValueError) as e:
-            raise IntegrityError(f"cannot read version ID file {path}: {e}") from None
+            raise IntegrityError(f"cannot read version ID file {self.where(key)}: "
+                                 f"{getattr(e, 'strerror', None) or e}") from None
+        text = found.decode("utf-8", "replace").strip()
         folder, _, vfolder = text.partition("/")
         if names.folder_of(folder) != folder or not versions.is_version(vfolder) or "/" in vfolder:
-            raise IntegrityError(f"version ID file {path} is corrupt: {text[:80]!r}")
+            raise IntegrityError(f"version ID file {self.where(key)} is corrupt: {text[:80]!r}")
         return folder, vfolder
 
     def carries_id(self, owner: tuple[str, str], version_id: str) -> bool:
         """Whether the version an ID file names carries that ID. An ID file is made
         before its version is published; a deploy killed in between leaves one
         naming a number another deploy may take (`doctor --fix` removes it)."""
-        path = os.path.join(self.inside(MODELS, owner[0], VERSIONS, owner[1]), VERSION_FILE)
         try:
-            return read_toml(path).get("id") == version_id
+            return self.toml(version_key(owner[0], owner[1], VERSION_FILE)).get("id") == version_id
         except FileNotFoundError:
             return False
 
-    def version_dir(self, record: VersionRecord) -> str:
-        """The folder a version lies in (readers check that its record names it)."""
-        return self.inside(MODELS, names.folder_of(record.model), VERSIONS, versions.folder_for(record.version))
+    def new_id(self, folder: str, vfolder: str) -> str:
+        import secrets
 
-    def readme_path(self, folder: str) -> str:
-        return os.path.join(self.model_dir(folder), README_FILE)
+        while True:
+            candidate = "".join(secrets.choice(_ID_ALPHABET) for _ in range(versions.ID_LENGTH))
+            try:
+                self.storage.put(id_key(candidate), f"{folder}/{vfolder}\n".encode(), CREATE)
+            except Precondition:
+                continue
+            return candidate
 
-    @staticmethod
-    def read_readme(path: str) -> str | None:
-        data = raw(path, MAX_README_BYTES)
+    def artifact_path(self, record: VersionRecord) -> str:
+        """A path on this machine to load a version's artifact from (where it would be,
+        when it is missing: every reader opens it through ``predict.open_verified``).
+
+        Raises:
+            IntegrityError: a folder on its way is a symlink.
+        """
+        key = version_key(names.folder_of(record.model), versions.folder_for(record.version), record.artifact)
+        try:
+            return self.storage.local_path(key)
+        except FileNotFoundError:
+            return self.where(key)  # its readers say it is missing
+        except OSError as e:
+            raise IntegrityError(f"artifact {self.where(key)} is {e.strerror}; refusing to load it") from None
+
+    def code_folder(self, record: VersionRecord) -> str | None:
+        """A folder on this machine holding a version's own code (None without any)."""
+        from .layout import CODE_DIR
+
+        key = version_key(names.folder_of(record.model), versions.folder_for(record.version), CODE_DIR)
+        try:
+            return self.storage.local_folder(key)
+        except OSError as e:
+            raise IntegrityError(f"code {self.where(key)} is {e.strerror}; refusing to load it") from None
+
+    def code_path(self, record: VersionRecord) -> str:
+        """``code_folder``, or where it would be when the version has none."""
+        from .layout import CODE_DIR
+
+        return self.code_folder(record) or self.version_where(record, CODE_DIR)
+
+    def version_where(self, record: VersionRecord, name: str = "") -> str:
+        return self.where(version_key(names.folder_of(record.model), versions.folder_for(record.version), name))
+
+    # ----------------------------------------------------------- documents
+
+    def read_readme(self, folder: str) -> str | None:
+        data = self.raw(model_key(folder, README_FILE), MAX_README_BYTES)
         return None if data is None else data.decode("utf-8", "replace")
 
     def templates_dir(self) -> str | None:
-        path = self.p(TEMPLATES)
-        return path if os.path.isdir(path) and not os.path.islink(path) else None
+        """The registry's own templates folder on this machine (None without one)."""
+        try:
+            return self.storage.local_folder(TEMPLATES)
+        except OSError:
+            return None
 
     def versions_or_none(self, folder: str) -> list[VersionRecord]:
         try:
@@ -357,120 +441,141 @@ class Repository:
         except FileNotFoundError:
             return []
 
-    def append_history(self, folder: str, event: HistoryEvent) -> None:
-        """Append one event to the model's history (the caller holds the model's lock).
-
-        Raises:
-            IntegrityError: the history is a symlink, a FIFO or hard-linked.
-        """
-        with self.history(folder) as history:
-            history.append(event)
+    # -------------------------------------------------------------- history
 
     def read_history(self, name: str) -> list[HistoryEvent]:
-        """Every deploy outcome and change of primary, oldest first.
+        """Every deploy outcome and change of primary, oldest first: the lines of an
+        earlier mlreg's ``history.jsonl`` (a torn last line is skipped), then one
+        object per event, in the order of their keys (their time)."""
+        return self.history_of(self.load_model(name).folder)
 
-        A torn last line (a writer killed mid-append) is skipped.
+    def history_of(self, folder: str) -> list[HistoryEvent]:
+        key = model_key(folder, HISTORY_FILE)
+        data = self.raw(key, MAX_HISTORY_BYTES, what="history")
+        lines = [] if data is None else data.decode("utf-8", "replace").split("\n")[:-1]  # after the last newline: torn
+        found = [e for e in map(HistoryEvent.from_line, lines) if e is not None]
+        prefix = history_key(folder)
+        for name in sorted(self._children(prefix)):
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            event = self.raw(f"{prefix}/{name}", MAX_EVENT_BYTES, what="history event")
+            if event is not None and (parsed := HistoryEvent.from_line(event.decode("utf-8", "replace"))):
+                found.append(parsed)
+        return found
+
+    def check_history(self, folder: str) -> None:
+        """Fail before a change when its history could not be recorded (a history
+        folder that is a symlink or a file).
+
+        Raises:
+            IntegrityError: naming it; nothing was changed.
         """
-        record = self.load_model(name)
-        path = os.path.join(self.model_dir(record.folder), HISTORY_FILE)
         try:
-            text = atomic.read_bytes(path, MAX_HISTORY_BYTES).decode("utf-8", "replace")
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError) as e:
-            raise IntegrityError(f"cannot read the history {path}: {getattr(e, 'strerror', None) or e}") from None
-        lines = text.split("\n")[:-1]  # the part after the last newline is torn or empty
-        return [e for e in map(HistoryEvent.from_line, lines) if e is not None]
-
-    def update(self, folder: str, prepare: Callable[[Seen], Change], *, sync: bool = True,
-                marks: tuple[str | None, str | None] = (None, None)) -> Any:
-        """The one compare-and-swap of a model's shared state (model.toml and README).
-
-        Reads both, and lets ``prepare`` decide from what it read what to write
-        (it may raise: a version taken, a primary that moved). The files are
-        written and fsynced before taking the model's lock, which then covers
-        only the check that both files still hold the bytes read (and
-        ``change.check``), the renames, ``change.then`` and the history lines.
-        Had another writer changed either file meanwhile, the attempt is thrown
-        away and ``prepare`` runs again on what is there now. Bytes, not inode
-        and mtime: an inode number can be reused, and some filesystems keep
-        mtimes to the second. ``marks`` name the crash-test checkpoints after
-        the renames and after the history.
-
-        The truth (model.toml) is renamed before its history line is written: a
-        crash in between loses the line, which `doctor --fix` restores, never
-        invents one. With ``sync=False`` the caller fsyncs the history after.
-        """
-        model_dir = self.model_dir(folder)
-        model_path, readme_path = os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, README_FILE)
-        while True:
-            seen = (raw(model_path, MAX_METADATA_BYTES), raw(readme_path, MAX_README_BYTES))
-            model = None if seen[0] is None else ModelRecord.from_toml(parse_toml(seen[0], model_path), model_path)
-            change = prepare(Seen(model, seen[1]))
-            if not change.files and change.then is None and not change.events:
-                return change.result
-            with staging() as staged:
-                for path, data in change.files:
-                    staged.append((atomic.stage(path, data), path))
-                with self.lock(folder):
-                    current = (raw(model_path, MAX_METADATA_BYTES), raw(readme_path, MAX_README_BYTES))
-                    if current == seen and (change.check is None or change.check()):
-                        with self.history(folder, sync=sync) as history:
-                            rename_staged(staged)
-                            mark(marks[0])
-                            if change.then is not None:
-                                change.then()
-                            history.extend(change.events)
-                        mark(marks[1])
-                        return change.result
-            if change.lost is not None:
-                change.lost()
-
-    @contextlib.contextmanager
-    def history(self, folder: str, sync: bool = True) -> Iterator[list[HistoryEvent]]:
-        """Collect history events to append to the model's history (the caller holds
-        the model's lock).
-
-        The history is opened before the block runs, so that a history that
-        cannot be written (a symlink, a FIFO, no permission) stops the change
-        before anything is renamed. An append that still fails once the change
-        took effect (a full disk) is a warning, not an error: the change is
-        done, a script must be able to trust the exit code, and `doctor --fix`
-        restores the lost line.
-        """
-        path = os.path.join(self.model_dir(folder), HISTORY_FILE)
-        try:
-            fd = atomic.open_append(path)
-        except atomic.UnsafeFile as e:
-            raise IntegrityError(f"history {path} is {e.strerror}; nothing was changed") from None
+            self.storage.children(history_key(folder))
         except OSError as e:
-            raise NotWritable(f"cannot write the history {path}: {e.strerror}; nothing was changed") from None
-        events: list[HistoryEvent] = []
-        try:
-            yield events
-            for event in events:
+            raise IntegrityError(f"history {self.where(history_key(folder))} is {e.strerror}; "
+                                 "nothing was changed") from None
+
+    def record(self, folder: str, events: Sequence[HistoryEvent], *, strict: bool = False) -> None:
+        """Add events to the model's history, each an object of its own (created, never
+        replaced: no lock, no lost update).
+
+        A write that fails once the change it records took effect (a full disk)
+        is a warning, not an error: the change is done, a script must be able to
+        trust the exit code, and `doctor --fix` restores the lost event. With
+        ``strict`` it raises (NotWritable).
+        """
+        for place, event in enumerate(events):
+            while True:
+                # Keys sort by time, then by place among the events of one change.
+                key = history_key(folder, f"{_compact(event.at)}-{place:02d}{os.urandom(4).hex()}.json")
                 try:
-                    atomic.write_line(fd, event.to_line())
-                except OSError as e:
-                    warnings.warn(f"the change was made, but its history line could not be written to {path} "
-                                  f"({e.strerror}); `mlreg doctor --fix` restores it", RuntimeWarning, stacklevel=3)
+                    self.storage.put(key, event.to_line().encode("utf-8"), CREATE)
                     break
-            else:
-                if sync and events:
-                    with contextlib.suppress(OSError):
-                        os.fsync(fd)
-        finally:
-            os.close(fd)
+                except Precondition:
+                    continue  # the same instant and the same random name: draw again
+                except OSError as e:
+                    if strict:
+                        raise NotWritable(f"cannot write the history {self.where(history_key(folder))}: "
+                                          f"{e.strerror}") from None
+                    warnings.warn(f"the change was made, but its history event could not be written to "
+                                  f"{self.where(history_key(folder))} ({e.strerror}); `mlreg doctor --fix` "
+                                  "restores it", RuntimeWarning, stacklevel=3)
+                    return
 
-    def new_id(self, folder: str, vfolder: str) -> str:
-        import secrets
+    # ---------------------------------------------------- compare-and-swap
 
-        ids = self.inside(IDS)
-        atomic.make_dirs(ids)
+    def update(self, folder: str, prepare: Callable[[Seen], Change], *,
+               marks: tuple[str | None, str | None] = (None, None)) -> Any:
+        """The one compare-and-swap of a model's shared state.
+
+        Reads model.toml and the README, and lets ``prepare`` decide from what it
+        read what to write (it may raise: a version taken, a primary that moved).
+        model.toml is then replaced only if it still holds what was read (created
+        only if it was absent): had another writer changed it meanwhile, the
+        attempt is thrown away and ``prepare`` runs again on what is there now.
+        model.toml is the one truth, so one key is compared: the same protocol
+        holds on a folder (a compare under a brief lock, then a rename) and on an
+        object store (``If-Match``). The README follows, replaced only if it is
+        still what was read; a README someone edited meanwhile is theirs to keep
+        (``Change.readme_first`` writes it first and retries when it changed,
+        for a README edit itself). Then ``change.then``, then the history.
+        ``marks`` name the crash-test checkpoints after the writes and after the
+        history: a crash before the history loses an event, which `doctor --fix`
+        restores, and never invents one.
+        """
+        model_k, readme_k = model_key(folder, MODEL_FILE), model_key(folder, README_FILE)
         while True:
-            candidate = "".join(secrets.choice(_ID_ALPHABET) for _ in range(versions.ID_LENGTH))
-            if atomic.create_exclusive(os.path.join(ids, candidate), f"{folder}/{vfolder}\n"):
-                return candidate
+            seen_model = self.object(model_k, MAX_METADATA_BYTES, "metadata file")
+            seen_readme = self.object(readme_k, MAX_README_BYTES, "README")
+            model = None if seen_model is None else ModelRecord.from_toml(
+                parse_toml(seen_model.data, self.where(model_k)), self.where(model_k))
+            change = prepare(Seen(model, None if seen_readme is None else seen_readme.data))
+            if change.model is None and change.readme is None and change.then is None and not change.events:
+                return change.result
+            if change.events:
+                self.check_history(folder)
+            readme = None if change.readme is None else (
+                change.readme.encode("utf-8") if isinstance(change.readme, str) else change.readme)
+            readme_mode = CREATE if seen_readme is None else Update(seen_readme.token)
+            try:
+                if change.readme_first and readme is not None:
+                    self._put(readme_k, readme, readme_mode)
+                    readme = None
+                if change.model is not None:
+                    self._put(model_k, model_toml(change.model).encode("utf-8"),
+                              CREATE if seen_model is None else Update(seen_model.token))
+            except Precondition:
+                if change.lost is not None:
+                    change.lost()
+                continue
+            if readme is not None:
+                with contextlib.suppress(Precondition):  # edited meanwhile: that edit stands
+                    self._put(readme_k, readme, readme_mode)
+            mark(marks[0])
+            if change.then is not None:
+                change.then()
+            self.record(folder, change.events)
+            mark(marks[1])
+            return change.result
+
+    def object(self, key: str, limit: int, what: str) -> Object | None:
+        """``raw``, with the key's version token (for a compare-and-swap)."""
+        try:
+            return self.storage.get(key, limit)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise IntegrityError(f"{what} {self.where(key)} is {e.strerror}; refusing to read it") from None
+        except ValueError as e:
+            raise IntegrityError(f"cannot read {self.where(key)}: {e}") from None
+
+    def _put(self, key: str, data: bytes, mode: Any) -> None:
+        """``storage.put``, an unsafe file (a link, a FIFO) an IntegrityError."""
+        try:
+            self.storage.put(key, data, mode)
+        except UnsafeFile as e:
+            raise IntegrityError(f"{self.where(key)} is {e.strerror}; nothing was changed") from None
 
 
 
@@ -535,46 +640,19 @@ class Change(NamedTuple):
     """What one attempt of a read-modify-write wants done, prepared from what it read
     (``Repository.update``). Nothing to write and nothing to record is a no-op."""
 
-    files: Sequence[tuple[str, str | bytes]] = ()  # staged before the lock, renamed under it, in order
-    check: Callable[[], bool] | None = None  # under the lock, before any rename: False tries again
-    then: Callable[[], None] | None = None  # under the lock, after the renames, before the history
-    events: Sequence[HistoryEvent] = ()  # appended to the history last
+    model: ModelRecord | None = None  # the new model.toml, by compare-and-swap
+    readme: str | bytes | None = None  # the new README, replaced only if unchanged since read
+    readme_first: bool = False  # write the README first, and try again when it changed
+    then: Callable[[], None] | None = None  # after the writes, before the history
+    events: Sequence[HistoryEvent] = ()  # added to the history last
     result: Any = None  # what update returns
     lost: Callable[[], None] | None = None  # this attempt lost its race: undo what it prepared
 
 
-@contextlib.contextmanager
-def staging() -> Iterator[list[tuple[str, str]]]:
-    """A list for the (temporary, final) pairs of files staged before taking a lock;
-    those ``rename_staged`` did not rename into place are removed at the end."""
-    staged: list[tuple[str, str]] = []
-    try:
-        yield staged
-    finally:
-        for tmp, _ in staged:
-            atomic.discard(tmp)
-
-
-def rename_staged(staged: list[tuple[str, str]]) -> None:
-    """Rename the staged files into place, in order, each leaving the list once renamed."""
-    while staged:
-        tmp, final = staged[0]
-        os.replace(tmp, final)
-        del staged[0]
-
-
-def raw(path: str, limit: int) -> bytes | None:
-    """The bytes of a file that is only ever replaced whole; None when absent.
-
-    Raises:
-        IntegrityError: unreadable, a symlink, or larger than ``limit``.
-    """
-    try:
-        return atomic.read_bytes(path, limit)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise IntegrityError(f"cannot read {path}: {e}") from None
+def _compact(at: str) -> str:
+    """An event's time as the sortable start of its key: 20261202T031500123456Z."""
+    compact = "".join(c for c in at if c.isalnum())
+    return compact if len(compact) == 22 and compact.isascii() else now().replace("-", "").replace(":", "").replace(".", "")
 
 
 @contextlib.contextmanager

@@ -22,13 +22,14 @@ from .errors import (
     UsageError,
     VersionNotFound,
 )
-from .layout import CODE_DIR, MODELS, VERSIONS
+from .layout import LOG_FILE, version_key
 from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
 from .metadata import STATUSES, HistoryEvent, ModelRecord, VersionRecord
-from .repo import ModelInfo, Repository, atomic
+from .repo import ModelInfo, Repository
 
 if TYPE_CHECKING:
     from .doctor import Report, Verified
+    from .storage.base import Storage
     from .ops.promote import PromoteResult
     from .templates import Template
 
@@ -78,12 +79,16 @@ class Registry:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None,
-                 trust_file: str | os.PathLike[str] | None = None) -> None:
-        self.path = resolve_registry(path)
+                 trust_file: str | os.PathLike[str] | None = None, storage: Storage | None = None) -> None:
         self.lock_timeout = resolve_lock_timeout(lock_timeout)
         chosen = trust_file or os.environ.get(ENV_TRUST_FILE)
         self.trust_file = os.path.abspath(os.fspath(chosen)) if chosen else None
-        self.repo = Repository(self.path, self.lock_timeout)
+        if storage is None:
+            from .storage.local import LocalStorage
+
+            storage = LocalStorage(resolve_registry(path), self.lock_timeout)
+        self.repo = Repository(storage)
+        self.path = self.repo.path
 
     def __repr__(self) -> str:
         return f"Registry({self.path!r})"
@@ -130,7 +135,7 @@ class Registry:
             info=ModelInfo(record, len(all_versions)),
             versions=all_versions,
             invocation=snippets(record.name, record.folder, registry, sample),
-            readme_intro=summary(self.repo.read_readme(self.repo.readme_path(record.folder)) or ""),
+            readme_intro=summary(self.repo.read_readme(record.folder) or ""),
         )
 
     def _sample_input(self, record: ModelRecord, all_versions: list[VersionRecord]) -> Any:
@@ -201,19 +206,12 @@ class Registry:
         Raises:
             InvalidName, InvalidVersion, ModelNotFound, VersionNotFound.
         """
-        from .deploylog import LOG_NAME, read_lines
+        from .deploylog import MAX_LOG_BYTES
 
         record = self.repo.load_model(name)
         vfolder = self.repo.resolve(record, ref)
-        path = os.path.join(self.repo.inside(MODELS, record.folder, VERSIONS, vfolder, LOG_NAME))
-        try:
-            return read_lines(path)
-        except FileNotFoundError:
-            return []
-        except atomic.UnsafeFile as e:
-            raise IntegrityError(f"deploy log {path} is {e.strerror}; refusing to read it") from None
-        except ValueError as e:
-            raise IntegrityError(str(e)) from None
+        data = self.repo.raw(version_key(record.folder, vfolder, LOG_FILE), MAX_LOG_BYTES, what="deploy log")
+        return [] if data is None else data.decode("utf-8", "replace").splitlines()
 
     def callable_version(self, name: str, version: str | None = None) -> VersionRecord:
         """The version a prediction would use: ``version`` (number or ID), else the primary.
@@ -255,8 +253,8 @@ class Registry:
             raise VersionNotFound(f"version ID {version_id} names {owner[0]} {owner[1]}, which does not exist") from None
 
     def artifact_path(self, record: VersionRecord) -> str:
-        """Where a version's artifact lies (checked to hold no symlinked folder)."""
-        return os.path.join(self.repo.version_dir(record), record.artifact)
+        """A path on this machine to a version's artifact (checked to hold no symlinked folder)."""
+        return self.repo.artifact_path(record)
 
     def check_trusted(self, record: VersionRecord, expect_sha256: str | None = None) -> None:
         """Check that ``record`` may be called: it is Active, and its artifact is the one
@@ -299,9 +297,8 @@ class Registry:
             warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
         from .predict import load_verified
 
-        vdir = self.repo.version_dir(record)
-        code_dir = verify(os.path.join(vdir, CODE_DIR), record.code_sha256)
-        return load_verified(os.path.join(vdir, record.artifact), record.size, record.sha256, code_dir)
+        code_dir = verify(self.repo.code_path(record), record.code_sha256)
+        return load_verified(self.repo.artifact_path(record), record.size, record.sha256, code_dir)
 
     def load(self, name: str, version: str | None = None, expect_sha256: str | None = None) -> Any:
         """The verified model object of ``version`` (number or ID), else of the primary.
@@ -336,7 +333,7 @@ class Registry:
             InvalidName, ModelNotFound, IntegrityError.
         """
         record = self.repo.load_model(name)
-        return self.repo.read_readme(self.repo.readme_path(record.folder)) or ""
+        return self.repo.read_readme(record.folder) or ""
 
     def readme_placeholders(self, name: str) -> list[str]:
         """Titles of the README's sections that still hold a TODO(mlreg) placeholder.
@@ -404,7 +401,7 @@ class Registry:
             chosen = [self.version(name, version)]
         results = []
         for v in chosen:
-            problem = "still Deploying" if v.status == "deploying" else verify_artifact(self.repo.version_dir(v), v)
+            problem = "still Deploying" if v.status == "deploying" else verify_artifact(self.repo, v)
             results.append(Verified(v.model, v.version, v.version_id, ok=not problem or v.status == "deploying",
                                     problem=problem))
         return results

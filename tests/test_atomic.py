@@ -30,26 +30,6 @@ def test_create_exclusive_only_once(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["id"]
 
 
-def test_publish_dir_refuses_an_existing_empty_target(tmp_path):
-    staged, target = tmp_path / "staged", tmp_path / "target"
-    staged.mkdir()
-    (staged / "a").write_text("a")
-    target.mkdir()  # os.rename onto an empty folder would silently succeed
-    with pytest.raises(FileExistsError):
-        atomic.publish_dir(str(staged), str(target))
-    assert (staged / "a").exists() and not os.listdir(target)
-    target.rmdir()
-    atomic.publish_dir(str(staged), str(target))
-    assert (target / "a").read_text() == "a"
-
-
-def test_append_line_cuts_a_torn_tail(tmp_path):
-    path = tmp_path / "history.jsonl"
-    path.write_text('{"a": 1}\n{"b": tor')
-    atomic.append_line(str(path), '{"c": 3}')
-    assert path.read_text() == '{"a": 1}\n{"c": 3}\n'
-
-
 def test_read_bytes_refuses_symlinks_and_large_files(tmp_path):
     real = tmp_path / "real"
     real.write_bytes(b"x" * 100)

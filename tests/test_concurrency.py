@@ -118,7 +118,8 @@ def test_sigkill_at_a_named_moment(registry_path, constant_path, big_artifact, m
     proc = _spawn(reg, "deploy", big_artifact, "--name", "m", env={"MLREG_TEST_LOAD_SECONDS": "30"})
     if moment == "copying":
         partial = lambda: any(0 < os.path.getsize(p) < big_artifact.stat().st_size
-                              for p in glob.glob(os.path.join(reg, "staging", "*", "model.joblib")))
+                              for p in glob.glob(os.path.join(reg, "staging", "*", "model.joblib"))
+                                  + glob.glob(os.path.join(reg, "staging", "*", ".model.joblib.tmp-*")))
         _kill_when(proc, partial)
     else:
         _kill_when(proc, lambda: os.path.exists(os.path.join(reg, "models", "m", "versions", "0.2.0", "version.toml")))

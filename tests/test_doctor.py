@@ -77,12 +77,14 @@ def test_missing_id_file_and_lagging_highest_version_are_fixed(example):
 
 
 def test_torn_history_line_is_cut(example):
+    # the history an earlier mlreg appended to, one event a line
     path = os.path.join(example.path, "models", "m", "history.jsonl")
     with open(path, "a") as f:
+        f.write('{"at": "2026-01-01T00:00:00.000000Z", "by": "t@h", "event": "describe", "detail": "old"}\n')
         f.write('{"at": "2026')
     assert _kinds(example.doctor()) == [("history", False)]
     assert example.doctor(fix=True).ok and open(path).read().endswith("}\n")
-    assert len(example.history("m")) == 4
+    assert len(example.history("m")) == 5
 
 
 def test_verify_one_version_and_every_version(example, cli):

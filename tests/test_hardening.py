@@ -148,26 +148,27 @@ def test_failing_rename_of_model_toml_publishes_nothing(reg, constant_path, monk
 
 def test_failing_fsync_when_finishing_leaves_no_active_partial(reg, constant_path, monkeypatch):
     reg.deploy(constant_path, "m")
-    import mlreg.ops.deploy as store
+    from mlreg.storage.local import LocalStorage
 
-    real = store.write_toml
+    real = LocalStorage.put
 
-    def failing(path, data):
-        if path.endswith(("version.toml", "outcome.toml")) and data.get("status") != "deploying":
-            raise OSError(5, "Input/output error", path)
-        return real(path, data)
+    def failing(self, key, data, *args):
+        if key.endswith(("version.toml", "outcome.toml")) and b'status = "deploying"' not in data:
+            raise OSError(5, "Input/output error", key)
+        return real(self, key, data, *args)
 
-    monkeypatch.setattr(store, "write_toml", failing)
+    monkeypatch.setattr(LocalStorage, "put", failing)
     with pytest.raises(OSError):
         reg.deploy(constant_path, "m")
-    monkeypatch.setattr(store, "write_toml", real)
+    monkeypatch.setattr(LocalStorage, "put", real)
     found = reg.versions("m")
     assert [(v.version, v.status) for v in found] == [("0.1.0", "active"), ("0.2.0", "failed")]
     assert found[1].interrupted and reg.model("m").record.primary == "0.1.0"
 
 
 def test_artifact_changing_while_copied_is_refused(tmp_path):
-    from mlreg.artifacts import copy_and_hash
+    from mlreg.artifacts import upload
+    from mlreg.storage.local import LocalStorage
 
     source = tmp_path / "growing.joblib"
     source.write_bytes(b"x" * (3 << 20))
@@ -177,7 +178,7 @@ def test_artifact_changing_while_copied_is_refused(tmp_path):
             f.write(b"more")
 
     with pytest.raises(BadInput, match="changed while it was being copied"):
-        copy_and_hash(str(source), str(tmp_path / "copy"), grow)
+        upload(str(source), LocalStorage(str(tmp_path / "store")), "copy", grow)
 
 
 def _can_mount_read_only():

@@ -10,6 +10,7 @@ import mlreg
 import mlreg.ops.deploy
 import mlreg.ops.docs
 import mlreg.ops.promote
+import mlreg.repo
 from mlreg import lock
 
 
@@ -69,7 +70,7 @@ def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monk
     """Another writer changes model.toml between the preparation and the lock: the
     deploy must not publish its stale model.toml over that change."""
     reg.deploy(constant_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.ops.deploy, "_prepare_publish",
+    calls = _interfere_once(monkeypatch, mlreg.repo.Repository, "new_id",
                             lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     v = reg.deploy(constant_path, "m")
     assert len(calls) == 2
@@ -111,7 +112,7 @@ def test_an_id_file_left_by_a_killed_deploy_never_names_another_version(reg, con
 def test_the_counter_sees_fsyncs_under_a_lock(reg, constant_path, fsyncs_under_lock):
     """The fixture itself: `doctor --fix`-style writes under the lock are seen."""
     reg.deploy(constant_path, "m")
-    with reg.repo.lock("m"):
+    with lock.Lock(os.path.join(reg.path, "models", "m", ".lock")):
         mlreg.atomic.write_atomic(os.path.join(reg.path, "models", "m", "note"), "x")
     assert len(fsyncs_under_lock) == 2  # the file, then its folder
 
@@ -132,14 +133,14 @@ def test_a_model_changed_while_promoting_is_read_again(reg, constant_path, monke
     --expect-primary the stale expectation must now fail, not overwrite."""
     for _ in range(3):
         reg.deploy(constant_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.ops.promote, "model_toml",
+    calls = _interfere_once(monkeypatch, mlreg.ops.docs, "readme_after",
                             lambda: mlreg.Registry(reg.path).promote("m", "0.1.0"))
     with pytest.raises(mlreg.PrimaryMoved):
         reg.promote("m", "0.2.0", expect_primary="0.3.0")
     # prepared twice: once by this promote, once by the other; none after the re-read
     assert len(calls) == 2 and reg.model("m").record.primary == "0.1.0"
     monkeypatch.undo()
-    calls = _interfere_once(monkeypatch, mlreg.ops.promote, "model_toml",
+    calls = _interfere_once(monkeypatch, mlreg.ops.docs, "readme_after",
                             lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     result = reg.promote("m", "0.2.0")
     # this promote, then this promote again on the describe's model.toml

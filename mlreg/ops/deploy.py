@@ -6,7 +6,7 @@ import contextlib
 import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .. import atomic, identity, lock, names, versions
+from .. import identity, names, versions
 from ..checkpoints import checkpoint
 from ..errors import (
     BadInput,
@@ -18,33 +18,33 @@ from ..errors import (
 from ..layout import (
     CODE_DIR,
     DEPLOY_LOCK,
-    HISTORY_FILE,
-    IDS,
-    LOCK_FILE,
+    LOG_FILE,
     MODEL_FILE,
     OUTCOME_FILE,
     README_FILE,
-    STAGING,
     VERSION_FILE,
+    id_key,
+    model_key,
+    staging_key,
+    version_key,
 )
 from ..metadata import (
     CUSTOM,
     HistoryEvent,
     ModelRecord,
     VersionRecord,
+    dump_toml,
     now,
-    read_toml,
-    write_toml,
 )
 from ..repo import (
     Change,
     Repository,
     Seen,
     existing,
-    model_toml,
     note,
     quote_arg,
 )
+from ..storage.base import CREATE, Precondition
 
 if TYPE_CHECKING:
     from ..artifacts import CheckResult
@@ -56,33 +56,35 @@ from .promote import primary_event
 
 
 class _Deploy:
-    """What one deploy carries from its first lock to its second."""
+    """What one deploy carries from its staging to its outcome."""
 
-    __slots__ = ("folder", "staging", "log", "hold_fd", "record", "primary_at_start", "published")
+    __slots__ = ("folder", "token", "log", "leases", "record", "primary_at_start", "vfolder", "published")
 
-    def __init__(self, folder: str, staging: str, log: DeployLog, hold_fd: int) -> None:
+    def __init__(self, folder: str, token: str, log: DeployLog, leases: contextlib.ExitStack) -> None:
         self.folder = folder
-        self.staging = staging
+        self.token = token
         self.log = log
-        self.hold_fd = hold_fd
+        self.leases = leases  # the staging folder's, then the claimed version's
         self.record: VersionRecord | None = None
         self.primary_at_start: str | None = None
-        self.published: str | None = None
+        self.vfolder: str | None = None  # claimed
+        self.published = False  # its version.toml exists
 
 
-def _dump(obj: Any, path: str) -> tuple[int, str]:
-    """Write an in-memory model with joblib, then hash the file written."""
+def _dump(obj: Any, repo: Repository, key: str) -> tuple[int, str]:
+    """Write an in-memory model with joblib, then stream it into ``key``."""
     if not callable(getattr(obj, "predict", None)):
         raise BadInput(f"the object to deploy ({type_name(obj)}) has no callable predict")
+    import tempfile
+
     import joblib
 
-    from ..artifacts import hash_file
+    from ..artifacts import upload
 
-    with open(path, "xb") as f:
+    with tempfile.NamedTemporaryFile(prefix="mlreg-deploy-", suffix=".joblib") as f:
         joblib.dump(obj, f)
         f.flush()
-        os.fsync(f.fileno())
-    return hash_file(path)
+        return upload(f.name, repo.storage, key)
 
 
 def _should_take_primary(current: str | None, at_start: str | None, new: str) -> bool:
@@ -117,9 +119,7 @@ def deploy(
     code: Sequence[str | os.PathLike[str]] = (),
 ) -> VersionRecord:
     """``Registry.deploy`` on ``repo`` (its docstring tells the options, the result and the errors)."""
-    import shutil
-
-    from ..artifacts import artifact_name, copy_and_hash, run_check
+    from ..artifacts import artifact_name, run_check, upload
     from ..templates import find_template
 
     import json
@@ -162,25 +162,25 @@ def deploy(
     except OSError as e:
         raise NotWritable(f"cannot write to the registry {repo.path}: {e.strerror}; nothing was deployed") from None
     checkpoint("deploy:staged")
+    storage = repo.storage
     try:
         log = deploy.log
         log.write(f"deploy of {source or 'an in-memory ' + type_name(artifact)} as {display!r} "
                   f"by {identity.user_at_host()} (pid {os.getpid()})")
         target_name = artifact_name(source or "model.joblib")
         try:
+            key = staging_key(deploy.token, target_name)
             if source is not None:
-                size, sha256 = copy_and_hash(source, os.path.join(deploy.staging, target_name), progress)
+                size, sha256 = upload(source, storage, key, progress)
             else:
-                size, sha256 = _dump(artifact, os.path.join(deploy.staging, target_name))
+                size, sha256 = _dump(artifact, repo, key)
         except OSError as e:
             raise NotWritable(f"cannot write the artifact into the registry {repo.path}: {e.strerror}; "
                               "nothing was deployed") from None
         log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
         code_sha256 = None
         if code:
-            from ..usercode import copy_code
-
-            code_sha256 = copy_code(code, os.path.join(deploy.staging, CODE_DIR))
+            code_sha256 = _upload_code(repo, deploy, code)
             log.write(f"copied the model's code ({', '.join(os.path.basename(c.rstrip(os.sep)) for c in code)}), "
                       f"code_sha256 {code_sha256}")
         checkpoint("deploy:copied")
@@ -189,19 +189,20 @@ def deploy(
             type=type or CUSTOM, framework=framework or CUSTOM,
             sample_input=None if sample_input is None else json.dumps(sample_input)))
     except BaseException:
-        deploy.log.close()
-        lock.release_held(deploy.hold_fd)
-        shutil.rmtree(deploy.staging, ignore_errors=True)
+        if deploy.vfolder is not None and not deploy.published:
+            storage.delete_folder(version_key(folder, deploy.vfolder))  # claimed, never published
+        storage.delete_folder(staging_key(deploy.token))
+        deploy.leases.close()
         raise
 
     try:
         record = deploy.record
-        assert record is not None and deploy.published is not None
+        assert record is not None and deploy.vfolder is not None
         log.write(f"allocated version {record.version} (ID {record.version_id}); status Deploying")
         log.write(f"checking in a child process (time limit {check_timeout:g}s)")
         log.sync()
-        result = run_check(os.path.join(deploy.published, record.artifact), sample_input, check_timeout,
-                           code_dir=os.path.join(deploy.published, CODE_DIR) if code else None)
+        result = run_check(repo.artifact_path(record), sample_input, check_timeout,
+                           code_dir=repo.code_folder(record) if code else None)
         if not result.ok and chosen is not None and sample_from_template and result.sample_failed:
             import dataclasses
 
@@ -215,8 +216,10 @@ def deploy(
         _abandon(repo, deploy, f"interrupted: {type_name(e)}")
         raise
     finally:
-        deploy.log.close()
-        lock.release_held(deploy.hold_fd)
+        with contextlib.suppress(OSError):
+            log.sync()
+        storage.delete_folder(staging_key(deploy.token))
+        deploy.leases.close()
     if final.status != "active":
         raise DeploymentFailed(
             f"{display} {final.version} (ID {final.version_id}): Deployment Failed: {final.reason}; "
@@ -227,41 +230,70 @@ def deploy(
 
 
 def _stage(repo: Repository, folder: str) -> _Deploy:
-    """A fresh staging folder on the registry's filesystem, locked by this process."""
-    import shutil
+    """A fresh staging folder in the registry, its lease held by this process."""
+    from ..deploylog import DeployLog
 
-    from ..deploylog import LOG_NAME, DeployLog
-
-    staging_root = repo.inside(STAGING)
-    atomic.make_dirs(staging_root)
-    staging = os.path.join(staging_root, os.urandom(8).hex())
-    os.mkdir(staging, 0o777)
-    hold_fd = lock.hold(os.path.join(staging, DEPLOY_LOCK))
+    token = os.urandom(8).hex()
+    leases = contextlib.ExitStack()
     try:
-        return _Deploy(folder=folder, staging=staging, log=DeployLog(os.path.join(staging, LOG_NAME)), hold_fd=hold_fd)
+        leases.enter_context(repo.storage.lease(staging_key(token, DEPLOY_LOCK), claim=True))
+        return _Deploy(folder=folder, token=token, log=DeployLog(repo.storage, staging_key(token, LOG_FILE)),
+                       leases=leases)
     except BaseException:
-        lock.release_held(hold_fd)
-        shutil.rmtree(staging, ignore_errors=True)
+        repo.storage.delete_folder(staging_key(token))
+        leases.close()
         raise
+
+
+def _upload_code(repo: Repository, deploy: _Deploy, code: Sequence[str]) -> str:
+    """Copy the model's own code into the staging folder; return its digest."""
+    import shutil
+    import tempfile
+
+    from ..artifacts import upload
+    from ..usercode import copy_code
+
+    scratch = tempfile.mkdtemp(prefix="mlreg-code-")
+    try:
+        root = os.path.join(scratch, CODE_DIR)
+        digest = copy_code(list(code), root)
+        for folder, _, files in os.walk(root):
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                relative = os.path.relpath(path, root).replace(os.sep, "/")
+                upload(path, repo.storage, staging_key(deploy.token, f"{CODE_DIR}/{relative}"))
+        return digest
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.Version | None, bump: str,
               description: str | None, readme: str | None, fields: dict[str, Any]) -> None:
-    """Give the staged deploy its number and ID, and publish it, through
-    ``Repository.update``: the ID file and version.toml are written while
-    preparing, and under the lock come only the check that the folder is still
-    free and the renames. An attempt that lost its race takes its ID back."""
+    """Give the staged deploy its number and ID, and publish it.
+
+    A number is taken in two steps, each a compare-and-swap that works the same
+    on a folder and on an object store: model.toml records it as the highest
+    (``Repository.update``), so that no later deploy reuses it even if this one
+    dies; then the deploy claims it by creating the version's ``.deploy.lock``
+    (a create that fails if the key exists), which is also its liveness lease.
+    A deploy that lost the claim (another took the same number) takes its ID
+    back and tries the next number, or, for an exact ``--version``, stops.
+    Only then are the artifact and code moved in and version.toml created: a
+    version is there for readers once its version.toml is.
+    """
     folder = deploy.folder
-    model_dir = repo.model_dir(folder)
-    vdir_root = repo.versions_dir(folder)
-    atomic.make_dirs(vdir_root)
+    storage = repo.storage
     attempt: dict[str, Any] = {}
 
     def take_back_the_id() -> None:
         # The ID was never shown to anyone: take it back, so it cannot
         # come to name another deploy's version of the same number.
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(repo.inside(IDS), attempt.pop("id")))
+        if "id" in attempt:
+            with contextlib.suppress(OSError):
+                storage.delete(id_key(attempt.pop("id")))
+
+    def taken(number: versions.Version) -> bool:
+        return storage.exists(version_key(folder, versions.folder(number)))
 
     def prepare(seen: Seen) -> Change:
         model = seen.model or ModelRecord(name=display, folder=folder, created_at=now(),
@@ -269,39 +301,60 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
         highest = versions.parse(model.highest_version) if model.highest_version else None
         if exact is not None:
             number = exact
-            if os.path.lexists(os.path.join(vdir_root, versions.folder(number))):
+            if taken(number):
                 raise VersionExists(f"{model.name!r} already has version {versions.folder(number)}; "
                                     "choose another --version or use --bump")
         else:
             number = versions.next_version(highest, bump)
             # A number above every folder, should model.toml lag behind the tree.
-            while os.path.lexists(os.path.join(vdir_root, versions.folder(number))):
+            while taken(number):
                 number = versions.next_version(number, bump)
-        target = os.path.join(vdir_root, versions.folder(number))
+        take_back_the_id()
+        attempt["number"] = number
         attempt["id"] = repo.new_id(folder, versions.folder(number))
         checkpoint("deploy:id-allocated")
-        files = _prepare_publish(repo, deploy, model, number, attempt["id"], highest, description, readme, fields)
-
-        def publish() -> None:
-            # The number is recorded as used (model.toml, renamed first) before the
-            # folder appears: a crash in between skips a number, never reuses one.
-            checkpoint("deploy:model-written")
-            os.rename(deploy.staging, target)  # absent, checked under the lock
-            deploy.published = target
-            checkpoint("deploy:published")
-
-        return Change(files=files, check=lambda: not os.path.lexists(target), then=publish,
-                       result=(model, seen.model is None), lost=take_back_the_id)
+        changes: dict[str, Any] = {}
+        if highest is None or number > highest:
+            changes["highest_version"] = str(number)
+        if description is not None:
+            changes["description"] = description
+        if readme is not None:
+            changes["readme_generated"] = None
+        updated = model.replace(**changes)
+        return Change(model=updated if seen.model is None or updated != seen.model else None,
+                      result=(updated, seen.model is None), lost=take_back_the_id)
 
     try:
-        model, created = repo.update(folder, prepare)
+        while True:
+            model, created = repo.update(folder, prepare)
+            checkpoint("deploy:model-written")
+            vfolder = versions.folder(attempt["number"])
+            try:
+                deploy.leases.enter_context(storage.lease(version_key(folder, vfolder, DEPLOY_LOCK), claim=True))
+            except Precondition:
+                take_back_the_id()
+                if exact is not None:
+                    raise VersionExists(f"{model.name!r} already has version {vfolder}; "
+                                        "choose another --version or use --bump") from None
+                continue
+            deploy.vfolder = vfolder
+            break
+        record = _record(model, attempt["number"], attempt["id"], fields)
+        for name in (fields["artifact"], CODE_DIR):
+            if storage.exists(staging_key(deploy.token, name)):
+                storage.move(staging_key(deploy.token, name), version_key(folder, vfolder, name))
+        deploy.log.move(version_key(folder, vfolder, LOG_FILE))
+        checkpoint("deploy:claimed")
+        if readme is not None:
+            storage.put(model_key(folder, README_FILE), readme.encode("utf-8"))
+        storage.put(version_key(folder, vfolder, VERSION_FILE), dump_toml(record.to_toml()).encode(), CREATE)
     except BaseException:
-        if deploy.published is None and "id" in attempt:
+        if not deploy.published:
             take_back_the_id()
         raise
-    # Durability of the renames; others saw them at once.
-    atomic.fsync_dir(model_dir)
-    atomic.fsync_dir(vdir_root)
+    deploy.published = True
+    deploy.record = record
+    checkpoint("deploy:published")
     deploy.primary_at_start = model.primary
     if created:
         _note_new_model(repo, model)
@@ -318,16 +371,9 @@ def _note_new_model(repo: Repository, model: ModelRecord) -> None:
         note(f"created model {model.name!r} (did you mean {', '.join(close)}?)")
 
 
-def _prepare_publish(repo: Repository, deploy: _Deploy, model: ModelRecord, number: versions.Version, version_id: str,
-                     highest: versions.Version | None, description: str | None, readme: str | None,
-                     fields: dict[str, Any]) -> list[tuple[str, str | bytes]]:
-    """Write the staged version's record; return the model.toml (and README) that
-    publishing it brings, as (path, content) pairs.
-
-    A template's README is not written here but once the deploy ends Active
-    (``_finish``): a first deploy that fails must not leave a template's
-    description on the model."""
-    record = VersionRecord(
+def _record(model: ModelRecord, number: versions.Version, version_id: str, fields: dict[str, Any]) -> VersionRecord:
+    """The record of a version being deployed."""
+    return VersionRecord(
         model=model.name, version=str(number), version_id=version_id, status="deploying",
         deployed_at=now(), deployed_by=identity.user_at_host(),
         size=fields["size"], sha256=fields["sha256"], artifact=fields["artifact"],
@@ -335,39 +381,25 @@ def _prepare_publish(repo: Repository, deploy: _Deploy, model: ModelRecord, numb
         process=identity.this_process(),
         extra={"sample_input": fields["sample_input"]} if fields["sample_input"] else {},
     )
-    write_toml(os.path.join(deploy.staging, VERSION_FILE), record.to_toml())
-    deploy.record = record
-    new_highest = number if highest is None or number > highest else highest
-    changes: dict[str, Any] = {"highest_version": str(new_highest)}
-    if description is not None:
-        changes["description"] = description
-    model_dir = repo.model_dir(deploy.folder)
-    files: list[tuple[str, str | bytes]] = []
-    if readme is not None:
-        files.append((os.path.join(model_dir, README_FILE), readme))
-        changes["readme_generated"] = None
-    files.append((os.path.join(model_dir, MODEL_FILE), model_toml(model.replace(**changes))))
-    return files
 
 
 def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, promote: bool,
             type_flag: str | None, framework_flag: str | None, template: Template | None) -> VersionRecord:
-    """Record the check's outcome, then move the primary under the model's lock.
+    """Record the check's outcome, then move the primary by compare-and-swap.
 
-    The outcome is written whole to ``outcome.toml`` first (outside any
-    lock: only this process writes in its version's folder while it holds
-    the deploy lock). Under the model's lock come, in this order, the new
-    model.toml (the primary) and README, the rename of ``outcome.toml``
-    over version.toml, the history lines and the log's last line. A kill
-    between any two of them leaves either a version that reads as
+    The outcome is written whole to ``outcome.toml`` first (only this process
+    writes in its version's folder while it holds the version's lease). Then
+    come, in this order, the new model.toml (the primary) and README, the
+    outcome written over version.toml, the history and the log's last line.
+    A kill between any two of them leaves either a version that reads as
     Deployment Failed (interrupted), never promoted, or one that is the
-    primary and reads as Active from its outcome; ``doctor --fix``
-    completes what the kill cut short.
+    primary and reads as Active from its outcome; ``doctor --fix`` completes
+    what the kill cut short.
     """
     from ..environment import python_version
 
     record = deploy.record
-    assert record is not None and deploy.published is not None
+    assert record is not None and deploy.vfolder is not None
     extra = dict(record.extra)
     if result.signature:
         extra["signature"] = result.signature
@@ -384,15 +416,15 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, promote: boo
     log = deploy.log
     if not result.ok:
         log.write(f"FAILED: {result.reason}" + (f"\n{result.error}" if result.error else ""))
-    outcome_path = os.path.join(deploy.published, OUTCOME_FILE)
-    write_toml(outcome_path, record.to_toml())
+    storage = repo.storage
+    outcome_key = version_key(deploy.folder, deploy.vfolder, OUTCOME_FILE)
+    outcome_bytes = dump_toml(record.to_toml()).encode()
+    storage.put(outcome_key, outcome_bytes)
     checkpoint("deploy:outcome-staged")
-    model_dir = repo.model_dir(deploy.folder)
-    model_path, readme_path = os.path.join(model_dir, MODEL_FILE), os.path.join(model_dir, README_FILE)
     checked = record
 
     def prepare(seen: Seen) -> Change:
-        model = existing(seen, model_path)
+        model = existing(seen, repo.where(model_key(deploy.folder, MODEL_FILE)))
         record = checked
         promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start,
                                                                    record.version)
@@ -411,56 +443,51 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, promote: boo
                                version_id=record.version_id, status=record.status, detail=record.reason)]
         if promoted:
             events.append(primary_event(model, record, f"deploy of {record.version}"))
-        files: list[tuple[str, str | bytes]] = []
         readme = docs.readme_after(updated, record, seen.readme, template if result.ok else None)
         if readme is not None:
-            files.append((readme_path, readme.text))
             updated = updated.replace(readme_generated=readme.generated)
-        if updated != model:
-            files.append((model_path, model_toml(updated)))
 
         def record_outcome() -> None:
-            os.replace(outcome_path, os.path.join(deploy.published, VERSION_FILE))
+            storage.put(version_key(deploy.folder, deploy.vfolder, VERSION_FILE), outcome_bytes)
+            storage.delete(outcome_key)
             checkpoint("deploy:version-written")
 
-        return Change(files=files, then=record_outcome, events=events, result=(record, outcome))
+        return Change(model=updated if updated != model else None, readme=None if readme is None else readme.text,
+                      then=record_outcome, events=events, result=(record, outcome))
 
     # The truth first: the primary (model.toml), then the outcome, the history, the log.
-    record, outcome = repo.update(deploy.folder, prepare, sync=False,
-                                   marks=("deploy:primary-written", "deploy:history-written"))
+    record, outcome = repo.update(deploy.folder, prepare,
+                                  marks=("deploy:primary-written", "deploy:history-written"))
     log.write(outcome)
-    atomic.fsync_file(os.path.join(model_dir, HISTORY_FILE))
-    atomic.fsync_dir(model_dir)
-    atomic.fsync_dir(deploy.published)
     return record
 
 
 def _abandon(repo: Repository, deploy: _Deploy, reason: str) -> None:
     """Best effort after an exception: a published version is marked failed at once,
     unless it had already become the primary (then it is Active: its outcome is
-    renamed into place)."""
-    if deploy.published is None or deploy.record is None:
+    written into place). Only this process writes its version while it holds the
+    version's lease, and only its deploy can make it primary, so no lock is needed."""
+    if not deploy.published or deploy.record is None or deploy.vfolder is None:
         return
+    storage = repo.storage
     try:
+        folder, vfolder = deploy.folder, deploy.vfolder
         failed = deploy.record.replace(status="failed", finished_at=now(), reason=reason)
-        version_path = os.path.join(deploy.published, VERSION_FILE)
-        outcome_path = os.path.join(deploy.published, OUTCOME_FILE)
-        with lock.Lock(os.path.join(repo.model_dir(deploy.folder), LOCK_FILE), timeout=2.0):
-            if read_toml(version_path).get("status") != "deploying":
-                return  # its outcome is in place
-            if versions.same(repo.read_model(deploy.folder).primary, failed.version):
-                os.replace(outcome_path, version_path)
-                deploy.log.write("Active; now the primary version (the deploy was interrupted after that)")
-                return
-            deploy.log.write(f"FAILED: {reason}")
-            write_toml(version_path, failed.to_toml())
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(outcome_path)
-            with repo.history(deploy.folder) as history:
-                history.append(HistoryEvent(
-                    at=now(), by=failed.deployed_by, event="deploy", version=failed.version,
-                    version_id=failed.version_id, status="failed", detail=reason))
-            deploy.log.write("Deployment Failed")
+        version_k = version_key(folder, vfolder, VERSION_FILE)
+        outcome_k = version_key(folder, vfolder, OUTCOME_FILE)
+        if repo.version_file(folder, vfolder).status != "deploying":
+            return  # its outcome is in place
+        if versions.same(repo.read_model(folder).primary, failed.version):
+            storage.put(version_k, storage.get(outcome_k, 1 << 20).data)
+            storage.delete(outcome_k)
+            deploy.log.write("Active; now the primary version (the deploy was interrupted after that)")
+            return
+        deploy.log.write(f"FAILED: {reason}")
+        storage.put(version_k, dump_toml(failed.to_toml()).encode())
+        storage.delete(outcome_k)
+        repo.record(folder, [HistoryEvent(
+            at=now(), by=failed.deployed_by, event="deploy", version=failed.version,
+            version_id=failed.version_id, status="failed", detail=reason)])
+        deploy.log.write("Deployment Failed")
     except BaseException:
         pass  # the version still reads as interrupted once this process is gone
-

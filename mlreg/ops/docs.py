@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import identity
@@ -10,9 +9,7 @@ from ..errors import (
     ReadmeChanged,
     UsageError,
 )
-from ..layout import (
-    MODEL_FILE,
-)
+from ..layout import MODEL_FILE, model_key
 from ..metadata import (
     HistoryEvent,
     ModelRecord,
@@ -26,7 +23,6 @@ from ..repo import (
     Repository,
     Seen,
     existing,
-    model_toml,
 )
 
 if TYPE_CHECKING:
@@ -79,14 +75,14 @@ def describe(repo: Repository, name: str, text: str) -> ModelInfo:
     if len(text) > 4096:
         raise UsageError(f"a description has at most 4096 characters (got {len(text)})")
     folder = repo.load_model(name).folder
-    model_path = os.path.join(repo.model_dir(folder), MODEL_FILE)
+    model_path = repo.where(model_key(folder, MODEL_FILE))
 
     def prepare(seen: Seen) -> Change:
         model = existing(seen, model_path)
         if model.description == text:
             return Change(result=model)
         updated = model.replace(description=text)
-        return Change(files=[(model_path, model_toml(updated))], result=updated, events=[
+        return Change(model=updated, result=updated, events=[
             HistoryEvent(at=now(), by=identity.user_at_host(), event="describe", detail=text)])
 
     return repo.info(repo.update(folder, prepare))
@@ -108,8 +104,7 @@ def set_readme(repo: Repository, name: str, text: str, expect_sha256: str | None
     if len(data) > MAX_README_BYTES:
         raise UsageError(f"a README has at most {MAX_README_BYTES} bytes (got {len(data)})")
     folder = repo.load_model(name).folder
-    path = repo.readme_path(folder)
-    model_path = os.path.join(repo.model_dir(folder), MODEL_FILE)
+    model_path = repo.where(model_key(folder, MODEL_FILE))
 
     def prepare(seen: Seen) -> Change:
         model = existing(seen, model_path)
@@ -117,15 +112,15 @@ def set_readme(repo: Repository, name: str, text: str, expect_sha256: str | None
         if expect_sha256 is not None and text_sha256(current) != expect_sha256:
             raise ReadmeChanged(f"the README of {model.name!r} was changed by someone else meanwhile; "
                                 "nothing was written")
-        files: list[tuple[str, str | bytes]] = []
         events = []
         if current != text:
-            files.append((path, data))
             events.append(HistoryEvent(at=now(), by=identity.user_at_host(), event="readme",
                                        detail=f"sha256 {text_sha256(text)[:12]}"))
-        if model.readme_generated is not None and text_sha256(text) != model.readme_generated:
-            files.append((model_path, model_toml(model.replace(readme_generated=None))))
-        return Change(files=files, events=events)
+        clear = model.readme_generated is not None and text_sha256(text) != model.readme_generated
+        # The README first, compared with what was read (an edit meanwhile: read again);
+        # then model.toml stops calling it generated.
+        return Change(readme=data if current != text else None, readme_first=True,
+                      model=model.replace(readme_generated=None) if clear else None, events=events)
 
     repo.update(folder, prepare, marks=("readme:written", None))
     return text_sha256(text)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, NamedTuple
 
-from .. import atomic, identity, versions
+from .. import identity, versions
 from ..errors import (
     NotActive,
     PrimaryMoved,
 )
-from ..layout import (
-    HISTORY_FILE,
-    MODEL_FILE,
-    README_FILE,
-)
+from ..layout import MODEL_FILE, model_key
 from ..metadata import (
     HistoryEvent,
     ModelRecord,
@@ -26,7 +21,6 @@ from ..repo import (
     Repository,
     Seen,
     existing,
-    model_toml,
 )
 
 from . import docs
@@ -69,8 +63,7 @@ def promote(repo: Repository, name: str, ref: str, expect_primary: str | None = 
     """``Registry.promote`` on ``repo`` (its docstring tells the guard and the errors)."""
     expected = _expected_primary(expect_primary) if expect_primary is not None else None
     folder = repo.load_model(name).folder
-    model_path = os.path.join(repo.model_dir(folder), MODEL_FILE)
-    readme_path = os.path.join(repo.model_dir(folder), README_FILE)
+    model_path = repo.where(model_key(folder, MODEL_FILE))
     # A version that is Active stays Active, so reading it outside the lock is safe.
 
     def prepare(seen: Seen) -> Change:
@@ -87,19 +80,13 @@ def promote(repo: Repository, name: str, ref: str, expect_primary: str | None = 
         if target.primary:
             return Change(result=PromoteResult(record.name, record.primary, target, changed=False))
         updated = record.replace(primary=target.version, type=target.type, framework=target.framework)
-        files: list[tuple[str, str | bytes]] = []
         # A README mlreg generated (and nobody edited) follows the primary.
         readme = docs.readme_after(record, target.replace(primary=True), seen.readme)
         if readme is not None:
-            files.append((readme_path, readme.text))
             updated = updated.replace(readme_generated=readme.generated)
-        files.append((model_path, model_toml(updated)))
-        return Change(files=files, events=[primary_event(record, target, "promote")],
-                       result=PromoteResult(record.name, record.primary, target.replace(primary=True), changed=True))
+        return Change(model=updated, readme=None if readme is None else readme.text,
+                      events=[primary_event(record, target, "promote")],
+                      result=PromoteResult(record.name, record.primary, target.replace(primary=True), changed=True))
 
-    result = repo.update(folder, prepare, sync=False, marks=("promote:model-written", "promote:history-written"))
-    if result.changed:
-        atomic.fsync_file(os.path.join(repo.model_dir(folder), HISTORY_FILE))
-        atomic.fsync_dir(repo.model_dir(folder))
-    return result
+    return repo.update(folder, prepare, marks=("promote:model-written", "promote:history-written"))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from typing import BinaryIO, Callable, Iterator, NamedTuple
+from typing import Any, BinaryIO, Callable, Iterator, NamedTuple
 
 OVERWRITE = "overwrite"
 CREATE = "create"
@@ -89,13 +89,71 @@ class Storage(abc.ABC):
         """
 
     @abc.abstractmethod
-    def lease(self, key: str) -> contextlib.AbstractContextManager[None]:
+    def lease(self, key: str, *, claim: bool = False) -> contextlib.AbstractContextManager[None]:
         """Hold ``key``'s liveness lease for as long as the block runs: a deploy's
-        way of saying "my process is alive" to readers on any host."""
+        way of saying "my process is alive" to readers on any host. With ``claim``
+        the lease's key must be new: its creation is how a deploy claims a version
+        number (the key stays after the lease ends, dead).
+
+        Raises:
+            Precondition: ``claim`` and the key exists.
+        """
 
     @abc.abstractmethod
     def alive(self, key: str) -> bool:
         """Whether someone holds ``key``'s lease now; never waits."""
+
+    @abc.abstractmethod
+    def where(self, key: str) -> str:
+        """The key as a person finds it (a path, or a URL), for messages."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is a key, or a folder of keys (anything below ``key/``)."""
+
+    @abc.abstractmethod
+    def children(self, prefix: str) -> list[str]:
+        """The names just below the folder ``prefix`` (files and folders), unsorted;
+        [] when there is none. Never follows a link.
+
+        Raises:
+            OSError: ``prefix`` is unsafe to read (``atomic.UnsafeFile`` on a folder).
+        """
+
+    @abc.abstractmethod
+    def stamps(self, prefix: str, leaf: str) -> dict[str, Any]:
+        """For each folder just below ``prefix`` that holds ``leaf``, a stamp of
+        ``prefix/NAME/leaf`` (JSON-able) that changes whenever that key is
+        replaced: what a cache of many small records is keyed by, taken in one
+        listing rather than one read each.
+
+        Raises:
+            OSError: a folder below ``prefix`` is a link (``atomic.UnsafeFile``).
+        """
+
+    @abc.abstractmethod
+    def append(self, key: str, data: bytes, sync: bool = True) -> None:
+        """Add ``data`` at the end of ``key`` (created if absent). Only for keys that
+        one writer owns at a time (a deploy's log): on an object store it is a
+        read and a rewrite."""
+
+    @abc.abstractmethod
+    def move(self, src: str, dst: str) -> None:
+        """Move the key, or the folder of keys, ``src`` to ``dst``, which the caller
+        owns and which must not exist (a copy on an object store)."""
+
+    @abc.abstractmethod
+    def delete_folder(self, prefix: str) -> None:
+        """Remove every key below the folder ``prefix``."""
+
+    @abc.abstractmethod
+    def local_folder(self, prefix: str) -> str | None:
+        """A folder on this machine holding the keys below ``prefix`` (None when it
+        holds none), to load code from."""
+
+    @abc.abstractmethod
+    def age(self, key: str) -> float | None:
+        """Seconds since ``key`` (or the folder ``key``) was last written; None when absent."""
 
     # ------------------------------------------------------- written once
 

@@ -13,9 +13,11 @@ key's file for as long as its holder lives.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
-from typing import BinaryIO, Callable, Iterator
+import time
+from typing import Any, BinaryIO, Callable, Iterator
 
 from .. import atomic, lock
 from .base import CREATE, OVERWRITE, Object, Precondition, Storage, Update
@@ -45,17 +47,53 @@ class LocalStorage(Storage):
         Raises:
             ValueError: an empty, absolute or ``..`` component.
         """
+        if not key:
+            return self.root  # the registry's own folder (for exists, children, age)
         parts = key.split("/")
-        if not key or any(p in ("", ".", "..") or "\0" in p for p in parts):
+        if any(p in ("", ".", "..") or "\0" in p for p in parts):
             raise ValueError(f"not a storage key: {key!r}")
         return os.path.join(self.root, *parts)
 
+    def safe_path(self, key: str, *, folder: bool = False) -> str:
+        """The file of ``key``, none of whose folders below the root is a symlink (the
+        file itself is opened with ``O_NOFOLLOW``), so a planted link cannot
+        redirect a read or a write. With ``folder``, ``key`` is a folder, checked too.
+
+        Raises:
+            UnsafeFile: a folder on the way is a symlink.
+        """
+        if not key and not folder:
+            raise ValueError("not a storage key: ''")
+        path = self.path(key)
+        current = self.root
+        parts = key.split("/") if key else []
+        for part in parts if folder else parts[:-1]:
+            current = os.path.join(current, part)
+            if os.path.islink(current):
+                raise atomic.UnsafeFile(errno.ELOOP, "a symlink; mlreg never follows links inside a registry",
+                                        current)
+        return path
+
+    def where(self, key: str) -> str:
+        return self.path(key) if key else self.root
+
     def get(self, key: str, limit: int) -> Object:
-        data = atomic.read_bytes(self.path(key), limit)
-        return Object(data, token_of(data))
+        path = self.safe_path(key)
+        for attempt in range(50):
+            try:
+                data = atomic.read_bytes(path, limit)
+                return Object(data, token_of(data))
+            except atomic.UnsafeFile as e:
+                # A create links its complete temporary file to the key, then removes the
+                # temporary name: for that instant the file has two names. A hard link
+                # that stays is refused.
+                if e.errno != errno.EMLINK or attempt == 49:
+                    raise
+                time.sleep(0.001)
+        raise AssertionError("unreachable")
 
     def put(self, key: str, data: bytes, mode: str | Update = OVERWRITE) -> str:
-        path = self.path(key)
+        path = self.safe_path(key)
         atomic.make_dirs(os.path.dirname(path))
         if mode == OVERWRITE:
             atomic.write_atomic(path, data)
@@ -79,7 +117,7 @@ class LocalStorage(Storage):
         return token_of(data)
 
     def put_stream(self, key: str, source: BinaryIO, progress: Callable[[int], None] | None = None) -> tuple[int, str]:
-        path = self.path(key)
+        path = self.safe_path(key)
         atomic.make_dirs(os.path.dirname(path))
         tmp = atomic.temp_name(path)
         digest = hashlib.sha256()
@@ -120,25 +158,86 @@ class LocalStorage(Storage):
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path(key))
+            os.unlink(self.safe_path(key))
 
     def local_path(self, key: str) -> str:
-        path = self.path(key)
+        path = self.safe_path(key)
         os.close(atomic.open_regular(path))  # exists, and is a plain file of its own
         return path
 
     @contextlib.contextmanager
-    def lease(self, key: str) -> Iterator[None]:
-        path = self.path(key)
+    def lease(self, key: str, *, claim: bool = False) -> Iterator[None]:
+        path = self.safe_path(key)
         atomic.make_dirs(os.path.dirname(path))
-        fd = lock.hold(path)
+        try:
+            fd = lock.hold(path, new=claim)
+        except FileExistsError:
+            raise Precondition(f"{key} exists") from None
         try:
             yield
         finally:
             lock.release_held(fd)
 
     def alive(self, key: str) -> bool:
-        return lock.is_held(self.path(key))
+        return lock.is_held(self.safe_path(key))
+
+    def exists(self, key: str) -> bool:
+        return os.path.lexists(self.path(key))
+
+    def children(self, prefix: str) -> list[str]:
+        try:
+            return os.listdir(self.safe_path(prefix, folder=True))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def stamps(self, prefix: str, leaf: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        try:
+            with os.scandir(self.safe_path(prefix, folder=True)) as it:
+                for entry in it:
+                    if entry.is_symlink():
+                        raise atomic.UnsafeFile(errno.ELOOP, "a symlink; mlreg never follows links inside a "
+                                                "registry", entry.path)
+                    key = atomic.file_key(f"{entry.path}/{leaf}")
+                    if key is not None:
+                        found[entry.name] = list(key)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return found
+
+    def append(self, key: str, data: bytes, sync: bool = True) -> None:
+        path = self.safe_path(key)
+        fd = atomic.open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def move(self, src: str, dst: str) -> None:
+        target = self.safe_path(dst)
+        atomic.make_dirs(os.path.dirname(target))
+        os.rename(self.safe_path(src), target)
+
+    def delete_folder(self, prefix: str) -> None:
+        import shutil
+
+        path = self.safe_path(prefix, folder=True)
+        if not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+    def local_folder(self, prefix: str) -> str | None:
+        path = self.safe_path(prefix, folder=True)
+        return path if os.path.isdir(path) and not os.path.islink(path) else None
+
+    def age(self, key: str) -> float | None:
+        try:
+            return time.time() - os.lstat(self.path(key)).st_mtime
+        except FileNotFoundError:
+            return None
 
     def _folder_lock(self, path: str) -> lock.Lock:
         folder = os.path.dirname(path)

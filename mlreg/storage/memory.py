@@ -9,7 +9,7 @@ import itertools
 import os
 import tempfile
 import threading
-from typing import BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from .base import CREATE, OVERWRITE, Object, Precondition, Storage, Update
 
@@ -74,10 +74,13 @@ class MemoryStorage(Storage):
         return path
 
     @contextlib.contextmanager
-    def lease(self, key: str) -> Iterator[None]:
+    def lease(self, key: str, *, claim: bool = False) -> Iterator[None]:
         with self._guard:
+            if claim and key in self._objects:
+                raise Precondition(f"{key} exists")
             if self._leases.get(key):
                 raise RuntimeError(f"{key} is already held")
+            self._objects[key] = Object(b"", f"v{next(self._versions)}")
             self._leases[key] = 1
         try:
             yield
@@ -87,3 +90,50 @@ class MemoryStorage(Storage):
 
     def alive(self, key: str) -> bool:
         return bool(self._leases.get(key))
+
+    def where(self, key: str) -> str:
+        return f"memory:{key}"
+
+    def exists(self, key: str) -> bool:
+        return key in self._objects or any(k.startswith(key + "/") for k in list(self._objects))
+
+    def children(self, prefix: str) -> list[str]:
+        return list(self.keys(prefix + "/" if prefix else ""))
+
+    def stamps(self, prefix: str, leaf: str) -> dict[str, Any]:
+        found = {}
+        for key in self.list(prefix):
+            name, _, rest = key[len(prefix) + 1:].partition("/")
+            if rest == leaf:
+                found[name] = self._objects[key].token
+        return found
+
+    def append(self, key: str, data: bytes, sync: bool = True) -> None:
+        with self._guard:
+            current = self._objects.get(key)
+            self._objects[key] = Object((current.data if current else b"") + data, f"v{next(self._versions)}")
+
+    def move(self, src: str, dst: str) -> None:
+        with self._guard:
+            for key in [k for k in list(self._objects) if k == src or k.startswith(src + "/")]:
+                self._objects[dst + key[len(src):]] = self._objects.pop(key)
+
+    def delete_folder(self, prefix: str) -> None:
+        with self._guard:
+            for key in [k for k in list(self._objects) if k.startswith(prefix + "/")]:
+                del self._objects[key]
+
+    def local_folder(self, prefix: str) -> str | None:
+        keys = self.list(prefix)
+        if not keys:
+            return None
+        folder = tempfile.mkdtemp(prefix="code-", dir=self._cache)
+        for key in keys:
+            path = os.path.join(folder, *key[len(prefix) + 1:].split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(self._objects[key].data)
+        return folder
+
+    def age(self, key: str) -> float | None:
+        return 0.0 if self.exists(key) else None
