@@ -475,9 +475,9 @@ def logs(name: NameArg, ref: RefArg, as_json: JsonFlag = False) -> None:
     """
     lines = _registry().logs(name, ref)
     if as_json:
-        from .deploylog import entries
+        from .views import log_entries
 
-        render.emit_json(entries(lines))
+        render.emit_json(log_entries(lines))
     else:
         for line in lines:
             render.out(render.clean(line))

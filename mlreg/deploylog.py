@@ -35,21 +35,3 @@ class DeployLog:
 
 
 MAX_LOG_BYTES = 64 << 20
-
-
-def entries(lines: list[str]) -> list[dict[str, str | None]]:
-    """Log lines as ``{"at": ISO 8601 UTC, "text": the line without its timestamp}``.
-
-    Lines that continue an entry (indented under it, e.g. a traceback) carry
-    the time of the entry they belong to.
-    """
-    found: list[dict[str, str | None]] = []
-    at: str | None = None
-    for line in lines:
-        stamp, sep, text = line.partition("  ")
-        if sep and len(stamp) >= 20 and stamp[4:5] == "-" and stamp[10:11] == "T" and stamp.endswith("Z"):
-            at = stamp
-        else:
-            text = line[4:] if line.startswith("    ") else line
-        found.append({"at": at, "text": text})
-    return found

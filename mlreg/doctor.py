@@ -66,7 +66,9 @@ class Problem:
     fixed: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "path": self.path, "message": self.message, "fixed": self.fixed}
+        from .views import problem
+
+        return problem(self)
 
 
 @dataclass
@@ -88,9 +90,9 @@ class Report:
         return problem
 
     def to_json(self) -> dict[str, Any]:
-        return {"registry": self.registry, "ok": self.ok,
-                "checked": {"models": self.models, "versions": self.versions, "artifacts": self.artifacts},
-                "problems": [p.to_json() for p in self.problems]}
+        from .views import report
+
+        return report(self)
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,9 @@ class Verified:
     problem: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "version": self.version, "version_id": self.version_id,
-                "ok": self.ok, "problem": self.problem}
+        from .views import verified
+
+        return verified(self)
 
 
 def verify_artifact(repo: Repository, record: VersionRecord) -> str:

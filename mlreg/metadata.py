@@ -326,25 +326,10 @@ class VersionRecord(Record):
         return f"{label} (interrupted)" if self.interrupted else label
 
     def to_json(self) -> dict[str, Any]:
-        """The version object of SPEC §2 (its keys are never renamed)."""
-        return {
-            "model": self.model,
-            "version": self.version,
-            "version_id": self.version_id,
-            "status": self.status,
-            "primary": self.primary,
-            "deployed_at": self.deployed_at,
-            "deployed_by": self.deployed_by,
-            "size": self.size,
-            "sha256": self.sha256,
-            "type": self.type,
-            "framework": self.framework,
-            "status_label": self.status_label,
-            "finished_at": self.finished_at,
-            "reason": self.reason,
-            "environment": self.environment,
-            "code_sha256": self.code_sha256,
-        }
+        """The version object of SPEC §2 (``mlreg.views.version``)."""
+        from .views import version
+
+        return version(self)
 
 
 class HistoryEvent(Record):
@@ -368,7 +353,9 @@ class HistoryEvent(Record):
     detail: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {("from" if name == "from_" else name): getattr(self, name) for name in self._DEFAULTS}
+        from .views import event
+
+        return event(self)
 
     def to_line(self) -> str:
         import json

@@ -586,19 +586,10 @@ class ModelInfo(NamedTuple):
     version_count: int
 
     def to_json(self) -> dict[str, Any]:
-        """The model object of SPEC §2."""
-        r = self.record
-        return {
-            "name": r.name,
-            "folder": r.folder,
-            "description": r.description,
-            "type": r.type,
-            "framework": r.framework,
-            "primary": r.primary,
-            "version_count": self.version_count,
-            "created_at": r.created_at,
-            "created_by": r.created_by,
-        }
+        """The model object of SPEC §2 (``mlreg.views.model``)."""
+        from .views import model
+
+        return model(self)
 
 
 def existing(seen: Seen, model_path: str) -> ModelRecord:

@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import BadInput, MlregError, PartlyUnreadable
-from .store import Registry, classes_of, prediction
+from .store import Registry, classes_of
+from .views import prediction
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0

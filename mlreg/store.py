@@ -26,6 +26,7 @@ from .layout import LOG_FILE, version_key
 from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
 from .metadata import STATUSES, HistoryEvent, ModelRecord, VersionRecord
 from .repo import ModelInfo, Repository
+from .views import prediction
 
 if TYPE_CHECKING:
     from .doctor import Report, Verified
@@ -53,12 +54,9 @@ class ModelOverview(NamedTuple):
     readme_intro: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            **self.info.to_json(),
-            "readme_intro": self.readme_intro,
-            "versions": [v.to_json() for v in self.versions],
-            "invocation": self.invocation,
-        }
+        from .views import overview
+
+        return overview(self)
 
 
 class Registry:
@@ -518,16 +516,6 @@ class Registry:
 def _listing_failed(problems: list[str], what: str) -> str:
     more = f" (and {len(problems) - 1} more unreadable {what}s)" if len(problems) > 1 else ""
     return f"{problems[0]}{more}"
-
-
-def prediction(record: VersionRecord, predictions: list, classes: list | None = None) -> dict[str, Any]:
-    """The predict answer of SPEC §2; with ``classes``, the class each column of
-    the predictions stands for (``predict_proba`` and its kin)."""
-    answer = {"model": record.model, "version": record.version, "version_id": record.version_id,
-              "predictions": predictions}
-    if classes is not None:
-        answer["classes"] = classes
-    return answer
 
 
 def classes_of(model: Any, method: str) -> list | None:

@@ -35,9 +35,9 @@ class Template:
         return string.Template(self.readme).safe_substitute(name=model_name, folder=folder).lstrip("\n")
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "type": self.type,
-                "framework": self.framework, "sample_input": self.sample_input,
-                "source": self.source, "readme": self.readme.lstrip("\n")}
+        from .views import template
+
+        return template(self)
 
 
 def load_template(path: str, source: str) -> Template:

@@ -11,7 +11,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # Lowest first. A module imports only modules of its own layer or below.
 LAYERS = {
-    "pure": ["errors", "layout", "names", "versions", "checkpoints", "location", "environment"],
+    "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
                           "readme", "inputs", "usercode", "predict", "artifacts", "checker", "invocation"],
     "storage": ["storage", "storage.base", "storage.local", "storage.memory"],

@@ -1,4 +1,5 @@
-"""The registry through its Python API, with real scikit-learn models."""
+"""The registry through its Python API, with real scikit-learn models, on a folder
+and on the in-memory storage alike (tests marked ``folder`` read the folder itself)."""
 
 import os
 
@@ -11,8 +12,23 @@ from mlreg.errors import (
     BadInput, DeploymentFailed, FormatTooNew, IntegrityError, InvalidName, InvalidVersion,
     ModelNotFound, NotActive, PrimaryMoved, RegistryNotFound, VersionExists, VersionNotFound,
 )
+from mlreg.storage.memory import MemoryStorage
+
+folder = pytest.mark.folder
 
 
+def pytest_generate_tests(metafunc):
+    if "reg" in metafunc.fixturenames:
+        kinds = ["local"] if metafunc.definition.get_closest_marker("folder") else ["local", "memory"]
+        metafunc.parametrize("storage_kind", kinds)
+
+
+@pytest.fixture
+def reg(storage_kind, registry_path):
+    return mlreg.Registry(registry_path) if storage_kind == "local" else mlreg.Registry(storage=MemoryStorage())
+
+
+@folder
 def test_first_deploy_creates_registry_model_and_active_primary(reg, iris_model_path):
     v = reg.deploy(iris_model_path, "Iris Classifier", sample_input=[[5.1, 3.5, 1.4, 0.2]])
     assert (v.version, v.status, v.primary) == ("0.1.0", "active", True)
@@ -216,6 +232,7 @@ def test_init_refuses_a_foreign_folder(tmp_path):
     assert os.listdir(tmp_path / "home") == ["notes.txt"]
 
 
+@folder
 def test_newer_format_is_refused_untouched(reg, constant_path):
     reg.deploy(constant_path, "m")
     marker = os.path.join(reg.path, "mlreg.toml")
@@ -228,6 +245,7 @@ def test_newer_format_is_refused_untouched(reg, constant_path):
     assert _tree(reg.path) == before
 
 
+@folder
 def test_corrupt_toml_is_an_integrity_error_naming_the_file(reg, constant_path):
     reg.deploy(constant_path, "m")
     path = os.path.join(reg.path, "models", "m", "versions", "0.1.0", "version.toml")
@@ -250,6 +268,7 @@ def test_invalid_names_write_nothing(reg, constant_path):
     assert not os.path.exists(reg.path)
 
 
+@folder
 def test_symlinked_model_folder_is_refused(reg, tmp_path, constant_path):
     reg.deploy(constant_path, "m")
     outside = tmp_path / "outside"
@@ -266,6 +285,7 @@ def test_unknown_model_suggests(reg, constant_path):
         reg.versions("iris-clasifier")
 
 
+@folder
 def test_unknown_keys_in_metadata_are_kept(reg, constant_path):
     reg.deploy(constant_path, "m")
     path = os.path.join(reg.path, "models", "m", "model.toml")
@@ -282,3 +302,50 @@ def _tree(root):
             p = os.path.join(d, f)
             out[p] = open(p, "rb").read()
     return out
+
+
+def test_concurrent_deploys_from_threads_get_distinct_versions(reg, constant_path):
+    import threading
+
+    reg.deploy(constant_path, "m")
+    errors = []
+
+    def deploy():
+        try:
+            reg.deploy(constant_path, "m")
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=deploy) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [v.version for v in reg.versions("m")] == ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0"]
+    outcomes = [e.version for e in reg.history("m") if e.event == "deploy"]
+    assert sorted(outcomes) == ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0"]
+    assert reg.doctor(older_than=0).ok
+
+
+def test_a_deploy_whose_process_is_gone_reads_failed_and_doctor_records_it(reg, constant_path):
+    from mlreg import metadata
+
+    v = reg.deploy(constant_path, "m")
+    storage = reg.repo.storage
+    record = v.replace(version="0.2.0", version_id="zz000002", status="deploying", primary=False,
+                       process={"pid": 1, "host": "elsewhere"})
+    # what a deploy killed while Deploying leaves: its number recorded, its ID, its files
+    model_toml = storage.get("models/m/model.toml", 1 << 20).data
+    storage.put("models/m/model.toml", model_toml.replace(b'highest_version = "0.1.0"', b'highest_version = "0.2.0"'))
+    storage.put("ids/zz000002", b"m/0.2.0\n")
+    for name in ("model.joblib", "deploy.log"):
+        storage.put(f"models/m/versions/0.2.0/{name}", storage.get(f"models/m/versions/0.1.0/{name}", 1 << 30).data)
+    storage.put("models/m/versions/0.2.0/version.toml", metadata.dump_toml(record.to_toml()).encode())
+    seen = reg.status("m", "0.2.0")
+    assert (seen.status, seen.interrupted) == ("failed", True)
+    assert [(p.kind, p.fixed) for p in reg.doctor(fix=True).problems] == [("interrupted", True)]
+    assert reg.doctor().ok
+    assert reg.status("m", "0.2.0").reason.startswith("interrupted")
+    assert [(e.version, e.status) for e in reg.history("m") if e.event == "deploy"] == [("0.1.0", "active"),
+                                                                                      ("0.2.0", "failed")]

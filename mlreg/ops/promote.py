@@ -49,13 +49,9 @@ class PromoteResult(NamedTuple):
     changed: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "from": self.previous,
-            "to": self.record.version,
-            "changed": self.changed,
-            "version": self.record.to_json(),
-        }
+        from ..views import promoted
+
+        return promoted(self)
 
 
 

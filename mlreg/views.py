@@ -1,0 +1,127 @@
+"""Every JSON shape mlreg shows, in one place: the objects of SPEC §2 (and §10) that
+the CLI's ``--json``, the HTTP API and the web pages all send. Scripts rely on these
+keys: they are never renamed, only added to.
+
+Each function takes the record it shows (duck-typed: this module imports nothing
+of mlreg, so that every layer may use it); the records' ``to_json`` methods call
+these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def version(r: Any) -> dict[str, Any]:
+    """A version (``VersionRecord``)."""
+    return {
+        "model": r.model,
+        "version": r.version,
+        "version_id": r.version_id,
+        "status": r.status,
+        "primary": r.primary,
+        "deployed_at": r.deployed_at,
+        "deployed_by": r.deployed_by,
+        "size": r.size,
+        "sha256": r.sha256,
+        "type": r.type,
+        "framework": r.framework,
+        "status_label": r.status_label,
+        "finished_at": r.finished_at,
+        "reason": r.reason,
+        "environment": r.environment,
+        "code_sha256": r.code_sha256,
+    }
+
+
+def model(info: Any) -> dict[str, Any]:
+    """A model (``ModelInfo``: its record and its number of versions)."""
+    r = info.record
+    return {
+        "name": r.name,
+        "folder": r.folder,
+        "description": r.description,
+        "type": r.type,
+        "framework": r.framework,
+        "primary": r.primary,
+        "version_count": info.version_count,
+        "created_at": r.created_at,
+        "created_by": r.created_by,
+    }
+
+
+def overview(o: Any) -> dict[str, Any]:
+    """``show``: the model, its versions and invocation code (``ModelOverview``)."""
+    return {
+        **model(o.info),
+        "readme_intro": o.readme_intro,
+        "versions": [version(v) for v in o.versions],
+        "invocation": o.invocation,
+    }
+
+
+def event(e: Any) -> dict[str, Any]:
+    """A history event (``HistoryEvent``); ``from_`` is shown as ``from``."""
+    return {("from" if name == "from_" else name): getattr(e, name) for name in e._DEFAULTS}
+
+
+def promoted(result: Any) -> dict[str, Any]:
+    """What ``promote`` did (``PromoteResult``)."""
+    return {
+        "model": result.model,
+        "from": result.previous,
+        "to": result.record.version,
+        "changed": result.changed,
+        "version": version(result.record),
+    }
+
+
+def prediction(record: Any, predictions: list, classes: list | None = None) -> dict[str, Any]:
+    """The answer of ``predict``; with ``classes``, the class each column of the
+    predictions stands for (``predict_proba`` and its kin)."""
+    answer = {"model": record.model, "version": record.version, "version_id": record.version_id,
+              "predictions": predictions}
+    if classes is not None:
+        answer["classes"] = classes
+    return answer
+
+
+def problem(p: Any) -> dict[str, Any]:
+    """One thing ``doctor`` found (``Problem``)."""
+    return {"kind": p.kind, "path": p.path, "message": p.message, "fixed": p.fixed}
+
+
+def report(r: Any) -> dict[str, Any]:
+    """``doctor`` (``Report``)."""
+    return {"registry": r.registry, "ok": r.ok,
+            "checked": {"models": r.models, "versions": r.versions, "artifacts": r.artifacts},
+            "problems": [problem(p) for p in r.problems]}
+
+
+def verified(v: Any) -> dict[str, Any]:
+    """One artifact ``verify`` rehashed (``Verified``)."""
+    return {"model": v.model, "version": v.version, "version_id": v.version_id, "ok": v.ok, "problem": v.problem}
+
+
+def template(t: Any) -> dict[str, Any]:
+    """A model template (``Template``)."""
+    return {"name": t.name, "description": t.description, "type": t.type, "framework": t.framework,
+            "sample_input": t.sample_input, "source": t.source, "readme": t.readme.lstrip("\n")}
+
+
+def log_entries(lines: list[str]) -> list[dict[str, str | None]]:
+    """Deploy-log lines as ``{"at": ISO 8601 UTC, "text": the line without its timestamp}``.
+
+    Lines that continue an entry (indented under it, e.g. a traceback) carry
+    the time of the entry they belong to.
+    """
+    found: list[dict[str, str | None]] = []
+    at: str | None = None
+    for line in lines:
+        stamp, sep, text = line.partition("  ")
+        if sep and len(stamp) >= 20 and stamp[4:5] == "-" and stamp[10:11] == "T" and stamp.endswith("Z"):
+            at = stamp
+        else:
+            text = line[4:] if line.startswith("    ") else line
+        found.append({"at": at, "text": text})
+    return found
