@@ -47,10 +47,12 @@ from .metadata import (
     HistoryEvent,
     ModelRecord,
     VersionRecord,
+    check_home,
     dump_toml,
     now,
+    parse_toml,
 )
-from .storage.base import CREATE, Precondition, Update
+from .storage.base import CREATE, Object, Precondition
 
 if TYPE_CHECKING:
     from .repo import Repository
@@ -236,7 +238,7 @@ class Doctor:
             record = repo.read_model(folder)
         except (FileNotFoundError, NotADirectoryError):
             if self.storage.exists(model_key(folder)) and not (self.root and os.path.isfile(
-                    os.path.join(self.root, "models", folder))):
+                    os.path.join(self.root, *model_key(folder).split("/")))):
                 self.report.add("incomplete-model", self.where(model_key(folder)),
                                 "a model folder without model.toml (a first deploy that ended early); "
                                 "remove it by hand if unused")
@@ -327,16 +329,22 @@ class Doctor:
             problem.message = ("a deploy reads as interrupted, but its process (pid "
                                f"{record.process.get('pid')}) still runs: locks do not seem to work on this filesystem")
             return record.replace(status="failed")
-        seen = self.storage.get(key, 1 << 20)
-        current = self.repo.version_file(folder, vfolder)
-        if (current.status != "deploying" or self._alive(version_key(folder, vfolder, DEPLOY_LOCK))
-                or versions.same(self.repo.read_model(folder).primary, current.version)):
-            return current  # it finished, came back, or became primary meanwhile: the next run completes it
-        failed = current.replace(status="failed", finished_at=now(), reason=INTERRUPTED)
-        try:
-            self.storage.put(key, dump_toml(failed.to_toml()).encode(), Update(seen.token))
-        except Precondition:
-            return self.repo.version_file(folder, vfolder)  # written meanwhile
+        lease = version_key(folder, vfolder, DEPLOY_LOCK)
+        failed: VersionRecord | None = None
+
+        def mark_failed(seen: Object | None) -> bytes | None:
+            nonlocal failed
+            failed = None
+            current = self._parsed(seen, folder, vfolder)
+            if (current is None or current.status != "deploying" or self._alive(lease)
+                    or versions.same(self.repo.read_model(folder).primary, current.version)):
+                return None  # it finished, came back, or became primary meanwhile: the next run completes it
+            failed = current.replace(status="failed", finished_at=now(), reason=INTERRUPTED)
+            return dump_toml(failed.to_toml()).encode()
+
+        self.storage.update(key, mark_failed)
+        if failed is None:
+            return self.repo.version_file(folder, vfolder)
         self.storage.delete(version_key(folder, vfolder, OUTCOME_FILE))
         self.repo.record(folder, [HistoryEvent(
             at=now(), by=_who(), event="deploy", version=failed.version, version_id=failed.version_id,
@@ -359,15 +367,29 @@ class Doctor:
                                   "before its outcome was recorded; it reads as Active from outcome.toml")
         if self.fix and not self._alive(version_key(folder, vfolder, DEPLOY_LOCK)):
             outcome_key = version_key(folder, vfolder, OUTCOME_FILE)
-            seen = self.storage.get(key, 1 << 20)
-            if self.repo.version_file(folder, vfolder).status == "deploying":
-                try:
-                    self.storage.put(key, self.storage.get(outcome_key, 1 << 20).data, Update(seen.token))
-                    self.storage.delete(outcome_key)
-                except (Precondition, FileNotFoundError):
-                    pass  # completed meanwhile
+
+            def complete(seen: Object | None) -> bytes | None:
+                current = self._parsed(seen, folder, vfolder)
+                if current is None or current.status != "deploying":
+                    return None  # completed meanwhile
+                return self.storage.get(outcome_key, 1 << 20).data
+
+            try:
+                self.storage.update(key, complete)
+            except FileNotFoundError:
+                pass  # its outcome was written into place meanwhile
+            self.storage.delete(outcome_key)
             problem.fixed = True
         return outcome
+
+    def _parsed(self, seen: Object | None, folder: str, vfolder: str) -> VersionRecord | None:
+        """The version record in ``seen`` (version.toml as a compare-and-swap read it)."""
+        if seen is None:
+            return None
+        where = self.where(version_key(folder, vfolder, VERSION_FILE))
+        record = VersionRecord.from_toml(parse_toml(seen.data, where), where)
+        check_home(record, folder, vfolder, where)
+        return record
 
     def _outcomes(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
         """Every finished deploy has its outcome in the history and as its log's last line
@@ -493,12 +515,9 @@ class Doctor:
             problem = self.report.add("history", self.where(key), "a torn last line (a writer killed mid-append); "
                                       "readers skip it")
             if self.fix:
-                cut = seen.data[:seen.data.rfind(b"\n") + 1]
-                try:
-                    self.storage.put(key, cut, Update(seen.token))
-                    problem.fixed = True
-                except Precondition:
-                    pass
+                self.storage.update(key, lambda now: None if now is None or now.data.endswith(b"\n")
+                                    else now.data[:now.data.rfind(b"\n") + 1], limit=256 << 20)
+                problem.fixed = True
         self._primary_in_history(model)
 
     def _primary_in_history(self, model: ModelRecord) -> None:

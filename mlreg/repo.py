@@ -195,10 +195,11 @@ class Repository:
 
     # ------------------------------------------------------------- versions
 
-    def version_folders(self, folder: str) -> list[str]:
-        """The model's version folders, lowest number first (anything that is not a
-        version number is not a version folder; `doctor` reports it)."""
-        keyed = [(key, name) for name in self._children(versions_key(folder))
+    def version_folders(self, folder: str, names: list[str] | None = None) -> list[str]:
+        """The model's version folders (of ``names``, when listed already), lowest number
+        first (anything that is not a version number is not a version folder;
+        `doctor` reports it)."""
+        keyed = [(key, name) for name in (self._children(versions_key(folder)) if names is None else names)
                  if (key := versions.sort_key(name)) is not None]
         keyed.sort()
         return [name for _, name in keyed]
@@ -275,10 +276,10 @@ class Repository:
         can edit is never their source of truth)."""
         from . import index
 
-        vfolders = self.version_folders(record.folder)
-        if not cached or len(vfolders) < index.MIN_VERSIONS:  # few: parsing the files is as fast as a cache
+        names = self._children(versions_key(record.folder))
+        if not cached or len(names) < index.MIN_VERSIONS:  # few: parsing the files is as fast as a cache
             found = []
-            for vfolder in vfolders:
+            for vfolder in self.version_folders(record.folder, names):
                 try:
                     found.append(self.read_version(record.folder, vfolder, record.primary))
                 except FileNotFoundError:
@@ -306,21 +307,22 @@ class Repository:
         fresh: dict[str, Any] = {}
         found = []
         stale = False
+        base = self.where(prefix)  # for messages: where(key) for every version costs a tenth of the listing
         keyed = sorted((k, v) for v in stamps if (k := versions.sort_key(v)) is not None)
         for _, vfolder in keyed:
             stamp = stamps[vfolder]
             entry = cached.get(vfolder)
-            key = version_key(folder, vfolder, VERSION_FILE)
             if entry is not None and entry[0] == stamp:
                 data = entry[1]
             else:
                 try:
-                    data, stale = self.toml(key), True
+                    data, stale = self.toml(version_key(folder, vfolder, VERSION_FILE)), True
                 except FileNotFoundError:
                     continue
             fresh[vfolder] = (stamp, data)
-            version = VersionRecord.from_toml(data, self.where(key))
-            check_home(version, folder, vfolder, self.where(key))
+            where = f"{base}/{vfolder}/{VERSION_FILE}"
+            version = VersionRecord.from_toml(data, where)
+            check_home(version, folder, vfolder, where)
             found.append(self.as_read(version, folder, vfolder, primary_vfolder))
         if stale or len(fresh) != len(cached):
             with contextlib.suppress(OSError, ValueError):  # a read-only registry goes without
