@@ -118,7 +118,7 @@ def verify_artifact(repo: Repository, record: VersionRecord) -> str:
     from .usercode import verify
 
     try:
-        open_verified(repo.artifact_path(record), record.size, record.sha256).close()
+        open_verified(repo.artifact_path(record, cached=False), record.size, record.sha256).close()
         verify(repo.code_path(record), record.code_sha256)
     except IntegrityError as e:
         return str(e)
@@ -286,7 +286,7 @@ class Doctor:
             self.report.artifacts += 1
             problem = verify_artifact(self.repo, record)
             if problem:
-                self.report.add("artifact", self.repo.artifact_path(record), problem)
+                self.report.add("artifact", self.repo.version_where(record, record.artifact), problem)
         self._id_of(model, vfolder, record)
         return record
 

@@ -20,9 +20,17 @@ def default_registry() -> str:
 
 
 def resolve_registry(path: str | os.PathLike[str] | None = None) -> str:
-    """The absolute registry path chosen by SPEC §1's order."""
+    """The registry location chosen by SPEC §1's order: an absolute path, or an
+    ``s3://BUCKET[/PREFIX]`` URL as given (SPEC §8)."""
     chosen = os.fspath(path) if path else os.environ.get(ENV_REGISTRY) or default_registry()
+    if is_url(chosen):
+        return chosen.rstrip("/")
     return os.path.abspath(os.path.expanduser(chosen))
+
+
+def is_url(location: str) -> bool:
+    """Whether a registry location names an object store rather than a folder."""
+    return location.startswith("s3://")
 
 
 def resolve_lock_timeout(timeout: float | None = None) -> float:

@@ -141,6 +141,9 @@ class Repository:
             raise UsageError(f"{self.path} exists and is not a folder")
         if [n for n in self.storage.children("") if not n.startswith(".")]:
             raise UsageError(f"{self.path} is a non-empty folder that is not an mlreg registry; choose another path")
+        # mlreg never runs where updates could be lost silently (SPEC §8): a store that
+        # lets a stale compare-and-swap succeed is refused before the marker is written.
+        self.storage.check_conditional_writes()
         # The marker comes first: a concurrent first write then sees a registry,
         # never a non-empty folder without a marker.
         try:
@@ -390,16 +393,18 @@ class Repository:
                 continue
             return candidate
 
-    def artifact_path(self, record: VersionRecord) -> str:
+    def artifact_path(self, record: VersionRecord, cached: bool = True) -> str:
         """A path on this machine to load a version's artifact from (where it would be,
         when it is missing: every reader opens it through ``predict.open_verified``).
+        On a remote store, a copy from the per-user cache, unless ``cached`` is False
+        (integrity checks download what the store holds now).
 
         Raises:
             IntegrityError: a folder on its way is a symlink.
         """
         key = version_key(names.folder_of(record.model), versions.folder_for(record.version), record.artifact)
         try:
-            return self.storage.local_path(key)
+            return self.storage.local_path(key, record.sha256 if cached else None)
         except FileNotFoundError:
             return self.where(key)  # its readers say it is missing
         except OSError as e:

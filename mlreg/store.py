@@ -82,9 +82,9 @@ class Registry:
         chosen = trust_file or os.environ.get(ENV_TRUST_FILE)
         self.trust_file = os.path.abspath(os.fspath(chosen)) if chosen else None
         if storage is None:
-            from .storage.local import LocalStorage
+            from .storage import open_storage
 
-            storage = LocalStorage(resolve_registry(path), self.lock_timeout)
+            storage = open_storage(resolve_registry(path), self.lock_timeout)
         self.repo = Repository(storage)
         self.path = self.repo.path
 

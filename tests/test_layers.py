@@ -14,7 +14,7 @@ LAYERS = {
     "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
                           "readme", "inputs", "usercode", "predict", "artifacts", "checker", "invocation"],
-    "storage": ["storage", "storage.base", "storage.local", "storage.memory"],
+    "storage": ["storage", "storage.base", "storage.local", "storage.memory", "storage.s3"],
     "repository": ["repo"],
     "operations": ["doctor", "ops", "ops.deploy", "ops.promote", "ops.docs"],
     "facade": ["store", "__init__"],

@@ -1,6 +1,7 @@
-"""The storage interface's contract, held by every implementation alike: creates and
-updates that lose a race fail, the compare-and-swap loop loses nothing under
-concurrent writers (threads, and processes for a folder), streams hash as they go."""
+"""The storage interface's contract, held by every implementation alike (a folder,
+memory, a real SeaweedFS): creates and updates that lose a race fail, the
+compare-and-swap loop loses nothing under concurrent writers (threads, and
+processes for a folder), streams hash as they go."""
 
 import hashlib
 import io
@@ -19,8 +20,12 @@ from mlreg.storage.memory import MemoryStorage
 LIMIT = 1 << 20
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "s3"])
 def store(request, tmp_path):
+    if request.param == "s3":
+        from mlreg.storage.s3 import S3Storage
+
+        return S3Storage(request.getfixturevalue("s3_registry"))
     return LocalStorage(str(tmp_path / "root")) if request.param == "local" else MemoryStorage()
 
 

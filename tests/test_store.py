@@ -1,5 +1,6 @@
-"""The registry through its Python API, with real scikit-learn models, on a folder
-and on the in-memory storage alike (tests marked ``folder`` read the folder itself)."""
+"""The registry through its Python API, with real scikit-learn models, on a folder,
+on the in-memory storage and on a real SeaweedFS alike (tests marked ``folder``
+read the folder itself)."""
 
 import os
 
@@ -19,12 +20,14 @@ folder = pytest.mark.folder
 
 def pytest_generate_tests(metafunc):
     if "reg" in metafunc.fixturenames:
-        kinds = ["local"] if metafunc.definition.get_closest_marker("folder") else ["local", "memory"]
+        kinds = ["local"] if metafunc.definition.get_closest_marker("folder") else ["local", "memory", "s3"]
         metafunc.parametrize("storage_kind", kinds)
 
 
 @pytest.fixture
-def reg(storage_kind, registry_path):
+def reg(request, storage_kind, registry_path):
+    if storage_kind == "s3":
+        return mlreg.Registry(request.getfixturevalue("s3_registry"))
     return mlreg.Registry(registry_path) if storage_kind == "local" else mlreg.Registry(storage=MemoryStorage())
 
 

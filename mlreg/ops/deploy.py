@@ -191,8 +191,8 @@ def deploy(
     except BaseException:
         if deploy.vfolder is not None and not deploy.published:
             storage.delete_folder(version_key(folder, deploy.vfolder))  # claimed, never published
+        deploy.leases.close()  # first: a released lease is written once more, on an object store
         storage.delete_folder(staging_key(deploy.token))
-        deploy.leases.close()
         raise
 
     try:
@@ -218,8 +218,8 @@ def deploy(
     finally:
         with contextlib.suppress(OSError):
             log.sync()
+        deploy.leases.close()  # first: a released lease is written once more, on an object store
         storage.delete_folder(staging_key(deploy.token))
-        deploy.leases.close()
     if final.status != "active":
         raise DeploymentFailed(
             f"{display} {final.version} (ID {final.version_id}): Deployment Failed: {final.reason}; "
@@ -240,8 +240,8 @@ def _stage(repo: Repository, folder: str) -> _Deploy:
         return _Deploy(folder=folder, token=token, log=DeployLog(repo.storage, staging_key(token, LOG_FILE)),
                        leases=leases)
     except BaseException:
-        repo.storage.delete_folder(staging_key(token))
         leases.close()
+        repo.storage.delete_folder(staging_key(token))
         raise
 
 

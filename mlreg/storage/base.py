@@ -80,9 +80,10 @@ class Storage(abc.ABC):
         """Remove ``key``; removing a missing key is not an error."""
 
     @abc.abstractmethod
-    def local_path(self, key: str) -> str:
+    def local_path(self, key: str, sha256: str | None = None) -> str:
         """A path on this machine holding the key's bytes, to load from (the file
-        itself for a folder; a verified cached copy for a remote store).
+        itself for a folder; for a remote store, a copy in a cache, found by
+        ``sha256`` when given: readers verify size and hash before every load).
 
         Raises:
             FileNotFoundError: no such key.
@@ -154,6 +155,15 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def age(self, key: str) -> float | None:
         """Seconds since ``key`` (or the folder ``key``) was last written; None when absent."""
+
+    def check_conditional_writes(self) -> None:
+        """Refuse a store whose creates and updates do not fail as they must (an object
+        store that ignores the conditional headers). A folder's are the kernel's
+        (``link``, ``flock``): nothing to check.
+
+        Raises:
+            MlregError: naming the condition the store ignored (exit 1).
+        """
 
     # ------------------------------------------------------- written once
 

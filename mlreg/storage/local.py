@@ -160,7 +160,7 @@ class LocalStorage(Storage):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.safe_path(key))
 
-    def local_path(self, key: str) -> str:
+    def local_path(self, key: str, sha256: str | None = None) -> str:
         path = self.safe_path(key)
         os.close(atomic.open_regular(path))  # exists, and is a plain file of its own
         return path

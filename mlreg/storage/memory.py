@@ -64,7 +64,7 @@ class MemoryStorage(Storage):
         with self._guard:
             self._objects.pop(key, None)
 
-    def local_path(self, key: str) -> str:
+    def local_path(self, key: str, sha256: str | None = None) -> str:
         found = self.get(key, 1 << 62)
         path = os.path.join(self._cache, hashlib.sha256(found.data).hexdigest())
         if not os.path.exists(path):

@@ -1,0 +1,146 @@
+"""A team registry on a real S3-compatible store (SeaweedFS, two gateways on one filer,
+as two hosts see it), driven through the installed `mlreg` script: concurrency by
+conditional writes only, liveness by a lease, artifacts verified through the cache,
+and the refusal of a store that ignores conditional writes (SPEC §8)."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+
+import mlreg
+from conftest import mlreg_command
+from seaweed import BUCKET
+
+
+def _run(registry, *args, endpoint=None, env=None, **kwargs):
+    full = {**os.environ, **({"AWS_ENDPOINT_URL": endpoint} if endpoint else {}), **(env or {})}
+    return subprocess.run(mlreg_command() + ["--registry", registry] + [str(a) for a in args],
+                          capture_output=True, text=True, env=full, timeout=300, **kwargs)
+
+
+def _spawn(registry, *args, endpoint=None, env=None):
+    full = {**os.environ, **({"AWS_ENDPOINT_URL": endpoint} if endpoint else {}), **(env or {})}
+    return subprocess.Popen(mlreg_command() + ["--registry", registry] + [str(a) for a in args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full)
+
+
+def test_every_command_answers_the_same_json_and_exit_codes(s3_registry, iris_model_path):
+    assert _run(s3_registry, "init").returncode == 0
+    first = _run(s3_registry, "deploy", iris_model_path, "--name", "Iris", "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["version"] == "0.1.0"
+    assert _run(s3_registry, "deploy", iris_model_path, "--name", "Iris").returncode == 0
+    listed = json.loads(_run(s3_registry, "versions", "iris", "--json").stdout)
+    assert [(v["version"], v["status"], v["primary"]) for v in listed] == [("0.1.0", "active", False),
+                                                                          ("0.2.0", "active", True)]
+    assert _run(s3_registry, "promote", "iris", "0.1.0", "--expect-primary", "0.2.0").returncode == 0
+    assert _run(s3_registry, "promote", "iris", "0.2.0", "--expect-primary", "0.2.0").returncode == 4
+    answer = json.loads(_run(s3_registry, "predict", "iris", "--input", "[[5.1, 3.5, 1.4, 0.2]]").stdout)
+    assert answer["version"] == "0.1.0" and len(answer["predictions"]) == 1
+    assert _run(s3_registry, "status", "iris", "9.9.9").returncode == 3
+    assert _run(s3_registry, "versions", "nope").returncode == 3
+    assert [e["event"] for e in json.loads(_run(s3_registry, "history", "iris", "--json").stdout)] == [
+        "deploy", "primary", "deploy", "primary", "primary"]
+    assert _run(s3_registry, "doctor").returncode == 0 and _run(s3_registry, "verify").returncode == 0
+
+
+def test_a_store_without_conditional_writes_is_refused_and_nothing_is_written(s3_env, s3_registry,
+                                                                             constant_path):
+    unsafe = s3_env.unsafe_endpoint()
+    for args in (["init"], ["deploy", constant_path, "--name", "m"]):
+        r = _run(s3_registry, *args, endpoint=unsafe)
+        assert r.returncode == 1, r.stderr
+        assert "If-None-Match" in r.stderr and "Traceback" not in r.stderr
+    from mlreg.storage.s3 import S3Storage
+
+    assert S3Storage(s3_registry).list("") == []  # the probe removed its own keys; nothing else was written
+
+
+def test_16_concurrent_deploys_across_two_gateways_get_16_versions(s3_env, s3_registry, constant_path):
+    assert _run(s3_registry, "init").returncode == 0
+    procs = [_spawn(s3_registry, "deploy", constant_path, "--name", "m", "--json",
+                    endpoint=s3_env.endpoint if i % 2 else s3_env.endpoint2) for i in range(16)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 16, [err for _, err in outs if err.strip()][:3]
+    numbers = sorted(json.loads(out)["version"] for out, _ in outs)
+    assert len(set(numbers)) == 16
+    listed = json.loads(_run(s3_registry, "versions", "m", "--json", endpoint=s3_env.endpoint2).stdout)
+    assert sorted(v["version"] for v in listed) == numbers and all(v["status"] == "active" for v in listed)
+    history = json.loads(_run(s3_registry, "history", "m", "--json").stdout)
+    assert sorted(e["version"] for e in history if e["event"] == "deploy") == numbers
+    report = _run(s3_registry, "doctor", "--older-than", "0", "--json")
+    assert report.returncode == 0, report.stdout
+
+
+def test_promote_with_expect_primary_from_both_gateways_has_one_winner(s3_env, s3_registry, constant_path):
+    for _ in range(2):
+        assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
+    procs = [_spawn(s3_registry, "promote", "m", "0.1.0", "--expect-primary", "0.2.0",
+                    endpoint=s3_env.endpoint if i % 2 else s3_env.endpoint2) for i in range(8)]
+    codes = sorted(p.wait(timeout=300) for p in procs)
+    assert codes == [0] + [4] * 7
+    assert mlreg.Registry(s3_registry).model("m").record.primary == "0.1.0"
+    primaries = [e for e in mlreg.Registry(s3_registry).history("m") if e.event == "primary"]
+    assert [e.to for e in primaries] == ["0.1.0", "0.2.0", "0.1.0"]
+
+
+def test_a_deploy_killed_while_deploying_reads_failed_on_the_other_gateway_once_its_lease_lapses(
+        s3_env, s3_registry, constant_path, tmp_path):
+    import joblib
+
+    import fakemodels
+
+    slow = tmp_path / "slow.joblib"
+    joblib.dump(fakemodels.SlowToLoad(2), slow)
+    assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
+    lease = {"MLREG_DEPLOY_LEASE": "2"}
+    proc = _spawn(s3_registry, "deploy", slow, "--name", "m", env={**lease, "MLREG_TEST_LOAD_SECONDS": "60"})
+    deadline = time.monotonic() + 120
+    while True:
+        seen = _run(s3_registry, "versions", "m", "--json", endpoint=s3_env.endpoint2, env=lease)
+        found = {v["version"]: v["status"] for v in json.loads(seen.stdout)}
+        if found.get("0.2.0") == "deploying":
+            break
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else found
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(3)  # the lease lapses
+    other = _run(s3_registry, "status", "m", "0.2.0", "--json", endpoint=s3_env.endpoint2, env=lease)
+    record = json.loads(other.stdout)
+    assert (record["status"], record["primary"]) == ("failed", False) and "interrupted" in record["reason"]
+    fixed = _run(s3_registry, "doctor", "--fix", "--older-than", "0", "--json", endpoint=s3_env.endpoint2, env=lease)
+    assert fixed.returncode == 0, fixed.stdout
+    assert any(p["kind"] == "interrupted" and p["fixed"] for p in json.loads(fixed.stdout)["problems"])
+    assert _run(s3_registry, "doctor", "--older-than", "0", env=lease).returncode == 0
+    assert mlreg.Registry(s3_registry).model("m").record.primary == "0.1.0"
+
+
+def test_a_tampered_artifact_is_never_unpickled_also_through_the_cache(s3_registry, constant_path, tmp_path,
+                                                                       monkeypatch):
+    from mlreg.storage.s3 import S3Storage
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
+    predict = ["predict", "m", "--input", "[[1, 2]]"]
+    assert _run(s3_registry, *predict).returncode == 0  # now cached, by sha256
+    cached = [os.path.join(d, f) for d, _, files in os.walk(tmp_path / "cache") for f in files]
+    assert len(cached) == 1
+    with open(cached[0], "r+b") as f:  # a cached copy changed on this machine
+        f.write(b"\x80\x04cos\nsystem\n")
+    r = _run(s3_registry, *predict)
+    assert r.returncode == 7 and "sha256" in r.stderr
+    os.unlink(cached[0])
+    S3Storage(s3_registry).put("models/m/versions/0.1.0/model.joblib", b"\x80\x04cos\nsystem\n(S'true'\ntR.")
+    r = _run(s3_registry, *predict)  # the object in the bucket changed
+    assert r.returncode == 7 and "Traceback" not in r.stderr
+    assert _run(s3_registry, "verify").returncode == 7
+    assert _run(s3_registry, "doctor").returncode == 7
+
+
+def test_the_bucket_must_exist(s3_env):
+    r = _run(f"s3://{BUCKET}-missing/x", "versions", "m")
+    assert r.returncode == 3 and "Traceback" not in r.stderr
