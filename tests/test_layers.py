@@ -18,7 +18,8 @@ LAYERS = {
     "repository": ["repo"],
     "operations": ["doctor", "ops", "ops.deploy", "ops.promote", "ops.docs"],
     "facade": ["store", "__init__"],
-    "faces": ["server", "render", "completion", "cli", "__main__"],
+    "faces": ["server", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
+              "commands.changing", "commands.calling", "commands.docs", "commands.upkeep", "cli", "__main__"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 

@@ -1,0 +1,95 @@
+"""Calling models: ``predict`` and ``serve``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from .. import render
+from ..errors import UsageError
+from .base import (
+    NameArg,
+    command,
+    funnel,
+    read_text,
+    registry,
+)
+
+
+@command()
+@funnel
+def predict(
+    name: NameArg,
+    version: Annotated[Optional[str], typer.Option("--version", metavar="VERSION|ID", help="Version number or ID (default: the primary).")] = None,
+    input_json: Annotated[Optional[str], typer.Option("--input", metavar="JSON", help='Rows as JSON: [[5.1, 3.5, 1.4, 0.2]] or {"inputs": [...]}.')] = None,
+    input_file: Annotated[Optional[str], typer.Option("--input-file", metavar="FILE", help="JSON, or CSV with a header row (by .csv suffix or content); '-' reads stdin.")] = None,
+    method: Annotated[str, typer.Option("--method", help="predict, predict_proba, predict_log_proba, decision_function, transform or score_samples.")] = "predict",
+    jsonl: Annotated[bool, typer.Option("--jsonl", help='One line per input row: {"row": i, "prediction": ...}.')] = False,
+    expect_sha256: Annotated[Optional[str], typer.Option("--expect-sha256", metavar="HASH", help="Refuse (exit 7) unless the version's artifact has this sha256.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Accepted for symmetry with other commands: the output is JSON already.")] = False,
+) -> None:
+    """Predict with a version (the primary by default), after verifying its artifact; prints JSON.
+
+    Without --input or --input-file, the rows are read from stdin.
+
+    Example: mlreg predict "Iris Classifier" --input '[[5.1, 3.5, 1.4, 0.2]]'
+    """
+    from ..inputs import parse_csv, parse_json
+
+    if input_json is not None and input_file is not None:
+        raise UsageError("give either --input or --input-file, not both")
+    if input_json is not None:
+        payload = parse_json(input_json, "--input")
+    else:
+        if input_file in (None, "-"):
+            if input_file is None and sys.stdin.isatty():
+                raise UsageError("no input: give --input JSON, --input-file FILE, or pipe JSON on stdin")
+            text, csv_name = sys.stdin.read(), False
+            if not text.strip():
+                raise UsageError("no input on stdin: pipe JSON rows or CSV, or give --input JSON / --input-file FILE")
+        else:
+            text, csv_name = read_text(input_file, "--input-file"), input_file.lower().endswith(".csv")
+            if not text.strip():
+                raise UsageError(f"--input-file {input_file} is empty: it needs JSON rows or CSV with a header row")
+        is_json = not csv_name and text.lstrip()[:1] in ("[", "{")
+        payload = parse_json(text, "the input") if is_json else parse_csv(text)
+    result = registry().predict(name, payload, version=version, method=method, expect_sha256=expect_sha256)
+    if jsonl:
+        import json
+
+        for i, value in enumerate(result["predictions"]):
+            sys.stdout.write(json.dumps({"row": i, "prediction": value}, ensure_ascii=False) + "\n")
+    else:
+        render.emit_json(result)
+
+
+@command()
+@funnel
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; loopback by default. 0.0.0.0 exposes every model to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0 picks a free one).")] = 8080,
+    max_body: Annotated[int, typer.Option("--max-body", metavar="BYTES", help="Largest request body; larger ones get 413.")] = 10 * 1024 * 1024,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Drop a client whose request (line, headers and body) has not fully arrived this long after it began.")] = 30.0,
+    max_connections: Annotated[int, typer.Option("--max-connections", metavar="N", help="Connections served at once; more are answered 503 and closed.")] = 64,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log each request on stderr.")] = True,
+) -> None:
+    """Serve the registry's HTTP JSON API, so cURL and other programs can call any version.
+
+    Example: mlreg serve --port 8080 & curl -s -X POST localhost:8080/v1/models/iris-classifier/predict -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
+    """
+    from ..server import make_server
+
+    reg = registry()
+    try:
+        server = make_server(reg, host, port, max_body=max_body, timeout=timeout, access_log=access_log,
+                             max_connections=max_connections)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    bound_host, bound_port = server.server_address[:2]
+    render.err(f"mlreg: serving {reg.path} on http://{bound_host}:{bound_port} (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

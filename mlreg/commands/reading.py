@@ -1,0 +1,160 @@
+"""The read commands: ``models``, ``show``, ``versions``, ``status``, ``logs``, ``history``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .. import render
+from ..metadata import VersionRecord
+from .base import (
+    EXIT_STATUS,
+    JsonFlag,
+    NameArg,
+    RefArg,
+    command,
+    funnel,
+    label,
+    listing_what_is_readable,
+    print_version,
+    registry,
+)
+
+
+@command()
+@funnel
+def models(as_json: JsonFlag = False) -> None:
+    """List every model: name, Type, Framework, primary, number of versions, description.
+
+    Example: mlreg models --json | jq -r '.[].name'
+    """
+    with listing_what_is_readable() as listing:
+        found = listing(registry().models)
+        if as_json:
+            render.emit_json([m.to_json() for m in found])
+            return
+        render.table(
+            ["NAME", "TYPE", "FRAMEWORK", "PRIMARY", "VERSIONS", "DESCRIPTION"],
+            [[m.record.name, m.record.type, m.record.framework, m.record.primary or "-",
+              m.version_count, m.record.description] for m in found],
+            no_wrap=("NAME", "PRIMARY", "VERSIONS"),
+        )
+
+
+@command()
+@funnel
+def show(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Show a model's overview: description, Type, Framework, primary, versions and invocation code.
+
+    Example: mlreg show "Iris Classifier"
+    """
+    overview = registry().show(name)
+    if as_json:
+        render.emit_json(overview.to_json())
+        return
+    r = overview.info.record
+    render.fields([
+        ("Name", r.name), ("Folder", r.folder), ("Description", r.description or "-"),
+        ("Type", r.type), ("Framework", r.framework), ("Primary", r.primary or "none"),
+        ("Versions", overview.info.version_count),
+        ("About", overview.readme_intro or "(the README has no summary yet: mlreg readme edit)"),
+    ])
+    render.out()
+    _versions_table(overview.versions)
+    render.out()
+    render.out("Call the primary version:")
+    render.out(f"  CLI:     {render.clean(overview.invocation['cli'])}")
+    render.out("  Python:  " + "\n           ".join(render.clean(l) for l in overview.invocation["python"].splitlines()))
+    render.out(f"  cURL:    {render.clean(overview.invocation['curl'])}   (with `mlreg serve` running)")
+
+
+def _versions_table(found: list[VersionRecord]) -> None:
+    render.table(
+        ["VERSION", "ID", "STATUS", "PRIMARY", "DEPLOYED AT", "SIZE", "FRAMEWORK"],
+        [[v.version, v.version_id, v.status_label, "*" if v.primary else "", render.when(v.deployed_at),
+          render.size(v.size), v.framework] for v in found],
+        no_wrap=("VERSION", "ID", "PRIMARY", "DEPLOYED AT", "SIZE"), status="STATUS",
+    )
+
+
+@command()
+@funnel
+def versions(
+    name: NameArg,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only versions in this status: deploying, active or failed.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a model's versions: number, ID, status, primary mark, deploy time, size, Framework.
+
+    Example: mlreg versions "Iris Classifier" --status active --json | jq -r '.[].version'
+    """
+    found = registry().versions(name, status)
+    if as_json:
+        render.emit_json([v.to_json() for v in found])
+    else:
+        _versions_table(found)
+
+
+@command()
+@funnel
+def status(
+    name: NameArg,
+    ref: Annotated[Optional[str], typer.Argument(metavar="[VERSION|ID]", help="Version number or ID (default: the primary, else the newest deploy).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a version's status; exit 0 if Active, 5 if Deployment Failed, 6 while Deploying.
+
+    Example: until mlreg status "Iris Classifier" 0.3.0; [ $? -ne 6 ]; do sleep 1; done
+    """
+    from ..environment import drift
+
+    record = registry().status(name, ref)
+    changed = drift(record.environment)
+    if as_json:
+        render.emit_json({**record.to_json(), "environment_drift": changed})
+    else:
+        print_version(record)
+        for sentence in changed:
+            render.out(f"Environment: {sentence}")
+    raise typer.Exit(EXIT_STATUS[record.status])
+
+
+@command()
+@funnel
+def logs(name: NameArg, ref: RefArg, as_json: JsonFlag = False) -> None:
+    """Print a version's deploy log.
+
+    Example: mlreg logs "Iris Classifier" 0.2.0
+    """
+    lines = registry().logs(name, ref)
+    if as_json:
+        from ..views import log_entries
+
+        render.emit_json(log_entries(lines))
+    else:
+        for line in lines:
+            render.out(render.clean(line))
+
+
+@command()
+@funnel
+def history(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Show every deploy outcome and change of primary: who, when, what, from -> to.
+
+    Example: mlreg history "Iris Classifier" --json | jq '.[] | select(.event == "primary")'
+    """
+    events = registry().history(name)
+    if as_json:
+        render.emit_json([e.to_json() for e in events])
+        return
+    rows = []
+    for e in events:
+        if e.event == "primary":
+            what = f"primary {e.from_ or 'none'} -> {e.to}"
+        elif e.event == "deploy":
+            what = f"deploy {e.version} ({e.version_id}): {label(e.status)}"
+        else:
+            what = e.event
+        rows.append([render.when(e.at), e.by, what, e.detail or ""])
+    render.table(["AT", "BY", "WHAT", "DETAIL"], rows, no_wrap=("AT",))
