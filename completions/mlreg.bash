@@ -18,7 +18,7 @@ _mlreg_walk() {
 
 _mlreg_words() {
     case "$1" in
-        '') REPLY='completion deploy describe doctor history init logs models predict promote readme serve show status templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
+        '') REPLY='completion deploy describe doctor history init logs models predict promote pull push readme serve show status templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
         'completion') REPLY='--help' ;;
         'deploy') REPLY='--help --no-promote --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code' ;;
         'describe') REPLY='--help --json' ;;
@@ -29,6 +29,8 @@ _mlreg_words() {
         'models') REPLY='--help --json' ;;
         'predict') REPLY='--help --jsonl --json --version --input --input-file --method --expect-sha256' ;;
         'promote') REPLY='--help --json --expect-primary' ;;
+        'pull') REPLY='--help --promote --json --from --version' ;;
+        'push') REPLY='--help --promote --json --to --version' ;;
         'readme') REPLY='check edit show --help' ;;
         'readme check') REPLY='--help --json' ;;
         'readme edit') REPLY='--help --file' ;;
@@ -67,6 +69,10 @@ _mlreg_valued() {
         'predict|--method') REPLY='method' ;;
         'predict|--expect-sha256') REPLY='none' ;;
         'promote|--expect-primary') REPLY='active' ;;
+        'pull|--from') REPLY='none' ;;
+        'pull|--version') REPLY='none' ;;
+        'push|--to') REPLY='none' ;;
+        'push|--version') REPLY='none' ;;
         'readme edit|--file') REPLY='file' ;;
         'serve|--host') REPLY='none' ;;
         'serve|--port') REPLY='none' ;;
@@ -91,6 +97,8 @@ _mlreg_arg() {
         'predict|1') REPLY='model' ;;
         'promote|1') REPLY='model' ;;
         'promote|2') REPLY='active' ;;
+        'pull|1') REPLY='model' ;;
+        'push|1') REPLY='model' ;;
         'readme check|1') REPLY='model' ;;
         'readme edit|1') REPLY='model' ;;
         'readme show|1') REPLY='model' ;;

@@ -19,14 +19,14 @@ import typer
 from typer.main import get_command_name
 
 from . import __version__, render
-from .commands import calling, changing, deploying, docs, reading, upkeep
+from .commands import calling, changing, deploying, docs, moving, reading, upkeep
 from .commands.base import app, on_sigterm, options, reader_gone
 from .errors import UsageError
 
 __all__ = ["app", "app_for", "hoist_global_options", "main", "run"]
 
 # Importing a command module registers its commands on the app.
-COMMAND_MODULES = (deploying, reading, changing, calling, docs, upkeep)
+COMMAND_MODULES = (deploying, reading, changing, calling, moving, docs, upkeep)
 
 
 def _pipe_was_closed() -> bool:
@@ -51,7 +51,8 @@ def _version_callback(value: bool) -> None:
 def main_options(
     registry: Annotated[Optional[str], typer.Option(
         "--registry", metavar="PATH",
-        help="Registry folder. Default: $MLREG_REGISTRY, else the per-user data folder.")] = None,
+        help="Registry: a folder, or s3://BUCKET/PREFIX for a team's bucket. "
+        "Default: $MLREG_REGISTRY, else the per-user data folder.")] = None,
     lock_timeout: Annotated[Optional[float], typer.Option(
         "--lock-timeout", metavar="SECONDS",
         help="How long to wait for a model's lock before exit 6 (-1 waits for ever). "

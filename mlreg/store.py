@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .doctor import Report, Verified
     from .storage.base import Storage
     from .ops.promote import PromoteResult
+    from .ops.transfer import TransferResult
     from .templates import Template
 
 __all__ = ["ModelInfo", "ModelOverview", "PromoteResult", "Registry", "prediction", "classes_of"]
@@ -443,6 +444,35 @@ class Registry:
         A torn last line (a writer killed mid-append) is skipped.
         """
         return self.repo.read_history(name)
+
+    def push(self, name: str, to: str | os.PathLike[str], versions: Sequence[str] = (),
+             promote: bool = False) -> "TransferResult":
+        """Copy the model's Active versions (``versions``: those refs, else all) to the
+        registry at ``to`` (a folder or ``s3://BUCKET[/PREFIX]``), keeping number,
+        ID, deploy time and person, every recorded field and the README.
+
+        Versions already there with the same sha256 are skipped, so pushing again
+        copies nothing. The target's primary becomes this one's when it had none,
+        or with ``promote``.
+
+        Raises:
+            ModelNotFound, VersionNotFound, NotActive (a named version is not
+            Active), VersionExists (the target has a chosen number with other
+            content; nothing was copied), IntegrityError.
+        """
+        from .ops.transfer import transfer
+
+        other = Registry(to, lock_timeout=self.lock_timeout)
+        return transfer(self.repo, other.repo, name, versions, promote)
+
+    def pull(self, name: str, source: str | os.PathLike[str], versions: Sequence[str] = (),
+             promote: bool = False) -> "TransferResult":
+        """``push`` the other way: copy the model's Active versions from the registry
+        at ``source`` into this one (same rules)."""
+        from .ops.transfer import transfer
+
+        other = Registry(source, lock_timeout=self.lock_timeout)
+        return transfer(other.repo, self.repo, name, versions, promote)
 
     def promote(self, name: str, ref: str, expect_primary: str | None = None) -> PromoteResult:
         """Make an Active version primary (a rollback too).

@@ -76,6 +76,11 @@ def promoted(result: Any) -> dict[str, Any]:
     }
 
 
+def transferred(result: Any) -> dict[str, Any]:
+    """What ``push`` or ``pull`` did (``TransferResult``), SPEC §8."""
+    return {"model": result.model, "copied": result.copied, "skipped": result.skipped}
+
+
 def prediction(record: Any, predictions: list, classes: list | None = None) -> dict[str, Any]:
     """The answer of ``predict``; with ``classes``, the class each column of the
     predictions stands for (``predict_proba`` and its kin)."""

@@ -16,10 +16,10 @@ LAYERS = {
                           "readme", "inputs", "usercode", "predict", "artifacts", "checker", "invocation"],
     "storage": ["storage", "storage.base", "storage.local", "storage.memory", "storage.s3"],
     "repository": ["repo"],
-    "operations": ["doctor", "ops", "ops.deploy", "ops.promote", "ops.docs"],
+    "operations": ["doctor", "ops", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer"],
     "facade": ["store", "__init__"],
     "faces": ["server", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
-              "commands.changing", "commands.calling", "commands.docs", "commands.upkeep", "cli", "__main__"],
+              "commands.changing", "commands.calling", "commands.moving", "commands.docs", "commands.upkeep", "cli", "__main__"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 

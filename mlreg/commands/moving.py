@@ -1,0 +1,60 @@
+"""Moving models between registries: ``push`` and ``pull`` (SPEC §8)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .. import render
+from .base import JsonFlag, NameArg, command, funnel, registry
+
+VersionsOption = Annotated[Optional[list[str]], typer.Option(
+    "--version", metavar="VERSION|ID", help="A version to copy (repeatable); default: every Active version.")]
+PromoteFlag = Annotated[bool, typer.Option(
+    "--promote", help="Make the copied primary the destination's primary even if it has one.")]
+
+
+def _report(verb: str, result: Any, as_json: bool) -> None:
+    """A ``TransferResult``: SPEC §8's JSON, or one line."""
+    if as_json:
+        render.emit_json(result.to_json())
+        return
+    copied = ", ".join(result.copied) or "none"
+    skipped = ", ".join(result.skipped) or "none"
+    render.out(f"{verb} {render.clean(result.model)}: copied {copied}; already there: {skipped}; "
+               f"primary there: {result.primary or 'none'}")
+
+
+@command()
+@funnel
+def push(
+    name: NameArg,
+    to: Annotated[str, typer.Option("--to", metavar="LOCATION", help="The registry to copy to: a folder, or s3://BUCKET/PREFIX.")],
+    version: VersionsOption = None,
+    promote: PromoteFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Copy a model's Active versions to another registry, keeping number, ID, deploy time and person,
+    every recorded field and the README; versions already there are skipped; a number there with
+    other content exits 4 with nothing copied.
+
+    Example: mlreg push "Iris Classifier" --to s3://models/team
+    """
+    _report("pushed", registry().push(name, to, version or (), promote=promote), as_json)
+
+
+@command()
+@funnel
+def pull(
+    name: NameArg,
+    source: Annotated[str, typer.Option("--from", metavar="LOCATION", help="The registry to copy from: a folder, or s3://BUCKET/PREFIX.")],
+    version: VersionsOption = None,
+    promote: PromoteFlag = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Copy a model's Active versions from another registry into this one (as push does, the other way).
+
+    Example: mlreg pull "Iris Classifier" --from s3://models/team --version 0.3.0
+    """
+    _report("pulled", registry().pull(name, source, version or (), promote=promote), as_json)

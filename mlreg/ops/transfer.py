@@ -1,0 +1,211 @@
+"""``mlreg push`` and ``mlreg pull``: copy a model's Active versions between any two
+registries (folders or ``s3://``), keeping what each version is (SPEC §8).
+
+Everything is checked before anything is copied: a version the target already
+has with the same sha256 is skipped; a number (or an ID) there with other
+content stops the whole transfer (exit 4). Each version is then written into
+the target as a deploy writes one, so the target's rules hold throughout:
+its number recorded in model.toml (compare-and-swap), claimed by creating its
+``.deploy.lock``, its artifact and code streamed in and checked against the
+recorded sha256 and digest, its ID file created, and its ``version.toml``
+(the source's, byte for byte) created last. Running it again copies nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, NamedTuple, Sequence
+
+from .. import identity, versions
+from ..errors import IntegrityError, NotActive, VersionExists
+from ..layout import CODE_DIR, DEPLOY_LOCK, LOG_FILE, MODEL_FILE, VERSION_FILE, id_key, model_key, version_key
+from ..metadata import HistoryEvent, ModelRecord, VersionRecord, now
+from ..repo import Change, Repository, Seen, existing
+from ..storage.base import CREATE, Precondition
+from .promote import primary_event
+
+_MAX_CODE_FILE = 256 << 20
+
+
+class TransferResult(NamedTuple):
+    """What a push or a pull did: the versions copied and those already there."""
+
+    model: str
+    copied: list[str]
+    skipped: list[str]
+    primary: str | None  # the target's primary afterwards
+
+    def to_json(self) -> dict[str, Any]:
+        from ..views import transferred
+
+        return transferred(self)
+
+
+def transfer(source: Repository, target: Repository, name: str, refs: Sequence[str] = (),
+             promote: bool = False) -> TransferResult:
+    """Copy model ``name``'s Active versions (those ``refs`` name, else all) from
+    ``source`` to ``target``.
+
+    The target's primary becomes the source's when the target had none, or
+    with ``promote`` (when that version is in the target).
+
+    Raises:
+        ModelNotFound, VersionNotFound, InvalidVersion (a ref), NotActive (a ref
+        names a version that is not Active), VersionExists (the target has a
+        chosen number or ID with other content: nothing was copied),
+        IntegrityError (an artifact that does not match its record).
+    """
+    record = source.load_model(name)
+    folder = record.folder
+    if refs:
+        chosen = []
+        for ref in refs:
+            v = source.read_version(folder, source.resolve(record, ref), record.primary)
+            if v.status != "active":
+                raise NotActive(f"{record.name!r} {v.version} is {v.status_label}; only Active versions are copied")
+            if all(c.version != v.version for c in chosen):
+                chosen.append(v)
+    else:
+        chosen = [v for v in source.versions(record, cached=False) if v.status == "active"]
+    target.ensure()
+    plan, skipped = _plan(target, folder, chosen)
+    for v in plan:
+        _copy(source, target, record, v)
+    _readme(source, target, record)
+    primary = _primary(target, record, promote)
+    return TransferResult(record.name, [v.version for v in plan], [v.version for v in skipped], primary)
+
+
+def _plan(target: Repository, folder: str, chosen: list[VersionRecord]) -> tuple[list[VersionRecord], list[VersionRecord]]:
+    """The versions to copy and those the target has already; any other clash raises."""
+    plan, skipped = [], []
+    for v in chosen:
+        vfolder = versions.folder_for(v.version)
+        try:
+            there = target.version_file(folder, vfolder)
+        except FileNotFoundError:
+            there = None
+        if there is not None:
+            if there.sha256 != v.sha256:
+                raise VersionExists(
+                    f"{target.path} already has {v.model!r} {v.version} with other content (sha256 "
+                    f"{there.sha256[:12]}..., not {v.sha256[:12]}...); nothing was copied")
+            skipped.append(v)
+            continue
+        if target.storage.exists(version_key(folder, vfolder)):
+            raise VersionExists(f"{target.path} has {v.model!r} {v.version} being deployed, or left by a deploy "
+                                "that ended early (see `mlreg doctor`); nothing was copied")
+        owner = target.owner_of_id(v.version_id)
+        if owner is not None and owner != (folder, vfolder) and target.carries_id(owner, v.version_id):
+            raise VersionExists(f"{target.path} has the version ID {v.version_id} on {owner[0]} {owner[1]}; "
+                                "nothing was copied")
+        plan.append(v)
+    return plan, skipped
+
+
+def _copy(source: Repository, target: Repository, model: ModelRecord, v: VersionRecord) -> None:
+    """Write one version into the target as a deploy does."""
+    folder, vfolder = model.folder, versions.folder_for(v.version)
+    number = versions.parse(v.version)
+
+    def record_number(seen: Seen) -> Change:
+        current = seen.model or model.replace(primary=None, highest_version=None, readme_generated=None)
+        highest = versions.parse(current.highest_version) if current.highest_version else None
+        if highest is not None and highest >= number:
+            return Change() if seen.model is not None else Change(model=current)
+        return Change(model=current.replace(highest_version=str(number)))
+
+    target.update(folder, record_number)
+    storage = target.storage
+    with contextlib.ExitStack() as claimed:
+        try:
+            claimed.enter_context(storage.lease(version_key(folder, vfolder, DEPLOY_LOCK), claim=True))
+        except Precondition:
+            raise VersionExists(f"{target.path}: {v.model!r} {v.version} was taken meanwhile; "
+                                "nothing more was copied") from None
+        published = False
+        try:
+            _copy_files(source, target, folder, vfolder, v)
+            try:
+                storage.put(id_key(v.version_id), f"{folder}/{vfolder}\n".encode(), CREATE)
+            except Precondition:
+                if target.owner_of_id(v.version_id) != (folder, vfolder):
+                    raise VersionExists(f"{target.path} has the version ID {v.version_id} already; "
+                                        "nothing more was copied") from None
+            data = source.raw(version_key(folder, vfolder, VERSION_FILE), what="metadata file")
+            if data is None:
+                raise IntegrityError(f"{source.where(version_key(folder, vfolder, VERSION_FILE))} disappeared")
+            storage.put(version_key(folder, vfolder, VERSION_FILE), data, CREATE)
+            published = True
+        finally:
+            if not published:
+                claimed.close()
+                storage.delete_folder(version_key(folder, vfolder))
+    target.record(folder, [HistoryEvent(
+        at=now(), by=identity.user_at_host(), event="deploy", version=v.version, version_id=v.version_id,
+        status="active", detail=f"copied from {source.path} (deployed {v.deployed_at} by {v.deployed_by})")])
+
+
+def _copy_files(source: Repository, target: Repository, folder: str, vfolder: str, v: VersionRecord) -> None:
+    """The artifact (checked against its sha256 as it streams), the code (against its
+    digest) and the deploy log, with a line saying where it came from."""
+    from ..predict import open_verified
+
+    storage = target.storage
+    with open_verified(source.artifact_path(v), v.size, v.sha256) as f:
+        size, sha256 = storage.put_stream(version_key(folder, vfolder, v.artifact), f)
+    if (size, sha256) != (v.size, v.sha256):
+        raise IntegrityError(f"the artifact of {v.model} {v.version} changed while it was copied; nothing more was copied")
+    code_prefix = version_key(folder, vfolder, CODE_DIR)
+    for key in source.storage.list(code_prefix):
+        storage.put(key, source.storage.get(key, _MAX_CODE_FILE).data, CREATE)
+    if v.code_sha256 is not None:
+        from ..usercode import verify
+
+        verify(target.code_path(v), v.code_sha256)
+    log = source.raw(version_key(folder, vfolder, LOG_FILE), 64 << 20, what="deploy log") or b""
+    line = f"{now()}  copied from {source.path} to {target.path} by {identity.user_at_host()}\n"
+    storage.put(version_key(folder, vfolder, LOG_FILE), log + line.encode("utf-8"))
+
+
+def _readme(source: Repository, target: Repository, model: ModelRecord) -> None:
+    """The source's README goes along, unless someone wrote the target's own."""
+    from ..readme import sha256 as text_sha256
+
+    text = source.read_readme(model.folder)
+    if text is None:
+        return
+    generated = model.readme_generated if model.readme_generated == text_sha256(text) else None
+
+    def prepare(seen: Seen) -> Change:
+        current = existing(seen, target.where(model_key(model.folder, MODEL_FILE)))
+        there = None if seen.readme is None else seen.readme.decode("utf-8", "replace")
+        if there == text:
+            return Change()
+        if there is not None and current.readme_generated != text_sha256(there):
+            return Change()  # written by someone: theirs stays
+        return Change(model=current.replace(readme_generated=generated), readme=text,
+                      events=[HistoryEvent(at=now(), by=identity.user_at_host(), event="readme",
+                                           detail=f"copied from {source.path}")])
+
+    target.update(model.folder, prepare)
+
+
+def _primary(target: Repository, model: ModelRecord, promote: bool) -> str | None:
+    """The source's primary becomes the target's when the target has none, or with
+    ``promote``; only a version the target has, Active."""
+    wanted = model.primary
+
+    def prepare(seen: Seen) -> Change:
+        current = existing(seen, target.where(model_key(model.folder, MODEL_FILE)))
+        if wanted is None or versions.same(current.primary, wanted) or (current.primary is not None and not promote):
+            return Change(result=current.primary)
+        with contextlib.suppress(FileNotFoundError):
+            there = target.read_version(model.folder, versions.folder_for(wanted), current.primary)
+            if there.status == "active":
+                updated = current.replace(primary=there.version, type=there.type, framework=there.framework)
+                return Change(model=updated, events=[primary_event(current, there, "copied from the source")],
+                              result=there.version)
+        return Change(result=current.primary)
+
+    return target.update(model.folder, prepare)
