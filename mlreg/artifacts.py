@@ -71,7 +71,7 @@ class _Bounded:
         self._f, self._left = f, limit
 
     def read(self, n: int = -1) -> bytes:
-        n = self._left if n < 0 else min(n, self._left, CHUNK)
+        n = self._left if n < 0 else min(n, self._left)
         chunk = self._f.read(n) if n > 0 else b""
         self._left -= len(chunk)
         return chunk
@@ -106,8 +106,74 @@ class CheckResult:
 
 
 def run_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
-              code_dir: str | None = None) -> CheckResult:
-    """Load ``artifact`` in a fresh Python process with a time limit and check it.
+              code_dir: str | None = None, cwd: str | None = None) -> CheckResult:
+    """Load ``artifact`` in a fresh Python process with a time limit and check it
+    (``start_check``, waited for)."""
+    return start_check(artifact, sample_input, timeout, code_dir, cwd).result()
+
+
+class Check:
+    """A check running in its child process: ``result`` waits for its answer,
+    ``cancel`` kills it."""
+
+    def __init__(self, proc: subprocess.Popen, config: str, timeout: float) -> None:
+        import threading
+        import time
+
+        self._proc = proc
+        self._deadline = time.monotonic() + timeout
+        self._timeout = timeout
+        self._out: tuple[str, str] | None = None
+        # Feed and drain the child's pipes on a thread, so that the parent can go on
+        # (an object store's upload) while the child loads the model.
+        self._thread = threading.Thread(target=self._talk, args=(config,), daemon=True)
+        self._thread.start()
+
+    def _talk(self, config: str) -> None:
+        try:
+            self._out = self._proc.communicate(config)
+        except (OSError, ValueError):
+            self._out = ("", "")
+
+    def cancel(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._thread.join()
+
+    def result(self) -> CheckResult:
+        import time
+
+        self._thread.join(max(0.0, self._deadline - time.monotonic()))
+        if self._thread.is_alive():
+            self.cancel()
+            return CheckResult(
+                ok=False,
+                reason=f"the check did not finish within {self._timeout:g}s (--check-timeout)",
+                error=_tail(self._out[1] if self._out else ""),
+            )
+        stdout, stderr = self._out or ("", "")
+        try:
+            answer = json.loads(stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            code = self._proc.returncode
+            how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with {code}"
+            return CheckResult(ok=False, reason=f"the check process {how} without an answer", error=_tail(stderr))
+        return CheckResult(
+            ok=bool(answer.get("ok")),
+            reason=str(answer.get("reason", "")),
+            error=str(answer.get("error", "")) or (_tail(stderr) if not answer.get("ok") else ""),
+            steps=[tuple(step) for step in answer.get("steps", [])],
+            framework=answer.get("framework"),
+            type=answer.get("type"),
+            libraries=dict(answer.get("libraries", {})),
+            signature=dict(answer.get("signature", {})),
+            sample_failed=bool(answer.get("sample_failed")),
+        )
+
+
+def start_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
+                code_dir: str | None = None, cwd: str | None = None) -> Check:
+    """Start loading ``artifact`` in a fresh Python process with a time limit, to check it.
 
     The child finds a callable ``predict`` and, when ``sample_input`` is given,
     runs one prediction on it. Its answer is one JSON document on stdout; the
@@ -115,9 +181,10 @@ def run_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
 
     The child must prove what a later load will do, so it must not see the
     deployer's current folder (a model whose class sits in ``./features.py``
-    used to pass the check and then fail in every `predict`): it runs in the
-    version's folder with ``-P`` (no current folder on ``sys.path``), and finds
-    the model's own code only in ``code_dir`` (``deploy --code``).
+    used to pass the check and then fail in every `predict`): it runs in
+    ``cwd`` (default: the artifact's folder, the version's) with ``-P`` (no
+    current folder on ``sys.path``), and finds the model's own code only in
+    ``code_dir`` (``deploy --code``).
     """
     config = json.dumps({"artifact": artifact, "sample_input": sample_input, "code": code_dir})
     # mlreg itself is found where this process found it (an install, or a source
@@ -125,34 +192,12 @@ def run_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     command = [sys.executable, "-P", "-c",
                f"import sys; sys.path.append({package_parent!r}); from mlreg.checker import main; main()"]
-    try:
-        proc = subprocess.run(
-            command, input=config, capture_output=True, text=True, timeout=timeout,
-            cwd=os.path.dirname(os.path.abspath(artifact)),
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
-    except subprocess.TimeoutExpired as e:
-        return CheckResult(
-            ok=False,
-            reason=f"the check did not finish within {timeout:g}s (--check-timeout)",
-            error=_tail(e.stderr),
-        )
-    try:
-        answer = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        how = f"was killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exited with {proc.returncode}"
-        return CheckResult(ok=False, reason=f"the check process {how} without an answer", error=_tail(proc.stderr))
-    return CheckResult(
-        ok=bool(answer.get("ok")),
-        reason=str(answer.get("reason", "")),
-        error=str(answer.get("error", "")) or (_tail(proc.stderr) if not answer.get("ok") else ""),
-        steps=[tuple(step) for step in answer.get("steps", [])],
-        framework=answer.get("framework"),
-        type=answer.get("type"),
-        libraries=dict(answer.get("libraries", {})),
-        signature=dict(answer.get("signature", {})),
-        sample_failed=bool(answer.get("sample_failed")),
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd or os.path.dirname(os.path.abspath(artifact)),
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
+    return Check(proc, config, timeout)
 
 
 def _tail(text: str | bytes | None, lines: int = 30) -> str:

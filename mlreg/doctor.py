@@ -256,6 +256,7 @@ class Doctor:
         self._highest(record, found)
         self._history(record)
         self._outcomes(record, found)
+        self._listing_cache(record)
 
     def _version(self, model: ModelRecord, vfolder: str) -> VersionRecord | None:
         folder = model.folder
@@ -381,6 +382,34 @@ class Doctor:
             self.storage.delete(outcome_key)
             problem.fixed = True
         return outcome
+
+    def _listing_cache(self, model: ModelRecord) -> None:
+        """The listing cache never disagrees with the versions: every entry whose stamp
+        is the stamp of its version.toml now holds what that file holds."""
+        from . import index
+
+        key = model_key(model.folder, index.INDEX_FILE)
+        try:
+            cached = index.load(self.storage.get(key, index.MAX_INDEX_BYTES).data)
+            stamps = self.storage.stamps(versions_key(model.folder), VERSION_FILE)
+        except (FileNotFoundError, OSError, ValueError):
+            return  # none (a small model), or unreadable: then unused
+        wrong = []
+        for vfolder, (stamp, data) in sorted(cached.items()):
+            if stamps.get(vfolder) != stamp:
+                continue  # stale: never used, rewritten by the next listing
+            try:
+                if self.repo.toml(version_key(model.folder, vfolder, VERSION_FILE)) != data:
+                    wrong.append(vfolder)
+            except (FileNotFoundError, IntegrityError):
+                continue  # reported with the version
+        if wrong:
+            problem = self.report.add("listing-cache", self.where(key), f"the listing cache disagrees with "
+                                      f"{', '.join(wrong[:5])}{' and more' if len(wrong) > 5 else ''} (edited by "
+                                      "hand?); listings would show the cache's records: remove it")
+            if self.fix:
+                self.storage.delete(key)
+                problem.fixed = True
 
     def _parsed(self, seen: Object | None, folder: str, vfolder: str) -> VersionRecord | None:
         """The version record in ``seen`` (version.toml as a compare-and-swap read it)."""

@@ -280,7 +280,9 @@ class Repository:
         from . import index
 
         names = self._children(versions_key(record.folder))
-        if not cached or len(names) < index.MIN_VERSIONS:  # few: parsing the files is as fast as a cache
+        # Few versions in a folder: parsing the files is as fast as a cache. On an object
+        # store each file is a request, and the cache (checked by one listing) is one.
+        if not cached or (len(names) < index.MIN_VERSIONS and not self.storage.remote):
             found = []
             for vfolder in self.version_folders(record.folder, names):
                 try:

@@ -9,6 +9,7 @@ puts in /tmp whatever TMPDIR says) are removed by the ports they are named for.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import hmac
 import http.client
@@ -147,9 +148,8 @@ class SeaweedFS:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        for port in self.ports:
-            for path in (f"/tmp/seaweedfs-filer-{port}.sock", f"/tmp/seaweedfs-s3-{port}.sock",
-                         f"/tmp/seaweedfs-master-{port}.sock", f"/tmp/seaweedfs-volume-{port}.sock"):
+        for port in self.ports:  # e.g. /tmp/seaweedfs-s3-PORT.sock, /tmp/seaweedfs-master-grpc-PORT.sock
+            for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
         shutil.rmtree(self.dir, ignore_errors=True)

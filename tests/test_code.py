@@ -114,3 +114,18 @@ def test_the_recorded_environment_holds_only_what_the_model_needs(iris_reg):
     libraries = iris_reg.status("iris-classifier").environment["libraries"]
     assert {"scikit-learn", "numpy", "joblib"} <= set(libraries)
     assert not {"rich", "narwhals", "python-dateutil", "typer", "pandas"} & set(libraries), libraries
+
+
+def test_code_on_an_object_store_is_checked_stored_and_verified(project, tmp_path, s3_registry):
+    from mlreg.storage.s3 import S3Storage
+
+    r = _mlreg(s3_registry, "deploy", "pkg.joblib", "--name", "m", "--code", "featpkg", "--sample-input", "[[3]]",
+               "--json", cwd=project)
+    assert r.returncode == 0, r.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = _mlreg(s3_registry, "predict", "m", "--input", "[[21]]", cwd=elsewhere)
+    assert out.returncode == 0 and json.loads(out.stdout)["predictions"] == [42], out.stderr
+    S3Storage(s3_registry).put("models/m/versions/0.1.0/code/featpkg/__init__.py", b"import os\n")
+    changed = _mlreg(s3_registry, "predict", "m", "--input", "[[21]]", cwd=elsewhere)
+    assert changed.returncode == 7 and "code_sha256" in changed.stderr

@@ -107,3 +107,13 @@ def test_tables_shared_by_versions_are_stored_once(many):
     assert all(set(refs) == {"environment", "signature"} for _, _, refs in data["entries"].values())
     env = [v.environment for v in many.versions("m")]
     assert env[0]["python"] and all(e == env[0] for e in env)
+
+
+def test_doctor_proves_the_cache_agrees_with_the_versions(many):
+    many.versions("m")  # writes the cache
+    data = json.load(open(_cache(many)))
+    data["entries"]["0.7.0"][1]["status"] = "failed"  # a forged entry whose file is unchanged
+    atomic.write_atomic(_cache(many), json.dumps(data))
+    assert [(p.kind, p.fixed) for p in many.doctor().problems] == [("listing-cache", False)]
+    assert [(p.kind, p.fixed) for p in many.doctor(fix=True).problems] == [("listing-cache", True)]
+    assert many.doctor().ok and many.status("m", "0.7.0").status == "active"

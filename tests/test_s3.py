@@ -144,3 +144,63 @@ def test_a_tampered_artifact_is_never_unpickled_also_through_the_cache(s3_regist
 def test_the_bucket_must_exist(s3_env):
     r = _run(f"s3://{BUCKET}-missing/x", "versions", "m")
     assert r.returncode == 3 and "Traceback" not in r.stderr
+
+
+def test_serve_answers_from_the_bucket_through_the_cache(s3_registry, iris_model_path, tmp_path, monkeypatch):
+    import http.client
+    import re
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert _run(s3_registry, "deploy", iris_model_path, "--name", "iris").returncode == 0
+    proc = subprocess.Popen(mlreg_command() + ["--registry", s3_registry, "serve", "--port", "0"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        assert match
+        conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=30)
+        conn.request("POST", "/v1/models/iris/predict", body=json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]]}),
+                     headers={"Content-Type": "application/json"})
+        answer = conn.getresponse()
+        assert answer.status == 200 and json.loads(answer.read())["version"] == "0.1.0"
+        conn.request("GET", "/v1/models/iris/versions")
+        listed = conn.getresponse()
+        assert listed.status == 200 and [v["version"] for v in json.loads(listed.read())] == ["0.1.0"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert any(files for _, _, files in os.walk(tmp_path / "cache"))  # loaded from the per-user cache
+
+
+def test_credentials_and_region_from_the_shared_files(s3_env, s3_registry, tmp_path, constant_path):
+    from seaweed import ACCESS_KEY, SECRET_KEY
+
+    credentials, config = tmp_path / "credentials", tmp_path / "config"
+    credentials.write_text(f"[team]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n")
+    config.write_text("[profile team]\nregion = us-east-1\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(credentials), AWS_CONFIG_FILE=str(config), AWS_PROFILE="team")
+    r = subprocess.run(mlreg_command() + ["--registry", s3_registry, "deploy", str(constant_path), "--name", "m"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    env["AWS_PROFILE"] = "default"  # no such profile: unsigned requests, which SeaweedFS refuses
+    r = subprocess.run(mlreg_command() + ["--registry", s3_registry, "versions", "m"], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 1 and "AccessDenied" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_artifact_of_several_parts_is_stored_whole(s3_registry, tmp_path, monkeypatch):
+    import joblib
+
+    import fakemodels
+    from mlreg.storage.s3 import S3Storage
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    big = tmp_path / "big.joblib"
+    joblib.dump(fakemodels.ConstantModel(7, payload=os.urandom(1 << 20) * 20), big)  # three 8 MiB parts
+    r = _run(s3_registry, "deploy", big, "--name", "m", "--json")
+    assert r.returncode == 0, r.stderr
+    stored = S3Storage(s3_registry).get("models/m/versions/0.1.0/model.joblib", 1 << 30).data
+    assert stored == big.read_bytes() and json.loads(r.stdout)["size"] == len(stored)
+    out = _run(s3_registry, "predict", "m", "--input", "[[1]]")
+    assert out.returncode == 0 and json.loads(out.stdout)["predictions"] == [7], out.stderr
+    assert _run(s3_registry, "verify").returncode == 0

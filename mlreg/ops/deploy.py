@@ -44,7 +44,7 @@ from ..repo import (
     note,
     quote_arg,
 )
-from ..storage.base import CREATE, Precondition
+from ..storage.base import CREATE, Precondition, Storage
 
 if TYPE_CHECKING:
     from ..artifacts import CheckResult
@@ -71,20 +71,15 @@ class _Deploy:
         self.published = False  # its version.toml exists
 
 
-def _dump(obj: Any, repo: Repository, key: str) -> tuple[int, str]:
-    """Write an in-memory model with joblib, then stream it into ``key``."""
+def _dump(obj: Any, path: str) -> str:
+    """Write an in-memory model with joblib to ``path`` (a scratch file); return it."""
     if not callable(getattr(obj, "predict", None)):
         raise BadInput(f"the object to deploy ({type_name(obj)}) has no callable predict")
-    import tempfile
-
     import joblib
 
-    from ..artifacts import upload
-
-    with tempfile.NamedTemporaryFile(prefix="mlreg-deploy-", suffix=".joblib") as f:
+    with open(path, "xb") as f:
         joblib.dump(obj, f)
-        f.flush()
-        return upload(f.name, repo.storage, key)
+    return path
 
 
 def _should_take_primary(current: str | None, at_start: str | None, new: str) -> bool:
@@ -119,7 +114,9 @@ def deploy(
     code: Sequence[str | os.PathLike[str]] = (),
 ) -> VersionRecord:
     """``Registry.deploy`` on ``repo`` (its docstring tells the options, the result and the errors)."""
-    from ..artifacts import artifact_name, run_check, upload
+    import shutil
+    import tempfile
+
     from ..templates import find_template
 
     import json
@@ -162,35 +159,79 @@ def deploy(
     except OSError as e:
         raise NotWritable(f"cannot write to the registry {repo.path}: {e.strerror}; nothing was deployed") from None
     checkpoint("deploy:staged")
-    storage = repo.storage
+    scratch = tempfile.mkdtemp(prefix="mlreg-deploy-")  # an in-memory model's file, the code's copy
     try:
-        log = deploy.log
+        return _deploy(repo, deploy, scratch, artifact, source, display, exact, bump, description, readme,
+                       dict(type=type or CUSTOM, framework=framework or CUSTOM,
+                            sample_input=None if sample_input is None else json.dumps(sample_input)),
+                       sample_input, promote, check_timeout, progress, code, type, framework, chosen,
+                       sample_from_template)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, source: str | None, display: str,
+            exact: versions.Version | None, bump: str, description: str | None, readme: str | None,
+            fields: dict[str, Any], sample_input: Any, promote: bool, check_timeout: float,
+            progress: Callable[[int, int], None] | None, code: Sequence[str], type_flag: str | None,
+            framework_flag: str | None, chosen: Template | None, sample_from_template: bool) -> VersionRecord:
+    """The deploy once its staging folder exists: copy, allocate, check, record the outcome.
+
+    On a folder the artifact and code are copied into the staging folder first and
+    renamed into the version's folder once it is claimed, so that a copy that
+    fails (a full disk) costs no number. An object store has no rename (a move
+    is a copy of every byte), so there they are streamed straight into the
+    claimed version's folder, before its version.toml exists, and the check
+    loads the local file that was streamed (the same bytes: the same sha256),
+    in its child process while they stream.
+    """
+    from ..artifacts import Check, artifact_name, start_check, upload
+
+    storage = repo.storage
+    log = deploy.log
+    local_code = None
+    check: Check | None = None
+    try:
         log.write(f"deploy of {source or 'an in-memory ' + type_name(artifact)} as {display!r} "
                   f"by {identity.user_at_host()} (pid {os.getpid()})")
         target_name = artifact_name(source or "model.joblib")
-        try:
-            key = staging_key(deploy.token, target_name)
-            if source is not None:
-                size, sha256 = upload(source, storage, key, progress)
-            else:
-                size, sha256 = _dump(artifact, repo, key)
-        except OSError as e:
-            raise NotWritable(f"cannot write the artifact into the registry {repo.path}: {e.strerror}; "
-                              "nothing was deployed") from None
-        log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
+        local = os.path.abspath(source) if source is not None else _dump(artifact,
+                                                                         os.path.join(scratch, target_name))
         code_sha256 = None
         if code:
-            code_sha256 = _upload_code(repo, deploy, code)
-            log.write(f"copied the model's code ({', '.join(os.path.basename(c.rstrip(os.sep)) for c in code)}), "
-                      f"code_sha256 {code_sha256}")
-        checkpoint("deploy:copied")
-        _allocate(repo, deploy, display, exact, bump, description, readme, dict(
-            size=size, sha256=sha256, artifact=target_name, code_sha256=code_sha256,
-            type=type or CUSTOM, framework=framework or CUSTOM,
-            sample_input=None if sample_input is None else json.dumps(sample_input)))
+            from ..usercode import copy_code
+
+            local_code = os.path.join(scratch, CODE_DIR)
+            code_sha256 = copy_code(list(code), local_code)
+
+        def copy_in(prefix: str) -> dict[str, Any]:
+            try:
+                size, sha256 = upload(local, storage, f"{prefix}/{target_name}", progress)
+                log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
+                if local_code is not None:
+                    _upload_code(storage, local_code, f"{prefix}/{CODE_DIR}")
+                    log.write(f"copied the model's code ({', '.join(os.path.basename(c.rstrip(os.sep)) for c in code)}), "
+                              f"code_sha256 {code_sha256}")
+            except OSError as e:
+                raise NotWritable(f"cannot write the artifact into the registry {repo.path}: {e.strerror}; "
+                                  "nothing was deployed") from None
+            checkpoint("deploy:copied")
+            return dict(size=size, sha256=sha256, artifact=target_name, code_sha256=code_sha256)
+
+        if not storage.remote:
+            fields.update(copy_in(staging_key(deploy.token)))
+            _allocate(repo, deploy, display, exact, bump, description, readme, fields)
+        else:
+            # The check needs the bytes, not the registry: it loads the local file while
+            # the same bytes stream up.
+            check = start_check(local, sample_input, check_timeout, code_dir=local_code, cwd=scratch)
+            _allocate(repo, deploy, display, exact, bump, description, readme, fields, copy_in)
     except BaseException:
+        if check is not None:
+            check.cancel()
         if deploy.vfolder is not None and not deploy.published:
-            storage.delete_folder(version_key(folder, deploy.vfolder))  # claimed, never published
+            deploy.leases.close()
+            storage.delete_folder(version_key(deploy.folder, deploy.vfolder))  # claimed, never published
         deploy.leases.close()  # first: a released lease is written once more, on an object store
         storage.delete_folder(staging_key(deploy.token))
         raise
@@ -199,10 +240,19 @@ def deploy(
         record = deploy.record
         assert record is not None and deploy.vfolder is not None
         log.write(f"allocated version {record.version} (ID {record.version_id}); status Deploying")
-        log.write(f"checking in a child process (time limit {check_timeout:g}s)")
-        log.sync()
-        result = run_check(repo.artifact_path(record), sample_input, check_timeout,
-                           code_dir=repo.code_folder(record) if code else None)
+        if check is None:  # what a later load will read, in its folder
+            log.write(f"checking in a child process (time limit {check_timeout:g}s)")
+            log.sync()
+            check = start_check(repo.artifact_path(record), sample_input, check_timeout,
+                                code_dir=repo.code_folder(record) if code else None)
+        else:
+            log.write(f"checking in a child process (time limit {check_timeout:g}s), started as the copy began")
+            log.sync()
+        try:
+            result = check.result()
+        except BaseException:
+            check.cancel()
+            raise
         if not result.ok and chosen is not None and sample_from_template and result.sample_failed:
             import dataclasses
 
@@ -211,7 +261,7 @@ def deploy(
         for at, text in result.steps:
             log.write(f"check: {text}", at=at)
         checkpoint("deploy:checked")
-        final = _finish(repo, deploy, result, promote, type, framework, chosen)
+        final = _finish(repo, deploy, result, promote, type_flag, framework_flag, chosen)
     except BaseException as e:
         _abandon(repo, deploy, f"interrupted: {type_name(e)}")
         raise
@@ -245,30 +295,20 @@ def _stage(repo: Repository, folder: str) -> _Deploy:
         raise
 
 
-def _upload_code(repo: Repository, deploy: _Deploy, code: Sequence[str]) -> str:
-    """Copy the model's own code into the staging folder; return its digest."""
-    import shutil
-    import tempfile
-
+def _upload_code(storage: Storage, root: str, prefix: str) -> None:
+    """Stream every file of the code folder ``root`` to the keys below ``prefix``."""
     from ..artifacts import upload
-    from ..usercode import copy_code
 
-    scratch = tempfile.mkdtemp(prefix="mlreg-code-")
-    try:
-        root = os.path.join(scratch, CODE_DIR)
-        digest = copy_code(list(code), root)
-        for folder, _, files in os.walk(root):
-            for name in sorted(files):
-                path = os.path.join(folder, name)
-                relative = os.path.relpath(path, root).replace(os.sep, "/")
-                upload(path, repo.storage, staging_key(deploy.token, f"{CODE_DIR}/{relative}"))
-        return digest
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    for folder, _, files in os.walk(root):
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            upload(path, storage, f"{prefix}/{relative}")
 
 
 def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.Version | None, bump: str,
-              description: str | None, readme: str | None, fields: dict[str, Any]) -> None:
+              description: str | None, readme: str | None, fields: dict[str, Any],
+              copy_in: Callable[[str], dict[str, Any]] | None = None) -> None:
     """Give the staged deploy its number and ID, and publish it.
 
     A number is taken in two steps, each a compare-and-swap that works the same
@@ -339,10 +379,13 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
                 continue
             deploy.vfolder = vfolder
             break
+        if copy_in is not None:  # an object store: streamed straight into the claimed folder
+            fields.update(copy_in(version_key(folder, vfolder)))
+        else:
+            for name in (fields["artifact"], CODE_DIR):
+                if storage.exists(staging_key(deploy.token, name)):
+                    storage.move(staging_key(deploy.token, name), version_key(folder, vfolder, name))
         record = _record(model, attempt["number"], attempt["id"], fields)
-        for name in (fields["artifact"], CODE_DIR):
-            if storage.exists(staging_key(deploy.token, name)):
-                storage.move(staging_key(deploy.token, name), version_key(folder, vfolder, name))
         deploy.log.move(version_key(folder, vfolder, LOG_FILE))
         checkpoint("deploy:claimed")
         if readme is not None:

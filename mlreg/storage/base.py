@@ -42,6 +42,11 @@ class Storage(abc.ABC):
     """A registry's bytes, by key. Implementations provide the primitives; the
     policy (the compare-and-swap loop) is written once, here."""
 
+    # An object store: every read is a request, and ``move`` a copy of every byte. A
+    # deploy then streams its artifact straight into the version it claimed (not
+    # through a staging folder), and listings read through the cache at any size.
+    remote = False
+
     @abc.abstractmethod
     def get(self, key: str, limit: int) -> Object:
         """The key's bytes and version token.

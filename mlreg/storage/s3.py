@@ -143,8 +143,21 @@ def _credentials() -> dict[str, str]:
     return found
 
 
+def _read_part(source: BinaryIO) -> bytes:
+    """Up to one part of ``source``: short only at its end (a reader may return less
+    than asked for at a time)."""
+    parts = []
+    wanted = _PART
+    while wanted and (chunk := source.read(wanted)):
+        parts.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(parts)
+
+
 class S3Storage(Storage):
     """Keys below ``prefix`` in ``bucket``."""
+
+    remote = True
 
     def __init__(self, url: str) -> None:
         from obstore.store import S3Store
@@ -237,7 +250,7 @@ class S3Storage(Storage):
 
         digest = hashlib.sha256()
         size = 0
-        first = source.read(_PART)
+        first = _read_part(source)
 
         def chunks() -> Iterator[bytes]:
             nonlocal size
@@ -248,7 +261,7 @@ class S3Storage(Storage):
                 if progress is not None:
                     progress(size)
                 yield chunk
-                chunk = source.read(_PART)
+                chunk = _read_part(source)
 
         try:
             if len(first) < _PART:
