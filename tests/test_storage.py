@@ -127,3 +127,14 @@ for _ in range(20):
     procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(8)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     assert LocalStorage(root).get("models/m/counter", LIMIT).data == b"160"
+
+
+def test_a_create_whose_answer_was_lost_is_recognised_as_ones_own(store):
+    """A client that retries a create the store carried out gets "exists": a deploy's
+    version.toml with its own bytes there is its success, other bytes a lost race."""
+    from mlreg.ops.deploy import _create_once
+
+    store.put("models/m/versions/0.1.0/version.toml", b"mine", CREATE)  # the first attempt, answer lost
+    _create_once(store, "models/m/versions/0.1.0/version.toml", b"mine")
+    with pytest.raises(Precondition):
+        _create_once(store, "models/m/versions/0.1.0/version.toml", b"theirs")
