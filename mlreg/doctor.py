@@ -119,7 +119,7 @@ def verify_artifact(repo: Repository, record: VersionRecord) -> str:
 
     try:
         open_verified(repo.artifact_path(record, cached=False), record.size, record.sha256).close()
-        verify(repo.code_path(record), record.code_sha256)
+        verify(repo.code_path(record, cached=False), record.code_sha256)
     except IntegrityError as e:
         return str(e)
     return ""

@@ -412,21 +412,22 @@ class Repository:
         except OSError as e:
             raise IntegrityError(f"artifact {self.where(key)} is {e.strerror}; refusing to load it") from None
 
-    def code_folder(self, record: VersionRecord) -> str | None:
-        """A folder on this machine holding a version's own code (None without any)."""
+    def code_folder(self, record: VersionRecord, cached: bool = True) -> str | None:
+        """A folder on this machine holding a version's own code (None without any);
+        on a remote store from the per-user cache unless ``cached`` is False."""
         from .layout import CODE_DIR
 
         key = version_key(names.folder_of(record.model), versions.folder_for(record.version), CODE_DIR)
         try:
-            return self.storage.local_folder(key)
+            return self.storage.local_folder(key, record.code_sha256 if cached else None)
         except OSError as e:
             raise IntegrityError(f"code {self.where(key)} is {e.strerror}; refusing to load it") from None
 
-    def code_path(self, record: VersionRecord) -> str:
+    def code_path(self, record: VersionRecord, cached: bool = True) -> str:
         """``code_folder``, or where it would be when the version has none."""
         from .layout import CODE_DIR
 
-        return self.code_folder(record) or self.version_where(record, CODE_DIR)
+        return self.code_folder(record, cached) or self.version_where(record, CODE_DIR)
 
     def version_where(self, record: VersionRecord, name: str = "") -> str:
         return self.where(version_key(names.folder_of(record.model), versions.folder_for(record.version), name))

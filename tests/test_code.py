@@ -116,9 +116,11 @@ def test_the_recorded_environment_holds_only_what_the_model_needs(iris_reg):
     assert not {"rich", "narwhals", "python-dateutil", "typer", "pandas"} & set(libraries), libraries
 
 
-def test_code_on_an_object_store_is_checked_stored_and_verified(project, tmp_path, s3_registry):
+def test_code_on_an_object_store_is_checked_stored_and_verified(project, tmp_path, s3_registry, monkeypatch):
     from mlreg.storage.s3 import S3Storage
 
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     r = _mlreg(s3_registry, "deploy", "pkg.joblib", "--name", "m", "--code", "featpkg", "--sample-input", "[[3]]",
                "--json", cwd=project)
     assert r.returncode == 0, r.stderr
@@ -127,5 +129,9 @@ def test_code_on_an_object_store_is_checked_stored_and_verified(project, tmp_pat
     out = _mlreg(s3_registry, "predict", "m", "--input", "[[21]]", cwd=elsewhere)
     assert out.returncode == 0 and json.loads(out.stdout)["predictions"] == [42], out.stderr
     S3Storage(s3_registry).put("models/m/versions/0.1.0/code/featpkg/__init__.py", b"import os\n")
+    assert _mlreg(s3_registry, "verify", cwd=elsewhere).returncode == 7  # what the bucket holds now
+    import shutil
+
+    shutil.rmtree(cache)  # on another machine, or once the cache is gone: never loaded
     changed = _mlreg(s3_registry, "predict", "m", "--input", "[[21]]", cwd=elsewhere)
     assert changed.returncode == 7 and "code_sha256" in changed.stderr

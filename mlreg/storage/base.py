@@ -153,9 +153,10 @@ class Storage(abc.ABC):
         """Remove every key below the folder ``prefix``."""
 
     @abc.abstractmethod
-    def local_folder(self, prefix: str) -> str | None:
+    def local_folder(self, prefix: str, name: str | None = None) -> str | None:
         """A folder on this machine holding the keys below ``prefix`` (None when it
-        holds none), to load code from."""
+        holds none), to load code from; ``name`` (a digest of the content) lets a
+        remote store's cache find a copy it made before."""
 
     @abc.abstractmethod
     def age(self, key: str) -> float | None:

@@ -229,7 +229,7 @@ class LocalStorage(Storage):
         if not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
 
-    def local_folder(self, prefix: str) -> str | None:
+    def local_folder(self, prefix: str, name: str | None = None) -> str | None:
         path = self.safe_path(prefix, folder=True)
         return path if os.path.isdir(path) and not os.path.islink(path) else None
 

@@ -123,7 +123,7 @@ class MemoryStorage(Storage):
             for key in [k for k in list(self._objects) if k.startswith(prefix + "/")]:
                 del self._objects[key]
 
-    def local_folder(self, prefix: str) -> str | None:
+    def local_folder(self, prefix: str, name: str | None = None) -> str | None:
         keys = self.list(prefix)
         if not keys:
             return None

@@ -409,17 +409,44 @@ class S3Storage(Storage):
         return target
 
     @_plain
-    def local_folder(self, prefix: str) -> str | None:
+    def local_folder(self, prefix: str, name: str | None = None) -> str | None:
+        """A copy in the per-user cache; with ``name`` (a version's code digest) an
+        entry of that name is used as it is (readers verify it before every load)."""
+        cache = self._cache()
+        if name and len(name) == 64 and all(c in "0123456789abcdef" for c in name):
+            cached = os.path.join(cache, f"code-{name}")
+            if os.path.isdir(cached) and not os.path.islink(cached):
+                return cached
+        else:
+            cached = None
         keys = self.list(prefix)
         if not keys:
             return None
-        folder = tempfile.mkdtemp(prefix="code-", dir=self._cache())
+        folder = tempfile.mkdtemp(prefix=".code-", dir=cache)
         for key in keys:
             path = os.path.join(folder, *key[len(prefix) + 1:].split("/"))
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(self.get(key, 1 << 30).data)
-        return folder
+        if cached is None:  # named by what was downloaded, so that copies never pile up
+            from ..usercode import digest
+
+            try:
+                cached = os.path.join(cache, f"code-{digest(folder)}")
+            except MlregError:
+                return folder  # not plain files: the reader refuses it
+            if os.path.isdir(cached):
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
+                return cached
+        try:
+            os.rename(folder, cached)
+        except OSError:  # another process cached it meanwhile
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+        return cached
 
     # ------------------------------------------------------------ leases
 
