@@ -20,7 +20,7 @@ _mlreg_words() {
     case "$1" in
         '') REPLY='completion deploy describe doctor history init logs models predict promote pull push readme serve show status templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
         'completion') REPLY='--help' ;;
-        'deploy') REPLY='--help --no-promote --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code' ;;
+        'deploy') REPLY='--help --no-promote --if-changed --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code' ;;
         'describe') REPLY='--help --json' ;;
         'doctor') REPLY='--help --fix --json --older-than' ;;
         'history') REPLY='--help --json' ;;

@@ -8,7 +8,7 @@ function __mlreg_words
         case 'completion'
             echo '--help'
         case 'deploy'
-            echo '--help --no-promote --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code'
+            echo '--help --no-promote --if-changed --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code'
         case 'describe'
             echo '--help --json'
         case 'doctor'

@@ -506,6 +506,7 @@ class Registry:
         check_timeout: float = 300.0,
         progress: Callable[[int, int], None] | None = None,
         code: Sequence[str | os.PathLike[str]] = (),
+        if_changed: bool = False,
     ) -> VersionRecord:
         """Deploy a model as a new version of model ``name``.
 
@@ -525,7 +526,9 @@ class Registry:
         files and package folders the model needs to be unpickled (its own
         classes): they are stored with the version, covered by its
         ``code_sha256``, and put first on ``sys.path`` for the check and every
-        later load.
+        later load. With ``if_changed``, an artifact whose sha256 is that of an
+        Active version of the model deploys nothing: that version is returned
+        (``unchanged`` tells which, beforehand).
 
         Returns the Active version's record.
 
@@ -537,10 +540,23 @@ class Registry:
         """
         from .ops.deploy import deploy
 
+        if if_changed and (same := self.unchanged(name, model_or_path)) is not None:
+            return same
         return deploy(self.repo, model_or_path, name, version_bump=version_bump, version=version,
                       description=description, type=type, framework=framework, template=template,
                       sample_input=sample_input, readme=readme, promote=promote, check_timeout=check_timeout,
                       progress=progress, code=code)
+
+    def unchanged(self, name: str, model_or_path: Any) -> VersionRecord | None:
+        """The Active version of ``name`` whose artifact has exactly these bytes (a file,
+        or an in-memory model as joblib writes it), or None.
+
+        Raises:
+            InvalidName, BadInput (no such file), IntegrityError.
+        """
+        from .ops.deploy import unchanged
+
+        return unchanged(self.repo, name, model_or_path)
 
 
 def _listing_failed(problems: list[str], what: str) -> str:

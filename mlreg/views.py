@@ -34,6 +34,12 @@ def version(r: Any) -> dict[str, Any]:
     }
 
 
+def deployed(r: Any, new: bool) -> dict[str, Any]:
+    """``deploy``: the version, and whether it is new (False when ``--if-changed``
+    found an Active version with the same artifact)."""
+    return {**version(r), "deployed": new}
+
+
 def model(info: Any) -> dict[str, Any]:
     """A model (``ModelInfo``: its record and its number of versions)."""
     r = info.record

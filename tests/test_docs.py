@@ -1,6 +1,7 @@
 """The README stays true: its commands are CI's, its Makefile is the one that runs, its
 shell snippets behave as it says."""
 
+import json
 import os
 import re
 import shutil
@@ -51,6 +52,11 @@ def test_makefile_deploys_once_and_promotes_only_when_documented(tmp_path):
     assert "primary none -> 0.1.0" in second.stdout and "mlreg deploy" not in second.stdout
     status = subprocess.run(mlreg + ["status", "iris-classifier", "--json"], capture_output=True, text=True)
     assert status.returncode == 0 and '"version": "0.1.0"' in status.stdout
+    os.utime(tmp_path / "train_iris.py")  # retrain: the same data gives the same bytes
+    third = subprocess.run(["make"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert third.returncode == 0 and "mlreg deploy" in third.stdout, third.stderr
+    listed = subprocess.run(mlreg + ["versions", "iris-classifier", "--json"], capture_output=True, text=True)
+    assert [v["version"] for v in json.loads(listed.stdout)] == ["0.1.0"]  # --if-changed minted nothing
 
 
 def test_until_loop_from_the_readme_waits_while_deploying(registry_path, reg, constant_path):

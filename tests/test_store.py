@@ -352,3 +352,11 @@ def test_a_deploy_whose_process_is_gone_reads_failed_and_doctor_records_it(reg, 
     assert reg.status("m", "0.2.0").reason.startswith("interrupted")
     assert [(e.version, e.status) for e in reg.history("m") if e.event == "deploy"] == [("0.1.0", "active"),
                                                                                       ("0.2.0", "failed")]
+
+
+def test_deploy_if_changed_returns_the_version_with_the_same_bytes(reg, constant_path, tmp_path):
+    first = reg.deploy(constant_path, "m", if_changed=True)
+    assert reg.unchanged("m", constant_path).version_id == first.version_id
+    assert reg.deploy(constant_path, "m", if_changed=True).version_id == first.version_id
+    assert [v.version for v in reg.versions("m")] == ["0.1.0"]
+    assert reg.unchanged("nothing-yet", constant_path) is None

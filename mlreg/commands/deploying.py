@@ -11,6 +11,7 @@ import typer
 from .. import render
 from ..errors import DeploymentFailed
 from ..store import Registry
+from ..views import deployed
 from .base import (
     JsonFlag,
     command,
@@ -56,13 +57,20 @@ def deploy(
     no_promote: Annotated[bool, typer.Option("--no-promote", help="Do not make the new version primary.")] = False,
     check_timeout: Annotated[float, typer.Option("--check-timeout", metavar="SECONDS", help="Time limit of the load-and-predict check.")] = 300.0,
     code: Annotated[Optional[list[str]], typer.Option("--code", metavar="PATH", help="A .py file or package folder the model needs to be unpickled (its own classes); stored with the version and put first on sys.path for the check and every load. Repeatable.")] = None,
+    if_changed: Annotated[bool, typer.Option("--if-changed", help="Deploy nothing when an Active version has an artifact with the same sha256: print that version and exit 0 (JSON: \"deployed\": false).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy a model file as a new version; exit 0 if Active, 5 if Deployment Failed.
 
-    Example: mlreg deploy model.joblib --name "Iris Classifier" --sample-input '[[5.1, 3.5, 1.4, 0.2]]'
+    Example: mlreg deploy model.joblib --name "Iris Classifier" --sample-input '[[5.1, 3.5, 1.4, 0.2]]' --if-changed
     """
     readme_text = read_text(readme, "--readme") if readme is not None else None
+    if if_changed and (same := registry().unchanged(name, artifact)) is not None:
+        if as_json:
+            render.emit_json(deployed(same, False))
+        else:
+            render.out(render.clean(version_line(same)) + " (unchanged: nothing deployed)")
+        return
     progress = _CopyProgress()
     try:
         record = registry().deploy(
@@ -72,7 +80,7 @@ def deploy(
         )
     except DeploymentFailed as e:
         if as_json:
-            render.emit_json(e.record.to_json())
+            render.emit_json(deployed(e.record, True))
         else:
             render.out(version_line(e.record))
         render.err(f"mlreg: error: {render.clean(e)}")
@@ -80,7 +88,7 @@ def deploy(
     finally:
         progress.close()
     if as_json:
-        render.emit_json(record.to_json())
+        render.emit_json(deployed(record, True))
     else:
         render.out(render.clean(version_line(record)))
 

@@ -279,6 +279,34 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, sour
     return final
 
 
+def unchanged(repo: Repository, name: str, model_or_path: Any) -> VersionRecord | None:
+    """The Active version of model ``name`` whose artifact has exactly these bytes (the
+    most recently deployed such), or None: what ``deploy --if-changed`` stops at.
+
+    Raises:
+        BadInput: a path that is not a readable file.
+    """
+    from ..artifacts import hash_file
+    from ..errors import ModelNotFound, RegistryNotFound
+
+    try:
+        record = repo.load_model(name)
+    except (ModelNotFound, RegistryNotFound):
+        return None
+    if isinstance(model_or_path, (str, os.PathLike)):
+        path = os.fspath(model_or_path)
+        if not os.path.isfile(path):
+            raise BadInput(f"artifact {path} does not exist or is not a file")
+        sha256 = hash_file(path)[1]
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="mlreg-deploy-") as scratch:
+            sha256 = hash_file(_dump(model_or_path, os.path.join(scratch, "model.joblib")))[1]
+    same = [v for v in repo.versions(record) if v.status == "active" and v.sha256 == sha256]
+    return max(same, key=lambda v: v.deployed_at) if same else None
+
+
 def _stage(repo: Repository, folder: str) -> _Deploy:
     """A fresh staging folder in the registry, its lease held by this process."""
     from ..deploylog import DeployLog
