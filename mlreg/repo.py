@@ -335,13 +335,18 @@ class Repository:
         return found
 
     def resolve(self, record: ModelRecord, ref: str) -> str:
-        """The version folder that ``ref`` (a version number or a version ID) names.
+        """The version folder that ``ref`` names: a version number, a version ID, or a
+        built-in reference (SPEC §7): ``@primary`` (the primary) or ``@latest`` (the
+        most recently deployed Active version).
 
         Raises:
-            InvalidVersion: ``ref`` is neither.
-            VersionNotFound: no such version of this model.
+            InvalidVersion: ``ref`` is none of these.
+            VersionNotFound: no such version of this model (or no primary, no Active
+                version, for the references).
         """
         ref = str(ref).strip()
+        if ref.startswith("@"):
+            return self._reference(record, ref[1:])
         if versions.is_version(ref):
             vfolder = versions.folder_for(ref)
             if self.raw(version_key(record.folder, vfolder, VERSION_FILE), what="metadata file") is not None:
@@ -359,6 +364,22 @@ class Repository:
         raise VersionNotFound(
             f"{record.name!r} has no version {ref} (has {listed}); see `mlreg versions {quote_arg(record.name)}`"
         )
+
+    def _reference(self, record: ModelRecord, name: str) -> str:
+        if name == "primary":
+            if record.primary is None:
+                raise VersionNotFound(f"{record.name!r} has no primary version (@primary); promote one")
+            return versions.folder_for(record.primary)
+        if name == "latest":
+            active = [v for v in self.versions(record) if v.status == "active"]
+            if not active:
+                raise VersionNotFound(f"{record.name!r} has no Active version (@latest)")
+            return versions.folder_for(max(active, key=lambda v: v.deployed_at).version)
+        import re
+
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", name):
+            raise InvalidVersion(f"@{name!r} is not a reference: use @primary or @latest")
+        raise VersionNotFound(f"{record.name!r} has no alias @{name} (the references are @primary and @latest)")
 
     def owner_of_id(self, version_id: str) -> tuple[str, str] | None:
         key = id_key(version_id)

@@ -272,3 +272,13 @@ def test_deploy_if_changed_deploys_identical_bytes_once(sh, iris_model_path, tmp
     assert changed.exit_code == 0 and changed.json()["deployed"] is True and changed.json()["version"] == "0.2.0"
     plain = sh("deploy", str(iris_model_path), "--name", "m", "--json")  # without it, a new version as before
     assert plain.json()["version"] == "0.3.0" and plain.json()["deployed"] is True
+
+
+def test_references_on_the_command_line(sh, constant_path):
+    assert sh("deploy", str(constant_path), "--name", "m").exit_code == 0
+    assert sh("deploy", str(constant_path), "--name", "m", "--no-promote").exit_code == 0
+    assert sh("status", "m", "@primary", "--json").json()["version"] == "0.1.0"
+    assert sh("status", "m", "@latest", "--json").json()["version"] == "0.2.0"
+    assert sh("predict", "m", "--version", "@latest", "--input", "[[1]]").json()["version"] == "0.2.0"
+    assert sh("status", "m", "@champion").exit_code == 3
+    assert sh("status", "m", "@BAD NAME").exit_code == 2

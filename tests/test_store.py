@@ -360,3 +360,16 @@ def test_deploy_if_changed_returns_the_version_with_the_same_bytes(reg, constant
     assert reg.deploy(constant_path, "m", if_changed=True).version_id == first.version_id
     assert [v.version for v in reg.versions("m")] == ["0.1.0"]
     assert reg.unchanged("nothing-yet", constant_path) is None
+
+
+def test_references_primary_and_latest(reg, constant_path):
+    reg.deploy(constant_path, "m")
+    second = reg.deploy(constant_path, "m", promote=False)
+    assert reg.version("m", "@primary").version == "0.1.0"
+    assert reg.version("m", "@latest").version_id == second.version_id
+    assert reg.callable_version("m", "@latest").version == "0.2.0"
+    assert reg.promote("m", "@latest").record.version == "0.2.0"
+    with pytest.raises(VersionNotFound):
+        reg.version("m", "@champion")  # no such alias
+    with pytest.raises(InvalidVersion):
+        reg.version("m", "@Not An Alias")

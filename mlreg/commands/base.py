@@ -140,7 +140,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document 
 NameArg = Annotated[str, typer.Argument(help="Model name (any spelling of it) or its folder name.")]
 
 
-RefArg = Annotated[str, typer.Argument(metavar="VERSION|ID", help="A version number (0.2.0) or a version ID.")]
+RefArg = Annotated[str, typer.Argument(metavar="VERSION|ID", help="A version number (0.2.0), a version ID, @primary or @latest.")]
 
 
 @contextlib.contextmanager
