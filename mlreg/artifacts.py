@@ -105,13 +105,6 @@ class CheckResult:
     sample_failed: bool = False  # the model loaded, but predict failed on the sample input
 
 
-def run_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
-              code_dir: str | None = None, cwd: str | None = None) -> CheckResult:
-    """Load ``artifact`` in a fresh Python process with a time limit and check it
-    (``start_check``, waited for)."""
-    return start_check(artifact, sample_input, timeout, code_dir, cwd).result()
-
-
 class Check:
     """A check running in its child process: ``result`` waits for its answer,
     ``cancel`` kills it."""

@@ -34,30 +34,6 @@ CODE_DIR = "code"
 LOG_FILE = "deploy.log"
 
 
-# Paths, built from the names above. Pure: they neither touch the disk nor
-# check for links (the registry's readers do that where they open a path).
-
-def model_dir(root: str, folder: str) -> str:
-    return f"{root}/{MODELS}/{folder}"
-
-
-def model_file(root: str, folder: str, name: str) -> str:
-    """A file of a model's own folder: MODEL_FILE, HISTORY_FILE, README_FILE, LOCK_FILE."""
-    return f"{root}/{MODELS}/{folder}/{name}"
-
-
-def versions_dir(root: str, folder: str) -> str:
-    return f"{root}/{MODELS}/{folder}/{VERSIONS}"
-
-
-def version_dir(root: str, folder: str, vfolder: str) -> str:
-    return f"{root}/{MODELS}/{folder}/{VERSIONS}/{vfolder}"
-
-
-def id_file(root: str, version_id: str) -> str:
-    return f"{root}/{IDS}/{version_id}"
-
-
 # Storage keys (``mlreg.storage``): the same names, relative to the registry.
 
 def model_key(folder: str, name: str = "") -> str:

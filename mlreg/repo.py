@@ -279,9 +279,9 @@ class Repository:
         can edit is never their source of truth)."""
         from . import index
 
-        names = self._children(versions_key(record.folder))
         # Few versions in a folder: parsing the files is as fast as a cache. On an object
         # store each file is a request, and the cache (checked by one listing) is one.
+        names = [] if cached and self.storage.remote else self._children(versions_key(record.folder))
         if not cached or (len(names) < index.MIN_VERSIONS and not self.storage.remote):
             found = []
             for vfolder in self.version_folders(record.folder, names):
@@ -349,8 +349,8 @@ class Repository:
             return self._reference(record, ref[1:])
         if versions.is_version(ref):
             vfolder = versions.folder_for(ref)
-            if self.raw(version_key(record.folder, vfolder, VERSION_FILE), what="metadata file") is not None:
-                return vfolder
+            if self.storage.exists(version_key(record.folder, vfolder, VERSION_FILE)):
+                return vfolder  # read by the caller: unreadable is its IntegrityError
         elif versions.is_version_id(ref):
             owner = self.owner_of_id(ref)
             if owner is not None and owner[0] == record.folder and self.carries_id(owner, ref):
@@ -501,6 +501,8 @@ class Repository:
         Raises:
             IntegrityError: naming it; nothing was changed.
         """
+        if self.storage.remote:
+            return  # keys, not folders: nothing there can be a link
         try:
             self.storage.children(history_key(folder))
         except OSError as e:

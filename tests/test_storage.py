@@ -132,9 +132,7 @@ for _ in range(20):
 def test_a_create_whose_answer_was_lost_is_recognised_as_ones_own(store):
     """A client that retries a create the store carried out gets "exists": a deploy's
     version.toml with its own bytes there is its success, other bytes a lost race."""
-    from mlreg.ops.deploy import _create_once
-
     store.put("models/m/versions/0.1.0/version.toml", b"mine", CREATE)  # the first attempt, answer lost
-    _create_once(store, "models/m/versions/0.1.0/version.toml", b"mine")
+    store.create_once("models/m/versions/0.1.0/version.toml", b"mine")
     with pytest.raises(Precondition):
-        _create_once(store, "models/m/versions/0.1.0/version.toml", b"theirs")
+        store.create_once("models/m/versions/0.1.0/version.toml", b"theirs")

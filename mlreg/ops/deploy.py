@@ -44,7 +44,7 @@ from ..repo import (
     note,
     quote_arg,
 )
-from ..storage.base import CREATE, Precondition, Storage
+from ..storage.base import Precondition, Storage
 
 if TYPE_CHECKING:
     from ..artifacts import CheckResult
@@ -418,7 +418,7 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
         checkpoint("deploy:claimed")
         if readme is not None:
             storage.put(model_key(folder, README_FILE), readme.encode("utf-8"))
-        _create_once(storage, version_key(folder, vfolder, VERSION_FILE), dump_toml(record.to_toml()).encode())
+        storage.create_once(version_key(folder, vfolder, VERSION_FILE), dump_toml(record.to_toml()).encode())
     except BaseException:
         if not deploy.published:
             take_back_the_id()
@@ -429,25 +429,6 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
     deploy.primary_at_start = model.primary
     if created:
         _note_new_model(repo, model)
-
-
-def _create_once(storage: Storage, key: str, data: bytes) -> None:
-    """Create ``key``, which this deploy owns (it holds the claim). A create that the
-    store carried out but whose answer was lost is retried by the client and then
-    refused: the bytes there are this deploy's own, which is success.
-
-    Raises:
-        Precondition: the key holds other bytes.
-    """
-    try:
-        storage.put(key, data, CREATE)
-    except Precondition:
-        try:
-            there = storage.get_or_none(key, len(data))
-        except ValueError:  # larger: not ours
-            there = None
-        if there is None or there.data != data:
-            raise
 
 
 def _note_new_model(repo: Repository, model: ModelRecord) -> None:

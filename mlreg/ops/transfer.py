@@ -135,7 +135,7 @@ def _copy(source: Repository, target: Repository, model: ModelRecord, v: Version
             data = source.raw(version_key(folder, vfolder, VERSION_FILE), what="metadata file")
             if data is None:
                 raise IntegrityError(f"{source.where(version_key(folder, vfolder, VERSION_FILE))} disappeared")
-            storage.put(version_key(folder, vfolder, VERSION_FILE), data, CREATE)
+            storage.create_once(version_key(folder, vfolder, VERSION_FILE), data)
             published = True
         finally:
             if not published:

@@ -198,6 +198,25 @@ class Storage(abc.ABC):
             return Object(data, token)
         raise Precondition(f"{key}: lost the race {attempts} times in a row")
 
+    def create_once(self, key: str, data: bytes) -> None:
+        """Create ``key``, a key the caller owns (it holds a claim on its folder). A client
+        that retries a create whose answer was lost (an object store's, after a
+        timeout) is then refused although its create was made: the bytes there
+        being the caller's own is success.
+
+        Raises:
+            Precondition: the key holds other bytes.
+        """
+        try:
+            self.put(key, data, CREATE)
+        except Precondition:
+            try:
+                there = self.get_or_none(key, len(data))
+            except ValueError:  # larger: not these bytes
+                there = None
+            if there is None or there.data != data:
+                raise
+
     def get_or_none(self, key: str, limit: int) -> Object | None:
         try:
             return self.get(key, limit)

@@ -20,9 +20,9 @@ import time
 from typing import Any, BinaryIO, Callable, Iterator
 
 from .. import atomic, lock
+from ..layout import LOCK_FILE
 from .base import CREATE, OVERWRITE, Object, Precondition, Storage, Update
 
-LOCK_NAME = ".lock"
 _CHUNK = 1 << 20
 _MAX_COMPARED = 256 << 20  # keys updated by compare-and-swap are small metadata
 
@@ -151,7 +151,7 @@ class LocalStorage(Storage):
         for folder, dirs, files in os.walk(base):
             dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
             for name in files:
-                if name == LOCK_NAME or atomic.TEMP_MARKER in name:
+                if name == LOCK_FILE or atomic.TEMP_MARKER in name:
                     continue
                 found.append(os.path.relpath(os.path.join(folder, name), self.root).replace(os.sep, "/"))
         return sorted(found)
@@ -241,4 +241,4 @@ class LocalStorage(Storage):
 
     def _folder_lock(self, path: str) -> lock.Lock:
         folder = os.path.dirname(path)
-        return lock.Lock(os.path.join(folder, LOCK_NAME), self.lock_timeout, what=f"{folder}")
+        return lock.Lock(os.path.join(folder, LOCK_FILE), self.lock_timeout, what=f"{folder}")
