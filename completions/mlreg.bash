@@ -18,17 +18,26 @@ _mlreg_walk() {
 
 _mlreg_words() {
     case "$1" in
-        '') REPLY='completion deploy describe doctor history init logs models predict promote pull push readme serve show status templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
+        '') REPLY='alias completion delete deploy describe diff doctor export history import init logs models predict promote prune pull push readme serve show status tag templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
+        'alias') REPLY='list rm set --help' ;;
+        'alias list') REPLY='--help --json' ;;
+        'alias rm') REPLY='--help --json' ;;
+        'alias set') REPLY='--help --json --expect' ;;
         'completion') REPLY='--help' ;;
-        'deploy') REPLY='--help --no-promote --if-changed --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code' ;;
+        'delete') REPLY='--help --model --yes -y --json' ;;
+        'deploy') REPLY='--help --no-promote --if-changed --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code --tag --metric --metrics-file --param --source' ;;
         'describe') REPLY='--help --json' ;;
+        'diff') REPLY='--help --json' ;;
         'doctor') REPLY='--help --fix --json --older-than' ;;
+        'export') REPLY='--help --json --output -o' ;;
         'history') REPLY='--help --json' ;;
+        'import') REPLY='--help --json' ;;
         'init') REPLY='--help --json' ;;
         'logs') REPLY='--help --json' ;;
         'models') REPLY='--help --json' ;;
         'predict') REPLY='--help --jsonl --json --version --input --input-file --method --expect-sha256' ;;
         'promote') REPLY='--help --json --expect-primary' ;;
+        'prune') REPLY='--help --failed-only --dry-run --yes -y --json --keep' ;;
         'pull') REPLY='--help --promote --json --from --version' ;;
         'push') REPLY='--help --promote --json --to --version' ;;
         'readme') REPLY='check edit show --help' ;;
@@ -38,9 +47,10 @@ _mlreg_words() {
         'serve') REPLY='--help --access-log --no-access-log --host --port --max-body --timeout --max-connections' ;;
         'show') REPLY='--help --json' ;;
         'status') REPLY='--help --json' ;;
+        'tag') REPLY='--help --json --remove' ;;
         'templates') REPLY='--help --json' ;;
         'verify') REPLY='--help --json' ;;
-        'versions') REPLY='--help --json --status' ;;
+        'versions') REPLY='--help --json --status --tag --alias' ;;
         *) REPLY='' ;;
     esac
 }
@@ -50,6 +60,7 @@ _mlreg_valued() {
         '|--registry') REPLY='dir' ;;
         '|--lock-timeout') REPLY='none' ;;
         '|--trust-file') REPLY='file' ;;
+        'alias set|--expect') REPLY='version' ;;
         'deploy|--name') REPLY='model' ;;
         'deploy|-n') REPLY='model' ;;
         'deploy|--bump') REPLY='bump' ;;
@@ -62,13 +73,21 @@ _mlreg_valued() {
         'deploy|--sample-input') REPLY='none' ;;
         'deploy|--check-timeout') REPLY='none' ;;
         'deploy|--code') REPLY='file' ;;
+        'deploy|--tag') REPLY='none' ;;
+        'deploy|--metric') REPLY='none' ;;
+        'deploy|--metrics-file') REPLY='file' ;;
+        'deploy|--param') REPLY='none' ;;
+        'deploy|--source') REPLY='none' ;;
         'doctor|--older-than') REPLY='none' ;;
+        'export|--output') REPLY='file' ;;
+        'export|-o') REPLY='file' ;;
         'predict|--version') REPLY='active' ;;
         'predict|--input') REPLY='none' ;;
         'predict|--input-file') REPLY='file' ;;
         'predict|--method') REPLY='method' ;;
         'predict|--expect-sha256') REPLY='none' ;;
         'promote|--expect-primary') REPLY='active' ;;
+        'prune|--keep') REPLY='none' ;;
         'pull|--from') REPLY='none' ;;
         'pull|--version') REPLY='none' ;;
         'push|--to') REPLY='none' ;;
@@ -79,24 +98,42 @@ _mlreg_valued() {
         'serve|--max-body') REPLY='none' ;;
         'serve|--timeout') REPLY='none' ;;
         'serve|--max-connections') REPLY='none' ;;
+        'tag|--remove') REPLY='tag-key' ;;
         'versions|--status') REPLY='status' ;;
+        'versions|--tag') REPLY='tag' ;;
+        'versions|--alias') REPLY='alias' ;;
         *) REPLY='' ; return 1 ;;
     esac
 }
 
 _mlreg_arg() {
     case "$1" in
+        'alias list|1') REPLY='model' ;;
+        'alias rm|1') REPLY='model' ;;
+        'alias rm|2') REPLY='alias' ;;
+        'alias set|1') REPLY='model' ;;
+        'alias set|2') REPLY='alias' ;;
+        'alias set|3') REPLY='version' ;;
         'completion|1') REPLY='shell' ;;
+        'delete|1') REPLY='model' ;;
+        'delete|2') REPLY='version' ;;
         'deploy|1') REPLY='file' ;;
         'describe|1') REPLY='model' ;;
         'describe|2') REPLY='none' ;;
+        'diff|1') REPLY='model' ;;
+        'diff|2') REPLY='version' ;;
+        'diff|3') REPLY='version' ;;
+        'export|1') REPLY='model' ;;
+        'export|2') REPLY='version' ;;
         'history|1') REPLY='model' ;;
+        'import|1') REPLY='file' ;;
         'init|1') REPLY='dir' ;;
         'logs|1') REPLY='model' ;;
         'logs|2') REPLY='version' ;;
         'predict|1') REPLY='model' ;;
         'promote|1') REPLY='model' ;;
         'promote|2') REPLY='active' ;;
+        'prune|1') REPLY='model' ;;
         'pull|1') REPLY='model' ;;
         'push|1') REPLY='model' ;;
         'readme check|1') REPLY='model' ;;
@@ -105,6 +142,9 @@ _mlreg_arg() {
         'show|1') REPLY='model' ;;
         'status|1') REPLY='model' ;;
         'status|2') REPLY='version' ;;
+        'tag|1') REPLY='model' ;;
+        'tag|2') REPLY='version' ;;
+        'tag|3') REPLY='tag' ;;
         'verify|1') REPLY='model-at' ;;
         'versions|1') REPLY='model' ;;
         *) REPLY='' ;;
@@ -113,6 +153,7 @@ _mlreg_arg() {
 
 _mlreg_group() {
     case "$1" in
+        'alias') REPLY='1' ;;
         'readme') REPLY='1' ;;
         *) REPLY='' ;;
     esac
@@ -173,7 +214,22 @@ _mlreg_candidates() {
             if (( ${#files[@]} )); then
                 found=("${files[@]%/version.toml}"); found=("${found[@]##*/}")
                 mapfile -t -O "${#found[@]}" found < <(sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' "${files[@]}" 2>/dev/null)
+            fi
+            if [[ -z $before ]]; then  # @primary, @latest and the model's aliases
+                found+=(@primary @latest)
+                [[ -f $reg/models/$folder/model.toml ]] && mapfile -t -O "${#found[@]}" found < <(
+                    sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' "$reg/models/$folder/model.toml" 2>/dev/null | sed 's/^/@/')
             fi ;;
+        alias)
+            _mlreg_folder "$model"; folder=$REPLY
+            [[ -f $reg/models/$folder/model.toml ]] && mapfile -t found < <(
+                sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' "$reg/models/$folder/model.toml" 2>/dev/null) ;;
+        tag|tag-key)
+            _mlreg_folder "$model"; folder=$REPLY
+            files=("$reg/models/$folder/versions"/*/version.toml)
+            [[ -e ${files[0]} ]] || files=()
+            (( ${#files[@]} )) && mapfile -t found < <(sed -n '/^\[tags\]$/,/^\[/s/^"\{0,1\}\([A-Za-z0-9_.-]*\)"\{0,1\} = .*/\1/p' "${files[@]}" 2>/dev/null | sort -u)
+            if [[ $kind == tag ]]; then found=("${found[@]/%/=}"); compopt -o nospace 2>/dev/null; fi ;;
         template)
             files=("$reg"/templates/*.toml)
             [[ -e ${files[0]} ]] || files=()

@@ -4,16 +4,32 @@
 function __mlreg_words
     switch $argv[1]
         case ''
-            echo 'completion deploy describe doctor history init logs models predict promote pull push readme serve show status templates verify versions --help --debug --version --registry --lock-timeout --trust-file'
+            echo 'alias completion delete deploy describe diff doctor export history import init logs models predict promote prune pull push readme serve show status tag templates verify versions --help --debug --version --registry --lock-timeout --trust-file'
+        case 'alias'
+            echo 'list rm set --help'
+        case 'alias list'
+            echo '--help --json'
+        case 'alias rm'
+            echo '--help --json'
+        case 'alias set'
+            echo '--help --json --expect'
         case 'completion'
             echo '--help'
+        case 'delete'
+            echo '--help --model --yes -y --json'
         case 'deploy'
-            echo '--help --no-promote --if-changed --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code'
+            echo '--help --no-promote --if-changed --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code --tag --metric --metrics-file --param --source'
         case 'describe'
+            echo '--help --json'
+        case 'diff'
             echo '--help --json'
         case 'doctor'
             echo '--help --fix --json --older-than'
+        case 'export'
+            echo '--help --json --output -o'
         case 'history'
+            echo '--help --json'
+        case 'import'
             echo '--help --json'
         case 'init'
             echo '--help --json'
@@ -25,6 +41,8 @@ function __mlreg_words
             echo '--help --jsonl --json --version --input --input-file --method --expect-sha256'
         case 'promote'
             echo '--help --json --expect-primary'
+        case 'prune'
+            echo '--help --failed-only --dry-run --yes -y --json --keep'
         case 'pull'
             echo '--help --promote --json --from --version'
         case 'push'
@@ -43,12 +61,14 @@ function __mlreg_words
             echo '--help --json'
         case 'status'
             echo '--help --json'
+        case 'tag'
+            echo '--help --json --remove'
         case 'templates'
             echo '--help --json'
         case 'verify'
             echo '--help --json'
         case 'versions'
-            echo '--help --json --status'
+            echo '--help --json --status --tag --alias'
     end
 end
 
@@ -60,6 +80,8 @@ function __mlreg_valued
             echo 'none'
         case '|--trust-file'
             echo 'file'
+        case 'alias set|--expect'
+            echo 'version'
         case 'deploy|--name'
             echo 'model'
         case 'deploy|-n'
@@ -84,8 +106,22 @@ function __mlreg_valued
             echo 'none'
         case 'deploy|--code'
             echo 'file'
+        case 'deploy|--tag'
+            echo 'none'
+        case 'deploy|--metric'
+            echo 'none'
+        case 'deploy|--metrics-file'
+            echo 'file'
+        case 'deploy|--param'
+            echo 'none'
+        case 'deploy|--source'
+            echo 'none'
         case 'doctor|--older-than'
             echo 'none'
+        case 'export|--output'
+            echo 'file'
+        case 'export|-o'
+            echo 'file'
         case 'predict|--version'
             echo 'active'
         case 'predict|--input'
@@ -98,6 +134,8 @@ function __mlreg_valued
             echo 'none'
         case 'promote|--expect-primary'
             echo 'active'
+        case 'prune|--keep'
+            echo 'none'
         case 'pull|--from'
             echo 'none'
         case 'pull|--version'
@@ -118,8 +156,14 @@ function __mlreg_valued
             echo 'none'
         case 'serve|--max-connections'
             echo 'none'
+        case 'tag|--remove'
+            echo 'tag-key'
         case 'versions|--status'
             echo 'status'
+        case 'versions|--tag'
+            echo 'tag'
+        case 'versions|--alias'
+            echo 'alias'
         case '*'
             return 1
     end
@@ -127,16 +171,44 @@ end
 
 function __mlreg_arg
     switch $argv[1]
+        case 'alias list|1'
+            echo 'model'
+        case 'alias rm|1'
+            echo 'model'
+        case 'alias rm|2'
+            echo 'alias'
+        case 'alias set|1'
+            echo 'model'
+        case 'alias set|2'
+            echo 'alias'
+        case 'alias set|3'
+            echo 'version'
         case 'completion|1'
             echo 'shell'
+        case 'delete|1'
+            echo 'model'
+        case 'delete|2'
+            echo 'version'
         case 'deploy|1'
             echo 'file'
         case 'describe|1'
             echo 'model'
         case 'describe|2'
             echo 'none'
+        case 'diff|1'
+            echo 'model'
+        case 'diff|2'
+            echo 'version'
+        case 'diff|3'
+            echo 'version'
+        case 'export|1'
+            echo 'model'
+        case 'export|2'
+            echo 'version'
         case 'history|1'
             echo 'model'
+        case 'import|1'
+            echo 'file'
         case 'init|1'
             echo 'dir'
         case 'logs|1'
@@ -149,6 +221,8 @@ function __mlreg_arg
             echo 'model'
         case 'promote|2'
             echo 'active'
+        case 'prune|1'
+            echo 'model'
         case 'pull|1'
             echo 'model'
         case 'push|1'
@@ -165,6 +239,12 @@ function __mlreg_arg
             echo 'model'
         case 'status|2'
             echo 'version'
+        case 'tag|1'
+            echo 'model'
+        case 'tag|2'
+            echo 'version'
+        case 'tag|3'
+            echo 'tag'
         case 'verify|1'
             echo 'model-at'
         case 'versions|1'
@@ -174,6 +254,8 @@ end
 
 function __mlreg_group
     switch $argv[1]
+        case 'alias'
+            echo '1'
         case 'readme'
             echo '1'
         case '*'
@@ -232,6 +314,23 @@ function __mlreg_candidates
                 printf '%s\n' "$before"(basename (dirname $f))
             end
             test (count $files) -gt 0; and sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' $files 2>/dev/null | string replace -r '^' -- "$before"
+            set -l mfile $reg/models/$folder/model.toml
+            if test -z "$before"  # @primary, @latest and the model's aliases
+                printf '%s\n' @primary @latest
+                test -f $mfile; and sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' $mfile 2>/dev/null | string replace -r '^' -- @
+            end
+        case alias
+            set -l folder (string lower -- (string replace -ar ' +' - -- (string trim -c '"\'' -- $model)))
+            set -l mfile $reg/models/$folder/model.toml
+            test -f $mfile; and sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' $mfile 2>/dev/null
+        case tag tag-key
+            set -l folder (string lower -- (string replace -ar ' +' - -- (string trim -c '"\'' -- $model)))
+            set -l files $reg/models/$folder/versions/*/version.toml
+            if test (count $files) -gt 0
+                set -l keys (sed -n '/^\[tags\]$/,/^\[/s/^"\{0,1\}\([A-Za-z0-9_.-]*\)"\{0,1\} = .*/\1/p' $files 2>/dev/null | sort -u)
+                test $kind = tag; and set keys (string replace -r '$' = -- $keys)
+                printf '%s\n' $keys
+            end
         case template
             string split ' ' -- 'custom-python sklearn-classifier sklearn-regressor text-classifier'
             for f in $reg/templates/*.toml

@@ -39,6 +39,17 @@ KINDS = {
     ("promote", "ref"): "active",
     ("predict", "version"): "active",
     ("completion", "shell"): "shell",
+    ("", "alias"): "alias",
+    ("", "expect"): "version",
+    ("versions", "tag"): "tag",
+    ("tag", "pairs"): "tag",
+    ("tag", "remove"): "tag-key",
+    ("diff", "a"): "version",
+    ("diff", "b"): "version",
+    ("export", "refs"): "version",
+    ("import", "archive"): "file",
+    ("export", "output"): "file",
+    ("", "metrics_file"): "file",
 }
 WORDS = {
     "bump": "major minor patch",
@@ -259,7 +270,22 @@ _mlreg_candidates() {
             if (( ${#files[@]} )); then
                 found=("${files[@]%/@VERSION_FILE@}"); found=("${found[@]##*/}")
                 mapfile -t -O "${#found[@]}" found < <(sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' "${files[@]}" 2>/dev/null)
+            fi
+            if [[ -z $before ]]; then  # @primary, @latest and the model's aliases
+                found+=(@primary @latest)
+                [[ -f $reg/@MODELS@/$folder/@MODEL_FILE@ ]] && mapfile -t -O "${#found[@]}" found < <(
+                    sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' "$reg/@MODELS@/$folder/@MODEL_FILE@" 2>/dev/null | sed 's/^/@/')
             fi ;;
+        alias)
+            _mlreg_folder "$model"; folder=$REPLY
+            [[ -f $reg/@MODELS@/$folder/@MODEL_FILE@ ]] && mapfile -t found < <(
+                sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' "$reg/@MODELS@/$folder/@MODEL_FILE@" 2>/dev/null) ;;
+        tag|tag-key)
+            _mlreg_folder "$model"; folder=$REPLY
+            files=("$reg/@MODELS@/$folder/@VERSIONS@"/*/@VERSION_FILE@)
+            [[ -e ${files[0]} ]] || files=()
+            (( ${#files[@]} )) && mapfile -t found < <(sed -n '/^\[tags\]$/,/^\[/s/^"\{0,1\}\([A-Za-z0-9_.-]*\)"\{0,1\} = .*/\1/p' "${files[@]}" 2>/dev/null | sort -u)
+            if [[ $kind == tag ]]; then found=("${found[@]/%/=}"); compopt -o nospace 2>/dev/null; fi ;;
         template)
             files=("$reg"/@TEMPLATES@/*.toml)
             [[ -e ${files[0]} ]] || files=()
@@ -318,7 +344,7 @@ _mlreg_registry() {
 
 _mlreg_candidates() {
     local kind=$1 model=$2 reg folder before='' cur=${words[CURRENT]}
-    local -a found files matcher
+    local -a found files matcher suffix
     _mlreg_registry; reg=$REPLY
     if [[ $kind == model-at && $cur == *@* ]]; then  # verify NAME@VERSION
         model=${cur%%@*}; before="$model@"; kind=version
@@ -338,7 +364,19 @@ _mlreg_candidates() {
                 files=(${(0)"$(grep -lZ '^status = "active"$' $files 2>/dev/null)"})
             fi
             found=(${${files%/@VERSION_FILE@}##*/})
-            (( $#files )) && found+=(${(f)"$(sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' $files 2>/dev/null)"}) ;;
+            (( $#files )) && found+=(${(f)"$(sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' $files 2>/dev/null)"})
+            if [[ -z $before ]]; then  # @primary, @latest and the model's aliases
+                found+=(@primary @latest)
+                [[ -f $reg/@MODELS@/$folder/@MODEL_FILE@ ]] && found+=(${(f)"$(sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' $reg/@MODELS@/$folder/@MODEL_FILE@ 2>/dev/null | sed 's/^/@/')"})
+            fi ;;
+        alias)
+            folder=${(L)${model//[\"\']/}}; folder=${${(j: :)${(s: :)folder}}// /-}
+            [[ -f $reg/@MODELS@/$folder/@MODEL_FILE@ ]] && found=(${(f)"$(sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' $reg/@MODELS@/$folder/@MODEL_FILE@ 2>/dev/null)"}) ;;
+        tag|tag-key)
+            folder=${(L)${model//[\"\']/}}; folder=${${(j: :)${(s: :)folder}}// /-}
+            files=("$reg/@MODELS@/$folder/@VERSIONS@"/*/@VERSION_FILE@(N))
+            (( $#files )) && found=(${(f)"$(sed -n '/^\[tags\]$/,/^\[/s/^"\{0,1\}\([A-Za-z0-9_.-]*\)"\{0,1\} = .*/\1/p' $files 2>/dev/null | sort -u)"})
+            if [[ $kind == tag ]]; then found=(${^found}=); suffix=(-S ''); fi ;;
         template)
             files=("$reg"/@TEMPLATES@/*.toml(N))
             found=(@BUILTIN_TEMPLATES@ ${${files##*/}%.toml}) ;;
@@ -351,7 +389,7 @@ _mlreg_candidates() {
         *) return 1 ;;
     esac
     # compadd takes the words as data, never as code.
-    compadd $matcher -P "$before" -a found
+    compadd $matcher $suffix -P "$before" -a found
 }
 
 _mlreg() {
@@ -459,6 +497,23 @@ function __mlreg_candidates
                 printf '%s\n' "$before"(basename (dirname $f))
             end
             test (count $files) -gt 0; and sed -n 's/^id = "\([a-z0-9]*\)"$/\1/p' $files 2>/dev/null | string replace -r '^' -- "$before"
+            set -l mfile $reg/@MODELS@/$folder/@MODEL_FILE@
+            if test -z "$before"  # @primary, @latest and the model's aliases
+                printf '%s\n' @primary @latest
+                test -f $mfile; and sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' $mfile 2>/dev/null | string replace -r '^' -- @
+            end
+        case alias
+            set -l folder (string lower -- (string replace -ar ' +' - -- (string trim -c '"\'' -- $model)))
+            set -l mfile $reg/@MODELS@/$folder/@MODEL_FILE@
+            test -f $mfile; and sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' $mfile 2>/dev/null
+        case tag tag-key
+            set -l folder (string lower -- (string replace -ar ' +' - -- (string trim -c '"\'' -- $model)))
+            set -l files $reg/@MODELS@/$folder/@VERSIONS@/*/@VERSION_FILE@
+            if test (count $files) -gt 0
+                set -l keys (sed -n '/^\[tags\]$/,/^\[/s/^"\{0,1\}\([A-Za-z0-9_.-]*\)"\{0,1\} = .*/\1/p' $files 2>/dev/null | sort -u)
+                test $kind = tag; and set keys (string replace -r '$' = -- $keys)
+                printf '%s\n' $keys
+            end
         case template
             string split ' ' -- '@BUILTIN_TEMPLATES@'
             for f in $reg/@TEMPLATES@/*.toml

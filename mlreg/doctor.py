@@ -27,6 +27,7 @@ from .errors import IntegrityError, InvalidVersion
 from .identity import same_process_alive
 from .layout import (
     DEPLOY_LOCK,
+    deleted_key,
     HISTORY_FILE,
     IDS,
     LOG_FILE,
@@ -246,17 +247,82 @@ class Doctor:
         except IntegrityError as e:
             self.report.add("metadata", self.where(model_key(folder, MODEL_FILE)), str(e))
             return
+        if record.deleting_model is not None:
+            return self._interrupted_model_delete(record)
         self.report.models += 1
+        if record.deleting:
+            record = self._interrupted_deletes(record)
         found: dict[str, VersionRecord] = {}
         for vfolder in sorted(self._children(versions_key(folder))):
+            if record.is_deleting(vfolder):
+                continue  # reported above: its delete began
             record_v = self._version(record, vfolder)
             if record_v is not None:
                 found[vfolder] = record_v
         self._primary(record, found)
         self._highest(record, found)
         self._history(record)
+        self._deletes_in_history(record)
         self._outcomes(record, found)
         self._listing_cache(record)
+
+    # ------------------------------------------------------------ deletions
+
+    def _interrupted_model_delete(self, model: ModelRecord) -> None:
+        key = model_key(model.folder, MODEL_FILE)
+        if not self._old(key):
+            return  # a delete in progress
+        problem = self.report.add("interrupted-delete", self.where(model_key(model.folder)),
+                                  f"the delete of the model {model.name!r} began ({model.deleting_model}) and "
+                                  "did not finish; readers see no model")
+        if self.fix:
+            from .ops.delete import finish_model_delete
+
+            finish_model_delete(self.repo, model.folder)
+            problem.fixed = not self.storage.exists(key)
+
+    def _interrupted_deletes(self, model: ModelRecord) -> ModelRecord:
+        """Versions listed under ``deleting`` in model.toml: deletes cut short (readers
+        already see them gone); ``--fix`` completes them."""
+        key = model_key(model.folder, MODEL_FILE)
+        if not self._old(key):
+            return model  # probably being deleted right now
+        numbers = list(model.deleting)
+        problem = self.report.add("interrupted-delete", self.where(key),
+                                  f"the delete of {', '.join(numbers)} began and did not finish; "
+                                  "readers see no such version")
+        if self.fix:
+            from .ops.delete import finish_delete
+
+            finish_delete(self.repo, model.folder, numbers,
+                          detail="completed by doctor --fix: the delete was interrupted")
+            problem.fixed = True
+            return self.repo.read_model(model.folder)
+        return model
+
+    def _deletes_in_history(self, model: ModelRecord) -> None:
+        """Every tombstone's delete is in the history (a crash can lose its event)."""
+        tombstones = [n[:-len(".toml")] for n in self._children(deleted_key(model.folder))
+                      if n.endswith(".toml") and versions.is_version(n[:-len(".toml")])]
+        if not tombstones:
+            return
+        try:
+            recorded = {versions.folder_of(e.version or "") for e in self.repo.history_of(model.folder)
+                        if e.event == "delete"}
+        except IntegrityError:
+            return  # reported by the walk
+        lost = [v for v in tombstones if versions.folder_of(v) not in recorded]
+        if not lost:
+            return
+        problem = self.report.add("history", self.where(history_key(model.folder)),
+                                  f"the deletes of {', '.join(sorted(lost))} are not in the history "
+                                  "(their events were lost in a crash)")
+        if self.fix:
+            self.repo.record(model.folder, [HistoryEvent(
+                at=now(), by=_who(), event="delete", version=v, from_=v,
+                detail="recorded by doctor --fix: the delete's own event was lost in a crash") for v in sorted(lost)],
+                strict=True)
+            problem.fixed = True
 
     def _version(self, model: ModelRecord, vfolder: str) -> VersionRecord | None:
         folder = model.folder

@@ -52,6 +52,10 @@ class ModelNotFound(NotFound):
     pass
 
 
+class AliasNotFound(NotFound):
+    pass
+
+
 class VersionNotFound(NotFound):
     pass
 
@@ -72,6 +76,14 @@ class NotActive(Conflict):
 
 class PrimaryMoved(Conflict):
     """``--expect-primary`` named a primary that is no longer current."""
+
+
+class AliasMoved(Conflict):
+    """``alias set --expect`` named a version the alias no longer points at."""
+
+
+class InUse(Conflict):
+    """Deleting the primary or a version that carries an alias."""
 
 
 class ReadmeChanged(Conflict):

@@ -5,6 +5,7 @@
     REGISTRY/
       mlreg.toml                 format marker
       ids/ID                     "folder/version" of each version ID, created exclusively
+                                 ("deleted folder/version" once that version is deleted)
       staging/TOKEN/             a deploy being copied, before it has a version
       templates/NAME.toml        the registry's own templates
       models/FOLDER/
@@ -13,6 +14,7 @@
         history/TIME-RANDOM.json one event (a deploy's outcome, a change of primary, ...) each
         history.jsonl            events as earlier mlreg wrote them, a JSON object a line (read only)
         versions.index.json      a cache of version records (never the truth)
+        deleted/VERSION.toml     a deleted version's tombstone: its number is never given again
         README.md
         versions/VERSION/
           .deploy.lock           created by the deploy that claims VERSION, held while it lives
@@ -27,6 +29,7 @@ MARKER = "mlreg.toml"
 MODELS, STAGING, IDS, TEMPLATES = "models", "staging", "ids", "templates"
 MODEL_FILE, VERSION_FILE, HISTORY_FILE, README_FILE = "model.toml", "version.toml", "history.jsonl", "README.md"
 HISTORY = "history"
+DELETED = "deleted"
 OUTCOME_FILE = "outcome.toml"
 VERSIONS = "versions"
 LOCK_FILE, DEPLOY_LOCK = ".lock", ".deploy.lock"
@@ -48,6 +51,11 @@ def versions_key(folder: str) -> str:
 def version_key(folder: str, vfolder: str, name: str = "") -> str:
     """A version's folder, or a file in it."""
     return f"{MODELS}/{folder}/{VERSIONS}/{vfolder}/{name}" if name else f"{MODELS}/{folder}/{VERSIONS}/{vfolder}"
+
+
+def deleted_key(folder: str, vfolder: str = "") -> str:
+    """A deleted version's tombstone (or the folder of them)."""
+    return f"{MODELS}/{folder}/{DELETED}/{vfolder}.toml" if vfolder else f"{MODELS}/{folder}/{DELETED}"
 
 
 def history_key(folder: str, name: str = "") -> str:

@@ -192,7 +192,8 @@ class ModelRecord(Record):
     _DEFAULTS = {"name": _REQUIRED, "folder": _REQUIRED, "created_at": _REQUIRED,
                  "created_by": _REQUIRED, "description": "", "primary": None,
                  "highest_version": None, "type": CUSTOM, "framework": CUSTOM,
-                 "readme_generated": None, "extra": _NEW_DICT}
+                 "readme_generated": None, "aliases": _NEW_DICT, "deleting": (), "deleting_model": None,
+                 "extra": _NEW_DICT}
     __slots__ = tuple(_DEFAULTS)
     name: str
     folder: str
@@ -204,10 +205,14 @@ class ModelRecord(Record):
     type: str
     framework: str
     readme_generated: str | None
+    aliases: dict[str, str]  # alias -> version (SPEC §7)
+    deleting: tuple[str, ...]  # versions whose delete has begun: gone for readers
+    deleting_model: str | None  # when the delete of the whole model began
     extra: dict[str, Any]
 
     _KEYS = ("schema", "name", "folder", "created_at", "created_by", "description",
-             "primary", "highest_version", "type", "framework", "readme_generated")
+             "primary", "highest_version", "type", "framework", "readme_generated", "aliases",
+             "deleting", "deleting_model")
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], path: str) -> "ModelRecord":
@@ -223,20 +228,48 @@ class ModelRecord(Record):
             type=_get(data, "type", str, path, CUSTOM),
             framework=_get(data, "framework", str, path, CUSTOM),
             readme_generated=_get(data, "readme_generated", str, path, None),
+            aliases=_aliases(_get(data, "aliases", dict, path, {}), path),
+            deleting=tuple(_version_list(_get(data, "deleting", list, path, []), path)),
+            deleting_model=_get(data, "deleting_model", str, path, None),
             extra={k: v for k, v in data.items() if k not in cls._KEYS},
         )
 
     def to_toml(self) -> dict[str, Any]:
-        data = {"schema": SCHEMA}
+        data: dict[str, Any] = {"schema": SCHEMA}
         data.update({name: getattr(self, name) for name in self._shown()})
+        data["deleting"] = list(self.deleting) or None
         return {**self.extra, **data}
+
+    def aliases_of(self, version: str) -> list[str]:
+        """The aliases that name ``version``, sorted."""
+        return sorted(a for a, v in self.aliases.items() if _versions.same(v, version))
+
+    def is_deleting(self, version: str) -> bool:
+        return any(_versions.same(v, version) for v in self.deleting)
+
+
+def _aliases(value: dict[str, Any], path: str) -> dict[str, str]:
+    from .fields import is_alias
+
+    for alias, version in value.items():
+        if not is_alias(alias) or not isinstance(version, str) or not _versions.is_version(version):
+            raise IntegrityError(f"metadata file {path}: the alias {str(alias)[:40]!r} -> {str(version)[:40]!r} "
+                                 "is not an alias name and a version")
+    return dict(value)
+
+
+def _version_list(value: list[Any], path: str) -> list[str]:
+    for version in value:
+        if not isinstance(version, str) or not _versions.is_version(version):
+            raise IntegrityError(f"metadata file {path}: {str(version)[:40]!r} in 'deleting' is not a version")
+    return value
 
 
 class VersionRecord(Record):
     """One version's metadata (``version.toml``), plus what is derived on read.
 
-    ``primary`` and ``interrupted`` are not stored: ``primary`` comes from the
-    model, and ``interrupted`` marks a version whose file still says
+    ``primary``, ``aliases`` and ``interrupted`` are not stored: ``primary`` and
+    ``aliases`` come from the model, and ``interrupted`` marks a version whose file still says
     ``deploying`` but whose deploy process is gone (it reads as ``failed``).
     """
 
@@ -244,8 +277,9 @@ class VersionRecord(Record):
                  "status": _REQUIRED, "deployed_at": _REQUIRED, "deployed_by": _REQUIRED,
                  "size": _REQUIRED, "sha256": _REQUIRED, "artifact": _REQUIRED, "type": CUSTOM,
                  "framework": CUSTOM, "finished_at": None, "reason": None,
-                 "environment": _NEW_DICT, "process": _NEW_DICT, "code_sha256": None, "primary": False,
-                 "interrupted": False, "extra": _NEW_DICT}
+                 "environment": _NEW_DICT, "process": _NEW_DICT, "code_sha256": None, "tags": _NEW_DICT,
+                 "metrics": _NEW_DICT, "params": _NEW_DICT, "source": None, "signature": _NEW_DICT,
+                 "primary": False, "aliases": (), "interrupted": False, "extra": _NEW_DICT}
     __slots__ = tuple(_DEFAULTS)
     model: str
     version: str
@@ -263,7 +297,13 @@ class VersionRecord(Record):
     environment: dict[str, Any]
     process: dict[str, Any]
     code_sha256: str | None
+    tags: dict[str, str]
+    metrics: dict[str, int | float]
+    params: dict[str, str]
+    source: dict[str, Any] | None
+    signature: dict[str, Any]  # what the deploy check read of the inputs and outputs
     primary: bool
+    aliases: tuple[str, ...]
     interrupted: bool
     extra: dict[str, Any]
 
@@ -275,7 +315,11 @@ class VersionRecord(Record):
                ("artifact", "artifact", str, _REQUIRED), ("type", "type", str, CUSTOM),
                ("framework", "framework", str, CUSTOM), ("finished_at", "finished_at", str, None),
                ("reason", "reason", str, None), ("environment", "environment", dict, _NEW_DICT),
-               ("process", "process", dict, _NEW_DICT), ("code_sha256", "code_sha256", str, None))
+               ("process", "process", dict, _NEW_DICT), ("code_sha256", "code_sha256", str, None),
+               ("tags", "tags", dict, _NEW_DICT), ("metrics", "metrics", dict, _NEW_DICT),
+               ("params", "params", dict, _NEW_DICT), ("source", "source", dict, None),
+               ("signature", "signature", dict, _NEW_DICT))
+    _CHECKED = ("tags", "metrics", "params", "source")
     _KNOWN = frozenset(key for _, key, _, _ in _STORED) | {"schema"}
 
     @classmethod
@@ -309,7 +353,15 @@ class VersionRecord(Record):
             # the file says: never an absolute path, never through a subfolder.
             raise IntegrityError(f"metadata file {path}: the artifact {record.artifact[:80]!r} is not a plain "
                                  "file name inside the version's folder")
+        for kind in cls._CHECKED:
+            table = getattr(record, kind)
+            if table:
+                from .fields import bad_table
+
+                if (why := bad_table(table, kind)) is not None:
+                    raise IntegrityError(f"metadata file {path}: {why}")
         put(record, "primary", False)
+        put(record, "aliases", ())
         put(record, "interrupted", False)
         unknown = data.keys() - cls._KNOWN
         put(record, "extra", {k: v for k, v in data.items() if k in unknown} if unknown else {})

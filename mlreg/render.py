@@ -52,8 +52,8 @@ def out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
-def err(text: str) -> None:
-    sys.stderr.write(text + "\n")
+def err(text: str, end: str = "\n") -> None:
+    sys.stderr.write(text + end)
     sys.stderr.flush()
 
 

@@ -57,6 +57,7 @@ from .atomic import UnsafeFile
 from .storage.base import CREATE, Object, Precondition, Storage, Update
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+RETIRED = "deleted "  # an ID file's text once its version is deleted: "deleted folder/version"
 MAX_README_BYTES = 1 << 20
 MAX_HISTORY_BYTES = 256 << 20
 MAX_EVENT_BYTES = 64 << 10
@@ -175,7 +176,10 @@ class Repository:
         folder = names.folder_name(name)
         self.require()
         try:
-            return self.read_model(folder)
+            record = self.read_model(folder)
+            if record.deleting_model is None:
+                return record
+            raise FileNotFoundError(folder)  # its delete has begun: gone for readers
         except FileNotFoundError:
             import difflib
 
@@ -207,14 +211,19 @@ class Repository:
         keyed.sort()
         return [name for _, name in keyed]
 
-    def read_version(self, folder: str, vfolder: str, primary: str | None) -> VersionRecord:
-        """A version's record, with ``primary`` set and interrupted deploys read as failed.
+    def read_version(self, model: ModelRecord, vfolder: str) -> VersionRecord:
+        """A version's record as readers see it: marked primary, with its aliases, and an
+        interrupted deploy read as failed.
 
         Raises:
-            FileNotFoundError: no version.toml (not a version, or one being claimed).
+            FileNotFoundError: no version.toml (not a version, one being claimed, or
+                one being deleted).
             IntegrityError: unreadable, or it claims another home.
         """
-        return self.as_read(self.version_file(folder, vfolder), folder, vfolder, primary_folder(primary))
+        if model.deleting and model.is_deleting(vfolder):
+            raise FileNotFoundError(self.where(version_key(model.folder, vfolder)))
+        return self.as_read(self.version_file(model.folder, vfolder), model.folder, vfolder,
+                            primary_folder(model.primary), alias_folders(model).get(vfolder, ()))
 
     def version_file(self, folder: str, vfolder: str, name: str = VERSION_FILE) -> VersionRecord:
         """The record in a version's version.toml (or ``name``), checked to describe its folder.
@@ -252,7 +261,8 @@ class Repository:
             raise IntegrityError(f"the deploy lease {self.where(version_key(folder, vfolder, DEPLOY_LOCK))} "
                                  f"is {e.strerror}") from None
 
-    def as_read(self, record: VersionRecord, folder: str, vfolder: str, primary_folder: str | None) -> VersionRecord:
+    def as_read(self, record: VersionRecord, folder: str, vfolder: str, primary_folder: str | None,
+                aliases: tuple[str, ...] = ()) -> VersionRecord:
         """``record`` as readers see it: marked primary, and failed (interrupted) when its
         file still says deploying but its deploy process is gone.
 
@@ -271,6 +281,8 @@ class Repository:
                 record = self.version_file(folder, vfolder)
                 if record.status == "deploying":
                     record = record.replace(status="failed", interrupted=True, reason=INTERRUPTED)
+        if aliases:
+            record = record.replace(aliases=aliases)
         return record.replace(primary=True) if vfolder == primary_folder else record
 
     def versions(self, record: ModelRecord, cached: bool = True) -> list[VersionRecord]:
@@ -286,7 +298,7 @@ class Repository:
             found = []
             for vfolder in self.version_folders(record.folder, names):
                 try:
-                    found.append(self.read_version(record.folder, vfolder, record.primary))
+                    found.append(self.read_version(record, vfolder))
                 except FileNotFoundError:
                     continue  # a folder without version.toml is not a version; `doctor` reports it
             return found
@@ -298,6 +310,7 @@ class Repository:
         from . import index
 
         primary_vfolder = primary_folder(record.primary)
+        aliased = alias_folders(record)
         folder = record.folder
         prefix = versions_key(folder)
         try:
@@ -315,6 +328,8 @@ class Repository:
         base = self.where(prefix)  # for messages: where(key) for every version costs a tenth of the listing
         keyed = sorted((k, v) for v in stamps if (k := versions.sort_key(v)) is not None)
         for _, vfolder in keyed:
+            if record.deleting and record.is_deleting(vfolder):
+                continue
             stamp = stamps[vfolder]
             entry = cached.get(vfolder)
             if entry is not None and entry[0] == stamp:
@@ -328,7 +343,7 @@ class Repository:
             where = f"{base}/{vfolder}/{VERSION_FILE}"
             version = VersionRecord.from_toml(data, where)
             check_home(version, folder, vfolder, where)
-            found.append(self.as_read(version, folder, vfolder, primary_vfolder))
+            found.append(self.as_read(version, folder, vfolder, primary_vfolder, aliased.get(vfolder, ())))
         if stale or len(fresh) != len(cached):
             with contextlib.suppress(OSError, ValueError):  # a read-only registry goes without
                 self.storage.put(index_key, index.dump(fresh))
@@ -349,11 +364,14 @@ class Repository:
             return self._reference(record, ref[1:])
         if versions.is_version(ref):
             vfolder = versions.folder_for(ref)
-            if self.storage.exists(version_key(record.folder, vfolder, VERSION_FILE)):
+            if record.deleting and record.is_deleting(vfolder):
+                pass
+            elif self.storage.exists(version_key(record.folder, vfolder, VERSION_FILE)):
                 return vfolder  # read by the caller: unreadable is its IntegrityError
         elif versions.is_version_id(ref):
             owner = self.owner_of_id(ref)
-            if owner is not None and owner[0] == record.folder and self.carries_id(owner, ref):
+            if (owner is not None and owner[0] == record.folder and not record.is_deleting(owner[1])
+                    and self.carries_id(owner, ref)):
                 return owner[1]
             if owner is not None:
                 raise VersionNotFound(f"version ID {ref} belongs to another model ({owner[0]}), not {record.name!r}")
@@ -375,11 +393,15 @@ class Repository:
             if not active:
                 raise VersionNotFound(f"{record.name!r} has no Active version (@latest)")
             return versions.folder_for(max(active, key=lambda v: v.deployed_at).version)
-        import re
+        from .fields import is_alias
 
-        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", name):
-            raise InvalidVersion(f"@{name!r} is not a reference: use @primary or @latest")
-        raise VersionNotFound(f"{record.name!r} has no alias @{name} (the references are @primary and @latest)")
+        if not is_alias(name):
+            raise InvalidVersion(f"@{name!r} is not a reference: use @primary, @latest or an alias")
+        if name in record.aliases:
+            return versions.folder_for(record.aliases[name])
+        known = ", ".join(f"@{a}" for a in sorted(record.aliases)) or "none"
+        raise VersionNotFound(f"{record.name!r} has no alias @{name} (its aliases: {known}; "
+                              "@primary and @latest are built in)")
 
     def owner_of_id(self, version_id: str) -> tuple[str, str] | None:
         key = id_key(version_id)
@@ -391,6 +413,8 @@ class Repository:
             raise IntegrityError(f"cannot read version ID file {self.where(key)}: "
                                  f"{getattr(e, 'strerror', None) or e}") from None
         text = found.decode("utf-8", "replace").strip()
+        if text.startswith(RETIRED):
+            return None  # its version was deleted: the ID names nothing, and is never given again
         folder, _, vfolder = text.partition("/")
         if names.folder_of(folder) != folder or not versions.is_version(vfolder) or "/" in vfolder:
             raise IntegrityError(f"version ID file {self.where(key)} is corrupt: {text[:80]!r}")
@@ -630,9 +654,12 @@ def existing(seen: Seen, model_path: str) -> ModelRecord:
 
     Raises:
         IntegrityError: model.toml has disappeared.
+        ModelNotFound: the model's delete has begun.
     """
     if seen.model is None:
         raise IntegrityError(f"{model_path} disappeared")
+    if seen.model.deleting_model is not None:
+        raise ModelNotFound(f"model {seen.model.name!r} is being deleted; nothing was changed")
     return seen.model
 
 
@@ -695,6 +722,16 @@ def gc_paused() -> Any:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def alias_folders(model: ModelRecord) -> dict[str, tuple[str, ...]]:
+    """The model's aliases by the version folder they name, each sorted."""
+    if not model.aliases:
+        return {}
+    found: dict[str, list[str]] = {}
+    for alias, version in sorted(model.aliases.items()):
+        found.setdefault(versions.folder_for(version), []).append(alias)
+    return {vfolder: tuple(names) for vfolder, names in found.items()}
 
 
 def primary_folder(primary: str | None) -> str | None:

@@ -6,13 +6,15 @@ and a scikit-learn prediction holds the GIL for most of a request anyway, so
 an ASGI stack would add start-up cost and dependencies without more
 throughput. Loaded models are cached per version ID; each request re-reads
 the model's small ``model.toml`` (a cheap check), so a ``promote`` made by
-anyone is seen by the next request without a restart or a reload.
+anyone is seen by the next request without a restart or a reload, and a
+deleted version answers 404 at once (its loaded model is dropped within
+``EVICT_EVERY`` seconds).
 
 Routes (bodies and answers are the CLI's JSON)::
 
     POST /v1/models/{name}/predict                    the primary
     POST /v1/models/{name}/versions/{version}/predict a version number or ID
-    POST /v1/versions/{version_id}/predict
+    POST /v1/versions/{version_id}/predict           ({version}: a number, ID, @alias, @primary, @latest)
     GET  /v1/models   /v1/models/{name}   /v1/models/{name}/versions   /healthz
 """
 
@@ -34,6 +36,7 @@ from .views import prediction
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
+EVICT_EVERY = 5.0  # seconds between looks for deleted versions among the loaded models
 # Exit codes (SPEC §3) as HTTP statuses (SPEC §2).
 HTTP_OF_EXIT = {1: 500, 2: 400, 3: 404, 4: 409, 5: 409, 6: 409, 7: 500, 8: 409}
 
@@ -52,6 +55,26 @@ class ModelService:
         self._models: dict[str, Any] = {}
         self._loading: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._swept = time.monotonic()
+
+    def evict_deleted(self) -> list[str]:
+        """Drop the loaded models of versions deleted since they were loaded (a
+        deleted version answers 404 at once, since every request reads its record;
+        this gives back the memory). Returns the version IDs dropped."""
+        from .errors import NotFound
+
+        dropped = []
+        for version_id in list(self._models):
+            try:
+                self.registry.version_by_id(version_id)
+            except NotFound:
+                dropped.append(version_id)
+                with self._guard:
+                    self._models.pop(version_id, None)
+                    self._loading.pop(version_id, None)
+            except MlregError:
+                continue  # unreadable now: its routes answer 500; keep what was verified
+        return dropped
 
     def model_for(self, record: Any) -> Any:
         """The loaded model of an Active version, verified and loaded once per version ID.
@@ -60,6 +83,9 @@ class ModelService:
         before: a version taken out of it stops answering at once.
         """
         self.registry.check_trusted(record)
+        if self._models and time.monotonic() - self._swept > EVICT_EVERY:
+            self._swept = time.monotonic()
+            self.evict_deleted()
         cached = self._models.get(record.version_id)
         if cached is not None:
             return cached

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 from . import names, versions
 from .errors import (
@@ -23,6 +23,7 @@ from .errors import (
     VersionNotFound,
 )
 from .layout import LOG_FILE, version_key
+from .lifecycle import Lifecycle
 from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
 from .metadata import STATUSES, HistoryEvent, ModelRecord, VersionRecord
 from .repo import ModelInfo, Repository
@@ -60,8 +61,9 @@ class ModelOverview(NamedTuple):
         return overview(self)
 
 
-class Registry:
-    """A model registry in a folder; every mlreg operation is a method.
+class Registry(Lifecycle):
+    """A model registry in a folder or a bucket; every mlreg operation is a method
+    (those of a model's lifecycle, SPEC §7, come from ``mlreg.lifecycle``).
 
     ``path`` is chosen like the CLI's: the argument, else ``MLREG_REGISTRY``,
     else the per-user data folder. ``lock_timeout`` (seconds, -1 for ever)
@@ -104,7 +106,9 @@ class Registry:
         found, problems = [], []
         for folder in self.repo.model_folders():
             try:
-                found.append(self.repo.info(self.repo.read_model(folder)))
+                record = self.repo.read_model(folder)
+                if record.deleting_model is None:  # else its delete has begun
+                    found.append(self.repo.info(record))
             except FileNotFoundError:
                 continue  # a first deploy that has not written model.toml yet
             except IntegrityError as e:
@@ -151,22 +155,30 @@ class Registry:
                 except ValueError:
                     continue
         for v in ordered:
-            signature = v.extra.get("signature")
+            signature = v.signature
             n = signature.get("n_features") if isinstance(signature, dict) else None
             if isinstance(n, int) and 0 < n <= 64:
                 return [[0.0] * n]
         return [[0.0]]
 
-    def versions(self, name: str, status: str | None = None) -> list[VersionRecord]:
-        """Every version of a model, oldest number first; optionally only one status.
+    def versions(self, name: str, status: str | None = None, tags: Mapping[str, str] | None = None,
+                 alias: str | None = None) -> list[VersionRecord]:
+        """Every version of a model, oldest number first; optionally only one status,
+        only those carrying every one of ``tags``, or only the one ``alias`` names.
 
         Raises:
-            InvalidName, ModelNotFound, UsageError (unknown status), IntegrityError.
+            InvalidName, ModelNotFound, UsageError (unknown status, bad alias), IntegrityError.
         """
         wanted = _status_value(status) if status else None
+        if alias is not None:
+            from .fields import alias_name
+
+            alias = alias_name(alias)
         record = self.repo.load_model(name)
         found = self.repo.versions(record)
-        return [v for v in found if wanted is None or v.status == wanted]
+        return [v for v in found if (wanted is None or v.status == wanted)
+                and (not tags or all(v.tags.get(k) == t for k, t in tags.items()))
+                and (alias is None or alias in v.aliases)]
 
     def version(self, name: str, ref: str) -> VersionRecord:
         """One version by number or ID.
@@ -175,7 +187,7 @@ class Registry:
             InvalidName, InvalidVersion, ModelNotFound, VersionNotFound, IntegrityError.
         """
         record = self.repo.load_model(name)
-        return self.repo.read_version(record.folder, self.repo.resolve(record, ref), record.primary)
+        return self.repo.read_version(record, self.repo.resolve(record, ref))
 
     def status(self, name: str, ref: str | None = None) -> VersionRecord:
         """A version's record: ``ref``, else the primary, else the most recently deployed.
@@ -185,11 +197,11 @@ class Registry:
         """
         record = self.repo.load_model(name)
         if ref is not None:
-            return self.repo.read_version(record.folder, self.repo.resolve(record, ref), record.primary)
+            return self.repo.read_version(record, self.repo.resolve(record, ref))
         if record.primary is not None:
             vfolder = versions.folder_for(record.primary)
             try:
-                return self.repo.read_version(record.folder, vfolder, record.primary)
+                return self.repo.read_version(record, vfolder)
             except FileNotFoundError:
                 raise IntegrityError(
                     f"{record.name!r} names {record.primary} as primary but its version folder is missing; run `mlreg doctor`"
@@ -228,7 +240,7 @@ class Registry:
             vfolder = versions.folder_for(record.primary)
         else:
             vfolder = self.repo.resolve(record, version)
-        chosen = self.repo.read_version(record.folder, vfolder, record.primary)
+        chosen = self.repo.read_version(record, vfolder)
         if chosen.status != "active":
             raise NotActive(f"{record.name!r} {chosen.version} is {chosen.status_label}; only Active versions can be called")
         return chosen
@@ -247,7 +259,9 @@ class Registry:
             raise VersionNotFound(f"no version with ID {version_id} in {self.path}")
         try:
             record = self.repo.read_model(owner[0])
-            return self.repo.read_version(owner[0], owner[1], record.primary)
+            if record.deleting_model is not None:
+                raise FileNotFoundError(owner[0])
+            return self.repo.read_version(record, owner[1])
         except FileNotFoundError:
             raise VersionNotFound(f"version ID {version_id} names {owner[0]} {owner[1]}, which does not exist") from None
 
@@ -507,6 +521,10 @@ class Registry:
         progress: Callable[[int, int], None] | None = None,
         code: Sequence[str | os.PathLike[str]] = (),
         if_changed: bool = False,
+        tags: Mapping[str, str] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, str] | None = None,
+        source: str | None = None,
     ) -> VersionRecord:
         """Deploy a model as a new version of model ``name``.
 
@@ -530,6 +548,11 @@ class Registry:
         Active version of the model deploys nothing: that version is returned
         (``unchanged`` tells which, beforehand).
 
+        ``tags`` (editable later with ``tag``), ``metrics`` (numbers) and
+        ``params`` are recorded with the version; ``source`` is free text
+        (a training run's URL, say), and without it the git commit, dirty flag
+        and ``origin`` of the current directory's work tree are recorded.
+
         Returns the Active version's record.
 
         Raises:
@@ -545,7 +568,7 @@ class Registry:
         return deploy(self.repo, model_or_path, name, version_bump=version_bump, version=version,
                       description=description, type=type, framework=framework, template=template,
                       sample_input=sample_input, readme=readme, promote=promote, check_timeout=check_timeout,
-                      progress=progress, code=code)
+                      progress=progress, code=code, tags=tags, metrics=metrics, params=params, source=source)
 
     def unchanged(self, name: str, model_or_path: Any) -> VersionRecord | None:
         """The Active version of ``name`` whose artifact has exactly these bytes (a file,

@@ -31,7 +31,31 @@ def version(r: Any) -> dict[str, Any]:
         "reason": r.reason,
         "environment": r.environment,
         "code_sha256": r.code_sha256,
+        "aliases": list(r.aliases),
+        "tags": r.tags,
+        "metrics": r.metrics,
+        "params": r.params,
+        "source": r.source,
+        "signature": signature(r.signature),
     }
+
+
+def signature(raw: Any) -> dict[str, Any]:
+    """A version's ``signature`` (SPEC §7): ``n_features``, ``feature_names`` and
+    ``classes``, each null when unknown (anything unexpected reads as unknown)."""
+    raw = raw if isinstance(raw, dict) else {}
+    n, names, classes = raw.get("n_features"), raw.get("feature_names"), raw.get("classes")
+    return {
+        "n_features": n if type(n) is int else None,
+        "feature_names": [str(x) for x in names] if isinstance(names, list) else None,
+        "classes": [c if isinstance(c, (str, int, float, bool)) else str(c) for c in classes]
+        if isinstance(classes, list) else None,
+    }
+
+
+def alias(name: str, r: Any) -> dict[str, Any]:
+    """One alias (``alias list``, ``set``, ``rm``) and the version it names."""
+    return {"alias": name, "version": r.version, "version_id": r.version_id}
 
 
 def deployed(r: Any, new: bool) -> dict[str, Any]:
@@ -136,3 +160,15 @@ def log_entries(lines: list[str]) -> list[dict[str, str | None]]:
             text = line[4:] if line.startswith("    ") else line
         found.append({"at": at, "text": text})
     return found
+
+
+def diff(d: Any) -> dict[str, Any]:
+    """``diff`` (``Diff``): the two versions and what differs, SPEC §7; a metric on
+    both sides also carries its ``change`` (b - a)."""
+    found = []
+    for c in d.changes:
+        entry = {"field": c.field, "a": c.a, "b": c.b}
+        if c.change is not None:
+            entry["change"] = c.change
+        found.append(entry)
+    return {"model": d.model, "a": version(d.a), "b": version(d.b), "changes": found}

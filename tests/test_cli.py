@@ -170,7 +170,8 @@ def test_logs_plain_and_json(cli, constant_path):
 def test_plain_tables_when_piped(cli, constant_path):
     cli("deploy", constant_path, "--name", "m")
     out = cli("versions", "m").stdout.splitlines()
-    assert out[0].split() == ["VERSION", "ID", "STATUS", "PRIMARY", "DEPLOYED", "AT", "SIZE", "FRAMEWORK"]
+    assert out[0].split() == ["VERSION", "ID", "STATUS", "PRIMARY", "ALIASES", "DEPLOYED", "AT", "SIZE", "FRAMEWORK",
+                              "TAGS"]
     assert "\x1b" not in "".join(out)
 
 

@@ -13,6 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = {"bash": "mlreg.bash", "zsh": "_mlreg", "fish": "mlreg.fish"}
 EXAMPLE = os.path.join(ROOT, "registry-example")
 IRIS_VERSIONS = {"0.1.0", "0.2.0", "0.2.1", "0.3.0"}
+REFS = {"@primary", "@latest"}  # offered with every version (and the model's aliases)
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -63,8 +64,8 @@ def test_bash_completes_from_the_tree(tmp_path):
     ])
     assert {"deploy", "versions", "readme", "--registry"} <= got[0]
     assert got[1] == {"iris-classifier", "diabetes-progression"}
-    assert got[2] == IRIS_VERSIONS | _iris_ids() == got[3]
-    assert got[4] == _active_iris()  # predict offers only versions that can be called
+    assert got[2] == IRIS_VERSIONS | _iris_ids() | REFS == got[3]
+    assert got[4] == _active_iris() | REFS  # predict offers only versions that can be called
     assert got[5] == {"major", "minor", "patch"}
     assert got[6] >= {"sklearn-classifier", "sklearn-regressor", "text-classifier", "custom-python"}
     assert got[7] == {"show", "edit", "check", "--help"}
@@ -107,7 +108,7 @@ t mlreg --registry {tmp_path} status model-042 ''
 echo $(( (${{end/./}} - ${{start/./}}) / 20 ))
 """
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert len(out[0].split()) == 20  # 10 versions and their 10 IDs
+    assert len(out[0].split()) == 22  # 10 versions, their 10 IDs, @primary and @latest
     assert int(out[1]) < 100_000, f"{int(out[1]) / 1000:.1f} ms per completion"
 
 
@@ -127,7 +128,7 @@ t mlreg --registry {EXAMPLE} deploy ''
 """
     out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
     assert [set(line.split()) for line in out] == [
-        {"iris-classifier", "diabetes-progression"}, IRIS_VERSIONS | _iris_ids(), {"show", "edit", "check", "--help"},
+        {"iris-classifier", "diabetes-progression"}, IRIS_VERSIONS | _iris_ids() | REFS, {"show", "edit", "check", "--help"},
         {"_files"}]
 
 
@@ -138,7 +139,7 @@ def test_fish_completes_from_the_tree():
         ["versions ", "status iris-classifier ", "readme ", "deploy x --bump "])
     out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, check=True).stdout
     got = [set(block.split()) for block in out.split("---")[:-1]]
-    assert got == [{"iris-classifier", "diabetes-progression"}, IRIS_VERSIONS | _iris_ids(),
+    assert got == [{"iris-classifier", "diabetes-progression"}, IRIS_VERSIONS | _iris_ids() | REFS,
                    {"show", "edit", "check", "--help"}, {"major", "minor", "patch"}]
 
 
@@ -216,7 +217,7 @@ def test_bash_completes_display_names_verify_at_and_only_active_for_promote():
                  f"t mlreg --registry {EXAMPLE} promote iris-classifier ''"])
     assert got[0] == got[1] == {"iris-classifier"}
     assert got[2] == {"iris-classifier@0.2.0", "iris-classifier@0.2.1"}
-    assert got[3] == _active_iris()
+    assert got[3] == _active_iris() | REFS
 
 
 @pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
@@ -234,7 +235,7 @@ t mlreg --registry {EXAMPLE} verify iris-classifier@
 """
     out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0].startswith("m:{[:upper:]}={[:lower:]}")  # capitals typed match folder names
-    assert set(out[1].split()) == _active_iris()
+    assert set(out[1].split()) == _active_iris() | REFS
     assert set(out[2].split()) == {f"iris-classifier@{v}" for v in IRIS_VERSIONS | _iris_ids()}
 
 
@@ -245,4 +246,63 @@ def test_fish_completes_display_names_and_verify_at():
         ["show Iris", "verify iris-classifier@0.2", "promote iris-classifier "])
     out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, check=True).stdout
     got = [set(block.split()) for block in out.split("---")[:-1]]
-    assert got == [{"iris-classifier"}, {"iris-classifier@0.2.0", "iris-classifier@0.2.1"}, _active_iris()]
+    assert got == [{"iris-classifier"}, {"iris-classifier@0.2.0", "iris-classifier@0.2.1"}, _active_iris() | REFS]
+
+
+def _lifecycle_registry(root):
+    """A copy of the example whose iris model has aliases and tagged versions."""
+    import mlreg
+
+    shutil.copytree(EXAMPLE, root)
+    reg = mlreg.Registry(root)
+    reg.set_alias("iris-classifier", "champion", "0.2.1")
+    reg.set_alias("iris-classifier", "staging", "0.2.0")
+    reg.tag("iris-classifier", "0.2.1", {"dataset": "2026-11", "team.owner": "ml"})
+    reg.tag("iris-classifier", "0.2.0", {"dataset": "2026-10"})
+    return root
+
+
+ALIASES = {"@champion", "@staging"}
+LIFECYCLE_LINES = ["status iris-classifier ''", "alias rm iris-classifier ''", "versions iris-classifier --tag ''",
+                   "tag iris-classifier 0.3.0 --remove ''", "delete iris-classifier ''", "diff iris-classifier 0.1.0 @c"]
+
+
+def test_bash_completes_aliases_and_tag_keys(tmp_path):
+    reg = _lifecycle_registry(tmp_path / "reg")
+    got = _bash([f"t mlreg --registry {reg} {line}" for line in LIFECYCLE_LINES] + ["t mlreg ''"])
+    assert got[0] == IRIS_VERSIONS | _iris_ids() | REFS | ALIASES
+    assert got[1] == {"champion", "staging"}
+    assert got[2] == {"dataset=", "team.owner="}
+    assert got[3] == {"dataset", "team.owner"}
+    assert got[4] == got[0]
+    assert got[5] == {"@champion"}
+    assert {"alias", "tag", "delete", "prune", "diff", "export", "import"} <= got[6]
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
+def test_zsh_completes_aliases_and_tag_keys(tmp_path):
+    reg = _lifecycle_registry(tmp_path / "reg")
+    script = f"""
+compdef() {{ : }}
+source {os.path.join(ROOT, "completions", FILES["zsh"])}
+compadd() {{ local prefix=''; while (( $# )); do case $1 in
+    -P) prefix=$2; shift 2;; -M|-S) shift 2;; -a) print -r -- ${{(@)${{(P)2}}/#/$prefix}}; shift 2;; *) shift;; esac; done }}
+t() {{ words=("$@"); CURRENT=$#words; _mlreg }}
+""" + "\n".join(f"t mlreg --registry {reg} {line}" for line in LIFECYCLE_LINES[:4])
+    out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [set(line.split()) for line in out] == [
+        IRIS_VERSIONS | _iris_ids() | REFS | ALIASES, {"champion", "staging"}, {"dataset=", "team.owner="},
+        {"dataset", "team.owner"}]
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
+def test_fish_completes_aliases_and_tag_keys(tmp_path):
+    reg = _lifecycle_registry(tmp_path / "reg")
+    script = f"source {os.path.join(ROOT, 'completions', FILES['fish'])}\n" + "\n".join(
+        f"complete -C'mlreg --registry {reg} {line}'; echo ---" for line in
+        ["status iris-classifier ", "alias rm iris-classifier ", "versions iris-classifier --tag ",
+         "tag iris-classifier 0.3.0 --remove "])
+    out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, check=True).stdout
+    got = [set(block.split()) for block in out.split("---")[:-1]]
+    assert got == [IRIS_VERSIONS | _iris_ids() | REFS | ALIASES, {"champion", "staging"},
+                   {"dataset=", "team.owner="}, {"dataset", "team.owner"}]

@@ -11,15 +11,16 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # Lowest first. A module imports only modules of its own layer or below.
 LAYERS = {
-    "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment"],
+    "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment", "fields"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
                           "readme", "inputs", "usercode", "predict", "artifacts", "checker", "invocation"],
     "storage": ["storage", "storage.base", "storage.local", "storage.memory", "storage.s3"],
     "repository": ["repo"],
-    "operations": ["doctor", "ops", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer"],
-    "facade": ["store", "__init__"],
+    "operations": ["doctor", "ops", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer",
+                   "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive"],
+    "facade": ["lifecycle", "store", "__init__"],
     "faces": ["server", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
-              "commands.changing", "commands.calling", "commands.moving", "commands.docs", "commands.upkeep", "cli", "__main__"],
+              "commands.changing", "commands.calling", "commands.moving", "commands.docs", "commands.upkeep", "commands.lifecycle", "cli", "__main__"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 

@@ -140,7 +140,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document 
 NameArg = Annotated[str, typer.Argument(help="Model name (any spelling of it) or its folder name.")]
 
 
-RefArg = Annotated[str, typer.Argument(metavar="VERSION|ID", help="A version number (0.2.0), a version ID, @primary or @latest.")]
+RefArg = Annotated[str, typer.Argument(metavar="VERSION|ID", help="A version number (0.2.0), a version ID, @ALIAS, @primary or @latest.")]
 
 
 @contextlib.contextmanager
@@ -204,6 +204,23 @@ def print_version(v: VersionRecord) -> None:
     ]
     if v.reason:
         pairs.append(("Reason", v.reason))
+    from ..views import signature
+
+    pairs.append(("Aliases", " ".join("@" + a for a in v.aliases) or "none"))
+    for title, table in (("Tags", v.tags), ("Metrics", v.metrics), ("Params", v.params)):
+        if table:
+            pairs.append((title, ", ".join(f"{k}={t}" for k, t in sorted(table.items()))))
+    if v.source:
+        src = v.source
+        pairs.append(("Source", src.get("text") or f"git {src.get('git_commit', '?')[:12]}"
+                      f"{' (uncommitted changes)' if src.get('git_dirty') else ''}"
+                      f"{' ' + src['git_remote'] if src.get('git_remote') else ''}"))
+    sig = signature(v.signature)
+    if sig["n_features"] is not None:
+        pairs.append(("Inputs", f"{sig['n_features']} features"
+                      + (f": {', '.join(sig['feature_names'][:20])}" if sig["feature_names"] else "")))
+    if sig["classes"] is not None:
+        pairs.append(("Classes", ", ".join(map(str, sig["classes"][:20]))))
     render.fields(pairs)
 
 

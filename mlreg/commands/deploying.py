@@ -58,13 +58,22 @@ def deploy(
     check_timeout: Annotated[float, typer.Option("--check-timeout", metavar="SECONDS", help="Time limit of the load-and-predict check.")] = 300.0,
     code: Annotated[Optional[list[str]], typer.Option("--code", metavar="PATH", help="A .py file or package folder the model needs to be unpickled (its own classes); stored with the version and put first on sys.path for the check and every load. Repeatable.")] = None,
     if_changed: Annotated[bool, typer.Option("--if-changed", help="Deploy nothing when an Active version has an artifact with the same sha256: print that version and exit 0 (JSON: \"deployed\": false).")] = False,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", metavar="KEY=VALUE", help="A tag (editable later with `mlreg tag`). Repeatable.")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option("--metric", metavar="KEY=NUMBER", help="A metric of the trained model, e.g. accuracy=0.97. Repeatable.")] = None,
+    metrics_file: Annotated[Optional[list[str]], typer.Option("--metrics-file", metavar="FILE", help="A JSON object of metrics (as a training script or DVC writes; nested objects become a.b). Repeatable.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", metavar="KEY=VALUE", help="A training parameter. Repeatable.")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", metavar="TEXT", help="Where the model came from (e.g. a training run's URL); default: the git commit, dirty flag and origin of the current directory.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy a model file as a new version; exit 0 if Active, 5 if Deployment Failed.
 
     Example: mlreg deploy model.joblib --name "Iris Classifier" --sample-input '[[5.1, 3.5, 1.4, 0.2]]' --if-changed
     """
+    from .. import fields
+
     readme_text = read_text(readme, "--readme") if readme is not None else None
+    lineage = dict(tags=fields.tags(tag or ()), metrics=fields.metrics(metric or (), metrics_file or ()),
+                   params=fields.params(param or ()), source=source)
     if if_changed and (same := registry().unchanged(name, artifact)) is not None:
         if as_json:
             render.emit_json(deployed(same, False))
@@ -76,7 +85,7 @@ def deploy(
         record = registry().deploy(
             artifact, name, version_bump=bump, version=version, description=description,
             type=type_, framework=framework, template=template, sample_input=sample_input, readme=readme_text,
-            promote=not no_promote, check_timeout=check_timeout, progress=progress, code=code or (),
+            promote=not no_promote, check_timeout=check_timeout, progress=progress, code=code or (), **lineage,
         )
     except DeploymentFailed as e:
         if as_json:

@@ -1,4 +1,4 @@
-"""Moving models between registries: ``push`` and ``pull`` (SPEC §8)."""
+"""Moving models between registries: ``push`` and ``pull`` (SPEC §8), ``export`` and ``import`` (§7)."""
 
 from __future__ import annotations
 
@@ -58,3 +58,39 @@ def pull(
     Example: mlreg pull "Iris Classifier" --from s3://models/team --version 0.3.0
     """
     _report("pulled", registry().pull(name, source, version or (), promote=promote), as_json)
+
+
+@command()
+@funnel
+def export(
+    name: NameArg,
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[VERSION|ID|@ALIAS]...", help="Versions to export (default: every Active version).")] = None,
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="The archive to write: .tar, or gzip for .tar.gz / .tgz.")] = ...,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write a model (metadata, README, history and its Active versions) to a tar archive that
+    `mlreg import` reads into any registry.
+
+    Example: mlreg export "Iris Classifier" @champion --output iris.tar.gz
+    """
+    result = registry().export(name, output, refs or ())
+    if as_json:
+        render.emit_json({**result.to_json(), "output": output})
+    else:
+        render.out(f"exported {render.clean(result.model)} ({', '.join(result.copied) or 'no versions'}) to "
+                   f"{render.clean(output)}")
+
+
+@command(name="import")
+@funnel
+def import_(
+    archive: Annotated[str, typer.Argument(metavar="FILE", help="An archive `mlreg export` wrote.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Add an exported model to this registry. Every artifact is verified first; versions already
+    here with the same content are skipped; a clash exits 4 and a damaged or hostile archive 7,
+    with nothing written. Nothing is ever replaced.
+
+    Example: mlreg --registry ./other import iris.tar.gz
+    """
+    _report("imported", registry().import_archive(archive), as_json)

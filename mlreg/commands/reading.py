@@ -58,6 +58,8 @@ def show(name: NameArg, as_json: JsonFlag = False) -> None:
         ("Name", r.name), ("Folder", r.folder), ("Description", r.description or "-"),
         ("Type", r.type), ("Framework", r.framework), ("Primary", r.primary or "none"),
         ("Versions", overview.info.version_count),
+        ("Aliases", " ".join(f"@{a}={v}" for a, v in sorted(r.aliases.items())) or "none"),
+        *_signature_fields(overview.versions),
         ("About", overview.readme_intro or "(the README has no summary yet: mlreg readme edit)"),
     ])
     render.out()
@@ -69,11 +71,31 @@ def show(name: NameArg, as_json: JsonFlag = False) -> None:
     render.out(f"  cURL:    {render.clean(overview.invocation['curl'])}   (with `mlreg serve` running)")
 
 
+def _signature_fields(found: list[VersionRecord]) -> list[tuple[str, str]]:
+    """The primary's (else the newest's) inputs and outputs, as its deploy check read them."""
+    from ..views import signature
+
+    chosen = next((v for v in found if v.primary), found[-1] if found else None)
+    if chosen is None:
+        return []
+    sig = signature(chosen.signature)
+    if sig["feature_names"]:
+        inputs = f"{len(sig['feature_names'])} features: {', '.join(sig['feature_names'][:20])}"
+    elif sig["n_features"] is not None:
+        inputs = f"{sig['n_features']} features (unnamed)"
+    else:
+        inputs = "unknown"
+    outputs = f"one of {len(sig['classes'])} classes: {', '.join(map(str, sig['classes'][:20]))}" \
+        if sig["classes"] is not None else "a value per row (no classes)" if sig["n_features"] is not None else "unknown"
+    return [("Inputs", inputs), ("Outputs", outputs)]
+
+
 def _versions_table(found: list[VersionRecord]) -> None:
     render.table(
-        ["VERSION", "ID", "STATUS", "PRIMARY", "DEPLOYED AT", "SIZE", "FRAMEWORK"],
-        [[v.version, v.version_id, v.status_label, "*" if v.primary else "", render.when(v.deployed_at),
-          render.size(v.size), v.framework] for v in found],
+        ["VERSION", "ID", "STATUS", "PRIMARY", "ALIASES", "DEPLOYED AT", "SIZE", "FRAMEWORK", "TAGS"],
+        [[v.version, v.version_id, v.status_label, "*" if v.primary else "", " ".join("@" + a for a in v.aliases),
+          render.when(v.deployed_at), render.size(v.size), v.framework,
+          " ".join(f"{k}={t}" for k, t in sorted(v.tags.items()))] for v in found],
         no_wrap=("VERSION", "ID", "PRIMARY", "DEPLOYED AT", "SIZE"), status="STATUS",
     )
 
@@ -83,13 +105,17 @@ def _versions_table(found: list[VersionRecord]) -> None:
 def versions(
     name: NameArg,
     status: Annotated[Optional[str], typer.Option("--status", help="Only versions in this status: deploying, active or failed.")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", metavar="KEY=VALUE", help="Only versions with this tag (repeatable: all must match).")] = None,
+    alias: Annotated[Optional[str], typer.Option("--alias", metavar="ALIAS", help="Only the version this alias names.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List a model's versions: number, ID, status, primary mark, deploy time, size, Framework.
+    """List a model's versions: number, ID, status, primary mark, aliases, deploy time, size, Framework, tags.
 
-    Example: mlreg versions "Iris Classifier" --status active --json | jq -r '.[].version'
+    Example: mlreg versions "Iris Classifier" --status active --tag dataset=2026-11 --json | jq -r '.[].version'
     """
-    found = registry().versions(name, status)
+    from ..fields import tags as parse_tags
+
+    found = registry().versions(name, status, tags=parse_tags(tag or ()), alias=alias)
     if as_json:
         render.emit_json([v.to_json() for v in found])
     else:
@@ -140,7 +166,7 @@ def logs(name: NameArg, ref: RefArg, as_json: JsonFlag = False) -> None:
 @command()
 @funnel
 def history(name: NameArg, as_json: JsonFlag = False) -> None:
-    """Show every deploy outcome and change of primary: who, when, what, from -> to.
+    """Show every deploy outcome, change of primary, alias, tag and deletion: who, when, what, from -> to.
 
     Example: mlreg history "Iris Classifier" --json | jq '.[] | select(.event == "primary")'
     """
@@ -154,7 +180,14 @@ def history(name: NameArg, as_json: JsonFlag = False) -> None:
             what = f"primary {e.from_ or 'none'} -> {e.to}"
         elif e.event == "deploy":
             what = f"deploy {e.version} ({e.version_id}): {label(e.status)}"
+        elif e.event == "alias":
+            what = f"alias {e.detail} {e.from_ or 'none'} -> {e.to or 'none'}"
+        elif e.event == "tag":
+            what = f"tag {e.version} {e.detail}: {e.from_ if e.from_ is not None else '-'} -> " \
+                   f"{e.to if e.to is not None else '-'}"
+        elif e.event == "delete":
+            what = f"delete {e.version} ({e.version_id or '?'})"
         else:
             what = e.event
-        rows.append([render.when(e.at), e.by, what, e.detail or ""])
+        rows.append([render.when(e.at), e.by, what, "" if e.event in ("alias", "tag") else e.detail or ""])
     render.table(["AT", "BY", "WHAT", "DETAIL"], rows, no_wrap=("AT",))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .. import identity, names, versions
 from ..checkpoints import checkpoint
 from ..errors import (
     BadInput,
+    Busy,
     DeploymentFailed,
     NotWritable,
     UsageError,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from ..deploylog import DeployLog
     from ..templates import Template
 from . import docs
+from .delete import was_deleted
 from .promote import primary_event
 
 
@@ -112,6 +114,10 @@ def deploy(
     check_timeout: float = 300.0,
     progress: Callable[[int, int], None] | None = None,
     code: Sequence[str | os.PathLike[str]] = (),
+    tags: Mapping[str, str] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    params: Mapping[str, str] | None = None,
+    source: str | None = None,
 ) -> VersionRecord:
     """``Registry.deploy`` on ``repo`` (its docstring tells the options, the result and the errors)."""
     import shutil
@@ -144,6 +150,7 @@ def deploy(
     for label, value in (("type", type), ("framework", framework)):
         if value is not None and not (0 < len(value.strip()) <= 64 and value.isprintable()):
             raise UsageError(f"--{label} must be 1 to 64 printable characters")
+    lineage = annotations(tags, metrics, params, source)
     artifact = model_or_path
     source = os.fspath(artifact) if isinstance(artifact, (str, os.PathLike)) else None
     if source is not None and not os.path.isfile(source):
@@ -163,7 +170,7 @@ def deploy(
     try:
         return _deploy(repo, deploy, scratch, artifact, source, display, exact, bump, description, readme,
                        dict(type=type or CUSTOM, framework=framework or CUSTOM,
-                            sample_input=None if sample_input is None else json.dumps(sample_input)),
+                            sample_input=None if sample_input is None else json.dumps(sample_input), **lineage),
                        sample_input, promote, check_timeout, progress, code, type, framework, chosen,
                        sample_from_template)
     finally:
@@ -279,6 +286,29 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, sour
     return final
 
 
+def annotations(tags: Mapping[str, str] | None, metrics: Mapping[str, float] | None,
+                params: Mapping[str, str] | None, source: str | None) -> dict[str, Any]:
+    """A deploy's tags, metrics, params and source (SPEC §7), checked before anything
+    is written; without ``source``, the git commit of the current directory's work tree.
+
+    Raises:
+        UsageError: a bad key or value.
+    """
+    from ..fields import bad_table, git_source, source_text
+
+    found: dict[str, Any] = {}
+    for kind, table in (("tags", tags), ("metrics", metrics), ("params", params)):
+        table = dict(table or {})
+        if kind == "metrics":  # numpy's numbers too; a bool stays a bool, and is refused
+            table = {k: float(v) if hasattr(v, "__float__") and type(v) not in (int, bool, str) else v
+                     for k, v in table.items()}
+        if (why := bad_table(table, kind)) is not None:
+            raise UsageError(f"cannot deploy with these {kind}: {why}")
+        found[kind] = table
+    found["source"] = source_text(source) if source is not None else git_source()
+    return found
+
+
 def unchanged(repo: Repository, name: str, model_or_path: Any) -> VersionRecord | None:
     """The Active version of model ``name`` whose artifact has exactly these bytes (the
     most recently deployed such), or None: what ``deploy --if-changed`` stops at.
@@ -360,17 +390,23 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
             with contextlib.suppress(OSError):
                 storage.delete(id_key(attempt.pop("id")))
 
-    def taken(number: versions.Version) -> bool:
-        return storage.exists(version_key(folder, versions.folder(number)))
-
     def prepare(seen: Seen) -> Change:
         model = seen.model or ModelRecord(name=display, folder=folder, created_at=now(),
                                           created_by=identity.user_at_host(), description=description or "")
+        if model.deleting_model is not None:
+            raise Busy(f"model {model.name!r} is being deleted; deploy again once it is gone (`mlreg doctor "
+                       "--fix` completes a delete that was interrupted)")
+
+        def taken(number: versions.Version) -> bool:
+            vfolder = versions.folder(number)
+            return storage.exists(version_key(folder, vfolder)) or was_deleted(repo, model, vfolder)
+
         highest = versions.parse(model.highest_version) if model.highest_version else None
         if exact is not None:
             number = exact
             if taken(number):
-                raise VersionExists(f"{model.name!r} already has version {versions.folder(number)}; "
+                raise VersionExists(f"{model.name!r} already has (or had: numbers are never given again) "
+                                    f"version {versions.folder(number)}; "
                                     "choose another --version or use --bump")
         else:
             number = versions.next_version(highest, bump)
@@ -449,6 +485,7 @@ def _record(model: ModelRecord, number: versions.Version, version_id: str, field
         deployed_at=now(), deployed_by=identity.user_at_host(),
         size=fields["size"], sha256=fields["sha256"], artifact=fields["artifact"],
         type=fields["type"], framework=fields["framework"], code_sha256=fields["code_sha256"],
+        tags=fields["tags"], metrics=fields["metrics"], params=fields["params"], source=fields["source"],
         process=identity.this_process(),
         extra={"sample_input": fields["sample_input"]} if fields["sample_input"] else {},
     )
@@ -471,9 +508,6 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, promote: boo
 
     record = deploy.record
     assert record is not None and deploy.vfolder is not None
-    extra = dict(record.extra)
-    if result.signature:
-        extra["signature"] = result.signature
     record = record.replace(
         status="active" if result.ok else "failed",
         finished_at=now(),
@@ -482,7 +516,7 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, promote: boo
         framework=framework_flag or result.framework or CUSTOM,
         environment={"python": python_version(), "libraries": result.libraries},
         process={},  # only needed while deploying, to tell a live deploy from a dead one
-        extra=extra,
+        signature=dict(result.signature),
     )
     log = deploy.log
     if not result.ok:

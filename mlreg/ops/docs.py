@@ -60,7 +60,7 @@ def readme_after(model: ModelRecord, record: VersionRecord, current: bytes | Non
 
     sample = record.extra.get("sample_input")
     generated = skeleton(model.name, record.version, record.type, record.framework,
-                         record.extra.get("signature") or {},
+                         record.signature,
                          json.loads(sample) if isinstance(sample, str) else None)
     return None if generated == text else Readme(generated, text_sha256(generated))
 

@@ -60,7 +60,7 @@ def transfer(source: Repository, target: Repository, name: str, refs: Sequence[s
     if refs:
         chosen = []
         for ref in refs:
-            v = source.read_version(folder, source.resolve(record, ref), record.primary)
+            v = source.read_version(record, source.resolve(record, ref))
             if v.status != "active":
                 raise NotActive(f"{record.name!r} {v.version} is {v.status_label}; only Active versions are copied")
             if all(c.version != v.version for c in chosen):
@@ -78,9 +78,18 @@ def transfer(source: Repository, target: Repository, name: str, refs: Sequence[s
 
 def _plan(target: Repository, folder: str, chosen: list[VersionRecord]) -> tuple[list[VersionRecord], list[VersionRecord]]:
     """The versions to copy and those the target has already; any other clash raises."""
+    from .delete import was_deleted
+
     plan, skipped = [], []
+    try:
+        there_model: ModelRecord | None = target.read_model(folder)
+    except FileNotFoundError:
+        there_model = None
     for v in chosen:
         vfolder = versions.folder_for(v.version)
+        if there_model is not None and was_deleted(target, there_model, vfolder):
+            raise VersionExists(f"{target.path} deleted {v.model!r} {v.version}, and a deleted number is never "
+                                "given again; nothing was copied")
         try:
             there = target.version_file(folder, vfolder)
         except FileNotFoundError:
@@ -201,7 +210,7 @@ def _primary(target: Repository, model: ModelRecord, promote: bool) -> str | Non
         if wanted is None or versions.same(current.primary, wanted) or (current.primary is not None and not promote):
             return Change(result=current.primary)
         with contextlib.suppress(FileNotFoundError):
-            there = target.read_version(model.folder, versions.folder_for(wanted), current.primary)
+            there = target.read_version(current, versions.folder_for(wanted))
             if there.status == "active":
                 updated = current.replace(primary=there.version, type=there.type, framework=there.framework)
                 return Change(model=updated, events=[primary_event(current, there, "copied from the source")],

@@ -94,6 +94,8 @@ class LocalStorage(Storage):
 
     def put(self, key: str, data: bytes, mode: str | Update = OVERWRITE) -> str:
         path = self.safe_path(key)
+        if isinstance(mode, Update) and not os.path.isfile(path):
+            raise Precondition(f"{key} is gone")  # never made again by an update (a deleted version)
         atomic.make_dirs(os.path.dirname(path))
         if mode == OVERWRITE:
             atomic.write_atomic(path, data)
@@ -101,7 +103,10 @@ class LocalStorage(Storage):
             if not atomic.create_exclusive(path, data):
                 raise Precondition(f"{key} exists")
         else:
-            tmp = atomic.stage(path, data)  # fsynced before the lock: it covers only the compare and the rename
+            try:
+                tmp = atomic.stage(path, data)  # fsynced before the lock: it covers only the compare and the rename
+            except FileNotFoundError:
+                raise Precondition(f"{key} is gone") from None
             try:
                 with self._folder_lock(path):
                     try:
@@ -110,7 +115,10 @@ class LocalStorage(Storage):
                         raise Precondition(f"{key} is gone") from None
                     if token_of(current) != mode.token:
                         raise Precondition(f"{key} changed")
-                    os.replace(tmp, path)
+                    try:
+                        os.replace(tmp, path)
+                    except FileNotFoundError:
+                        raise Precondition(f"{key} is gone") from None
             finally:
                 atomic.discard(tmp)
             atomic.fsync_dir(os.path.dirname(path))

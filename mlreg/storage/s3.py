@@ -312,7 +312,7 @@ class S3Storage(Storage):
         folder = self._folder(prefix)
         found = obstore.list_with_delimiter(self._store, folder or None)  # every page
         names = [self._below(folder, p).rstrip("/") for p in found["common_prefixes"]]
-        return names + [self._below(folder, m["path"]) for m in found["objects"]]
+        return [n for n in names + [self._below(folder, m["path"]) for m in found["objects"]] if n]
 
     @_plain
     def stamps(self, prefix: str, leaf: str) -> dict[str, Any]:
@@ -356,8 +356,20 @@ class S3Storage(Storage):
 
     @_plain
     def delete_folder(self, prefix: str) -> None:
+        folders = {prefix.rstrip("/")}
         for key in self.list(prefix):
             self.delete(key)
+            parent = key.rpartition("/")[0]
+            while parent.startswith(prefix.rstrip("/") + "/"):
+                folders.add(parent)
+                parent = parent.rpartition("/")[0]
+        # Some stores (SeaweedFS) keep a folder that is left empty, and list it as a
+        # common prefix; removing its "FOLDER/" key removes it (elsewhere: a no-op).
+        import obstore
+
+        for folder in sorted(folders, key=len, reverse=True):
+            with contextlib.suppress(FileNotFoundError):
+                obstore.delete(self._store, self._key(folder) + "/")
 
     @_plain
     def age(self, key: str) -> float | None:
