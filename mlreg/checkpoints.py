@@ -29,6 +29,21 @@ DEPLOY_STEPS = (
 )
 PROMOTE_STEPS = ("promote:model-written", "promote:history-written")
 README_STEPS = ("readme:written",)
+ALIAS_STEPS = ("alias:model-written", "alias:history-written")
+DELETE_STEPS = (
+    "delete:marked",          # model.toml lists the versions under deleting: gone for readers
+    "delete:tombstoned",      # deleted/VERSION.toml written: the number is never given again
+    "delete:id-retired",      # ids/ID says "deleted ..."
+    "delete:unpublished",     # version.toml removed
+    "delete:removed",         # the version's folder removed
+    "delete:unmarked",        # model.toml no longer lists it (the history next)
+    "delete:history-written", # the delete's event in history/
+)
+MODEL_DELETE_STEPS = (
+    "delete-model:marked",       # model.toml says the model is being deleted: gone for readers
+    "delete-model:ids-retired",  # its versions' ID files say "deleted ..."
+    "delete-model:removed",      # everything but model.toml removed (model.toml next)
+)
 
 
 def checkpoint(name: str) -> None:

@@ -377,7 +377,7 @@ class Repository:
                 raise VersionNotFound(f"version ID {ref} belongs to another model ({owner[0]}), not {record.name!r}")
         else:
             raise InvalidVersion(f"{ref!r} is neither a version (such as 1.2.3) nor a version ID (8 letters and digits)")
-        have = self.version_folders(record.folder)
+        have = [v for v in self.version_folders(record.folder) if not record.is_deleting(v)]
         listed = ", ".join(have[-8:]) if have else "none"
         raise VersionNotFound(
             f"{record.name!r} has no version {ref} (has {listed}); see `mlreg versions {quote_arg(record.name)}`"
@@ -600,7 +600,12 @@ class Repository:
                     self._put(readme_k, readme, readme_mode)
                     readme = None
                 if change.model is not None:
-                    self._put(model_k, model_toml(change.model).encode("utf-8"),
+                    # A revision one higher than what was read: a compare-and-swap compares
+                    # bytes (or an ETag, an MD5 of them), so model.toml must never return to
+                    # bytes it held, or a writer that read them long ago would win against
+                    # a change made and undone meanwhile (a delete that marks and unmarks).
+                    written = change.model.replace(revision=(model.revision if model is not None else 0) + 1)
+                    self._put(model_k, model_toml(written).encode("utf-8"),
                               CREATE if seen_model is None else Update(seen_model.token))
             except Precondition:
                 if change.lost is not None:

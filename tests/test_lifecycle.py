@@ -354,3 +354,70 @@ def test_import_verifies_every_artifact_before_writing(tmp_path, constant_path):
     p = run(tmp_path / "target", "import", tampered)
     assert p.returncode == 7 and "nothing was imported" in p.stderr, p.stderr
     assert not (tmp_path / "target" / "models").exists()
+
+
+def _spawn(location, *args, env=None):
+    return subprocess.Popen(mlreg_command() + ["--registry", str(location)] + [str(a) for a in args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def _gateways(location, request):
+    """Environments that send half the processes through each gateway of the bucket."""
+    if not location.startswith("s3://"):
+        return [{}, {}]
+    seaweed = request.getfixturevalue("s3_env")
+    return [{"AWS_ENDPOINT_URL": seaweed.endpoint}, {"AWS_ENDPOINT_URL": seaweed.endpoint2}]
+
+
+@pytest.mark.parametrize("target", ["none", "0.1.0"])
+def test_alias_set_with_expect_from_8_processes_has_one_winner(three, request, target):
+    loc = three
+    if target != "none":
+        ok(loc, "alias", "set", "m", "champion", target)
+    env = _gateways(loc, request)
+    procs = [_spawn(loc, "alias", "set", "m", "champion", f"0.{2 + i % 2}.0", "--expect", target, "--json",
+                    env=env[i % 2]) for i in range(8)]
+    results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _, _ in results) == [0] + [4] * 7, results
+    winner = json.loads(next(out for code, out, _ in results if code == 0))
+    assert ok(loc, "alias", "list", "m", "--json") == [winner]
+    moves = [e for e in ok(loc, "history", "m", "--json") if e["event"] == "alias"]
+    assert moves[-1]["to"] == winner["version"] and len(moves) == (1 if target == "none" else 2)
+
+
+def test_delete_racing_a_promote_never_leaves_a_primary_that_does_not_exist(three, request):
+    loc = three
+    env = _gateways(loc, request)
+    outcomes = set()
+    for victim in ("0.1.0", "0.2.0"):
+        promote = _spawn(loc, "promote", "m", victim, env=env[0])
+        delete = _spawn(loc, "delete", "m", victim, "--yes", env=env[1])
+        codes = (promote.wait(timeout=300), delete.wait(timeout=300))
+        assert codes in ((0, 4), (3, 0), (4, 0)), (codes, promote.stderr.read(), delete.stderr.read())
+        outcomes.add(codes)
+        status = ok(loc, "status", "m", "--json")
+        assert status["primary"] is True and status["status"] == "active"
+        listed = {v["version"] for v in ok(loc, "versions", "m", "--json")}
+        assert status["version"] in listed
+        assert (victim in listed) == (codes[0] == 0)
+    assert ok(loc, "doctor", "--json", "--older-than", "0")["problems"] == []
+
+
+def test_serve_drops_the_model_of_a_deleted_version(tmp_path, constant_path):
+    import mlreg
+    from mlreg.server import ModelService
+
+    reg = mlreg.Registry(tmp_path / "registry")
+    reg.deploy(constant_path, "m")
+    kept = reg.deploy(constant_path, "m")
+    service = ModelService(reg)
+    first = reg.version("m", "0.1.0")
+    assert service.handle("POST", "/v1/models/m/versions/0.1.0/predict", b'{"inputs": [[1]]}')[0] == 200
+    assert service.handle("POST", "/v1/models/m/versions/@latest/predict", b'{"inputs": [[1]]}')[0] == 200
+    assert set(service._models) == {first.version_id, kept.version_id}
+    reg.delete("m", "0.1.0")
+    status, answer = service.handle("POST", f"/v1/versions/{first.version_id}/predict", b'{"inputs": [[1]]}')
+    assert status == 404, answer
+    assert service.evict_deleted() == [first.version_id]
+    assert set(service._models) == {kept.version_id}
