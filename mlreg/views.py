@@ -75,6 +75,7 @@ def model(info: Any) -> dict[str, Any]:
         "framework": r.framework,
         "primary": r.primary,
         "version_count": info.version_count,
+        "aliases": dict(sorted(r.aliases.items())),
         "created_at": r.created_at,
         "created_by": r.created_by,
     }

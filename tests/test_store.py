@@ -373,3 +373,47 @@ def test_references_primary_and_latest(reg, constant_path):
         reg.version("m", "@champion")  # no such alias
     with pytest.raises(InvalidVersion):
         reg.version("m", "@Not An Alias")
+
+
+def test_the_lifecycle_through_the_python_client(reg, tmp_path, constant_path):
+    """Aliases, tags, lineage, delete and prune: the same on a folder, in memory and on a bucket."""
+    from mlreg.errors import AliasMoved, AliasNotFound, InUse, UsageError
+
+    first = reg.deploy(constant_path, "m", tags={"stage": "dev"}, metrics={"acc": 0.5}, params={"C": "1"},
+                       source="run 1")
+    assert (first.tags, first.metrics, first.params, first.source) == (
+        {"stage": "dev"}, {"acc": 0.5}, {"C": "1"}, {"text": "run 1"})
+    with pytest.raises(UsageError):
+        reg.deploy(constant_path, "m", metrics={"acc": True})
+    with pytest.raises(UsageError):
+        reg.deploy(constant_path, "m", tags={"bad key": "x"})
+    for _ in range(2):
+        reg.deploy(fake_artifact(tmp_path, fakemodels.ConstantModel(2)), "m")
+    assert reg.set_alias("m", "champion", "0.1.0", expect="none").record.version == "0.1.0"
+    with pytest.raises(AliasMoved):
+        reg.set_alias("m", "champion", "0.2.0", expect="none")
+    assert [a.alias for a in reg.aliases("m")] == ["champion"]
+    assert reg.version("m", "@champion").aliases == ("champion",)
+    assert reg.tag("m", "@champion", {"reviewed": "yes"}, remove=["stage"]).tags == {"reviewed": "yes"}
+    assert [v.version for v in reg.versions("m", tags={"reviewed": "yes"})] == ["0.1.0"]
+    with pytest.raises(InUse):
+        reg.delete("m", "@champion")
+    with pytest.raises(InUse):
+        reg.delete("m", "@primary")
+    assert reg.delete("m", "0.2.0").version == "0.2.0"
+    with pytest.raises(VersionNotFound):
+        reg.version("m", "0.2.0")
+    with pytest.raises(VersionExists):
+        reg.deploy(constant_path, "m", version="0.2.0")
+    assert reg.diff("m", "0.1.0", "@latest").changes[0].field == "sha256"
+    reg.remove_alias("m", "champion")
+    with pytest.raises(AliasNotFound):
+        reg.remove_alias("m", "champion")
+    assert [v.version for v in reg.prune("m", keep=0)] == ["0.1.0"]
+    assert [v.version for v in reg.versions("m")] == ["0.3.0"]
+    assert [e.event for e in reg.history("m")].count("delete") == 2
+    assert reg.doctor().ok
+    reg.delete_model("m")
+    with pytest.raises(ModelNotFound):
+        reg.model("m")
+    assert reg.models() == [] and reg.doctor().ok

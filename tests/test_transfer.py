@@ -94,3 +94,15 @@ def test_a_tampered_artifact_is_never_copied(source, tmp_path):
     assert r.returncode == 7 and "sha256" in r.stderr
     assert mlreg.Registry(target).versions("m") == []  # checked before anything was published
     assert _run(target, "doctor", "--older-than", "0").returncode == 0
+
+
+def test_push_carries_tags_metrics_params_source_and_signature(tmp_path, iris_model_path):
+    source = mlreg.Registry(tmp_path / "source")
+    v = source.deploy(iris_model_path, "m", tags={"a": "1"}, metrics={"acc": 0.9}, params={"C": "2"}, source="run 7")
+    source.tag("m", "0.1.0", {"b": "2"})
+    pushed = _run(source.path, "push", "m", "--to", tmp_path / "target", "--json")
+    assert pushed.returncode == 0, pushed.stderr
+    there = mlreg.Registry(tmp_path / "target").version("m", v.version_id)
+    assert (there.tags, there.metrics, there.params, there.source, there.signature) == (
+        {"a": "1", "b": "2"}, {"acc": 0.9}, {"C": "2"}, {"text": "run 7"}, v.signature)
+    assert there.signature["n_features"] == 4
