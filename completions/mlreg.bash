@@ -44,7 +44,7 @@ _mlreg_words() {
         'readme check') REPLY='--help --json' ;;
         'readme edit') REPLY='--help --file' ;;
         'readme show') REPLY='--help --json' ;;
-        'serve') REPLY='--help --access-log --no-access-log --host --port --max-body --timeout --max-connections' ;;
+        'serve') REPLY='--help --access-log --no-access-log --read-only --host --port --max-body --timeout --max-connections --token' ;;
         'show') REPLY='--help --json' ;;
         'status') REPLY='--help --json' ;;
         'tag') REPLY='--help --json --remove' ;;
@@ -98,6 +98,7 @@ _mlreg_valued() {
         'serve|--max-body') REPLY='none' ;;
         'serve|--timeout') REPLY='none' ;;
         'serve|--max-connections') REPLY='none' ;;
+        'serve|--token') REPLY='none' ;;
         'tag|--remove') REPLY='tag-key' ;;
         'versions|--status') REPLY='status' ;;
         'versions|--tag') REPLY='tag' ;;

@@ -33,25 +33,59 @@ from urllib.parse import unquote, urlsplit
 from .errors import BadInput, MlregError, PartlyUnreadable
 from .store import Registry, classes_of
 from .views import prediction
+from .web.http import HTTP_OF_EXIT, HTTPError, Reply, Request
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
 EVICT_EVERY = 5.0  # seconds between looks for deleted versions among the loaded models
-# Exit codes (SPEC §3) as HTTP statuses (SPEC §2).
-HTTP_OF_EXIT = {1: 500, 2: 400, 3: 404, 4: 409, 5: 409, 6: 409, 7: 500, 8: 409}
 
 
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+def _json_body(body: bytes | None) -> dict[str, Any]:
+    if not body:
+        raise BadInput("send a JSON object as the body")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadInput("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadInput("the body must be a JSON object")
+    return data
+
+
+def _field(data: dict[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind):
+        raise BadInput(f'the body needs "{key}" ({"a string" if kind is str else kind.__name__})')
+    return value
+
+
+def _optional(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadInput(f'"{key}" must be a string or null')
+    return value
+
+
+def _expect(data: dict[str, Any], key: str) -> str | None:
+    """An ``expect`` guard: absent or null is no guard; "none" expects none, as on the CLI."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadInput(f'"{key}" must be a version or null')
+    return value
 
 
 class ModelService:
     """The API without sockets: ``handle(method, path, body)`` -> (status, JSON value)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, policy: Any = None, host: str = "127.0.0.1") -> None:
+        from .web.auth import WritePolicy
+
         self.registry = registry
+        self.policy = policy if policy is not None else WritePolicy(host)
+        self.host = host
+        self.pages: Any = None
         self._models: dict[str, Any] = {}
         self._loading: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -96,9 +130,12 @@ class ModelService:
                 self._models[record.version_id] = self.registry.load_version(record)
             return self._models[record.version_id]
 
-    def handle(self, method: str, path: str, body: bytes | None) -> tuple[int, Any]:
+    def handle(self, method: str, path: str, body: bytes | None,
+               headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """The JSON API: (status, JSON value). ``headers`` (lower-case names) are what a
+        write is judged by (see ``mlreg.web.auth``)."""
         try:
-            return 200, self._route(method, path, body)
+            return 200, self._route(Request(method, path, body, headers or {}))
         except HTTPError as e:
             return e.status, {"error": str(e)}
         except MlregError as e:
@@ -106,7 +143,20 @@ class ModelService:
         except Exception as e:  # one request's failure must not take the server down
             return 500, {"error": f"unexpected error: {type(e).__name__}: {e}"}
 
-    def _route(self, method: str, path: str, body: bytes | None) -> Any:
+    def respond(self, request: Request) -> Reply:
+        """Any request: the JSON API below /v1 and /healthz, else the web pages."""
+        route = urlsplit(request.path).path
+        if route == "/healthz" or route.startswith("/v1/") or route == "/v1":
+            status, payload = self.handle(request.method, request.path, request.body, request.headers)
+            return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n")
+        if self.pages is None:
+            from .web.pages import Pages
+
+            self.pages = Pages(self.registry, self.policy)
+        return self.pages.respond(request)
+
+    def _route(self, request: Request) -> Any:
+        method, path, body = request.method, request.path, request.body
         parts = [unquote(p) for p in urlsplit(path).path.strip("/").split("/")]
         reg = self.registry
         if parts == ["healthz"]:
@@ -138,11 +188,77 @@ class ModelService:
             self._allow(method, "POST")
             record = reg.version_by_id(rest[1])
             return self._predict(reg.callable_version(record.model, record.version_id), body)
+        if len(rest) >= 3 and rest[0] == "models":
+            return self._write_api(request, rest)
         raise HTTPError(404, f"no route {path}; see GET /v1/models")
+
+    def _write_api(self, request: Request, rest: list[str]) -> Any:
+        """The write API of SPEC §9 (and the reads beside it), each over one Registry call."""
+        reg, name, method = self.registry, rest[1], request.method
+        tail = rest[2:]
+
+        def write(fn: Any) -> Any:
+            from .web.auth import Denied
+
+            try:
+                self.policy.check_api_write(request.headers, self.host)
+            except Denied as e:
+                raise HTTPError(e.status, str(e)) from None
+            return fn(_json_body(request.body) if request.body else {})
+
+        if tail == ["promote"]:
+            self._allow(method, "POST")
+            return write(lambda b: reg.promote(name, _field(b, "version", str),
+                                               expect_primary=_expect(b, "expect_primary")).to_json())
+        if tail == ["description"]:
+            self._allow(method, "PUT")
+            return write(lambda b: reg.describe(name, _field(b, "description", str)).to_json())
+        if tail == ["readme"]:
+            if method in ("GET", "HEAD"):
+                text = reg.readme(name)
+                from .readme import sha256
+
+                return {"model": reg.model(name).record.name, "readme": text, "readme_sha256": sha256(text)}
+            self._allow(method, "GET, PUT")
+            return write(lambda b: {"model": reg.model(name).record.name,
+                                    "readme_sha256": reg.set_readme(name, _field(b, "readme", str),
+                                                                    _optional(b, "expect_sha256"))})
+        if tail == ["aliases"]:
+            self._allow(method, "GET")
+            return [a.to_json() for a in reg.aliases(name)]
+        if len(tail) == 2 and tail[0] == "aliases":
+            alias = tail[1]
+            if method == "PUT":
+                return write(lambda b: reg.set_alias(name, alias, _field(b, "version", str),
+                                                     expect=_expect(b, "expect")).to_json())
+            if method == "DELETE":
+                return write(lambda b: reg.remove_alias(name, alias).to_json())
+            self._allow(method, "PUT, DELETE")
+        if len(tail) == 2 and tail[0] == "versions":
+            ref = tail[1]
+            if method in ("GET", "HEAD"):
+                return reg.version(name, ref).to_json()
+            if method == "DELETE":
+                return write(lambda b: reg.delete(name, ref).to_json())
+            self._allow(method, "GET, DELETE")
+        if len(tail) == 3 and tail[0] == "versions" and tail[2] == "tags":
+            self._allow(method, "PUT")
+
+            def tags(b: dict[str, Any]) -> Any:
+                to_set = b.get("set") or {}
+                remove = b.get("remove") or []
+                if not isinstance(to_set, dict) or not isinstance(remove, list) or \
+                        not all(isinstance(k, str) for k in remove):
+                    raise BadInput('send {"set": {KEY: VALUE}, "remove": [KEY]}')
+                return reg.tag(name, tail[1], {str(k): v for k, v in to_set.items()}, remove).to_json()
+
+            return write(tags)
+        raise HTTPError(404, f"no route {request.path}; see GET /v1/models")
 
     @staticmethod
     def _allow(method: str, allowed: str) -> None:
-        if method != allowed and not (method == "HEAD" and allowed == "GET"):
+        ok = [m.strip() for m in allowed.split(",")]
+        if method not in ok and not (method == "HEAD" and "GET" in ok):
             raise HTTPError(405, f"{method or 'that method'} is not allowed here; use {allowed}")
 
     def _predict(self, record: Any, body: bytes | None) -> dict[str, Any]:
@@ -203,6 +319,7 @@ class _Writer(io.BufferedIOBase):
 
 def make_handler(service: ModelService, max_body: int, timeout: float, access_log: bool) -> type:
     class Handler(BaseHTTPRequestHandler):
+        service: ModelService  # set below: what serves its requests
         protocol_version = "HTTP/1.1"
         # Answer a request line too malformed to name a version with headers
         # too (the default, HTTP/0.9, would send the JSON body alone).
@@ -258,8 +375,25 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
         def _serve(self, body: bytes | None) -> None:
             self._started = time.perf_counter()
             self.connection.settimeout(timeout)  # the answer gets its own time, not what is left
-            status, payload = service.handle(self.command or "", self.path, body)
-            self._send(status, payload)
+            if self.path.startswith("/v1/"):  # the hot path: no header copy for a predict
+                route = self.path.split("?", 1)[0]
+                if self.command == "POST" and route.endswith("/predict"):
+                    status, payload = service.handle(self.command, self.path, body)
+                    self._send(status, payload)
+                    return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            reply = service.respond(Request(self.command or "", self.path, body, headers, self.client_address[0]))
+            self._send_reply(reply)
+
+        def _send_reply(self, reply: Reply) -> None:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for key, value in reply.headers:
+                self.send_header(key, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(reply.body)
 
         def _send(self, status: int, payload: Any, close: bool = False) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
@@ -290,6 +424,7 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
             if access_log:
                 sys.stderr.write(f"{self.address_string()} error: {(format % args)[:300]}\n")
 
+    Handler.service = service
     return Handler
 
 
@@ -328,7 +463,8 @@ class Server(ThreadingHTTPServer):
 
 def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
                 max_body: int = DEFAULT_MAX_BODY, timeout: float = DEFAULT_TIMEOUT,
-                access_log: bool = True, max_connections: int = 64) -> Server:
+                access_log: bool = True, max_connections: int = 64, token: str | None = None,
+                read_only: bool = False) -> Server:
     """A server bound to ``host:port`` (port 0 picks a free one); call ``serve_forever``.
 
     Raises:
@@ -338,6 +474,8 @@ def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
     # Fail now, not on the first request, when the registry is unusable; one
     # model's bad metadata only fails the requests about that model.
     registry.check()
-    service = ModelService(registry)
+    from .web.auth import WritePolicy
+
+    service = ModelService(registry, WritePolicy(host, token, read_only), host)
     server_class = type("Server", (Server,), {"max_connections": max_connections})
     return server_class((host, port), make_handler(service, max_body, timeout, access_log))

@@ -19,7 +19,7 @@ LAYERS = {
     "operations": ["doctor", "ops", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer",
                    "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive"],
     "facade": ["lifecycle", "store", "__init__"],
-    "faces": ["server", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
+    "faces": ["web.http", "web.auth", "web.markdown", "server", "web", "web.pages", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
               "commands.changing", "commands.calling", "commands.moving", "commands.docs", "commands.upkeep", "commands.lifecycle", "cli", "__main__"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}

@@ -74,8 +74,11 @@ def serve(
     timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Drop a client whose request (line, headers and body) has not fully arrived this long after it began.")] = 30.0,
     max_connections: Annotated[int, typer.Option("--max-connections", metavar="N", help="Connections served at once; more are answered 503 and closed.")] = 64,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log each request on stderr.")] = True,
+    token: Annotated[Optional[str], typer.Option("--token", metavar="TOKEN", envvar="MLREG_SERVE_TOKEN", show_envvar=False, help="Writes (API and pages) need Authorization: Bearer TOKEN, or a page session signed in with it; default $MLREG_SERVE_TOKEN. Without one, only a loopback server accepts writes.")] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write (403), whoever asks.")] = False,
 ) -> None:
-    """Serve the registry's HTTP JSON API, so cURL and other programs can call any version.
+    """Serve the registry: web pages at / and the HTTP JSON API at /v1, so people can browse and
+    change it and cURL and other programs can call any version.
 
     Example: mlreg serve --port 8080 & curl -s -X POST localhost:8080/v1/models/iris-classifier/predict -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
     """
@@ -84,11 +87,14 @@ def serve(
     reg = registry()
     try:
         server = make_server(reg, host, port, max_body=max_body, timeout=timeout, access_log=access_log,
-                             max_connections=max_connections)
+                             max_connections=max_connections, token=token, read_only=read_only)
     except OSError as e:
         raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}") from None
     bound_host, bound_port = server.server_address[:2]
-    render.err(f"mlreg: serving {reg.path} on http://{bound_host}:{bound_port} (Ctrl-C to stop)")
+    policy = server.RequestHandlerClass.service.policy
+    mode = "read-only: " + policy.why_read_only() if not policy.writable else (
+        "writes need the token" if policy.token else "writes allowed from this machine")
+    render.err(f"mlreg: serving {reg.path} on http://{bound_host}:{bound_port} ({mode}; Ctrl-C to stop)")
     try:
         server.serve_forever()
     finally:

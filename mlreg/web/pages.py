@@ -1,0 +1,420 @@
+"""The web pages of ``mlreg serve`` (SPEC §9), rendered on the server with Jinja2
+(autoescaped) and readable without JavaScript: every action is a form that posts
+and is redirected (303) back to the page, or answered with the page and what went
+wrong. Each action is one ``Registry`` call; no rule is decided here."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import threading
+from typing import Any, Callable
+from urllib.parse import parse_qs, quote, urlsplit
+
+from ..errors import Conflict, MlregError, NotFound, UsageError
+from .http import HTTP_OF_EXIT, HTTPError, Reply, Request
+from ..store import Registry
+from .auth import SESSION_COOKIE, Denied, WritePolicy
+from .markdown import render_markdown
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STATIC = {"mlreg.css": "text/css; charset=utf-8", "mlreg.js": "text/javascript; charset=utf-8"}
+# Scripts and styles only from this server; nothing inline runs, whatever a README holds.
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+)
+MAX_FLASH = 1000
+
+
+class Page(Exception):
+    """Answer with this page now (an error shown on the page it concerns)."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+
+class Pages:
+    def __init__(self, registry: Registry, policy: WritePolicy) -> None:
+        import jinja2
+
+        self.registry = registry
+        self.policy = policy
+        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
+                                      autoescape=True, trim_blocks=True, lstrip_blocks=True)
+        self.env.filters["ago"] = ago
+        self.env.filters["exact"] = exact
+        self.env.filters["size"] = _size
+        self.env.filters["q"] = lambda text: quote(str(text), safe="")
+        self.env.globals["label"] = _label
+        self._flash: dict[str, str] = {}
+        self._guard = threading.Lock()
+
+    # ------------------------------------------------------------- dispatch
+
+    def respond(self, request: Request) -> Reply:
+        url = urlsplit(request.path)
+        parts = [p for p in url.path.split("/") if p]
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        session, new_session = self._session(request)
+        context = _Context(request, query, session, new_session)
+        try:
+            reply = self._route(context, parts)
+        except Page as page:
+            reply = page.reply
+        except NotFound as e:
+            reply = self._page(context, "error.html", status=404, title="Not found", message=str(e))
+        except MlregError as e:
+            reply = self._page(context, "error.html", status=HTTP_OF_EXIT.get(e.exit_code, 500), title="Error",
+                               message=str(e))
+        except Exception as e:  # one page's failure must not take the server down
+            reply = self._page(context, "error.html", status=500, title="Error",
+                               message=f"unexpected error: {type(e).__name__}: {e}")
+        headers = reply.headers
+        if new_session:
+            headers += (("Set-Cookie", f"{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/"),)
+        return reply._replace(headers=headers)
+
+    def _route(self, c: _Context, parts: list[str]) -> Reply:
+        m = c.request.method
+        if parts[:1] == ["static"] and len(parts) == 2 and parts[1] in STATIC:
+            _allow(m, "GET")
+            with open(os.path.join(HERE, "static", parts[1]), "rb") as f:
+                return Reply(200, f.read(), STATIC[parts[1]], (("Cache-Control", "max-age=300"),))
+        if not parts:
+            _allow(m, "GET")
+            return self.models_page(c)
+        if parts == ["login"]:
+            _allow(m, "GET, POST")
+            return self.login(c)
+        if parts == ["logout"]:
+            _allow(m, "POST")
+            self.policy.sign_out(c.session)
+            return _see("/")
+        if parts[0] != "models" or len(parts) < 2:
+            raise NotFound(f"no page {c.request.path}")
+        folder, rest = parts[1], parts[2:]
+        if not rest:
+            _allow(m, "GET")
+            return self.model_page(c, folder)
+        actions: dict[tuple[str, ...], Callable[[_Context, str, dict[str, str]], Reply]] = {
+            ("description",): self.describe, ("promote",): self.promote, ("aliases",): self.set_alias,
+            ("readme",): self.save_readme, ("readme", "preview"): self.preview,
+        }
+        if tuple(rest) in actions:
+            _allow(m, "POST")
+            return self._write(c, lambda form: actions[tuple(rest)](c, folder, form))
+        if len(rest) == 3 and rest[0] == "aliases" and rest[2] == "delete":
+            _allow(m, "POST")
+            return self._write(c, lambda form: self.remove_alias(c, folder, rest[1]))
+        if rest[0] == "versions" and len(rest) == 2:
+            _allow(m, "GET")
+            return self.version_page(c, folder, rest[1])
+        if rest[0] == "versions" and len(rest) == 3 and rest[2] == "tags":
+            _allow(m, "POST")
+            return self._write(c, lambda form: self.tags(c, folder, rest[1], form))
+        if rest[0] == "versions" and len(rest) == 3 and rest[2] == "delete":
+            _allow(m, "GET, POST")
+            if m in ("GET", "HEAD"):
+                return self.confirm_delete(c, folder, rest[1])
+            return self._write(c, lambda form: self.delete(c, folder, rest[1], form))
+        raise NotFound(f"no page {c.request.path}")
+
+    # ---------------------------------------------------------------- pages
+
+    def models_page(self, c: _Context) -> Reply:
+        from ..errors import PartlyUnreadable
+
+        problems: list[str] = []
+        try:
+            found = self.registry.models()
+        except PartlyUnreadable as e:
+            found, problems = e.found, e.problems
+        rows = []
+        for info in found:
+            try:
+                last = max((v.deployed_at for v in self.registry.versions(info.record.folder)), default=None)
+            except MlregError:
+                last = None
+            rows.append((info, last))
+        q = c.query.get("q", "").strip()
+        if q:
+            rows = [(i, last) for i, last in rows if q.lower() in f"{i.record.name} {i.record.description}".lower()]
+        return self._page(c, "models.html", title="Models", rows=rows, q=q, problems=problems)
+
+    def model_page(self, c: _Context, folder: str, *, status: int = 200, error: str | None = None,
+                   readme_draft: str | None = None) -> Reply:
+        from ..readme import sha256
+
+        reg = self.registry
+        overview = reg.show(folder)
+        record = overview.info.record
+        tab = c.query.get("tab", "versions")
+        if tab not in ("versions", "readme", "history"):
+            tab = "versions"
+        readme = reg.readme(folder)
+        host = c.request.headers.get("host") or "127.0.0.1:8080"
+        invocation = dict(overview.invocation)
+        invocation["curl"] = invocation["curl"].replace("http://127.0.0.1:8080", f"http://{host}")
+        history = list(reversed(reg.history(folder))) if tab == "history" else []
+        draft = readme if readme_draft is None else readme_draft
+        return self._page(
+            c, "model.html", status=status, title=record.name, model=record, info=overview.info,
+            versions=list(reversed(overview.versions)), invocation=invocation, tab=tab, error=error,
+            readme_html=render_markdown(readme), readme_text=draft, readme_sha256=sha256(readme),
+            editing=c.query.get("edit") == "readme" or readme_draft is not None, history=history,
+            chart=metric_chart(overview.versions, c.query.get("metric")),
+            preview_html=render_markdown(readme_draft) if readme_draft is not None else None)
+
+    def version_page(self, c: _Context, folder: str, ref: str, *, status: int = 200,
+                     error: str | None = None) -> Reply:
+        from ..views import log_entries, signature
+
+        reg = self.registry
+        model = reg.model(folder).record
+        v = reg.version(folder, ref)
+        log = log_entries(reg.logs(folder, v.version))
+        return self._page(c, "version.html", status=status, title=f"{model.name} {v.version}", model=model, v=v,
+                          signature=signature(v.signature), log=log, error=error,
+                          tags_text="\n".join(f"{k}={t}" for k, t in sorted(v.tags.items())))
+
+    def confirm_delete(self, c: _Context, folder: str, ref: str, error: str | None = None) -> Reply:
+        model = self.registry.model(folder).record
+        v = self.registry.version(folder, ref)
+        return self._page(c, "delete.html", status=409 if error else 200, title=f"Delete {model.name} {v.version}",
+                          model=model, v=v, error=error)
+
+    def login(self, c: _Context) -> Reply:
+        if c.request.method == "POST":
+            form = _form(c.request.body)
+            try:
+                from .auth import cross_site
+
+                cross_site(c.request.headers, "")
+            except Denied as e:
+                return self._page(c, "error.html", status=403, title="Refused", message=str(e))
+            if self.policy.sign_in(c.session, form.get("token", "")):
+                return _see(_safe_next(form.get("next")))
+            return self._page(c, "login.html", status=403, title="Sign in", error="That is not this server's token.",
+                              next=_safe_next(form.get("next")))
+        return self._page(c, "login.html", title="Sign in", next=_safe_next(c.query.get("next")))
+
+    # -------------------------------------------------------------- actions
+
+    def _write(self, c: _Context, action: Callable[[dict[str, str]], Reply]) -> Reply:
+        form = _form(c.request.body)
+        try:
+            self.policy.check_page_write(c.request.headers, "", c.session, form.get("csrf"))
+        except Denied as e:
+            if e.status == 401:
+                return _see(f"/login?next={quote(urlsplit(c.request.path).path)}")
+            return self._page(c, "error.html", status=e.status, title="Refused", message=str(e))
+        return action(form)
+
+    def _flash_and_see(self, c: _Context, where: str, text: str) -> Reply:
+        with self._guard:
+            if len(self._flash) > MAX_FLASH:
+                self._flash.clear()
+            self._flash[c.session] = text
+        return _see(where)
+
+    def describe(self, c: _Context, folder: str, form: dict[str, str]) -> Reply:
+        try:
+            self.registry.describe(folder, form.get("description", ""))
+        except UsageError as e:
+            raise Page(self.model_page(c, folder, status=400, error=str(e))) from None
+        return self._flash_and_see(c, f"/models/{quote(folder)}", "Description saved.")
+
+    def promote(self, c: _Context, folder: str, form: dict[str, str]) -> Reply:
+        expected = form.get("expect_primary") or "none"
+        try:
+            result = self.registry.promote(folder, form.get("version", ""), expect_primary=expected)
+        except Conflict as e:
+            raise Page(self.model_page(c, folder, status=409, error=f"{e} Reload to see the versions as they are now."
+                                       if "primary" in str(e) else str(e))) from None
+        return self._flash_and_see(c, f"/models/{quote(folder)}",
+                                   f"{result.record.version} is now the primary (was {result.previous or 'none'}).")
+
+    def set_alias(self, c: _Context, folder: str, form: dict[str, str]) -> Reply:
+        back = form.get("back") or f"/models/{quote(folder)}"
+        try:
+            result = self.registry.set_alias(folder, form.get("alias", ""), form.get("version", ""),
+                                             expect=form.get("expect") or None)
+        except (Conflict, UsageError, NotFound) as e:
+            raise Page(self.model_page(c, folder, status=HTTP_OF_EXIT.get(e.exit_code, 400), error=str(e))) from None
+        return self._flash_and_see(c, _safe_next(back), f"@{result.alias} now names {result.record.version}.")
+
+    def remove_alias(self, c: _Context, folder: str, alias: str) -> Reply:
+        try:
+            result = self.registry.remove_alias(folder, alias)
+        except (NotFound, UsageError) as e:
+            raise Page(self.model_page(c, folder, status=HTTP_OF_EXIT.get(e.exit_code, 400), error=str(e))) from None
+        return self._flash_and_see(c, f"/models/{quote(folder)}", f"@{result.alias} removed.")
+
+    def tags(self, c: _Context, folder: str, ref: str, form: dict[str, str]) -> Reply:
+        from .. import fields
+
+        current = self.registry.version(folder, ref)
+        try:
+            wanted = fields.tags([line.strip() for line in form.get("tags", "").splitlines() if line.strip()],
+                                 flag="tag")
+            removed = [k for k in current.tags if k not in wanted]
+            changed = {k: t for k, t in wanted.items() if current.tags.get(k) != t}
+            if changed or removed:
+                self.registry.tag(folder, ref, changed, removed)
+        except (UsageError, Conflict, MlregError) as e:
+            raise Page(self.version_page(c, folder, ref, status=HTTP_OF_EXIT.get(e.exit_code, 400),
+                                         error=str(e))) from None
+        return self._flash_and_see(c, f"/models/{quote(folder)}/versions/{quote(current.version)}", "Tags saved.")
+
+    def save_readme(self, c: _Context, folder: str, form: dict[str, str]) -> Reply:
+        text = form.get("readme", "").replace("\r\n", "\n")
+        try:
+            self.registry.set_readme(folder, text, expect_sha256=form.get("expect_sha256") or None)
+        except (Conflict, UsageError) as e:
+            c.query["tab"] = "readme"
+            raise Page(self.model_page(c, folder, status=HTTP_OF_EXIT.get(e.exit_code, 400), error=str(e),
+                                       readme_draft=text)) from None
+        return self._flash_and_see(c, f"/models/{quote(folder)}?tab=readme", "README saved.")
+
+    def preview(self, c: _Context, folder: str, form: dict[str, str]) -> Reply:
+        text = form.get("readme", "").replace("\r\n", "\n")
+        if c.request.headers.get("x-requested-with") == "mlreg":  # the page's script: the fragment alone
+            return Reply(200, render_markdown(text).encode("utf-8"), "text/html; charset=utf-8", SECURITY_HEADERS)
+        c.query["tab"] = "readme"
+        return self.model_page(c, folder, readme_draft=text)
+
+    def delete(self, c: _Context, folder: str, ref: str, form: dict[str, str]) -> Reply:
+        try:
+            gone = self.registry.delete(folder, ref)
+        except (Conflict, MlregError) as e:
+            if isinstance(e, NotFound):
+                raise
+            raise Page(self.confirm_delete(c, folder, ref, error=str(e))) from None
+        return self._flash_and_see(c, f"/models/{quote(folder)}", f"Deleted {gone.version} ({gone.version_id}).")
+
+    # ------------------------------------------------------------- helpers
+
+    def _session(self, request: Request) -> tuple[str, bool]:
+        for part in request.headers.get("cookie", "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == SESSION_COOKIE and 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum():
+                return value, False
+        return self.policy.new_session(), True
+
+    def _page(self, c: _Context, template: str, status: int = 200, **values: Any) -> Reply:
+        with self._guard:
+            flash = self._flash.pop(c.session, None) if c.request.method in ("GET", "HEAD") else None
+        writable = self.policy.writable
+        html = self.env.get_template(template).render(
+            csrf=self.policy.csrf_token(c.session), writable=writable,
+            signed_in=writable and self.policy.signed_in(c.session), needs_token=self.policy.token is not None,
+            read_only_why=None if writable else self.policy.why_read_only(), flash=flash,
+            path=urlsplit(c.request.path).path, **values)
+        return Reply(status, html.encode("utf-8"), "text/html; charset=utf-8", SECURITY_HEADERS)
+
+
+class _Context:
+    __slots__ = ("request", "query", "session", "new_session")
+
+    def __init__(self, request: Request, query: dict[str, str], session: str, new_session: bool) -> None:
+        self.request, self.query, self.session, self.new_session = request, query, session, new_session
+
+
+def _allow(method: str, allowed: str) -> None:
+    ok = [m.strip() for m in allowed.split(",")]
+    if method not in ok and not (method == "HEAD" and "GET" in ok):
+        raise _MethodNotAllowed(HTTPError(405, f"{method or 'that method'} is not allowed here; use {allowed}"))
+
+
+class _MethodNotAllowed(Page):
+    def __init__(self, error: Exception) -> None:
+        import json
+
+        super().__init__(Reply(405, json.dumps({"error": str(error)}).encode() + b"\n"))
+
+
+def _see(where: str) -> Reply:
+    return Reply(303, b"", "text/plain", (("Location", where),))
+
+
+def _safe_next(where: str | None) -> str:
+    """Only a path on this server (never //host or a scheme): no open redirect."""
+    if not where or not where.startswith("/") or where.startswith("//") or "\\" in where:
+        return "/"
+    return where
+
+
+def _form(body: bytes | None) -> dict[str, str]:
+    try:
+        text = (body or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the form is not UTF-8") from None
+    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _label(status: str) -> str:
+    from ..metadata import STATUS_LABELS
+
+    return STATUS_LABELS.get(status, status)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _parse(at: str) -> _dt.datetime | None:
+    try:
+        return _dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+
+
+def exact(at: str | None) -> str:
+    when = _parse(at or "")
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else (at or "")
+
+
+def ago(at: str | None, now: _dt.datetime | None = None) -> str:
+    """``at`` as a person says it: "just now", "5 minutes ago", "3 days ago"."""
+    when = _parse(at or "")
+    if when is None:
+        return at or "-"
+    seconds = ((now or _dt.datetime.now(_dt.timezone.utc)) - when).total_seconds()
+    if seconds < 45:
+        return "just now"
+    for unit, size in (("year", 31_536_000), ("month", 2_592_000), ("day", 86_400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return "1 minute ago"
+
+
+def metric_chart(found: list[Any], chosen: str | None) -> dict[str, Any] | None:
+    """An SVG polyline of one metric across the Active versions that carry it."""
+    from .. import versions as _versions
+
+    active = sorted((v for v in found if v.status == "active" and v.metrics),
+                    key=lambda v: _versions.sort_key(v.version) or ())
+    keys = sorted({k for v in active for k in v.metrics})
+    if not keys:
+        return None
+    metric = chosen if chosen in keys else keys[0]
+    points = [(v.version, float(v.metrics[metric])) for v in active if metric in v.metrics]
+    low, high = min(p[1] for p in points), max(p[1] for p in points)
+    span = (high - low) or 1.0
+    width, height, pad = 600, 160, 24
+    step = (width - 2 * pad) / max(len(points) - 1, 1)
+    xy = [(pad + i * step, height - pad - (value - low) / span * (height - 2 * pad)) for i, (_, value) in
+          enumerate(points)]
+    return {"metric": metric, "keys": keys, "width": width, "height": height,
+            "line": " ".join(f"{x:.1f},{y:.1f}" for x, y in xy),
+            "points": [{"x": x, "y": y, "version": v, "value": value} for (x, y), (v, value) in zip(xy, points)],
+            "low": low, "high": high}
