@@ -57,6 +57,12 @@ def test_makefile_deploys_once_and_promotes_only_when_documented(tmp_path):
     assert third.returncode == 0 and "mlreg deploy" in third.stdout, third.stderr
     listed = subprocess.run(mlreg + ["versions", "iris-classifier", "--json"], capture_output=True, text=True)
     assert [v["version"] for v in json.loads(listed.stdout)] == ["0.1.0"]  # --if-changed minted nothing
+    subprocess.run(mlreg + ["deploy", str(tmp_path / "build" / "model.joblib"), "--name", "Iris Classifier",
+                            "--no-promote"], check=True, capture_output=True)
+    kept = subprocess.run(["make", "retention", "KEEP=0"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert kept.returncode == 0 and "Would delete 1 version(s): 0.2.0" in kept.stdout, kept.stderr
+    listed = subprocess.run(mlreg + ["versions", "iris-classifier", "--json"], capture_output=True, text=True)
+    assert [v["version"] for v in json.loads(listed.stdout)] == ["0.1.0"]  # the primary stays whatever KEEP says
 
 
 def test_until_loop_from_the_readme_waits_while_deploying(registry_path, reg, constant_path):

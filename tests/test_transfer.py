@@ -100,9 +100,11 @@ def test_push_carries_tags_metrics_params_source_and_signature(tmp_path, iris_mo
     source = mlreg.Registry(tmp_path / "source")
     v = source.deploy(iris_model_path, "m", tags={"a": "1"}, metrics={"acc": 0.9}, params={"C": "2"}, source="run 7")
     source.tag("m", "0.1.0", {"b": "2"})
+    source.set_alias("m", "champion", "0.1.0")  # a pointer of the source registry's own: not copied
     pushed = _run(source.path, "push", "m", "--to", tmp_path / "target", "--json")
     assert pushed.returncode == 0, pushed.stderr
     there = mlreg.Registry(tmp_path / "target").version("m", v.version_id)
     assert (there.tags, there.metrics, there.params, there.source, there.signature) == (
         {"a": "1", "b": "2"}, {"acc": 0.9}, {"C": "2"}, {"text": "run 7"}, v.signature)
     assert there.signature["n_features"] == 4
+    assert there.aliases == () and mlreg.Registry(tmp_path / "target").aliases("m") == []

@@ -118,7 +118,8 @@ def _copy(source: Repository, target: Repository, model: ModelRecord, v: Version
     number = versions.parse(v.version)
 
     def record_number(seen: Seen) -> Change:
-        current = seen.model or model.replace(primary=None, highest_version=None, readme_generated=None)
+        current = seen.model or model.replace(primary=None, highest_version=None, readme_generated=None, aliases={},
+                                              deleting=(), deleting_model=None, revision=0)
         highest = versions.parse(current.highest_version) if current.highest_version else None
         if highest is not None and highest >= number:
             return Change() if seen.model is not None else Change(model=current)
