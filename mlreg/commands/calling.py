@@ -77,8 +77,7 @@ def serve(
     token: Annotated[Optional[str], typer.Option("--token", metavar="TOKEN", envvar="MLREG_SERVE_TOKEN", show_envvar=False, help="Writes (API and pages) need Authorization: Bearer TOKEN, or a page session signed in with it; default $MLREG_SERVE_TOKEN. Without one, only a loopback server accepts writes.")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write (403), whoever asks.")] = False,
 ) -> None:
-    """Serve the registry: web pages at / and the HTTP JSON API at /v1, so people can browse and
-    change it and cURL and other programs can call any version.
+    """Serve the registry: web pages at / and the HTTP JSON API at /v1, so people can browse and change it and programs can call any version.
 
     Example: mlreg serve --port 8080 & curl -s -X POST localhost:8080/v1/models/iris-classifier/predict -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
     """

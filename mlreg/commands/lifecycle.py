@@ -131,8 +131,7 @@ def delete(
     yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Delete one version (never the primary, an aliased version or one Deploying), or with --model the whole model.
-    A deleted version's number and ID are never given again.
+    """Delete one version (never the primary, an aliased version or one Deploying), or with --model the whole model; a deleted number or ID is never given again.
 
     Example: mlreg delete "Iris Classifier" 0.1.0 --yes
     """
@@ -170,8 +169,7 @@ def prune(
     yes: YesFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Delete old versions: all but the primary, aliased and Deploying versions and the N most recently
-    deployed Active ones.
+    """Delete old versions: all but the primary, aliased and Deploying versions and the N most recently deployed Active ones.
 
     Example: mlreg prune "Iris Classifier" --keep 3 --yes
     """
@@ -197,8 +195,7 @@ def diff(
     b: Annotated[str, typer.Argument(metavar="B", help="Another version number, ID or @ALIAS.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Show what differs between two versions: metadata, metrics (with the change), params, tags,
-    environment, signature and source. Exit 0 whether or not anything differs.
+    """Show what differs between two versions: metadata, metrics (with the change), params, tags, environment, signature and source; exit 0 either way.
 
     Example: mlreg diff "Iris Classifier" @champion @latest
     """

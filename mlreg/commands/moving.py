@@ -35,9 +35,9 @@ def push(
     promote: PromoteFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Copy a model's Active versions to another registry, keeping number, ID, deploy time and person,
-    every recorded field and the README; versions already there are skipped; a number there with
-    other content exits 4 with nothing copied.
+    """Copy a model's Active versions to another registry, keeping number, ID and every recorded field.
+
+    Versions already there with the same sha256 are skipped; a number there with other content exits 4 with nothing copied.
 
     Example: mlreg push "Iris Classifier" --to s3://models/team
     """
@@ -68,8 +68,7 @@ def export(
     output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="The archive to write: .tar, or gzip for .tar.gz / .tgz.")] = ...,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write a model (metadata, README, history and its Active versions) to a tar archive that
-    `mlreg import` reads into any registry.
+    """Write a model (metadata, README, history and its Active versions) to a tar archive that `mlreg import` reads into any registry.
 
     Example: mlreg export "Iris Classifier" @champion --output iris.tar.gz
     """
@@ -87,9 +86,9 @@ def import_(
     archive: Annotated[str, typer.Argument(metavar="FILE", help="An archive `mlreg export` wrote.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Add an exported model to this registry. Every artifact is verified first; versions already
-    here with the same content are skipped; a clash exits 4 and a damaged or hostile archive 7,
-    with nothing written. Nothing is ever replaced.
+    """Add an exported model to this registry, verifying every artifact first; nothing is ever replaced.
+
+    Versions already here with the same content are skipped; a clash exits 4 and a damaged or hostile archive 7, with nothing written.
 
     Example: mlreg --registry ./other import iris.tar.gz
     """
