@@ -271,13 +271,15 @@ def test_export_and_import_across_storages(location, tmp_path, iris_model_path, 
     """Export from the folder or the bucket, import into the other kind."""
     ok(location, "deploy", iris_model_path, "--name", "m", "--tag", "a=1", "--metric", "acc=0.9", "--source", "s")
     ok(location, "deploy", iris_model_path, "--name", "m", "--param", "C=2")
+    failed = run(location, "deploy", fake_artifact(tmp_path, fakemodels.NoPredict(), "bad.joblib"), "--name", "m")
+    assert failed.returncode == 5  # 0.3.0: exported too, as what it is
     ok(location, "readme", "edit", "m", "--file", "-", input="# m\n\nWritten here.\n")
     archive = tmp_path / "m.tar.gz"
     exported = ok(location, "export", "m", "--output", archive, "--json")
-    assert exported["copied"] == ["0.1.0", "0.2.0"]
+    assert exported["copied"] == ["0.1.0", "0.2.0", "0.3.0"]
     other = str(tmp_path / "other") if location.startswith("s3://") else request.getfixturevalue("s3_registry")
     imported = ok(other, "import", archive, "--json")
-    assert imported == {"model": "m", "copied": ["0.1.0", "0.2.0"], "skipped": []}
+    assert imported == {"model": "m", "copied": ["0.1.0", "0.2.0", "0.3.0"], "skipped": []}
     source_versions = ok(location, "versions", "m", "--json")
     there = ok(other, "versions", "m", "--json")
     keys = ("version", "version_id", "deployed_at", "deployed_by", "sha256", "tags", "metrics", "params", "source",
@@ -285,7 +287,10 @@ def test_export_and_import_across_storages(location, tmp_path, iris_model_path, 
     assert [{k: v[k] for k in keys} for v in there] == [{k: v[k] for k in keys} for v in source_versions]
     assert ok(other, "readme", "show", "m") == ok(location, "readme", "show", "m")
     assert [e["event"] for e in ok(other, "history", "m", "--json")][:2] == ["deploy", "primary"]
-    assert ok(other, "import", archive, "--json") == {"model": "m", "copied": [], "skipped": ["0.1.0", "0.2.0"]}
+    assert ok(other, "import", archive, "--json") == {"model": "m", "copied": [],
+                                                       "skipped": ["0.1.0", "0.2.0", "0.3.0"]}
+    assert "FAILED" in ok(other, "logs", "m", "0.3.0")
+    assert [v["status"] for v in there] == ["active", "active", "failed"]
     assert ok(other, "predict", "m", "--input", "[[5.1, 3.5, 1.4, 0.2]]", "--json")["version"] == "0.2.0"
     assert ok(other, "doctor", "--json", "--older-than", "0")["problems"] == []
 

@@ -64,11 +64,11 @@ def pull(
 @funnel
 def export(
     name: NameArg,
-    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[VERSION|ID|@ALIAS]...", help="Versions to export (default: every Active version).")] = None,
+    refs: Annotated[Optional[list[str]], typer.Argument(metavar="[VERSION|ID|@ALIAS]...", help="Versions to export (default: every version, Active or Deployment Failed).")] = None,
     output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="The archive to write: .tar, or gzip for .tar.gz / .tgz.")] = ...,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write a model (metadata, README, history and its Active versions) to a tar archive that `mlreg import` reads into any registry.
+    """Write a model (metadata, README, history and its versions) to a tar archive that `mlreg import` reads into any registry.
 
     Example: mlreg export "Iris Classifier" @champion --output iris.tar.gz
     """

@@ -1,7 +1,8 @@
 """``mlreg export`` and ``mlreg import``: a model in a tar archive (SPEC §7).
 
 An archive is a small registry holding the one model: ``mlreg.toml`` and
-``models/FOLDER/`` (model.toml, README, history and the chosen versions, each
+``models/FOLDER/`` (model.toml, README, history and the chosen versions, by default
+every version but those still Deploying, each
 version's folder as the registry keeps it). So export is a push into a scratch
 registry that is then tarred, and import a pull from the archive's registry,
 once every member has been checked:
@@ -35,7 +36,8 @@ _GZIP = (".tar.gz", ".tgz")
 
 
 def export(repo: Repository, name: str, refs: Sequence[str], output: str) -> TransferResult:
-    """Write model ``name`` with its Active versions (those ``refs`` name, else all) to
+    """Write model ``name`` with its versions (those ``refs`` name, else every Active and
+    Deployment Failed one) to
     the tar archive ``output`` (gzip for ``.tar.gz``/``.tgz``), replaced whole.
 
     Raises:
@@ -54,7 +56,7 @@ def export(repo: Repository, name: str, refs: Sequence[str], output: str) -> Tra
     try:
         staged = Repository(LocalStorage(os.path.join(scratch, "registry")))
         staged.init()
-        result = transfer(repo, staged, name, refs, promote=True)
+        result = transfer(repo, staged, name, refs, promote=True, include_failed=True)
         _copy_history(repo, staged, record.folder)
         tmp = os.path.join(parent, f".{os.path.basename(output)}.{os.getpid()}.part")
         try:
@@ -119,10 +121,10 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
         if record is None:
             raise IntegrityError(f"{path}: the archive holds no models/{folder}/model.toml")
         for v in staged.versions(record, cached=False):
-            if v.status == "active" and (problem := verify_artifact(staged, v)):
+            if v.status != "deploying" and (problem := verify_artifact(staged, v)):
                 raise IntegrityError(f"{path}: {v.model} {v.version}: {problem}; nothing was imported")
         had_model = _has_model(repo, folder)
-        result = transfer(staged, repo, record.name, (), promote=False)
+        result = transfer(staged, repo, record.name, (), promote=False, include_failed=True)
         if not had_model:
             _copy_history(staged, repo, folder)
         return result

@@ -42,9 +42,11 @@ class TransferResult(NamedTuple):
 
 
 def transfer(source: Repository, target: Repository, name: str, refs: Sequence[str] = (),
-             promote: bool = False) -> TransferResult:
+             promote: bool = False, include_failed: bool = False) -> TransferResult:
     """Copy model ``name``'s Active versions (those ``refs`` name, else all) from
-    ``source`` to ``target``.
+    ``source`` to ``target``; with ``include_failed`` (export and import), its
+    Deployment Failed versions too, their logs and reasons with them (never one
+    whose deploy was interrupted: its record is not final).
 
     The target's primary becomes the source's when the target had none, or
     with ``promote`` (when that version is in the target).
@@ -57,16 +59,21 @@ def transfer(source: Repository, target: Repository, name: str, refs: Sequence[s
     """
     record = source.load_model(name)
     folder = record.folder
+
+    def wanted(v: VersionRecord) -> bool:
+        return v.status == "active" or include_failed and v.status == "failed" and not v.interrupted
+
     if refs:
         chosen = []
         for ref in refs:
             v = source.read_version(record, source.resolve(record, ref))
-            if v.status != "active":
-                raise NotActive(f"{record.name!r} {v.version} is {v.status_label}; only Active versions are copied")
+            if not wanted(v):
+                raise NotActive(f"{record.name!r} {v.version} is {v.status_label}; only Active versions are copied"
+                                + (" (and finished Deployment Failed ones)" if include_failed else ""))
             if all(c.version != v.version for c in chosen):
                 chosen.append(v)
     else:
-        chosen = [v for v in source.versions(record, cached=False) if v.status == "active"]
+        chosen = [v for v in source.versions(record, cached=False) if wanted(v)]
     target.ensure()
     plan, skipped = _plan(target, folder, chosen)
     for v in plan:
@@ -153,7 +160,7 @@ def _copy(source: Repository, target: Repository, model: ModelRecord, v: Version
                 storage.delete_folder(version_key(folder, vfolder))
     target.record(folder, [HistoryEvent(
         at=now(), by=identity.user_at_host(), event="deploy", version=v.version, version_id=v.version_id,
-        status="active", detail=f"copied from {source.path} (deployed {v.deployed_at} by {v.deployed_by})")])
+        status=v.status, detail=f"copied from {source.path} (deployed {v.deployed_at} by {v.deployed_by})")])
 
 
 def _copy_files(source: Repository, target: Repository, folder: str, vfolder: str, v: VersionRecord) -> None:
