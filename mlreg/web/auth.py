@@ -21,13 +21,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import os
 import secrets
 import threading
 from typing import Mapping
 
 SESSION_COOKIE = "mlreg_session"
-ENV_TOKEN = "MLREG_SERVE_TOKEN"
 MAX_SESSIONS = 10_000
 
 
@@ -143,6 +141,3 @@ def cross_site(headers: Mapping[str, str], host: str) -> None:
     elif origin == "null":
         raise Denied(403, "a request from an opaque origin may not write")
 
-
-def token_from_environment(given: str | None) -> str | None:
-    return given or os.environ.get(ENV_TOKEN) or None
