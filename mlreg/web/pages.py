@@ -187,6 +187,8 @@ class Pages:
                           model=model, v=v, error=error)
 
     def login(self, c: _Context) -> Reply:
+        if self.policy.token is None:  # nothing to sign in with: writes follow the address alone
+            return _see(_safe_next(c.query.get("next")))
         if c.request.method == "POST":
             form = _form(c.request.body)
             try:
