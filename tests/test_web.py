@@ -248,3 +248,32 @@ def test_who_may_write(reg):
     b.post("/logout", {}, csrf=False)
     assert b.post("/models/m/description", {"description": "again"})[0].status == 303  # to /login again
     assert reg.model("m").record.description == "by page"
+
+
+@pytest.mark.parametrize("args, env, expected", [
+    (["--token", "s3cret"], {}, (401, 200)), ([], {"MLREG_SERVE_TOKEN": "s3cret"}, (401, 200)),
+    (["--read-only"], {}, (403, 403)), ([], {}, (200, 200))])
+def test_serve_flags_decide_who_writes(reg, args, env, expected):
+    """--token, MLREG_SERVE_TOKEN and --read-only, through the real command and real HTTP."""
+    import http.client
+    import os
+    import subprocess
+
+    from conftest import mlreg_command
+
+    proc = subprocess.Popen(mlreg_command() + ["--registry", reg.path, "serve", "--port", "0", "--no-access-log"]
+                            + args, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    try:
+        line = proc.stderr.readline()
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)", line).group(1))
+        statuses = []
+        for auth in ({}, {"Authorization": "Bearer s3cret"}):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("PUT", "/v1/models/m/description", body=json.dumps({"description": "x"}),
+                         headers={"Content-Type": "application/json", **auth})
+            statuses.append(conn.getresponse().status)
+            conn.close()
+        assert tuple(statuses) == expected, line
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
