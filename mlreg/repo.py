@@ -225,6 +225,18 @@ class Repository:
         return self.as_read(self.version_file(model.folder, vfolder), model.folder, vfolder,
                             primary_folder(model.primary), alias_folders(model).get(vfolder, ()))
 
+    def version_of(self, model: ModelRecord, ref: str) -> VersionRecord:
+        """The version ``ref`` names (``resolve``), as readers see it.
+
+        Raises:
+            InvalidVersion; VersionNotFound, also when it is deleted between the two reads.
+        """
+        vfolder = self.resolve(model, ref)
+        try:
+            return self.read_version(model, vfolder)
+        except FileNotFoundError:
+            raise VersionNotFound(f"{model.name!r} {vfolder} was deleted meanwhile") from None
+
     def version_file(self, folder: str, vfolder: str, name: str = VERSION_FILE) -> VersionRecord:
         """The record in a version's version.toml (or ``name``), checked to describe its folder.
 

@@ -187,7 +187,7 @@ class Registry(Lifecycle):
             InvalidName, InvalidVersion, ModelNotFound, VersionNotFound, IntegrityError.
         """
         record = self.repo.load_model(name)
-        return self.repo.read_version(record, self.repo.resolve(record, ref))
+        return self.repo.version_of(record, ref)
 
     def status(self, name: str, ref: str | None = None) -> VersionRecord:
         """A version's record: ``ref``, else the primary, else the most recently deployed.
@@ -197,7 +197,7 @@ class Registry(Lifecycle):
         """
         record = self.repo.load_model(name)
         if ref is not None:
-            return self.repo.read_version(record, self.repo.resolve(record, ref))
+            return self.repo.version_of(record, ref)
         if record.primary is not None:
             vfolder = versions.folder_for(record.primary)
             try:
@@ -237,10 +237,9 @@ class Registry(Lifecycle):
                 raise VersionNotFound(
                     f"{record.name!r} has no primary version; ask for one with --version, or promote one"
                 )
-            vfolder = versions.folder_for(record.primary)
+            chosen = self.repo.read_version(record, versions.folder_for(record.primary))
         else:
-            vfolder = self.repo.resolve(record, version)
-        chosen = self.repo.read_version(record, vfolder)
+            chosen = self.repo.version_of(record, version)
         if chosen.status != "active":
             raise NotActive(f"{record.name!r} {chosen.version} is {chosen.status_label}; only Active versions can be called")
         return chosen

@@ -61,7 +61,7 @@ def set_alias(repo: Repository, name: str, alias: str, ref: str, expect: str | N
 
     def prepare(seen: Seen) -> Change:
         model = existing(seen, model_path)
-        target = repo.read_version(model, repo.resolve(model, ref))
+        target = repo.version_of(model, ref)
         if target.status != "active":
             raise NotActive(f"{model.name!r} {target.version} is {target.status_label}; "
                             "only an Active version can carry an alias")

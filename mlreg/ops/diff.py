@@ -74,6 +74,6 @@ def changes(a: VersionRecord, b: VersionRecord) -> list[Change]:
 def diff(repo: Repository, name: str, a: str, b: str) -> Diff:
     """Raises: ModelNotFound, VersionNotFound, InvalidVersion."""
     model = repo.load_model(name)
-    va = repo.read_version(model, repo.resolve(model, a))
-    vb = repo.read_version(model, repo.resolve(model, b))
+    va = repo.version_of(model, a)
+    vb = repo.version_of(model, b)
     return Diff(model.name, va, vb, changes(va, vb))

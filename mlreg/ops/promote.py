@@ -64,7 +64,7 @@ def promote(repo: Repository, name: str, ref: str, expect_primary: str | None = 
 
     def prepare(seen: Seen) -> Change:
         record = existing(seen, model_path)
-        target = repo.read_version(record, repo.resolve(record, ref))
+        target = repo.version_of(record, ref)
         if target.status != "active":
             raise NotActive(
                 f"{record.name!r} {target.version} is {target.status_label}; only an Active version can be primary"

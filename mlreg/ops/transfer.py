@@ -66,7 +66,7 @@ def transfer(source: Repository, target: Repository, name: str, refs: Sequence[s
     if refs:
         chosen = []
         for ref in refs:
-            v = source.read_version(record, source.resolve(record, ref))
+            v = source.version_of(record, ref)
             if not wanted(v):
                 raise NotActive(f"{record.name!r} {v.version} is {v.status_label}; only Active versions are copied"
                                 + (" (and finished Deployment Failed ones)" if include_failed else ""))
