@@ -10,10 +10,11 @@ from urllib.parse import quote
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-def snippets(name: str, folder: str, registry: str | None, sample: Any) -> dict[str, str]:
+def snippets(name: str, folder: str, registry: str | None, sample: Any, url: str = DEFAULT_URL) -> dict[str, str]:
     """Ready-to-run code that calls the model's primary version.
 
-    ``registry`` is named in the snippets only when it is not the default one.
+    ``registry`` is named in the snippets only when it is not the default one; ``url``
+    is where ``mlreg serve`` answers (the cURL line).
     """
     rows = json.dumps(sample)
     body = json.dumps({"inputs": sample})
@@ -25,7 +26,7 @@ def snippets(name: str, folder: str, registry: str | None, sample: Any) -> dict[
         'print(result["predictions"])',
     ])
     curl = (
-        f"curl -s -X POST {DEFAULT_URL}/v1/models/{quote(folder, safe='')}/predict "
+        f"curl -s -X POST {url}/v1/models/{quote(folder, safe='')}/predict "
         f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
     )
     return {"cli": shlex.join(cli), "python": python, "curl": curl}

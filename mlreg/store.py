@@ -125,9 +125,10 @@ class Registry(Lifecycle):
         """
         return self.repo.info(self.repo.load_model(name))
 
-    def show(self, name: str) -> ModelOverview:
-        """The model's overview: record, versions and invocation code."""
-        from .invocation import snippets
+    def show(self, name: str, url: str | None = None) -> ModelOverview:
+        """The model's overview: record, versions and invocation code (its cURL line for a
+        server at ``url``, default ``http://127.0.0.1:8080``)."""
+        from .invocation import DEFAULT_URL, snippets
         from .readme import summary
 
         record = self.repo.load_model(name)
@@ -137,7 +138,7 @@ class Registry(Lifecycle):
         return ModelOverview(
             info=ModelInfo(record, len(all_versions)),
             versions=all_versions,
-            invocation=snippets(record.name, record.folder, registry, sample),
+            invocation=snippets(record.name, record.folder, registry, sample, url or DEFAULT_URL),
             readme_intro=summary(self.repo.read_readme(record.folder) or ""),
         )
 

@@ -28,7 +28,7 @@ import tempfile
 from typing import Sequence
 
 from ..errors import IntegrityError, UsageError
-from ..layout import HISTORY_FILE, MARKER, MODELS, history_key, model_key
+from ..layout import HISTORY_FILE, MARKER, MODEL_FILE, MODELS, history_key, model_key
 from ..repo import Repository
 from .transfer import TransferResult, transfer
 
@@ -116,10 +116,10 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
         folder = _extract(path, root)
         staged = Repository(LocalStorage(root))
         staged.require()
-        record = staged.read_model(folder) if os.path.isfile(os.path.join(root, MODELS, folder, "model.toml")) \
-            else None
-        if record is None:
-            raise IntegrityError(f"{path}: the archive holds no models/{folder}/model.toml")
+        try:
+            record = staged.read_model(folder)
+        except FileNotFoundError:
+            raise IntegrityError(f"{path}: the archive holds no models/{folder}/{MODEL_FILE}") from None
         for v in staged.versions(record, cached=False):
             if v.status != "deploying" and (problem := verify_artifact(staged, v)):
                 raise IntegrityError(f"{path}: {v.model} {v.version}: {problem}; nothing was imported")
@@ -133,11 +133,13 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
 
 
 def _has_model(repo: Repository, folder: str) -> bool:
+    from ..errors import RegistryNotFound
+
     try:
         repo.require()
-    except Exception:
-        return False
-    return repo.storage.exists(model_key(folder, "model.toml"))
+    except RegistryNotFound:
+        return False  # import creates it
+    return repo.storage.exists(model_key(folder, MODEL_FILE))
 
 
 def _is_folder(name: str) -> bool:

@@ -11,6 +11,7 @@ import threading
 from typing import Any, Callable
 from urllib.parse import parse_qs, quote, urlsplit
 
+from .. import render
 from ..errors import Conflict, MlregError, NotFound, UsageError
 from .http import HTTP_OF_EXIT, HTTPError, Reply, Request
 from ..store import Registry
@@ -46,7 +47,7 @@ class Pages:
                                       autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self.env.filters["ago"] = ago
         self.env.filters["exact"] = exact
-        self.env.filters["size"] = _size
+        self.env.filters["size"] = render.size
         self.env.filters["q"] = lambda text: quote(str(text), safe="")
         self.env.globals["label"] = _label
         self._flash: dict[str, str] = {}
@@ -149,20 +150,18 @@ class Pages:
         from ..readme import sha256
 
         reg = self.registry
-        overview = reg.show(folder)
+        host = c.request.headers.get("host") or "127.0.0.1:8080"
+        overview = reg.show(folder, url=f"http://{host}")
         record = overview.info.record
         tab = c.query.get("tab", "versions")
         if tab not in ("versions", "readme", "history"):
             tab = "versions"
         readme = reg.readme(folder)
-        host = c.request.headers.get("host") or "127.0.0.1:8080"
-        invocation = dict(overview.invocation)
-        invocation["curl"] = invocation["curl"].replace("http://127.0.0.1:8080", f"http://{host}")
         history = list(reversed(reg.history(folder))) if tab == "history" else []
         draft = readme if readme_draft is None else readme_draft
         return self._page(
             c, "model.html", status=status, title=record.name, model=record, info=overview.info,
-            versions=list(reversed(overview.versions)), invocation=invocation, tab=tab, error=error,
+            versions=list(reversed(overview.versions)), invocation=overview.invocation, tab=tab, error=error,
             readme_html=render_markdown(readme), readme_text=draft, readme_sha256=sha256(readme),
             editing=c.query.get("edit") == "readme" or readme_draft is not None, history=history,
             chart=metric_chart(overview.versions, c.query.get("metric")),
@@ -361,15 +360,6 @@ def _label(status: str) -> str:
     from ..metadata import STATUS_LABELS
 
     return STATUS_LABELS.get(status, status)
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def _parse(at: str) -> _dt.datetime | None:
