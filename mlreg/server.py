@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import unquote, urlsplit
 
 from .errors import BadInput, MlregError, PartlyUnreadable
@@ -131,11 +131,12 @@ class ModelService:
             return self._models[record.version_id]
 
     def handle(self, method: str, path: str, body: bytes | None,
-               headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        """The JSON API: (status, JSON value). ``headers`` (lower-case names) are what a
-        write is judged by (see ``mlreg.web.auth``)."""
+               headers: dict[str, str] | None = None, local: str = "") -> tuple[int, Any]:
+        """The JSON API: (status, JSON value). ``headers`` (lower-case names) and ``local``
+        (the address the connection arrived at) are what a write is judged by (see
+        ``mlreg.web.auth``)."""
         try:
-            return 200, self._route(Request(method, path, body, headers or {}))
+            return 200, self._route(Request(method, path, body, headers or {}, local=local))
         except HTTPError as e:
             return e.status, {"error": str(e)}
         except MlregError as e:
@@ -147,7 +148,8 @@ class ModelService:
         """Any request: the JSON API below /v1 and /healthz, else the web pages."""
         route = urlsplit(request.path).path
         if route == "/healthz" or route.startswith("/v1/") or route == "/v1":
-            status, payload = self.handle(request.method, request.path, request.body, request.headers)
+            status, payload = self.handle(request.method, request.path, request.body, request.headers,
+                                          request.local)
             return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n")
         if self.pages is None:
             from .web.pages import Pages
@@ -201,7 +203,7 @@ class ModelService:
             from .web.auth import Denied
 
             try:
-                self.policy.check_api_write(request.headers, self.host)
+                self.policy.check_api_write(request.headers, self.host, request.local)
             except Denied as e:
                 raise HTTPError(e.status, str(e)) from None
             return fn(_json_body(request.body) if request.body else {})
@@ -382,7 +384,8 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
                     self._send(status, payload)
                     return
             headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = service.respond(Request(self.command or "", self.path, body, headers, self.client_address[0]))
+            reply = service.respond(Request(self.command or "", self.path, body, headers, self.client_address[0],
+                                            self.connection.getsockname()[0]))
             self._send_reply(reply)
 
         def _send_reply(self, reply: Reply) -> None:
@@ -464,7 +467,7 @@ class Server(ThreadingHTTPServer):
 def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
                 max_body: int = DEFAULT_MAX_BODY, timeout: float = DEFAULT_TIMEOUT,
                 access_log: bool = True, max_connections: int = 64, token: str | None = None,
-                read_only: bool = False) -> Server:
+                read_only: bool = False, allow_hosts: Sequence[str] = ()) -> Server:
     """A server bound to ``host:port`` (port 0 picks a free one); call ``serve_forever``.
 
     Raises:
@@ -476,6 +479,6 @@ def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
     registry.check()
     from .web.auth import WritePolicy
 
-    service = ModelService(registry, WritePolicy(host, token, read_only), host)
+    service = ModelService(registry, WritePolicy(host, token, read_only, allow_hosts), host)
     server_class = type("Server", (Server,), {"max_connections": max_connections})
     return server_class((host, port), make_handler(service, max_body, timeout, access_log))

@@ -45,6 +45,10 @@ def parse(text: str) -> Version:
     """
     from semver import Version
 
+    # semver 3.2 refuses strings over 255 characters as "not valid": say what is wrong first.
+    if isinstance(text, str) and len(text.encode("utf-8", "surrogateescape")) > MAX_FOLDER_BYTES:
+        raise InvalidVersion(f"version {text[:40]}... is {len(text)} characters: too long "
+                             f"(at most {MAX_FOLDER_BYTES})")
     try:
         version = Version.parse(text)
     except (ValueError, TypeError):

@@ -122,6 +122,9 @@ def test_edit_the_description_in_place(driver, served):
 
     registry, url = served
     driver.get(url + "/models/iris-classifier")
+    shown = driver.find_element(By.CSS_SELECTOR, "details.describe summary")
+    assert shown.find_element(By.CSS_SELECTOR, ".description-text").text == "Predicts the species"  # as text
+    shown.click()  # edited on click
     field = driver.find_element(By.ID, "description")
     field.clear()
     field.send_keys("Iris species from four measurements", Keys.ENTER)

@@ -53,7 +53,8 @@ class Browser:
 
     def csrf(self, path="/"):
         html = self.get(path)[1]
-        return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+        found = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+        return found.group(1) if found else ""  # a page without forms (signed out)
 
     def post(self, path, form, csrf=True, headers=None):
         fields = dict(form)

@@ -76,6 +76,7 @@ def serve(
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log each request on stderr.")] = True,
     token: Annotated[Optional[str], typer.Option("--token", metavar="TOKEN", envvar="MLREG_SERVE_TOKEN", show_envvar=False, help="Writes (API and pages) need Authorization: Bearer TOKEN, or a page session signed in with it; default $MLREG_SERVE_TOKEN. Without one, only a loopback server accepts writes.")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write (403), whoever asks.")] = False,
+    allow_host: Annotated[Optional[list[str]], typer.Option("--allow-host", metavar="NAME", help="Also accept writes whose Host header is NAME (the name people reach this server by). Writes naming any other host are refused, so a web page cannot reach this server by DNS rebinding. Repeatable.")] = None,
 ) -> None:
     """Serve the registry: web pages at / and the HTTP JSON API at /v1, so people can browse and change it and programs can call any version.
 
@@ -86,9 +87,14 @@ def serve(
     reg = registry()
     try:
         server = make_server(reg, host, port, max_body=max_body, timeout=timeout, access_log=access_log,
-                             max_connections=max_connections, token=token, read_only=read_only)
+                             max_connections=max_connections, token=token, read_only=read_only,
+                             allow_hosts=allow_host or ())
     except OSError as e:
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+        import errno
+
+        hint = f"; choose another with --port (e.g. --port {port + 1}, or --port 0 for any free one)" \
+            if e.errno == errno.EADDRINUSE else ""
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}{hint}") from None
     bound_host, bound_port = server.server_address[:2]
     policy = server.RequestHandlerClass.service.policy
     mode = "read-only: " + policy.why_read_only() if not policy.writable else (

@@ -6,6 +6,15 @@
   once (``/login``) and keeps it as an HttpOnly, SameSite=Strict cookie.
 - Without a token, only a server bound to loopback accepts writes; bound to
   anything else it is read-only.
+- Every write must name this server in its ``Host`` header (a loopback name,
+  the bound address, the address the connection arrived at, or a name given
+  with ``--allow-host``): a page on another site that rebinds its own name to
+  127.0.0.1 (DNS rebinding) sends its own name, and is refused.
+
+Page sessions are issued by this server only, kept in memory, replaced at
+sign-in, and forgotten after ``SESSION_IDLE`` seconds without a request (and
+a sign-in after ``SESSION_MAX``); a cookie this server did not issue is
+ignored, so nobody can choose a victim's session.
 
 Browsers add what makes cross-site writes refusable: a page write carries a
 CSRF token (an HMAC of the visitor's session cookie with this server's
@@ -23,10 +32,15 @@ import hmac
 import ipaddress
 import secrets
 import threading
-from typing import Mapping
+import time
+from collections import OrderedDict
+from typing import Iterable, Mapping
 
 SESSION_COOKIE = "mlreg_session"
 MAX_SESSIONS = 10_000
+SESSION_IDLE = 12 * 3600  # a session unused this long is forgotten
+SESSION_MAX = 7 * 86400  # a sign-in lasts at most this long
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class Denied(Exception):
@@ -35,6 +49,16 @@ class Denied(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def host_name(header: str) -> str:
+    """The name in a ``Host`` header, lower-case, without its port or brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    if header.count(":") == 1:
+        header = header.split(":", 1)[0]
+    return header.rstrip(".")
 
 
 def is_loopback(host: str) -> bool:
@@ -47,12 +71,17 @@ def is_loopback(host: str) -> bool:
 
 
 class WritePolicy:
-    def __init__(self, host: str = "127.0.0.1", token: str | None = None, read_only: bool = False) -> None:
+    def __init__(self, host: str = "127.0.0.1", token: str | None = None, read_only: bool = False,
+                 allow_hosts: Iterable[str] = ()) -> None:
         self.token = token or None
         self.read_only = read_only
         self.loopback = is_loopback(host)
+        bound = host_name(host)
+        self.hosts = frozenset(LOOPBACK_NAMES | {host_name(h) for h in allow_hosts if h.strip()}
+                               | ({bound} if bound not in ("", "0.0.0.0", "::") else set()))
         self._secret = secrets.token_bytes(32)
-        self._signed_in: set[str] = set()
+        # session ID -> (created, last seen, signed in at or 0.0); oldest first
+        self._sessions: OrderedDict[str, list[float]] = OrderedDict()
         self._guard = threading.Lock()
 
     # ------------------------------------------------------------ who
@@ -74,21 +103,56 @@ class WritePolicy:
         return (self.token is not None and scheme.lower() == "bearer"
                 and hmac.compare_digest(value.strip().encode(), self.token.encode()))
 
-    def signed_in(self, session: str | None) -> bool:
-        return self.token is None or (session is not None and session in self._signed_in)
+    def token_ok(self, token: str) -> bool:
+        return self.token is not None and hmac.compare_digest(token.strip().encode(), self.token.encode())
 
-    def sign_in(self, session: str, token: str) -> bool:
-        if self.token is None or not hmac.compare_digest(token.strip().encode(), self.token.encode()):
-            return False
+    # ------------------------------------------------------------ sessions
+
+    def session(self, given: str | None) -> str | None:
+        """``given`` if this server issued it and it has not expired (it is touched), else None."""
+        if not given:
+            return None
+        at = time.monotonic()
         with self._guard:
-            if len(self._signed_in) >= MAX_SESSIONS:
-                self._signed_in.clear()
-            self._signed_in.add(session)
-        return True
+            found = self._sessions.get(given)
+            if found is None:
+                return None
+            created, seen, signed = found
+            if at - seen > SESSION_IDLE or (signed and at - signed > SESSION_MAX):
+                del self._sessions[given]
+                return None
+            found[1] = at
+            self._sessions.move_to_end(given)
+        return given
+
+    def new_session(self, signed_in: bool = False) -> str:
+        """A new session ID, issued and remembered by this server."""
+        session = secrets.token_urlsafe(24)
+        at = time.monotonic()
+        with self._guard:
+            while len(self._sessions) >= MAX_SESSIONS:
+                self._sessions.popitem(last=False)  # the least recently used
+            self._sessions[session] = [at, at, at if signed_in else 0.0]
+        return session
+
+    def signed_in(self, session: str | None) -> bool:
+        if self.token is None:
+            return True
+        with self._guard:
+            found = self._sessions.get(session or "")
+        return found is not None and found[2] > 0.0 and time.monotonic() - found[2] <= SESSION_MAX
+
+    def sign_in(self, session: str | None, token: str) -> str | None:
+        """With the right token, a NEW signed-in session replacing ``session`` (so
+        that a session ID known before sign-in is worth nothing after); else None."""
+        if not self.token_ok(token):
+            return None
+        self.sign_out(session)
+        return self.new_session(signed_in=True)
 
     def sign_out(self, session: str | None) -> None:
         with self._guard:
-            self._signed_in.discard(session or "")
+            self._sessions.pop(session or "", None)
 
     # ------------------------------------------------------------ CSRF
 
@@ -98,34 +162,46 @@ class WritePolicy:
     def csrf_ok(self, session: str | None, given: str | None) -> bool:
         return bool(session and given) and hmac.compare_digest(self.csrf_token(session), given or "")
 
-    @staticmethod
-    def new_session() -> str:
-        return secrets.token_urlsafe(24)
-
     # ----------------------------------------------------------- checks
 
-    def check_api_write(self, headers: Mapping[str, str], host: str) -> None:
+    def check_host(self, headers: Mapping[str, str], local: str = "") -> None:
+        """Raises Denied unless the request's ``Host`` names this server."""
+        given = headers.get("host")
+        if given is None:
+            return  # HTTP/1.0 without Host: not a browser
+        name = host_name(given)
+        if name in self.hosts or (local and name == host_name(local)):
+            return
+        raise Denied(403, f"Host {given[:100]!r} is not this server's address, so the write is refused "
+                          f"(a page on another site may have rebound its name to this server); if it is this "
+                          f"server's name, restart mlreg serve with --allow-host {name[:100]}")
+
+    def check_api_write(self, headers: Mapping[str, str], host: str, local: str = "") -> None:
         """Raises Denied unless a JSON API write may proceed."""
         if self.read_only or not self.writable:
             raise Denied(403, self.why_read_only())
+        self.check_host(headers, local)
         cross_site(headers, host)
         if self.token is not None:
+            if "authorization" not in headers:
+                raise Denied(401, "this server needs Authorization: Bearer TOKEN for writes")
             if not self.bearer_ok(headers):
-                raise Denied(401 if "authorization" not in headers else 403,
-                             "this server needs Authorization: Bearer TOKEN for writes")
+                raise Denied(403, "the bearer token is wrong: it is not this server's --token")
             return
         if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise Denied(403, "a write needs Content-Type: application/json")
 
-    def check_page_write(self, headers: Mapping[str, str], host: str, session: str | None, csrf: str | None) -> None:
+    def check_page_write(self, headers: Mapping[str, str], host: str, session: str | None, csrf: str | None,
+                         local: str = "") -> None:
         """Raises Denied unless a form post from the pages may proceed."""
         if self.read_only or not self.writable:
             raise Denied(403, self.why_read_only())
+        self.check_host(headers, local)
         cross_site(headers, host)
+        if not (self.signed_in(session) or self.bearer_ok(headers)):
+            raise Denied(401, "sign in with the server's token first")  # to the sign-in page: nothing changes
         if not self.csrf_ok(session, csrf):
             raise Denied(403, "the form's CSRF token is missing or stale; reload the page and try again")
-        if not (self.signed_in(session) or self.bearer_ok(headers)):
-            raise Denied(401, "sign in with the server's token first")
 
 
 def cross_site(headers: Mapping[str, str], host: str) -> None:

@@ -17,6 +17,7 @@ class Request(NamedTuple):
     body: bytes | None
     headers: dict[str, str]
     client: str = "127.0.0.1"
+    local: str = ""  # the address the connection arrived at (a Host that names it is this server)
 
 
 class Reply(NamedTuple):

@@ -60,7 +60,7 @@ class Pages:
         parts = [p for p in url.path.split("/") if p]
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         session, new_session = self._session(request)
-        context = _Context(request, query, session, new_session)
+        context = c = _Context(request, query, session, new_session)
         try:
             reply = self._route(context, parts)
         except Page as page:
@@ -74,8 +74,8 @@ class Pages:
             reply = self._page(context, "error.html", status=500, title="Error",
                                message=f"unexpected error: {type(e).__name__}: {e}")
         headers = reply.headers
-        if new_session:
-            headers += (("Set-Cookie", f"{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/"),)
+        if c.new_session:
+            headers += (("Set-Cookie", f"{SESSION_COOKIE}={c.session}; HttpOnly; SameSite=Strict; Path=/"),)
         return reply._replace(headers=headers)
 
     def _route(self, c: _Context, parts: list[str]) -> Reply:
@@ -196,7 +196,9 @@ class Pages:
                 cross_site(c.request.headers, "")
             except Denied as e:
                 return self._page(c, "error.html", status=403, title="Refused", message=str(e))
-            if self.policy.sign_in(c.session, form.get("token", "")):
+            session = self.policy.sign_in(c.session, form.get("token", ""))
+            if session is not None:  # a new session: one known before sign-in is worth nothing now
+                c.session, c.new_session = session, True
                 return _see(_safe_next(form.get("next")))
             return self._page(c, "login.html", status=403, title="Sign in", error="That is not this server's token.",
                               next=_safe_next(form.get("next")))
@@ -207,10 +209,10 @@ class Pages:
     def _write(self, c: _Context, action: Callable[[dict[str, str]], Reply]) -> Reply:
         form = _form(c.request.body)
         try:
-            self.policy.check_page_write(c.request.headers, "", c.session, form.get("csrf"))
+            self.policy.check_page_write(c.request.headers, "", c.session, form.get("csrf"), c.request.local)
         except Denied as e:
-            if e.status == 401:
-                return _see(f"/login?next={quote(urlsplit(c.request.path).path)}")
+            if e.status == 401:  # back to the page the action came from, once signed in
+                return _see(f"/login?next={quote(_page_of_action(urlsplit(c.request.path).path), safe='')}")
             return self._page(c, "error.html", status=e.status, title="Refused", message=str(e))
         return action(form)
 
@@ -299,9 +301,10 @@ class Pages:
     # ------------------------------------------------------------- helpers
 
     def _session(self, request: Request) -> tuple[str, bool]:
+        """The visitor's session if this server issued it and it is live, else a new one."""
         for part in request.headers.get("cookie", "").split(";"):
             key, _, value = part.strip().partition("=")
-            if key == SESSION_COOKIE and 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum():
+            if key == SESSION_COOKIE and self.policy.session(value) is not None:
                 return value, False
         return self.policy.new_session(), True
 
@@ -309,9 +312,10 @@ class Pages:
         with self._guard:
             flash = self._flash.pop(c.session, None) if c.request.method in ("GET", "HEAD") else None
         writable = self.policy.writable
+        signed_in = writable and self.policy.signed_in(c.session)
         html = self.env.get_template(template).render(
-            csrf=self.policy.csrf_token(c.session), writable=writable,
-            signed_in=writable and self.policy.signed_in(c.session), needs_token=self.policy.token is not None,
+            csrf=self.policy.csrf_token(c.session), writable=writable, signed_in=signed_in,
+            can_write=writable and signed_in, needs_token=self.policy.token is not None,
             read_only_why=None if writable else self.policy.why_read_only(), flash=flash,
             path=urlsplit(c.request.path).path, **values)
         return Reply(status, html.encode("utf-8"), "text/html; charset=utf-8", SECURITY_HEADERS)
@@ -338,14 +342,33 @@ class _MethodNotAllowed(Page):
 
 
 def _see(where: str) -> Reply:
-    return Reply(303, b"", "text/plain", (("Location", where),))
+    return Reply(303, b"", "text/plain", (("Location", _safe_next(where)),))
 
 
 def _safe_next(where: str | None) -> str:
-    """Only a path on this server (never //host or a scheme): no open redirect."""
-    if not where or not where.startswith("/") or where.startswith("//") or "\\" in where:
+    """Only a path on this server, as ASCII: never ``//host``, a scheme, a backslash,
+    or any control character or space (browsers drop TAB and LF, so ``/\t/host``
+    is ``//host`` to them, and CR/LF would end the Location header): no open
+    redirect, no header injection."""
+    if not where or not where.startswith("/") or any(ch <= " " or ch == "\x7f" or ch == "\\" for ch in where):
         return "/"
-    return where
+    if where.startswith("//"):
+        return "/"
+    return quote(where, safe="/?=&%#:@!$'()*+,;~-._")
+
+
+def _page_of_action(path: str) -> str:
+    """The page a write action's form is on: ``/models/F/promote`` is on ``/models/F``,
+    ``/models/F/versions/V/tags`` on ``/models/F/versions/V``; a delete's own page is
+    its confirmation page."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] != ["models"] or len(parts) < 2:
+        return "/"
+    if len(parts) >= 4 and parts[2] == "versions":
+        if len(parts) == 5 and parts[4] == "delete":
+            return path
+        return "/" + "/".join(parts[:4])
+    return "/" + "/".join(parts[:2])
 
 
 def _form(body: bytes | None) -> dict[str, str]:

@@ -36,6 +36,14 @@
       }).then(function (answer) { return answer.text(); }).then(function (html) { preview.innerHTML = html; });
     });
   });
+  // The description: a click opens its editor with the focus in it; Enter saves (Shift+Enter: a new line).
+  document.querySelectorAll("details.describe").forEach(function (details) {
+    var field = details.querySelector("textarea");
+    details.addEventListener("toggle", function () { if (details.open && field) field.focus(); });
+    if (field) field.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); field.form.requestSubmit(); }
+    });
+  });
   // Escape closes an open row menu, and gives the focus back to its button.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
