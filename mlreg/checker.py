@@ -151,7 +151,9 @@ def check(artifact: str, sample_input: Any, code: str | None = None) -> dict[str
         steps.append((_now(), text))
 
     if code:
-        sys.path.insert(0, code)
+        from .usercode import put_first
+
+        put_first(code)  # from source only, as every later load
         step(f"the model's code ({', '.join(sorted(os.listdir(code)))}) is first on sys.path")
     named = _recording_globals()
     try:

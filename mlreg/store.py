@@ -289,7 +289,8 @@ class Registry(Lifecycle):
             from .trust import load_trust
 
             # The folder the version lies in (its record was checked to name it), never a claim.
-            load_trust(self.trust_file).check(names.folder_of(record.model), record.version, record.sha256)
+            load_trust(self.trust_file).check(names.folder_of(record.model), record.version, record.sha256,
+                                              record.code_sha256)
 
     def load_version(self, record: VersionRecord, expect_sha256: str | None = None) -> Any:
         """Load an Active version's artifact after verifying its size and sha256, and its

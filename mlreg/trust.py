@@ -10,8 +10,12 @@ closed::
     [models]
     iris-classifier = ["3b1f...64 hex digits", "..."]
     "Diabetes Progression" = ["..."]
+    churn = ["ARTIFACT_SHA256+CODE_SHA256"]   # a version deployed with --code
 
-Keys are model names or folder names. A model missing from the file may not be
+Keys are model names or folder names. A version with code of its own
+(``deploy --code``) is vouched for only by an entry naming both its artifact's
+sha256 and its ``code_sha256``: an artifact's hash alone never vouches for
+code, since whoever can write the registry could swap the code beside it. A model missing from the file may not be
 loaded at all, and a trust file that cannot be read stops every load.
 """
 
@@ -25,7 +29,7 @@ from .errors import IntegrityError, InvalidName
 from .metadata import MAX_METADATA_BYTES, parse_toml
 from .names import folder_name
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ENTRY = re.compile(r"^[0-9a-f]{64}(\+[0-9a-f]{64})?$")
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,16 @@ class TrustList:
     path: str
     allowed: dict[str, frozenset[str]]
 
-    def check(self, model: str, version: str, sha256: str) -> None:
-        """Raises: IntegrityError unless ``sha256`` is allowed for ``model``."""
-        if sha256 not in self.allowed.get(folder_name(model), frozenset()):
+    def check(self, model: str, version: str, sha256: str, code_sha256: str | None = None) -> None:
+        """Raises: IntegrityError unless ``sha256`` (with ``code_sha256``, for a version
+        with code) is allowed for ``model``."""
+        entry = sha256 if code_sha256 is None else f"{sha256}+{code_sha256}"
+        if entry not in self.allowed.get(folder_name(model), frozenset()):
+            what = f"sha256 {sha256}" if code_sha256 is None else f"artifact+code {entry}"
+            hint = "" if code_sha256 is None else (
+                f"; a version with --code is trusted only as ARTIFACT_SHA256+CODE_SHA256, e.g. {entry!r}")
             raise IntegrityError(
-                f"{model} {version} (sha256 {sha256}) is not in the trust file {self.path}; refusing to load it"
+                f"{model} {version} ({what}) is not in the trust file {self.path}; refusing to load it{hint}"
             )
 
 
@@ -70,7 +79,8 @@ def load_trust(path: str) -> TrustList:
             folder = folder_name(key)
         except InvalidName as e:
             raise IntegrityError(f"trust file {path}: {e}") from None
-        if not isinstance(values, list) or not all(isinstance(v, str) and _SHA256.match(v.lower()) for v in values):
-            raise IntegrityError(f"trust file {path}: {key!r} must be a list of sha256 values (64 hex digits)")
+        if not isinstance(values, list) or not all(isinstance(v, str) and _ENTRY.match(v.lower()) for v in values):
+            raise IntegrityError(f"trust file {path}: {key!r} must be a list of sha256 values (64 hex digits, "
+                                 "or ARTIFACT_SHA256+CODE_SHA256 for a version with --code)")
         allowed[folder] = allowed.get(folder, frozenset()) | {v.lower() for v in values}
     return TrustList(path, allowed)

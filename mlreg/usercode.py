@@ -10,6 +10,13 @@ The code is covered by the version's ``code_sha256``: a digest over every
 file's relative path, size and sha256, in sorted order, checked before every
 load. Loading code runs it, so anything but plain files and folders (a
 symlink, a FIFO) in ``code/`` is an integrity error, never followed.
+
+No bytecode from the registry ever runs: a code folder is imported through a
+finder of its own that compiles each module from its ``.py`` source (covered
+by the digest) and neither reads nor writes ``__pycache__``; compiled files
+(``.pyc``, extension modules) in a code folder cannot be imported. Every file
+outside ``__pycache__`` folders is in the digest, so a planted ``foo.pyc``
+(which Python's own finder would import) fails the check as an unrecorded file.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import stat
 
 from .errors import BadInput, IntegrityError
 
-_SKIPPED = ("__pycache__",)
+_SKIPPED = ("__pycache__",)  # never read (see _SourceOnlyLoader), and an earlier mlreg wrote them
 
 
 def check_sources(sources: list[str]) -> list[str]:
@@ -96,8 +103,6 @@ def _files(root: str) -> list[str]:
                 raise IntegrityError(f"code folder {os.path.join(folder, name)} is a symlink; "
                                      "refusing to use the version's code")
         for name in files:
-            if name.endswith(".pyc"):
-                continue
             path = os.path.join(folder, name)
             if not stat.S_ISREG(os.lstat(path).st_mode):
                 raise IntegrityError(f"code file {path} is not a regular file; refusing to use the version's code")
@@ -117,14 +122,59 @@ def verify(root: str, expected: str | None) -> str | None:
     if not os.path.isdir(root) or os.path.islink(root):
         raise IntegrityError(f"the version's code folder {root} is missing; refusing to load it")
     if digest(root) != expected:
+        compiled = sorted(os.path.relpath(os.path.join(folder, name), root)
+                          for folder, dirs, files in os.walk(root) for name in files
+                          if name.endswith((".pyc", ".pyo", ".so", ".pyd")))
+        if compiled:
+            raise IntegrityError(f"the version's code in {root} holds files the deploy did not record "
+                                 f"({', '.join(compiled[:3])}{', ...' if len(compiled) > 3 else ''}): compiled "
+                                 "code planted after deploy (or code_sha256 mismatch); refusing to load it")
         raise IntegrityError(f"the version's code in {root} changed after deploy (code_sha256 mismatch); "
                              "refusing to load it")
     return root
 
 
+_CODE_FOLDERS: set[str] = set()
+
+
 def put_first(folder: str | None) -> None:
-    """Put a version's code folder first on ``sys.path`` (once)."""
+    """Put a version's code folder first on ``sys.path`` (once), imported from source only."""
     import sys
 
-    if folder is not None and folder not in sys.path:
+    if folder is None:
+        return
+    folder = os.path.abspath(folder)
+    if _source_only not in sys.path_hooks:
+        sys.path_hooks.insert(0, _source_only)
+    _CODE_FOLDERS.add(folder)
+    sys.path_importer_cache.pop(folder, None)
+    if folder not in sys.path:
         sys.path.insert(0, folder)
+
+
+def _source_only(path: str) -> object:
+    """A path hook: for a version's code folder (and the packages in it), a finder
+    that loads ``.py`` sources only; for any other path, not ours (ImportError)."""
+    import importlib.machinery
+
+    absolute = os.path.abspath(path)
+    if not any(absolute == f or absolute.startswith(f + os.sep) for f in _CODE_FOLDERS):
+        raise ImportError("not a version's code folder")
+    return importlib.machinery.FileFinder(path, (_SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES))
+
+
+def _loader_base() -> type:
+    import importlib.machinery
+
+    return importlib.machinery.SourceFileLoader
+
+
+class _SourceOnlyLoader(_loader_base()):  # type: ignore[misc]
+    """Compiles the module from its source every time: no bytecode is read or written."""
+
+    def get_code(self, fullname: str) -> object:
+        path = self.get_filename(fullname)
+        return self.source_to_code(self.get_data(path), path)
+
+    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+        return None

@@ -135,3 +135,99 @@ def test_code_on_an_object_store_is_checked_stored_and_verified(project, tmp_pat
     shutil.rmtree(cache)  # on another machine, or once the cache is gone: never loaded
     changed = _mlreg(s3_registry, "predict", "m", "--input", "[[21]]", cwd=elsewhere)
     assert changed.returncode == 7 and "code_sha256" in changed.stderr
+
+
+def _compiled(source, tmp_path):
+    """The bytecode of ``source``, as Python would cache it."""
+    import py_compile
+
+    src = tmp_path / "evil_src.py"
+    src.write_text(source)
+    return open(py_compile.compile(str(src), cfile=str(tmp_path / "evil.pyc"), doraise=True), "rb").read()
+
+
+@pytest.mark.parametrize("where", ["cache", "sourceless", "package-cache"])
+def test_planted_bytecode_never_runs(project, tmp_path, where):
+    """A .pyc planted in a version's code/ (in __pycache__ beside the source, with a header
+    that matches it, or on its own) never runs: predict, verify and doctor."""
+    registry = tmp_path / "registry"
+    code = "featpkg" if where == "package-cache" else "features_mod.py"
+    artifact = "pkg.joblib" if where == "package-cache" else "doubler.joblib"
+    assert _mlreg(registry, "deploy", artifact, "--name", "m", "--code", code, cwd=project).returncode == 0
+    folder = registry / "models" / "m" / "versions" / "0.1.0" / "code"
+    evil = FEATURES + "\nimport os; open(os.path.join(os.environ['HOME'], 'PWNED'), 'w').close()\n"
+    if where == "sourceless":  # a module Python's own finder imports from features_mod.pyc
+        (folder / "features_mod.py").rename(folder / "features_mod.py.orig")
+        (folder / "features_mod.pyc").write_bytes(_compiled(evil, tmp_path))
+    else:
+        import importlib.util
+        import py_compile
+
+        source = folder / ("featpkg/__init__.py" if where == "package-cache" else "features_mod.py")
+        cached = importlib.util.cache_from_source(str(source))
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        # a pyc whose header matches the real source's mtime and size, holding other code
+        fake = tmp_path / "fake.py"
+        fake.write_text(evil)
+        st = os.stat(source)
+        py_compile.compile(str(fake), cfile=cached, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+        data = bytearray(open(cached, "rb").read())
+        import struct
+
+        data[8:16] = struct.pack("<II", int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF)
+        open(cached, "wb").write(bytes(data))
+    home = tmp_path / "home"
+    home.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+    env["HOME"] = str(home)
+    for args in (["predict", "m", "--input", "[[21]]"], ["verify", "m"], ["doctor"]):
+        r = subprocess.run(mlreg_command() + ["--registry", str(registry)] + args, cwd=elsewhere,
+                           capture_output=True, text=True, env=env, timeout=120)
+        if where == "sourceless":
+            assert r.returncode == 7, (args, r.stderr)
+            if args[0] == "predict":
+                assert "features_mod.pyc" in r.stderr and "did not record" in r.stderr
+        else:  # the cache is never read: the model answers from its verified source
+            assert r.returncode == 0, (args, r.stderr)
+            if args[0] == "predict":
+                assert json.loads(r.stdout)["predictions"] == [42]
+        assert not (home / "PWNED").exists(), args
+
+
+def test_mlreg_writes_no_bytecode_into_a_code_folder(project, tmp_path):
+    registry = tmp_path / "registry"
+    assert _mlreg(registry, "deploy", "pkg.joblib", "--name", "m", "--code", "featpkg", cwd=project).returncode == 0
+    reg = mlreg.Registry(registry)
+    assert reg.predict("m", [[2]])["predictions"] == [4]  # in this process, bytecode writing on
+    folder = registry / "models" / "m" / "versions" / "0.1.0" / "code"
+    assert [p for p in folder.rglob("*") if "__pycache__" in p.parts or p.suffix == ".pyc"] == []
+
+
+def test_the_trust_file_pins_the_code_too(project, tmp_path):
+    """An artifact's hash alone never vouches for the code beside it."""
+    registry = tmp_path / "registry"
+    r = _mlreg(registry, "deploy", "doubler.joblib", "--name", "m", "--code", "features_mod.py", "--json",
+               cwd=project)
+    record = json.loads(r.stdout)
+    trust = tmp_path / "trust.toml"
+    trust.write_text(f'[models]\nm = ["{record["sha256"]}"]\n')
+    r = _mlreg(registry, "--trust-file", trust, "predict", "m", "--input", "[[1]]", cwd=tmp_path)
+    assert r.returncode == 7 and f'{record["sha256"]}+{record["code_sha256"]}' in r.stderr
+    trust.write_text(f'[models]\nm = ["{record["sha256"]}+{record["code_sha256"]}"]\n')
+    r = _mlreg(registry, "--trust-file", trust, "predict", "m", "--input", "[[1]]", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    # the attacker swaps the code and rewrites code_sha256 to match: the trust file says no
+    folder = registry / "models" / "m" / "versions" / "0.1.0"
+    (folder / "code" / "features_mod.py").write_text(FEATURES.replace("2 * row[0]", "3 * row[0]"))
+    from mlreg.usercode import digest
+
+    toml = (folder / "version.toml").read_text().replace(record["code_sha256"], digest(str(folder / "code")))
+    (folder / "version.toml").write_text(toml)
+    assert _mlreg(registry, "predict", "m", "--input", "[[1]]", cwd=tmp_path).returncode == 0  # no trust file
+    r = _mlreg(registry, "--trust-file", trust, "predict", "m", "--input", "[[1]]", cwd=tmp_path)
+    assert r.returncode == 7 and "not in the trust file" in r.stderr
+    trust.write_text('[models]\nm = ["nothex+00"]\n')
+    assert _mlreg(registry, "--trust-file", trust, "predict", "m", "--input", "[[1]]", cwd=tmp_path).returncode == 7
