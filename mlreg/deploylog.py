@@ -18,15 +18,24 @@ class DeployLog:
     def __init__(self, storage: Any, key: str) -> None:
         self._storage = storage
         self.key = key
+        self.stopped = False
         storage.append(key, b"", sync=False)
+
+    def stop(self) -> None:
+        """Write nothing more: the deploy lost its version (the folder may be gone)."""
+        self.stopped = True
 
     def write(self, message: str, at: str | None = None) -> None:
         """Append ``message``; lines after the first are indented under it."""
+        if self.stopped:
+            return
         first, *rest = (message.rstrip() or "-").splitlines()
         text = f"{at or now()}  {first}\n" + "".join(f"    {line}\n" for line in rest)
         self._storage.append(self.key, text.encode("utf-8", "replace"), sync=False)
 
     def sync(self) -> None:
+        if self.stopped:
+            return
         self._storage.append(self.key, b"", sync=True)
 
     def move(self, key: str) -> None:

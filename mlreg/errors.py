@@ -104,6 +104,13 @@ class DeploymentFailed(MlregError):
         self.record = record
 
 
+class LeaseLost(MlregError):
+    """A deploy paused past its lease: it publishes nothing (exit 5, like any deploy
+    that did not end Active; its version reads as Deployment Failed, or is gone)."""
+
+    exit_code = 5
+
+
 class Busy(MlregError):
     """A lock was not had in time, or a version is still Deploying."""
 

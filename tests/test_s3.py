@@ -204,3 +204,66 @@ def test_an_artifact_of_several_parts_is_stored_whole(s3_registry, tmp_path, mon
     out = _run(s3_registry, "predict", "m", "--input", "[[1]]")
     assert out.returncode == 0 and json.loads(out.stdout)["predictions"] == [7], out.stderr
     assert _run(s3_registry, "verify").returncode == 0
+
+
+import pytest
+
+
+def _can_be_another_host():
+    import shutil
+
+    return os.geteuid() == 0 and shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "--uts", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("meanwhile", ["delete", pytest.param("doctor-fix", marks=pytest.mark.skipif(
+    not _can_be_another_host(), reason="needs unshare --uts (root) to act as another host"))])
+def test_a_deploy_paused_past_its_lease_publishes_nothing(s3_env, s3_registry, constant_path, tmp_path, meanwhile):
+    """A deploy stopped (a laptop's sleep) past its lease reads as interrupted; another host
+    deletes it (or doctor --fix records it failed); the deploy resumes: it must not publish
+    an outcome, take the primary, or write into the deleted version's keys."""
+    import joblib
+
+    import fakemodels
+    from mlreg.storage.s3 import S3Storage
+
+    slow = tmp_path / "slow.joblib"
+    joblib.dump(fakemodels.SlowToLoad(2), slow)
+    assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
+    lease = {"MLREG_DEPLOY_LEASE": "2"}
+    proc = _spawn(s3_registry, "deploy", slow, "--name", "m", "--sample-input", "[[1, 2]]",
+                  env={**lease, "MLREG_TEST_LOAD_SECONDS": "3"})
+    deadline = time.monotonic() + 120
+    while True:
+        seen = _run(s3_registry, "versions", "m", "--json", endpoint=s3_env.endpoint2, env=lease)
+        if {v["version"]: v["status"] for v in json.loads(seen.stdout)}.get("0.2.0") == "deploying":
+            break
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(3)  # the lease lapses; the check child finishes meanwhile
+        other = _run(s3_registry, "status", "m", "0.2.0", "--json", endpoint=s3_env.endpoint2, env=lease)
+        assert json.loads(other.stdout)["status"] == "failed"
+        if meanwhile == "delete":
+            r = _run(s3_registry, "delete", "m", "0.2.0", "--yes", endpoint=s3_env.endpoint2, env=lease)
+        else:  # on another host (its own host name), where the paused process cannot be seen
+            full = {**os.environ, "AWS_ENDPOINT_URL": s3_env.endpoint2, **lease}
+            r = subprocess.run(["unshare", "--uts", "sh", "-c", 'hostname other-host && exec "$@"', "sh"]
+                               + mlreg_command() + ["--registry", s3_registry, "doctor", "--fix", "--older-than",
+                                                    "0"], capture_output=True, text=True, env=full, timeout=300)
+        assert r.returncode == 0, r.stderr + r.stdout
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 5 and "paused past its lease" in err, err
+    reg = mlreg.Registry(s3_registry)
+    assert reg.model("m").record.primary == "0.1.0"
+    if meanwhile == "delete":
+        assert [v.version for v in reg.versions("m")] == ["0.1.0"]
+        assert S3Storage(s3_registry).list("models/m/versions/0.2.0") == []
+    else:
+        record = reg.version("m", "0.2.0")
+        assert record.status == "failed" and not record.primary
+    assert _run(s3_registry, "doctor", "--older-than", "0", env=lease).returncode == 0
+    assert _run(s3_registry, "predict", "m", "--input", "[[1, 2]]").returncode == 0

@@ -45,7 +45,7 @@ from ..repo import (
     note,
     quote_arg,
 )
-from ..storage.base import Precondition, Storage
+from ..storage.base import HELD, Lease, Precondition, Storage
 
 if TYPE_CHECKING:
     from ..artifacts import CheckResult
@@ -60,7 +60,7 @@ from .promote import primary_event
 class _Deploy:
     """What one deploy carries from its staging to its outcome."""
 
-    __slots__ = ("folder", "token", "log", "leases", "record", "primary_at_start", "vfolder", "published")
+    __slots__ = ("folder", "token", "log", "leases", "record", "primary_at_start", "vfolder", "published", "lease")
 
     def __init__(self, folder: str, token: str, log: DeployLog, leases: contextlib.ExitStack) -> None:
         self.folder = folder
@@ -71,6 +71,16 @@ class _Deploy:
         self.primary_at_start: str | None = None
         self.vfolder: str | None = None  # claimed
         self.published = False  # its version.toml exists
+        self.lease: Lease = HELD  # the claimed version's: asked before anything is published
+
+    def fenced(self) -> bool:
+        """Whether this deploy lost its version's lease (paused past it): then others
+        may have found it interrupted, recorded it failed or deleted it, and it must
+        write nothing more into the version."""
+        if self.lease.held():
+            return False
+        self.log.stop()
+        return True
 
 
 def _dump(obj: Any, path: str) -> str:
@@ -265,6 +275,7 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, sour
 
             result = dataclasses.replace(result, reason=f"{result.reason} (the sample input of template "
                                          f"{chosen.name!r}; give --sample-input to check with another)")
+        _fence(repo, deploy, None)  # a deploy paused past its lease writes nothing more, its log included
         for at, text in result.steps:
             log.write(f"check: {text}", at=at)
         checkpoint("deploy:checked")
@@ -434,7 +445,8 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
             checkpoint("deploy:model-written")
             vfolder = versions.folder(attempt["number"])
             try:
-                deploy.leases.enter_context(storage.lease(version_key(folder, vfolder, DEPLOY_LOCK), claim=True))
+                deploy.lease = deploy.leases.enter_context(
+                    storage.lease(version_key(folder, vfolder, DEPLOY_LOCK), claim=True))
             except Precondition:
                 take_back_the_id()
                 if exact is not None:
@@ -524,12 +536,14 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, promote: boo
     storage = repo.storage
     outcome_key = version_key(deploy.folder, deploy.vfolder, OUTCOME_FILE)
     outcome_bytes = dump_toml(record.to_toml()).encode()
+    _fence(repo, deploy, None)
     storage.put(outcome_key, outcome_bytes)
     checkpoint("deploy:outcome-staged")
     checked = record
 
     def prepare(seen: Seen) -> Change:
         model = existing(seen, repo.where(model_key(deploy.folder, MODEL_FILE)))
+        _fence(repo, deploy, model)  # in the compare-and-swap that publishes: a delete changes model.toml
         record = checked
         promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start,
                                                                    record.version)
@@ -567,12 +581,34 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, promote: boo
     return record
 
 
+def _fence(repo: Repository, deploy: _Deploy, model: ModelRecord | None) -> None:
+    """Raises LeaseLost unless this deploy still holds its version's lease and its
+    version is still there as it left it: Deploying, not deleted or being deleted."""
+    from ..errors import LeaseLost, NotFound
+
+    assert deploy.record is not None and deploy.vfolder is not None
+    gone = deploy.fenced()
+    if not gone:
+        try:
+            current = repo.version_file(deploy.folder, deploy.vfolder)
+            gone = current.version_id != deploy.record.version_id or current.status != "deploying"
+        except (NotFound, FileNotFoundError):
+            gone = True
+        gone = gone or (model is not None and was_deleted(repo, model, deploy.vfolder))
+    if gone:
+        deploy.log.stop()
+        raise LeaseLost(
+            f"{deploy.record.model} {deploy.record.version}: this deploy was paused past its lease "
+            "(MLREG_DEPLOY_LEASE seconds), and meanwhile its version was found interrupted, recorded failed or "
+            "deleted; it published nothing. Deploy again.")
+
+
 def _abandon(repo: Repository, deploy: _Deploy, reason: str) -> None:
     """Best effort after an exception: a published version is marked failed at once,
     unless it had already become the primary (then it is Active: its outcome is
     written into place). Only this process writes its version while it holds the
     version's lease, and only its deploy can make it primary, so no lock is needed."""
-    if not deploy.published or deploy.record is None or deploy.vfolder is None:
+    if not deploy.published or deploy.record is None or deploy.vfolder is None or deploy.fenced():
         return
     storage = repo.storage
     try:

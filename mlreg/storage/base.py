@@ -38,6 +38,17 @@ class Object(NamedTuple):
     token: str
 
 
+class Lease:
+    """A held lease. A lock held by the process (a folder's ``flock``) is held for as
+    long as the process lives; a lease that expires says so here once it may have."""
+
+    def held(self) -> bool:
+        return True
+
+
+HELD = Lease()
+
+
 class Storage(abc.ABC):
     """A registry's bytes, by key. Implementations provide the primitives; the
     policy (the compare-and-swap loop) is written once, here."""
@@ -95,11 +106,13 @@ class Storage(abc.ABC):
         """
 
     @abc.abstractmethod
-    def lease(self, key: str, *, claim: bool = False) -> contextlib.AbstractContextManager[None]:
+    def lease(self, key: str, *, claim: bool = False) -> contextlib.AbstractContextManager[Lease]:
         """Hold ``key``'s liveness lease for as long as the block runs: a deploy's
         way of saying "my process is alive" to readers on any host. With ``claim``
         the lease's key must be new: its creation is how a deploy claims a version
-        number (the key stays after the lease ends, dead).
+        number (the key stays after the lease ends, dead). The block gets a
+        ``Lease``: whoever publishes under it asks ``held()`` first (a fence: a
+        process paused past its lease must not act as its holder).
 
         Raises:
             Precondition: ``claim`` and the key exists.

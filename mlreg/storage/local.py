@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from .. import atomic, lock
 from ..layout import LOCK_FILE
-from .base import CREATE, OVERWRITE, Object, Precondition, Storage, Update
+from .base import CREATE, HELD, OVERWRITE, Lease, Object, Precondition, Storage, Update
 
 _CHUNK = 1 << 20
 _MAX_COMPARED = 256 << 20  # keys updated by compare-and-swap are small metadata
@@ -174,7 +174,7 @@ class LocalStorage(Storage):
         return path
 
     @contextlib.contextmanager
-    def lease(self, key: str, *, claim: bool = False) -> Iterator[None]:
+    def lease(self, key: str, *, claim: bool = False) -> Iterator[Lease]:
         path = self.safe_path(key)
         atomic.make_dirs(os.path.dirname(path))
         try:
@@ -182,7 +182,7 @@ class LocalStorage(Storage):
         except FileExistsError:
             raise Precondition(f"{key} exists") from None
         try:
-            yield
+            yield HELD
         finally:
             lock.release_held(fd)
 

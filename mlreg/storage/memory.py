@@ -11,7 +11,7 @@ import tempfile
 import threading
 from typing import Any, BinaryIO, Callable, Iterator
 
-from .base import CREATE, OVERWRITE, Object, Precondition, Storage, Update
+from .base import CREATE, HELD, OVERWRITE, Lease, Object, Precondition, Storage, Update
 
 
 class MemoryStorage(Storage):
@@ -74,7 +74,7 @@ class MemoryStorage(Storage):
         return path
 
     @contextlib.contextmanager
-    def lease(self, key: str, *, claim: bool = False) -> Iterator[None]:
+    def lease(self, key: str, *, claim: bool = False) -> Iterator[Lease]:
         with self._guard:
             if claim and key in self._objects:
                 raise Precondition(f"{key} exists")
@@ -83,7 +83,7 @@ class MemoryStorage(Storage):
             self._objects[key] = Object(b"", f"v{next(self._versions)}")
             self._leases[key] = 1
         try:
-            yield
+            yield HELD
         finally:
             with self._guard:
                 self._leases.pop(key, None)

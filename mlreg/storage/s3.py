@@ -29,11 +29,31 @@ import time
 from typing import Any, BinaryIO, Callable, Iterator
 
 from ..errors import MlregError, RegistryNotFound, UsageError
-from .base import CREATE, OVERWRITE, Object, Precondition, Storage, Update
+from .base import CREATE, OVERWRITE, Lease, Object, Precondition, Storage, Update
 
 ENV_LEASE = "MLREG_DEPLOY_LEASE"
 DEFAULT_LEASE = 30.0
 _PART = 8 << 20  # multipart part size; an artifact smaller than one part goes up in one request
+
+
+class _ExpiringLease(Lease):
+    """Held while the expiry last written is comfortably ahead of this host's clock
+    (a sixth of the lease to spare, for the write that follows the question); once
+    not, lost for good."""
+
+    def __init__(self, length: float) -> None:
+        self.length = length
+        self.expires = 0.0
+        self.lost = False
+
+    def renewed(self, expires: float) -> None:
+        if not self.lost:
+            self.expires = expires
+
+    def held(self) -> bool:
+        if not self.lost and time.time() >= self.expires - self.length / 6:
+            self.lost = True
+        return not self.lost
 
 
 class StoreUnsafe(MlregError):
@@ -467,25 +487,36 @@ class S3Storage(Storage):
                            "pid": os.getpid()}).encode()
 
     @contextlib.contextmanager
-    def lease(self, key: str, *, claim: bool = False) -> Iterator[None]:
+    def lease(self, key: str, *, claim: bool = False) -> Iterator[Lease]:
         length = self.lease_length
-        self.put(key, self._lease_body(time.time() + length), CREATE if claim else OVERWRITE)
+        held = _ExpiringLease(length)
+        expires = time.time() + length
+        self.put(key, self._lease_body(expires), CREATE if claim else OVERWRITE)
+        held.renewed(expires)
         stop = threading.Event()
 
         def renew() -> None:
             while not stop.wait(length / 3):
+                if not held.held():
+                    # Paused past the lease (a laptop's sleep, a VM's pause): others may
+                    # have found it dead and acted on it. Never bring it back to life.
+                    held.lost = True
+                    return
                 with contextlib.suppress(Exception):  # a missed renewal is retried; the lease says how long
-                    self.put(key, self._lease_body(time.time() + length))
+                    expires = time.time() + length
+                    self.put(key, self._lease_body(expires))
+                    held.renewed(expires)
 
         thread = threading.Thread(target=renew, name=f"mlreg-lease {key}", daemon=True)
         thread.start()
         try:
-            yield
+            yield held
         finally:
             stop.set()
             thread.join()
-            with contextlib.suppress(Exception):
-                self.put(key, self._lease_body(0.0))  # released: dead at once, and the claim stays
+            if held.held():  # a lapsed lease's key may be gone with its folder: leave it be
+                with contextlib.suppress(Exception):
+                    self.put(key, self._lease_body(0.0))  # released: dead at once, and the claim stays
 
     @_plain
     def alive(self, key: str) -> bool:
