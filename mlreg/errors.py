@@ -154,3 +154,19 @@ class PartlyUnreadable(IntegrityError):
 class Note(UserWarning):
     """Something a user should know that is not an error, e.g. that a deploy
     created a new registry or a model whose name is close to another's."""
+
+
+_USERINFO = None
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of any URL in it hidden: ``http://KEY:SECRET@host``
+    becomes ``http://***@host`` (an endpoint's URL may carry them)."""
+    global _USERINFO
+    if "@" not in text:
+        return text
+    if _USERINFO is None:
+        import re
+
+        _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]*@")
+    return _USERINFO.sub(r"\1***@", text)

@@ -53,7 +53,10 @@ def out(text: str = "") -> None:
 
 
 def err(text: str, end: str = "\n") -> None:
-    sys.stderr.write(text + end)
+    """Write a message to stderr, with any URL's credentials hidden."""
+    from .errors import redact
+
+    sys.stderr.write(redact(text) + end)
     sys.stderr.flush()
 
 

@@ -30,10 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Sequence
 from urllib.parse import unquote, urlsplit
 
-from .errors import BadInput, MlregError, PartlyUnreadable
+from .errors import BadInput, MlregError, PartlyUnreadable, redact
 from .store import Registry, classes_of
 from .views import prediction
-from .web.http import HTTP_OF_EXIT, HTTPError, Reply, Request
+from .web.http import HTTP_OF_EXIT, HTTPError, Reply, Request, allow, parse_json
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
@@ -44,9 +44,9 @@ def _json_body(body: bytes | None) -> dict[str, Any]:
     if not body:
         raise BadInput("send a JSON object as the body")
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise BadInput("the body is not valid JSON") from None
+        data = parse_json(body)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object")
     return data
@@ -135,22 +135,28 @@ class ModelService:
         """The JSON API: (status, JSON value). ``headers`` (lower-case names) and ``local``
         (the address the connection arrived at) are what a write is judged by (see
         ``mlreg.web.auth``)."""
+        return self._answer(Request(method, path, body, headers or {}, local=local))[:2]
+
+    def _answer(self, request: Request) -> tuple[int, Any, tuple[tuple[str, str], ...]]:
+        """(status, JSON value, headers) of an API request."""
         try:
-            return 200, self._route(Request(method, path, body, headers or {}, local=local))
+            return 200, self._route(request), ()
         except HTTPError as e:
-            return e.status, {"error": str(e)}
+            return e.status, {"error": redact(str(e))}, (("Allow", e.allow),) if e.allow else ()
         except MlregError as e:
-            return HTTP_OF_EXIT.get(e.exit_code, 500), {"error": str(e)}
+            return HTTP_OF_EXIT.get(e.exit_code, 500), {"error": redact(str(e))}, ()
         except Exception as e:  # one request's failure must not take the server down
-            return 500, {"error": f"unexpected error: {type(e).__name__}: {e}"}
+            return 500, {"error": redact(f"unexpected error: {type(e).__name__}: {e}")}, ()
 
     def respond(self, request: Request) -> Reply:
         """Any request: the JSON API below /v1 and /healthz, else the web pages."""
         route = urlsplit(request.path).path
         if route == "/healthz" or route.startswith("/v1/") or route == "/v1":
-            status, payload = self.handle(request.method, request.path, request.body, request.headers,
-                                          request.local)
-            return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n")
+            status, payload, headers = self._answer(request)
+            if status == 204:
+                return Reply(204, b"", "application/json", headers)
+            return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n",
+                         "application/json", headers)
         if self.pages is None:
             from .web.pages import Pages
 
@@ -203,7 +209,7 @@ class ModelService:
             from .web.auth import Denied
 
             try:
-                self.policy.check_api_write(request.headers, self.host, request.local)
+                self.policy.check_api_write(request.headers, self.host, request.local, request.method)
             except Denied as e:
                 raise HTTPError(e.status, str(e)) from None
             return fn(_json_body(request.body) if request.body else {})
@@ -257,11 +263,7 @@ class ModelService:
             return write(tags)
         raise HTTPError(404, f"no route {request.path}; see GET /v1/models")
 
-    @staticmethod
-    def _allow(method: str, allowed: str) -> None:
-        ok = [m.strip() for m in allowed.split(",")]
-        if method not in ok and not (method == "HEAD" and "GET" in ok):
-            raise HTTPError(405, f"{method or 'that method'} is not allowed here; use {allowed}")
+    _allow = staticmethod(allow)
 
     def _predict(self, record: Any, body: bytes | None) -> dict[str, Any]:
         from .predict import call
@@ -269,11 +271,9 @@ class ModelService:
         if not body:
             raise BadInput('send a JSON body: {"inputs": [[...]]}')
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
         except ValueError as e:
-            raise BadInput(f"the body is not valid JSON: {e}") from None
-        except RecursionError:
-            raise BadInput("the body is JSON nested too deeply") from None
+            raise BadInput(str(e)) from None
         method = payload.get("method", "predict") if isinstance(payload, dict) else "predict"
         if not isinstance(method, str):
             raise BadInput('"method" must be a string')
@@ -357,12 +357,15 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
 
         def _with_body(self) -> None:
             length = self.headers.get("Content-Length")
-            if length is None and self.command in ("DELETE", "OPTIONS"):
-                self._serve(b"")
+            if length is None and self.headers.get("Transfer-Encoding") is None:
+                self._serve(b"")  # no body (RFC 9112: neither header means none)
                 return
-            if length is None or not length.isdigit():
-                self._send(411 if length is None else 400, {"error": "a request with a body needs a valid Content-Length"},
+            if length is None:
+                self._send(411, {"error": "send the body with a Content-Length (chunked bodies are not read)"},
                            close=True)
+                return
+            if not (length.isascii() and length.strip().isdigit()):
+                self._send(400, {"error": "Content-Length must be a number of bytes"}, close=True)
                 return
             if int(length) > max_body:
                 self._send(413, {"error": f"the body is {length} bytes; the limit is {max_body} (--max-body)"}, close=True)
@@ -370,6 +373,13 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
             self._serve(self.rfile.read(int(length)))
 
         do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _with_body
+
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, PROPFIND, ...) is routed too: a known path
+            # answers 405 with Allow, an unknown one 404; never 501.
+            if name.startswith("do_") and name[3:].isascii() and name[3:].isalpha():
+                return self._with_body
+            raise AttributeError(name)
 
         def do_HEAD(self) -> None:
             self._serve(None)

@@ -267,3 +267,60 @@ def test_a_deploy_paused_past_its_lease_publishes_nothing(s3_env, s3_registry, c
         assert record.status == "failed" and not record.primary
     assert _run(s3_registry, "doctor", "--older-than", "0", env=lease).returncode == 0
     assert _run(s3_registry, "predict", "m", "--input", "[[1, 2]]").returncode == 0
+
+
+@pytest.mark.parametrize("endpoint, says", [
+    ("", "set but empty"), ("localhost:8333", "not an endpoint URL"), ("ftp://host", "not an endpoint URL"),
+    ("http://", "not an endpoint URL")])
+def test_a_bad_endpoint_is_one_line(s3_registry, endpoint, says):
+    r = _run(s3_registry, "versions", "m", endpoint=None, env={"AWS_ENDPOINT_URL": endpoint})
+    assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_store_errors_say_what_to_check_and_never_show_credentials(s3_env, s3_registry, constant_path):
+    from urllib.parse import urlsplit
+
+    assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
+    r = _run(s3_registry, "versions", "m", env={"AWS_SECRET_ACCESS_KEY": "wrong-secret"})
+    assert r.returncode == 1 and "AWS_SECRET_ACCESS_KEY" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = _run(s3_registry, "versions", "m", env={"AWS_ACCESS_KEY_ID": "nobody-knows-me"})
+    assert r.returncode == 1 and "AWS_ACCESS_KEY_ID" in r.stderr, r.stderr
+    closed = socket_that_refuses()
+    r = _run(s3_registry, "versions", "m", endpoint=f"http://127.0.0.1:{closed}")
+    assert r.returncode == 1 and "cannot reach" in r.stderr and "AWS_ENDPOINT_URL" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    # credentials in the endpoint's URL: used, and never shown (CLI, serve's answers, pages)
+    key, secret = s3_env.env["AWS_ACCESS_KEY_ID"], s3_env.env["AWS_SECRET_ACCESS_KEY"]
+    parts = urlsplit(s3_env.endpoint)
+    with_creds = f"http://{key}:{secret}@{parts.netloc}"
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    r = subprocess.run(mlreg_command() + ["--registry", s3_registry, "versions", "m", "--json"],
+                       capture_output=True, text=True, env={**env, "AWS_ENDPOINT_URL": with_creds}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    unreachable = f"http://{key}:{secret}@127.0.0.1:{closed}"
+    r = subprocess.run(mlreg_command() + ["--registry", s3_registry, "versions", "m"],
+                       capture_output=True, text=True, env={**env, "AWS_ENDPOINT_URL": unreachable}, timeout=120)
+    assert r.returncode == 1 and secret not in r.stderr and key not in r.stderr and "***@" in r.stderr
+    from mlreg.server import ModelService
+    from mlreg.web.http import Request
+
+    service = ModelService(mlreg.Registry(s3_registry))
+    os.environ["AWS_ENDPOINT_URL"] = unreachable  # what the server's next store client reads
+    try:
+        service.registry = mlreg.Registry(s3_registry)
+        status, answer = service.handle("GET", "/v1/models/m/versions", None)
+        page = service.respond(Request("GET", "/models/m", None, {}))
+    finally:
+        os.environ["AWS_ENDPOINT_URL"] = s3_env.endpoint
+    assert status == 500 and secret not in json.dumps(answer) and "***@" in answer["error"]
+    assert page.status == 500 and secret.encode() not in page.body
+
+
+def socket_that_refuses():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -65,18 +65,84 @@ class StoreError(MlregError):
     unreachable): one line naming it (exit 1)."""
 
 
-def _failure(e: Exception, what: str) -> MlregError:
-    """An obstore error as one line: its kind and the server's first words (a missing
-    bucket is a registry not found, exit 3)."""
-    text = str(e).split("\n", 1)[0]
+# What to check, by the store's error code (S3's own words are not advice).
+_ADVICE = {
+    "SignatureDoesNotMatch": "the store refused the secret key: check AWS_SECRET_ACCESS_KEY (or the profile's "
+                             "aws_secret_access_key)",
+    "InvalidAccessKeyId": "the store does not know this access key: check AWS_ACCESS_KEY_ID (or the profile's "
+                          "aws_access_key_id)",
+    "AccessDenied": "access denied: check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or "
+                    "AWS_PROFILE) and that they may read and write this bucket",
+    "InvalidBucketName": "not a valid bucket name: check the s3:// location",
+    "PermanentRedirect": "the bucket is in another region or at another endpoint: check AWS_REGION and "
+                         "AWS_ENDPOINT_URL",
+    "AuthorizationHeaderMalformed": "the request's signature names the wrong region: check AWS_REGION",
+}
+
+
+def _failure(e: BaseException, what: str) -> MlregError:
+    """An obstore error as one line saying what to check (a missing bucket is a
+    registry not found, exit 3); never a credential from the endpoint's URL."""
+    from ..errors import redact
+
+    full = str(e)
+    text = redact(full.split("\n", 1)[0])
     code = ""
-    if "<Code>" in str(e):
-        code = str(e).split("<Code>", 1)[1].split("</Code>", 1)[0]
+    if "<Code>" in full:
+        code = full.split("<Code>", 1)[1].split("</Code>", 1)[0]
     if code == "NoSuchBucket":
         return RegistryNotFound(f"no registry at {what}: the bucket does not exist (or is not reachable with "
                                 "these credentials); create it first, or name another with --registry")
+    if code in _ADVICE:
+        return StoreError(f"{what}: {_ADVICE[code]} ({code})")
+    if code == "" and ("error sending request" in full or "connect" in full.lower() or "dns" in full.lower()):
+        return StoreError(f"{what}: cannot reach the store at {redact(endpoint_of() or 'AWS S3')}: check "
+                          "AWS_ENDPOINT_URL and that the store is running and reachable")
+    if code == "" and ("status: 403" in full or "Forbidden" in full):
+        return StoreError(f"{what}: {_ADVICE['AccessDenied']}")
     kind = type(e).__name__.removesuffix("Error")
     return StoreError(f"{what}: {code or kind}{': ' + text[:200] if not code else ''}")
+
+
+def endpoint_of() -> str | None:
+    """The endpoint the environment names (``AWS_ENDPOINT_URL_S3``, else ``AWS_ENDPOINT_URL``)."""
+    env = os.environ
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        if name in env:
+            return env[name]
+    return None
+
+
+def check_endpoint(name: str, value: str) -> tuple[str, str | None, str | None]:
+    """An endpoint URL checked: (URL without credentials, key ID, secret) from its
+    userinfo, if any.
+
+    Raises:
+        UsageError: empty, or not an http:// or https:// URL with a host (one line,
+            credentials redacted).
+    """
+    from urllib.parse import unquote, urlsplit
+
+    from ..errors import redact
+
+    shown = redact(value)
+    if not value.strip():
+        raise UsageError(f"{name} is set but empty: unset it to use AWS S3, or set it to the store's URL "
+                         "(http://HOST:PORT or https://HOST)")
+    try:
+        parts = urlsplit(value.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port, parts = None, None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise UsageError(f"{name}={shown!r} is not an endpoint URL: give http://HOST:PORT or https://HOST")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    clean = parts._replace(netloc=netloc).geturl()
+    user = unquote(parts.username) if parts.username else None
+    secret = unquote(parts.password) if parts.password else None
+    return clean, user, secret
 
 
 def _plain(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -102,6 +168,10 @@ def _plainly(what: str) -> Iterator[None]:
     except (AlreadyExistsError, PreconditionError, FileNotFoundError, Precondition):
         raise
     except BaseError as e:
+        raise _failure(e, what) from None
+    except BaseException as e:  # the Rust client's panic is a BaseException: one line, never its traceback
+        if type(e).__name__ != "PanicException":
+            raise
         raise _failure(e, what) from None
 
 
@@ -187,12 +257,18 @@ class S3Storage(Storage):
         env = os.environ
         files = _credentials() if not (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")) \
             or not (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")) else {}
-        endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or files.get("endpoint_url")
+        endpoint, url_key, url_secret = None, None, None
+        named = [n for n in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL") if n in env]
+        if named:  # set, even empty: the client reads it too, and panics on a bad one
+            endpoint, url_key, url_secret = check_endpoint(named[0], env[named[0]])
+        elif files.get("endpoint_url"):
+            endpoint, url_key, url_secret = check_endpoint("endpoint_url", files["endpoint_url"])
         config: dict[str, Any] = {
             "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or files.get("region") or "us-east-1",
         }
-        key_id = env.get("AWS_ACCESS_KEY_ID") or files.get("aws_access_key_id")
-        secret = env.get("AWS_SECRET_ACCESS_KEY") or files.get("aws_secret_access_key")
+        # Credentials in the endpoint's URL (http://KEY:SECRET@host) are used, never passed on or shown.
+        key_id = env.get("AWS_ACCESS_KEY_ID") or files.get("aws_access_key_id") or url_key
+        secret = env.get("AWS_SECRET_ACCESS_KEY") or files.get("aws_secret_access_key") or url_secret
         if key_id and secret:
             config.update(access_key_id=key_id, secret_access_key=secret)
             token = env.get("AWS_SESSION_TOKEN") or files.get("aws_session_token")

@@ -176,8 +176,9 @@ class WritePolicy:
                           f"(a page on another site may have rebound its name to this server); if it is this "
                           f"server's name, restart mlreg serve with --allow-host {name[:100]}")
 
-    def check_api_write(self, headers: Mapping[str, str], host: str, local: str = "") -> None:
-        """Raises Denied unless a JSON API write may proceed."""
+    def check_api_write(self, headers: Mapping[str, str], host: str, local: str = "", method: str = "") -> None:
+        """Raises Denied unless a JSON API write may proceed. A DELETE needs no
+        ``Content-Type``: a browser must ask (preflight) before sending one cross-site."""
         if self.read_only or not self.writable:
             raise Denied(403, self.why_read_only())
         self.check_host(headers, local)
@@ -188,7 +189,7 @@ class WritePolicy:
             if not self.bearer_ok(headers):
                 raise Denied(403, "the bearer token is wrong: it is not this server's --token")
             return
-        if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        if method != "DELETE" and headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise Denied(403, "a write needs Content-Type: application/json")
 
     def check_page_write(self, headers: Mapping[str, str], host: str, session: str | None, csrf: str | None,

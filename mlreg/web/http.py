@@ -28,8 +28,60 @@ class Reply(NamedTuple):
 
 
 class HTTPError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An answer other than 200; ``allow`` (for 405, and 204 to OPTIONS) lists the methods."""
+
+    def __init__(self, status: int, message: str, allow: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.allow = allow
+
+
+def allow(method: str, allowed: str) -> None:
+    """Raises HTTPError unless ``method`` is one of ``allowed`` ("GET, PUT"): 204 with
+    ``Allow`` for OPTIONS, else 405 with ``Allow``. HEAD goes where GET does."""
+    ok = [m.strip() for m in allowed.split(",")]
+    if "GET" in ok and "HEAD" not in ok:
+        ok.append("HEAD")
+    if method in ok:
+        return
+    listed = ", ".join(ok + ["OPTIONS"])
+    if method == "OPTIONS":
+        raise HTTPError(204, "", allow=listed)
+    raise HTTPError(405, f"{method or 'that method'} is not allowed here; use {allowed}", allow=listed)
+
+
+def has_lone_surrogate(value: object) -> bool:
+    """Whether a parsed JSON value holds a string with a lone UTF-16 surrogate
+    (``"\\ud800"``): valid JSON, but not text, and no UTF-8 can carry it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogate(v) for v in value)
+    return False
+
+
+def parse_json(body: bytes) -> object:
+    """The JSON value of a request body.
+
+    Raises:
+        ValueError: not JSON, nested too deeply, or a string that is not text.
+    """
+    import json
+
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise ValueError("the body is JSON nested too deeply") from None
+    except ValueError as e:
+        raise ValueError(f"the body is not valid JSON: {e}") from None
+    if b"\\u" in body and has_lone_surrogate(value):  # only a \u escape can make one
+        raise ValueError("the body's JSON holds a lone UTF-16 surrogate (a \\udXXX escape alone), which is not text")
+    return value
 
 

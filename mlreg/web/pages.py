@@ -9,10 +9,10 @@ import datetime as _dt
 import os
 import threading
 from typing import Any, Callable
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .. import render
-from ..errors import Conflict, MlregError, NotFound, UsageError
+from ..errors import Conflict, MlregError, NotFound, UsageError, redact
 from .http import HTTP_OF_EXIT, HTTPError, Reply, Request
 from ..store import Registry
 from .auth import SESSION_COOKIE, Denied, WritePolicy
@@ -57,7 +57,10 @@ class Pages:
 
     def respond(self, request: Request) -> Reply:
         url = urlsplit(request.path)
-        parts = [p for p in url.path.split("/") if p]
+        try:  # a model's name and a version's number may need percent-encoding: é, +
+            parts = [unquote(p, errors="strict") for p in url.path.split("/") if p]
+        except UnicodeDecodeError:
+            parts = ["", "not UTF-8"]  # no such page
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         session, new_session = self._session(request)
         context = c = _Context(request, query, session, new_session)
@@ -66,13 +69,13 @@ class Pages:
         except Page as page:
             reply = page.reply
         except NotFound as e:
-            reply = self._page(context, "error.html", status=404, title="Not found", message=str(e))
+            reply = self._page(context, "error.html", status=404, title="Not found", message=redact(str(e)))
         except MlregError as e:
             reply = self._page(context, "error.html", status=HTTP_OF_EXIT.get(e.exit_code, 500), title="Error",
-                               message=str(e))
+                               message=redact(str(e)))
         except Exception as e:  # one page's failure must not take the server down
             reply = self._page(context, "error.html", status=500, title="Error",
-                               message=f"unexpected error: {type(e).__name__}: {e}")
+                               message=redact(f"unexpected error: {type(e).__name__}: {e}"))
         headers = reply.headers
         if c.new_session:
             headers += (("Set-Cookie", f"{SESSION_COOKIE}={c.session}; HttpOnly; SameSite=Strict; Path=/"),)
@@ -329,16 +332,19 @@ class _Context:
 
 
 def _allow(method: str, allowed: str) -> None:
-    ok = [m.strip() for m in allowed.split(",")]
-    if method not in ok and not (method == "HEAD" and "GET" in ok):
-        raise _MethodNotAllowed(HTTPError(405, f"{method or 'that method'} is not allowed here; use {allowed}"))
+    """As ``http.allow``, answered now: 204 to OPTIONS, else 405, each with ``Allow``."""
+    from .http import allow
 
-
-class _MethodNotAllowed(Page):
-    def __init__(self, error: Exception) -> None:
+    try:
+        allow(method, allowed)
+    except HTTPError as e:
         import json
 
-        super().__init__(Reply(405, json.dumps({"error": str(error)}).encode() + b"\n"))
+        headers = (("Allow", e.allow or allowed),)
+        if e.status == 204:
+            raise Page(Reply(204, b"", "text/plain", headers)) from None
+        raise Page(Reply(e.status, json.dumps({"error": str(e)}).encode() + b"\n", "application/json",
+                         headers)) from None
 
 
 def _see(where: str) -> Reply:
