@@ -25,10 +25,13 @@ import os
 import shutil
 import tarfile
 import tempfile
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
-from ..errors import IntegrityError, UsageError
-from ..layout import HISTORY_FILE, MARKER, MODEL_FILE, MODELS, history_key, model_key
+from .. import names
+from ..errors import IntegrityError, MlregError, UsageError
+from ..layout import (HISTORY_FILE, MARKER, MODEL_FILE, MODELS, deleted_key, history_key, id_key, model_key,
+                      version_key)
+from ..metadata import ModelRecord
 from ..repo import Repository
 from .transfer import TransferResult, transfer
 
@@ -57,10 +60,17 @@ def export(repo: Repository, name: str, refs: Sequence[str], output: str) -> Tra
         staged = Repository(LocalStorage(os.path.join(scratch, "registry")))
         staged.init()
         result = transfer(repo, staged, name, refs, promote=True, include_failed=True)
-        _copy_history(repo, staged, record.folder)
-        tmp = os.path.join(parent, f".{os.path.basename(output)}.{os.getpid()}.part")
+        _write_history(staged, record.folder, _read_history(repo, record.folder, repo.where(record.folder)))
+        _write_retired(staged, record.folder, _read_retired(repo, record.folder, repo.where(record.folder)))
+        _carry_aliases(staged, record)
+        # A name of its own, created new (O_EXCL): never written through a link planted there.
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(output)}.", suffix=".part", dir=parent)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
         try:
-            with tarfile.open(tmp, "w:gz" if output.endswith(_GZIP) else "w") as tar:
+            with os.fdopen(fd, "wb") as raw, \
+                    tarfile.open(fileobj=raw, mode="w:gz" if output.endswith(_GZIP) else "w") as tar:
                 root = os.path.join(scratch, "registry")
                 tar.add(os.path.join(root, MARKER), MARKER)
                 tar.add(os.path.join(root, MODELS, record.folder), f"{MODELS}/{record.folder}",
@@ -83,18 +93,128 @@ def _without_locks(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return member
 
 
-def _copy_history(source: Repository, target: Repository, folder: str) -> None:
-    """The model's whole history, as the source holds it (the copy's own events dropped)."""
-    target.storage.delete_folder(history_key(folder))
+MAX_EVENT = 64 << 10
+MAX_TOMBSTONE = 4096
+
+
+class _History(NamedTuple):
+    old: bytes | None  # history.jsonl, as an earlier mlreg wrote it
+    events: list[tuple[str, bytes]]  # (name, bytes) of history/*.json
+
+
+def _read_history(source: Repository, folder: str, where: str) -> _History:
+    """The model's whole history, read and checked before anything is written.
+
+    Raises:
+        IntegrityError: an event too large or unreadable (naming it).
+    """
     old = source.raw(model_key(folder, HISTORY_FILE), 256 << 20, what="history")
-    if old is not None:
-        target.storage.put(model_key(folder, HISTORY_FILE), old)
+    events = []
     for key in source.storage.list(history_key(folder) + "/"):
         name = key.rsplit("/", 1)[-1]
         if name.endswith(".json") and not name.startswith("."):
-            data = source.raw(key, 64 << 10, what="history event")
+            try:
+                data = source.raw(key, MAX_EVENT, what="history event")
+            except IntegrityError as e:
+                raise IntegrityError(f"{where}: the history event {name} cannot be carried ({e}); "
+                                     "nothing was imported") from None
             if data is not None:
-                target.storage.put(history_key(folder, name), data)
+                events.append((name, data))
+    return _History(old, events)
+
+
+def _write_history(target: Repository, folder: str, history: _History) -> None:
+    """The model's history as ``history`` holds it (the copy's own events dropped)."""
+    target.storage.delete_folder(history_key(folder))
+    if history.old is not None:
+        target.storage.put(model_key(folder, HISTORY_FILE), history.old)
+    for name, data in history.events:
+        target.storage.put(history_key(folder, name), data)
+
+
+class _Retired(NamedTuple):
+    vfolder: str
+    data: bytes  # the tombstone, as the source holds it
+    version_id: str | None
+
+
+def _read_retired(source: Repository, folder: str, where: str) -> list[_Retired]:
+    """The model's deleted versions (tombstones), checked: numbers and IDs that must
+    never be given again wherever the model goes.
+
+    Raises:
+        IntegrityError: a tombstone that is not one.
+    """
+    from .. import versions
+    from ..metadata import parse_toml
+
+    found = []
+    for key in source.storage.list(deleted_key(folder) + "/"):
+        name = key.rsplit("/", 1)[-1]
+        if not name.endswith(".toml") or name.startswith("."):
+            continue
+        vfolder = name[:-len(".toml")]
+        data = source.raw(key, MAX_TOMBSTONE, what="tombstone")
+        if data is None:
+            continue
+        fields = parse_toml(data, f"{where}/{key}")
+        version_id = fields.get("id")
+        if not versions.is_version(vfolder) or versions.folder_for(vfolder) != vfolder or (
+                version_id is not None and not (isinstance(version_id, str) and versions.is_version_id(version_id))):
+            raise IntegrityError(f"{where}: the tombstone {name!r} is not one mlreg wrote; nothing was imported")
+        found.append(_Retired(vfolder, data, version_id))
+    return found
+
+
+def _write_retired(target: Repository, folder: str, retired: list[_Retired]) -> None:
+    """Carry each deleted number (and its ID, retired) the target does not have as a version."""
+    from ..repo import RETIRED
+    from ..storage.base import CREATE, Precondition
+
+    storage = target.storage
+    for r in retired:
+        if storage.exists(version_key(folder, r.vfolder)) or storage.exists(deleted_key(folder, r.vfolder)):
+            continue  # the target's own version, or its own tombstone
+        storage.put(deleted_key(folder, r.vfolder), r.data)
+        if r.version_id is not None:
+            try:
+                storage.put(id_key(r.version_id), f"{RETIRED}{folder}/{r.vfolder}\n".encode(), CREATE)
+            except Precondition:
+                pass  # the target knows the ID already: it is not given again either way
+
+
+def _carry_aliases(target: Repository, source_model: ModelRecord) -> list[str]:
+    """Each alias of ``source_model`` whose version the target has, Active, and that
+    the target does not have itself (its own stay as they are); the names set."""
+    from .. import identity, versions
+    from ..metadata import HistoryEvent, now
+    from ..repo import Change, Seen, existing
+
+    wanted = dict(source_model.aliases)
+    if not wanted:
+        return []
+
+    def prepare(seen: Seen) -> Change:
+        current = existing(seen, target.where(model_key(source_model.folder, MODEL_FILE)))
+        added, events = {}, []
+        for alias, number in sorted(wanted.items()):
+            if alias in current.aliases:
+                continue
+            try:
+                there = target.read_version(current, versions.folder_for(number))
+            except (FileNotFoundError, IntegrityError):
+                continue
+            if there.status == "active":
+                added[alias] = there.version
+                events.append(HistoryEvent(at=now(), by=identity.user_at_host(), event="alias",
+                                           version=there.version, version_id=there.version_id, to=there.version,
+                                           detail=f"@{alias} (carried with the model)"))
+        if not added:
+            return Change(result=[])
+        return Change(model=current.replace(aliases={**current.aliases, **added}), events=events,
+                      result=sorted(added))
+
+    return target.update(source_model.folder, prepare)
 
 
 def import_archive(repo: Repository, path: str) -> TransferResult:
@@ -116,20 +236,40 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
         folder = _extract(path, root)
         staged = Repository(LocalStorage(root))
         staged.require()
+        member = f"{path}: models/{folder}/{MODEL_FILE}"
         try:
             record = staged.read_model(folder)
         except FileNotFoundError:
             raise IntegrityError(f"{path}: the archive holds no models/{folder}/{MODEL_FILE}") from None
-        for v in staged.versions(record, cached=False):
+        except MlregError as e:
+            raise IntegrityError(f"{member} cannot be read ({_inside(e, root, path)}); nothing was imported") from None
+        if names.folder_of(record.name) != folder:
+            raise IntegrityError(f"{member} names the model {record.name!r}, not the folder it lies in "
+                                 f"({folder}); nothing was imported")
+        # Everything is read and checked before anything is written.
+        try:
+            found = staged.versions(record, cached=False)
+        except MlregError as e:
+            raise IntegrityError(f"{path}: {_inside(e, root, path)}; nothing was imported") from None
+        for v in found:
             if v.status != "deploying" and (problem := verify_artifact(staged, v)):
                 raise IntegrityError(f"{path}: {v.model} {v.version}: {problem}; nothing was imported")
+        history = _read_history(staged, folder, path)
+        retired = _read_retired(staged, folder, path)
         had_model = _has_model(repo, folder)
         result = transfer(staged, repo, record.name, (), promote=False, include_failed=True)
+        _write_retired(repo, folder, retired)
+        _carry_aliases(repo, record)
         if not had_model:
-            _copy_history(staged, repo, folder)
+            _write_history(repo, folder, history)
         return result
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _inside(e: Exception, root: str, path: str) -> str:
+    """An error's words with the scratch folder's path replaced by the archive's."""
+    return str(e).replace(root + os.sep, "").replace(root, path)
 
 
 def _has_model(repo: Repository, folder: str) -> bool:
@@ -152,6 +292,91 @@ def _is_folder(name: str) -> bool:
         return False
 
 
+MAX_MEMBERS = 100_000  # an export holds a few files a version and an event a change
+ALLOWANCE = 256 << 20  # bytes beyond the recorded artifacts: metadata, logs, code, history
+
+
+def _check_member(path: str, root: str, m: tarfile.TarInfo, folders: set[str]) -> None:
+    """Raises IntegrityError unless member ``m`` is a plain file or folder that is part
+    of one exported model: its metadata, README, history, tombstones and versions."""
+    name = m.name
+    parts = name.split("/")
+    unsafe = (not (m.isfile() or m.isdir()) or name.startswith(("/", "\\")) or ".." in parts
+              or "\\" in name or any(p in ("", ".") for p in parts[:-1]) or ":" in parts[0])
+    if not unsafe:
+        try:
+            tarfile.data_filter(m, root)
+        except tarfile.FilterError:
+            unsafe = True
+    if unsafe:
+        kind = "a link" if m.issym() or m.islnk() else "not a file" if not (m.isfile() or m.isdir()) else "a name"
+        raise IntegrityError(f"{path}: the member {name[:120]!r} is {kind} that could write outside "
+                             "the registry; nothing was imported")
+    parts = name.rstrip("/").split("/")
+    if parts == [MARKER] or parts == [MODELS] and m.isdir():
+        return
+    if parts[0] != MODELS or len(parts) < 2 or not _is_folder(parts[1]) or not _in_a_model(parts[2:], m.isdir()):
+        raise IntegrityError(f"{path}: the member {name[:120]!r} is not part of an exported model; "
+                             "nothing was imported")
+    folders.add(parts[1])
+
+
+def _in_a_model(rest: list[str], is_dir: bool) -> bool:
+    """Whether ``models/FOLDER/`` + ``rest`` is a place an export puts something."""
+    from .. import versions
+
+    if not rest:
+        return is_dir
+    if len(rest) == 1:
+        return rest[0] in (MODEL_FILE, "README.md", HISTORY_FILE) if not is_dir else rest[0] in (
+            "history", "deleted", "versions")
+    if rest[0] == "history":
+        return len(rest) == 2 and not is_dir and rest[1].endswith(".json")
+    if rest[0] == "deleted":
+        return len(rest) == 2 and not is_dir and rest[1].endswith(".toml")
+    if rest[0] != "versions" or not versions.is_version(rest[1]):
+        return False
+    if len(rest) == 2:
+        return is_dir
+    if len(rest) == 3:
+        return is_dir == (rest[2] == "code")
+    return rest[2] == "code"
+
+
+def _peek_record(path: str, tar: tarfile.TarFile, m: tarfile.TarInfo) -> dict[str, object]:
+    """The fields of a version.toml member (read where the stream is, before extracting)."""
+    from ..metadata import MAX_METADATA_BYTES, parse_toml
+
+    if m.size > MAX_METADATA_BYTES:
+        raise IntegrityError(f"{path}: the member {m.name[:120]!r} is {m.size} bytes, more than metadata can be; "
+                             "nothing was imported")
+    f = tar.extractfile(m)
+    assert f is not None
+    return parse_toml(f.read(), f"{path}: {m.name}")
+
+
+def _check_sizes(path: str, members: list[tarfile.TarInfo], records: dict[str, dict[str, object]]) -> None:
+    """Raises IntegrityError unless each artifact is the size its version.toml records,
+    and everything else fits in ``ALLOWANCE``: an archive cannot expand past what the
+    model is (a small .tar.gz of gigabytes of zeros is refused before a byte is written)."""
+    rest = 0
+    for m in members:
+        parts = m.name.rstrip("/").split("/")
+        if not m.isfile():
+            continue
+        if len(parts) == 5 and parts[2] == "versions" and parts[4] not in ("version.toml", "deploy.log",
+                                                                           "outcome.toml"):
+            record = records.get(parts[3])
+            if record is None or record.get("artifact") != parts[4] or record.get("size") != m.size:
+                raise IntegrityError(f"{path}: the member {m.name[:120]!r} ({m.size} bytes) is not the artifact "
+                                     "its version.toml records; nothing was imported")
+            continue
+        rest += m.size
+        if rest > ALLOWANCE:
+            raise IntegrityError(f"{path}: its metadata, logs, code and history come to more than "
+                                 f"{ALLOWANCE >> 20} MiB: not an exported model; nothing was imported")
+
+
 def _extract(path: str, root: str) -> str:
     """Check every member of the archive at ``path`` and extract it below ``root``;
     return the model folder it holds.
@@ -164,31 +389,22 @@ def _extract(path: str, root: str) -> str:
     except (OSError, tarfile.TarError) as e:
         raise UsageError(f"{path} is not a readable tar archive: {getattr(e, 'strerror', None) or e}") from None
     with tar:
-        try:
-            members = tar.getmembers()
-        except (OSError, tarfile.TarError, EOFError) as e:
-            raise UsageError(f"{path} is not a readable tar archive: {e}") from None
+        members: list[tarfile.TarInfo] = []
+        records: dict[str, dict[str, object]] = {}  # versions/V -> its version.toml's fields
         folders = set()
-        for m in members:
-            name = m.name
-            parts = name.split("/")
-            unsafe = (not (m.isfile() or m.isdir()) or name.startswith(("/", "\\")) or ".." in parts
-                      or "\\" in name or any(p in ("", ".") for p in parts[:-1]) or ":" in parts[0])
-            if not unsafe:
-                try:
-                    tarfile.data_filter(m, root)
-                except tarfile.FilterError:
-                    unsafe = True
-            if unsafe:
-                kind = "a link" if m.issym() or m.islnk() else "not a file" if not (m.isfile() or m.isdir()) else "a name"
-                raise IntegrityError(f"{path}: the member {name[:120]!r} is {kind} that could write outside "
-                                     "the registry; nothing was imported")
-            if name == MARKER or (m.isdir() and name.rstrip("/") == MODELS):
-                continue
-            if parts[0] != MODELS or len(parts) < 2 or not _is_folder(parts[1]):
-                raise IntegrityError(f"{path}: the member {name[:120]!r} is not part of an exported model; "
-                                     "nothing was imported")
-            folders.add(parts[1])
+        try:
+            for m in tar:  # headers one by one: an archive of too many members stops early
+                if len(members) >= MAX_MEMBERS:
+                    raise IntegrityError(f"{path} holds more than {MAX_MEMBERS} members: not an exported model; "
+                                         "nothing was imported")
+                members.append(m)
+                _check_member(path, root, m, folders)
+                parts = m.name.rstrip("/").split("/")
+                if m.isfile() and len(parts) == 5 and parts[2] == "versions" and parts[4] == "version.toml":
+                    records[parts[3]] = _peek_record(path, tar, m)
+        except (OSError, tarfile.TarError, EOFError) as e:
+            raise UsageError(f"{path} is not a readable tar archive: {getattr(e, 'strerror', None) or e}") from None
+        _check_sizes(path, members, records)
         if len(folders) != 1:
             raise IntegrityError(f"{path}: an export holds one model, this holds {len(folders)}; nothing was imported")
         os.makedirs(root)

@@ -92,6 +92,15 @@ def _plan(target: Repository, folder: str, chosen: list[VersionRecord]) -> tuple
         there_model: ModelRecord | None = target.read_model(folder)
     except FileNotFoundError:
         there_model = None
+    ids: dict[str, str] = {}
+    for v in chosen:  # what the source claims, checked as hostile input before anything is written
+        if not versions.is_version_id(v.version_id):
+            raise IntegrityError(f"{v.model!r} {v.version} has the version ID {v.version_id[:40]!r}, which is not "
+                                 f"one ({versions.ID_LENGTH} lowercase letters and digits); nothing was copied")
+        if v.version_id in ids:
+            raise IntegrityError(f"{v.model!r} {ids[v.version_id]} and {v.version} share the version ID "
+                                 f"{v.version_id}, which names one version only; nothing was copied")
+        ids[v.version_id] = v.version
     for v in chosen:
         vfolder = versions.folder_for(v.version)
         if there_model is not None and was_deleted(target, there_model, vfolder):
