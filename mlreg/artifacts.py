@@ -7,6 +7,7 @@ at unpickling time cannot take the deploying process with it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -105,9 +106,38 @@ class CheckResult:
     sample_failed: bool = False  # the model loaded, but predict failed on the sample input
 
 
+class _Tail:
+    """What a pipe said, its last ``limit`` bytes only: a model that prints gigabytes
+    costs the deploy no memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+
+    def read_all(self, fd: int) -> None:
+        try:
+            while chunk := os.read(fd, 1 << 16):
+                self.data += chunk
+                if len(self.data) > 2 * self.limit:
+                    del self.data[:-self.limit]
+        except OSError:
+            pass
+
+    def text(self) -> str:
+        return bytes(self.data[-self.limit:]).decode("utf-8", "replace")
+
+
 class Check:
     """A check running in its child process: ``result`` waits for its answer,
-    ``cancel`` kills it."""
+    ``cancel`` kills it.
+
+    The child leads a process group of its own, and at its deadline (or once it
+    has answered) the whole group is killed: a helper process the model's code
+    started at import cannot hold the check's pipes open, so the time limit holds.
+    Of the child's output only the tails are kept (the answer is the last line
+    of stdout; the model's own printing goes to stderr)."""
+
+    GRACE = 2.0  # seconds to read what is left once the child has exited
 
     def __init__(self, proc: subprocess.Popen, config: str, timeout: float) -> None:
         import threading
@@ -116,35 +146,60 @@ class Check:
         self._proc = proc
         self._deadline = time.monotonic() + timeout
         self._timeout = timeout
-        self._out: tuple[str, str] | None = None
-        # Feed and drain the child's pipes on a thread, so that the parent can go on
-        # (an object store's upload) while the child loads the model.
-        self._thread = threading.Thread(target=self._talk, args=(config,), daemon=True)
-        self._thread.start()
+        self._stdout, self._stderr = _Tail(64 << 20), _Tail(256 << 10)
+        self._readers = [threading.Thread(target=tail.read_all, args=(pipe.fileno(),), daemon=True)
+                         for tail, pipe in ((self._stdout, proc.stdout), (self._stderr, proc.stderr))]
+        for reader in self._readers:
+            reader.start()
+        # Fed on a thread: a large sample input must not wait for the child to read it.
+        threading.Thread(target=self._feed, args=(config,), daemon=True).start()
 
-    def _talk(self, config: str) -> None:
+    def _feed(self, config: str) -> None:
         try:
-            self._out = self._proc.communicate(config)
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(config)
+            self._proc.stdin.close()
         except (OSError, ValueError):
-            self._out = ("", "")
+            pass
+
+    def _kill_group(self) -> None:
+        import signal
+
+        with contextlib.suppress(OSError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self._proc.kill()
 
     def cancel(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._thread.join()
+        self._kill_group()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(self.GRACE)
+
+    def _finish_reading(self) -> None:
+        import time
+
+        stop = time.monotonic() + self.GRACE
+        for reader in self._readers:
+            reader.join(max(0.0, stop - time.monotonic()))
+        self._kill_group()  # the helpers the model left behind, with the pipes they hold
+        for reader in self._readers:
+            reader.join(0.5)
 
     def result(self) -> CheckResult:
         import time
 
-        self._thread.join(max(0.0, self._deadline - time.monotonic()))
-        if self._thread.is_alive():
-            self.cancel()
+        try:
+            self._proc.wait(max(0.0, self._deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self._kill_group()
+            self._finish_reading()
             return CheckResult(
                 ok=False,
                 reason=f"the check did not finish within {self._timeout:g}s (--check-timeout)",
-                error=_tail(self._out[1] if self._out else ""),
+                error=_tail(self._stderr.text()),
             )
-        stdout, stderr = self._out or ("", "")
+        self._finish_reading()
+        stdout, stderr = self._stdout.text(), self._stderr.text()
         try:
             answer = json.loads(stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -189,6 +244,7 @@ def start_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=cwd or os.path.dirname(os.path.abspath(artifact)),
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        start_new_session=True,  # a group of its own, killed whole at the deadline
     )
     return Check(proc, config, timeout)
 

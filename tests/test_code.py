@@ -231,3 +231,70 @@ def test_the_trust_file_pins_the_code_too(project, tmp_path):
     assert r.returncode == 7 and "not in the trust file" in r.stderr
     trust.write_text('[models]\nm = ["nothex+00"]\n')
     assert _mlreg(registry, "--trust-file", trust, "predict", "m", "--input", "[[1]]", cwd=tmp_path).returncode == 7
+
+
+HELPER = textwrap.dedent('''
+    import os, subprocess, sys, time
+    # A helper started at import that outlives the check, holding its output pipes.
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    if os.environ.get("MLREG_TEST_HANG"):
+        time.sleep(120)
+
+    class Doubler:
+        n_features_in_ = 1
+
+        def predict(self, rows):
+            if os.environ.get("MLREG_TEST_SHOUT"):
+                chunk = "x" * (1 << 20) + "\\n"
+                for _ in range(int(os.environ["MLREG_TEST_SHOUT"])):
+                    sys.stderr.write(chunk)
+            return [2 * row[0] for row in rows]
+''')
+
+
+@pytest.fixture
+def helper_project(tmp_path):
+    work = tmp_path / "helper"
+    work.mkdir()
+    (work / "helper_mod.py").write_text(HELPER)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([sys.executable, "-c", "import joblib, helper_mod; joblib.dump(helper_mod.Doubler(), 'h.joblib')"],
+                   cwd=work, check=True, env={**env, "PYTHONPATH": str(work)})
+    return work
+
+
+@pytest.mark.parametrize("hang", [False, True])
+def test_the_check_time_limit_holds_against_a_helper_holding_its_pipes(helper_project, tmp_path, hang):
+    import time
+
+    registry = tmp_path / "registry"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if hang:
+        env["MLREG_TEST_HANG"] = "1"
+    started = time.monotonic()
+    r = subprocess.run(mlreg_command() + ["--registry", str(registry), "deploy", "h.joblib", "--name", "m",
+                                          "--code", "helper_mod.py", "--sample-input", "[[3]]",
+                                          "--check-timeout", "5"],
+                       cwd=helper_project, capture_output=True, text=True, env=env, timeout=100)
+    took = time.monotonic() - started
+    assert took < 20, (took, r.stderr)
+    if hang:
+        assert r.returncode == 5 and "did not finish within 5s" in r.stderr
+    else:  # it answered: its helper does not make it late, nor fail
+        assert r.returncode == 0, r.stderr
+
+
+def test_a_chatty_model_costs_the_deploy_no_memory(helper_project, tmp_path):
+    """The check keeps only the tail of what the model prints (300 MB here)."""
+    registry = tmp_path / "registry"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["MLREG_TEST_SHOUT"] = "300"
+    proc = subprocess.Popen(mlreg_command() + ["--registry", str(registry), "deploy", "h.joblib", "--name", "m",
+                                               "--code", "helper_mod.py", "--sample-input", "[[3]]"],
+                            cwd=helper_project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0
+    assert usage.ru_maxrss < 200 * 1024, f"{usage.ru_maxrss} KiB"  # was over 900 MiB
+    log = mlreg.Registry(registry).logs("m", "0.1.0")
+    assert len(log) < 10 << 20
