@@ -3,8 +3,9 @@
 ``checkpoint(name)`` does nothing unless the environment variable
 ``MLREG_TEST_CRASH_AT`` names that step, in which case the process kills
 itself with SIGKILL right there: the test suite uses it to prove that a
-process killed at any step leaves a registry that works. The variable is read
-once, at import; no production path changes behaviour when it is unset.
+process killed at any step leaves a registry that works. ``MLREG_TEST_PAUSE_AT``
+(``STEP:SECONDS``) sleeps there instead, for race tests. The variables are read
+once, at import; no production path changes behaviour when they are unset.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import signal
 
 _CRASH_AT = os.environ.get("MLREG_TEST_CRASH_AT", "")
+_PAUSE_AT, _, _PAUSE_FOR = os.environ.get("MLREG_TEST_PAUSE_AT", "").rpartition(":")
 
 DEPLOY_STEPS = (
     "deploy:staged",          # staging folder made and locked
@@ -49,3 +51,7 @@ MODEL_DELETE_STEPS = (
 def checkpoint(name: str) -> None:
     if _CRASH_AT == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if _PAUSE_AT == name:
+        import time
+
+        time.sleep(float(_PAUSE_FOR))

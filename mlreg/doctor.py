@@ -240,9 +240,7 @@ class Doctor:
         except (FileNotFoundError, NotADirectoryError):
             if self.storage.exists(model_key(folder)) and not (self.root and os.path.isfile(
                     os.path.join(self.root, *model_key(folder).split("/")))):
-                self.report.add("incomplete-model", self.where(model_key(folder)),
-                                "a model folder without model.toml (a first deploy that ended early); "
-                                "remove it by hand if unused")
+                self._incomplete_model(folder)
             return
         except IntegrityError as e:
             self.report.add("metadata", self.where(model_key(folder, MODEL_FILE)), str(e))
@@ -356,6 +354,19 @@ class Doctor:
                 self.report.add("artifact", self.repo.version_where(record, record.artifact), problem)
         self._id_of(model, vfolder, record)
         return record
+
+    def _incomplete_model(self, folder: str) -> None:
+        """A model folder without model.toml: what a deploy that lost a race with
+        ``delete --model`` (or died before its first write) left. Nothing reads it;
+        ``--fix`` removes it once no deploy in it is alive."""
+        live = [v for v in self.repo.version_folders(folder) if self.repo.deploy_alive(folder, v)]
+        problem = self.report.add("incomplete-model", self.where(model_key(folder)),
+                                  "a model folder without model.toml (left by a deploy that ended early, or that "
+                                  "lost a race with delete --model)"
+                                  + (f"; a deploy of {live[0]} in it is still alive" if live else ""))
+        if self.fix and not live:
+            self.storage.delete_folder(model_key(folder))
+            problem.fixed = True
 
     def _unpublished(self, folder: str, vfolder: str) -> None:
         """A version folder without version.toml: a deploy claiming the number right

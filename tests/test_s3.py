@@ -324,3 +324,41 @@ def socket_that_refuses():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def test_delete_model_sees_a_deploy_that_claimed_its_number(s3_env, s3_registry, constant_path):
+    """A deploy streaming its artifact (claimed, no version.toml yet) is Deploying to
+    ``delete --model``: exit 6, nothing deleted; the deploy ends Active."""
+    from mlreg.storage.s3 import S3Storage
+
+    assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
+    proc = _spawn(s3_registry, "deploy", constant_path, "--name", "m",
+                  env={"MLREG_TEST_PAUSE_AT": "deploy:claimed:6"})
+    store = S3Storage(s3_registry)
+    deadline = time.monotonic() + 60
+    while not store.exists("models/m/versions/0.2.0/.deploy.lock"):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    r = _run(s3_registry, "delete", "m", "--model", "--yes", endpoint=s3_env.endpoint2)
+    assert r.returncode == 6 and "0.2.0" in r.stderr, r.stderr
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert [v.version for v in mlreg.Registry(s3_registry).versions("m")] == ["0.1.0", "0.2.0"]
+    assert _run(s3_registry, "doctor", "--older-than", "0").returncode == 0
+    assert _run(s3_registry, "delete", "m", "--model", "--yes").returncode == 0
+
+
+def test_doctor_repairs_what_a_lost_race_with_delete_model_leaves(s3_registry, constant_path):
+    from mlreg.storage.s3 import S3Storage
+
+    assert _run(s3_registry, "deploy", constant_path, "--name", "keep").returncode == 0
+    store = S3Storage(s3_registry)
+    store.put("models/gone/versions/0.2.0/model.joblib", b"x" * 1000)  # streamed after the model was deleted
+    store.put("models/gone/versions/0.2.0/deploy.log", b"log\n")
+    r = _run(s3_registry, "doctor", "--json", "--older-than", "0")
+    assert r.returncode == 7 and "incomplete-model" in r.stdout
+    r = _run(s3_registry, "doctor", "--fix", "--older-than", "0")
+    assert r.returncode == 0, r.stdout
+    assert store.list("models/gone") == []
+    assert _run(s3_registry, "doctor", "--older-than", "0").returncode == 0
+    assert _run(s3_registry, "versions", "keep").returncode == 0

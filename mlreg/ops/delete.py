@@ -164,6 +164,9 @@ def delete_model(repo: Repository, name: str) -> ModelInfo:
         model = existing(seen, model_path)
         found = repo.versions(model, cached=False)
         deploying = [v.version for v in found if v.status == "deploying"]
+        # A deploy that claimed its number and still streams its artifact (no version.toml yet).
+        published = {versions.folder_for(v.version) for v in found}
+        deploying += [v for v in repo.version_folders(folder) if v not in published and repo.deploy_alive(folder, v)]
         if deploying:
             raise StillDeploying(f"{model.name!r} {deploying[0]} is still Deploying; delete the model once it is done")
         return Change(model=model.replace(deleting_model=now()), result=ModelInfo(model, len(found)))

@@ -454,6 +454,8 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
                                         "choose another --version or use --bump") from None
                 continue
             deploy.vfolder = vfolder
+            if repo.read_model(folder).deleting_model is not None:  # deleted meanwhile: write nothing into it
+                raise Busy(f"model {model.name!r} is being deleted; deploy again once it is gone")
             break
         if copy_in is not None:  # an object store: streamed straight into the claimed folder
             fields.update(copy_in(version_key(folder, vfolder)))
