@@ -362,3 +362,28 @@ def test_doctor_repairs_what_a_lost_race_with_delete_model_leaves(s3_registry, c
     assert store.list("models/gone") == []
     assert _run(s3_registry, "doctor", "--older-than", "0").returncode == 0
     assert _run(s3_registry, "versions", "keep").returncode == 0
+
+
+def test_every_writing_process_probes_the_store(s3_env, s3_registry, constant_path, tmp_path):
+    """An existing registry reached through a proxy that drops If-Match: the first write
+    of each process is refused, not only `init` (once passed, the verdict is cached)."""
+    from mlreg.storage.s3 import S3Storage
+
+    for _ in range(2):
+        assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
+    unsafe = s3_env.unsafe_endpoint()
+    before = sorted(S3Storage(s3_registry).list(""))
+    for args in (["deploy", constant_path, "--name", "m"], ["describe", "m", "lost"], ["promote", "m", "0.1.0"]):
+        r = _run(s3_registry, *args, endpoint=unsafe)
+        assert r.returncode == 1 and "If-None-Match" in r.stderr, (args, r.stderr)
+    assert sorted(S3Storage(s3_registry).list("")) == before
+    assert _run(s3_registry, "versions", "m", endpoint=unsafe).returncode == 0  # reads are fine
+
+
+def test_nothing_but_the_registry_is_left_at_its_root(s3_registry, constant_path):
+    from mlreg.storage.s3 import S3Storage
+
+    assert _run(s3_registry, "init").returncode == 0
+    assert S3Storage(s3_registry).children("") == ["mlreg.toml"]
+    assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
+    assert sorted(S3Storage(s3_registry).children("")) == ["ids", "mlreg.toml", "models"]

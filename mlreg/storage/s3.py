@@ -291,6 +291,8 @@ class S3Storage(Storage):
                                             "retry_timeout": timedelta(seconds=30)})
         self.lease_length = lease_seconds()
         self._holder = f"{os.getpid()}-{os.urandom(6).hex()}"
+        self._endpoint = endpoint or "aws"
+        self._probed = False  # this process has seen the store honour conditional writes
 
     def __repr__(self) -> str:
         return f"S3Storage({self.url!r})"
@@ -331,6 +333,8 @@ class S3Storage(Storage):
         from obstore.exceptions import AlreadyExistsError, PreconditionError
 
         chosen: Any = "overwrite" if mode == OVERWRITE else "create" if mode == CREATE else {"e_tag": mode.token}
+        if mode != OVERWRITE and not self._probed:
+            self.ensure_conditional_writes()
         try:
             result = obstore.put(self._store, self._key(key), data, mode=chosen, use_multipart=False)
         except (AlreadyExistsError, PreconditionError):
@@ -463,6 +467,12 @@ class S3Storage(Storage):
         # common prefix; removing its "FOLDER/" key removes it (elsewhere: a no-op).
         import obstore
 
+        # Its parents too, up to the registry's root: an emptied one (staging/ after
+        # the last deploy) is hidden; one that still holds something stays as it is.
+        parent = prefix.rstrip("/").rpartition("/")[0]
+        while parent:
+            folders.add(parent)
+            parent = parent.rpartition("/")[0]
         for folder in sorted(folders, key=len, reverse=True):
             with contextlib.suppress(FileNotFoundError):
                 obstore.delete(self._store, self._key(folder) + "/")
@@ -608,6 +618,43 @@ class S3Storage(Storage):
 
     # -------------------------------------------------------- the probe
 
+    PROBE_TTL = 3600.0  # seconds a passed probe is trusted, per endpoint and bucket, on this machine
+
+    def ensure_conditional_writes(self) -> None:
+        """Before this process's first conditional write: the probe below, unless it
+        passed for this endpoint and bucket within ``PROBE_TTL`` (remembered in the
+        per-user cache). A registry reached through a proxy that drops If-Match is
+        refused at its first write, not only at ``init``.
+
+        Raises:
+            StoreUnsafe: the store ignores a condition (nothing else was written).
+        """
+        stamp = self._probe_stamp()
+        try:
+            if stamp is not None and time.time() - os.path.getmtime(stamp) < self.PROBE_TTL:
+                self._probed = True
+                return
+        except OSError:
+            pass
+        self.check_conditional_writes()
+
+    def _remember_probe(self) -> None:
+        stamp = self._probe_stamp()
+        if stamp is not None:
+            with contextlib.suppress(OSError):
+                os.makedirs(os.path.dirname(stamp), exist_ok=True)
+                with open(f"{stamp}.{os.getpid()}", "w") as f:
+                    f.write(f"{self._endpoint} {self.bucket}\n")
+                os.replace(f"{stamp}.{os.getpid()}", stamp)
+
+    def _probe_stamp(self) -> str | None:
+        try:
+            import platformdirs
+        except ImportError:  # pragma: no cover - a dependency
+            return None
+        name = hashlib.sha256(f"{self._endpoint}\0{self.bucket}".encode()).hexdigest()[:24]
+        return os.path.join(platformdirs.user_cache_dir("mlreg", appauthor=False), "probed", name)
+
     @_plain
     def check_conditional_writes(self) -> None:
         """Refuse a store that does not honour ``If-None-Match: *`` and ``If-Match``
@@ -618,7 +665,9 @@ class S3Storage(Storage):
         Raises:
             StoreUnsafe: naming the condition the store ignored.
         """
-        base = f".mlreg-probe/{os.urandom(8).hex()}"
+        base = f".mlreg-probe-{os.urandom(8).hex()}"  # at the root: removed whole afterwards
+        self._probed = True  # the probe's own writes are conditional
+        passed = False
         try:
             first = self.put(f"{base}/cas", b"1", CREATE)
             try:
@@ -651,5 +700,8 @@ class S3Storage(Storage):
             if len(wins) != 1:
                 raise StoreUnsafe(f"{self.url}: {len(wins)} of 8 concurrent creates of one key succeeded (its "
                                   "If-None-Match: * is not atomic); mlreg refuses it, since updates would be lost")
+            passed = True
         finally:
+            self._probed = passed
             self.delete_folder(base)
+        self._remember_probe()
