@@ -20,6 +20,7 @@ Routes (bodies and answers are the CLI's JSON)::
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
@@ -442,42 +443,103 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
 
 
 class Server(ThreadingHTTPServer):
-    """One thread per connection, at most ``max_connections`` at once: past that a
-    new connection is answered 503 at once and closed, so that slow clients can
-    never take every thread."""
+    """One thread per connection, at most ``max_connections`` at once and at most
+    ``max_per_client`` from one client address, so that one client (or a few slow
+    ones) can never take every thread. A connection past either limit is answered
+    503 with ``Retry-After`` once its request has been read (a client still sending
+    its body would otherwise see a broken pipe, not the answer), then closed."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
     max_connections = 64
+    max_per_client = 32
+    REFUSING = 16  # connections being answered 503 at once; past that, closed at once
+    REFUSE_WITHIN = 2.0  # seconds a refused client has to send its request
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._slots = threading.BoundedSemaphore(self.max_connections)
+        self._refusing = threading.BoundedSemaphore(self.REFUSING)
+        self._per_client: dict[str, int] = {}
+        self._count_guard = threading.Lock()
+
+    def _take(self, client: str) -> str | None:
+        """Take a slot for ``client``; None, or why there is none."""
+        with self._count_guard:
+            if self._per_client.get(client, 0) >= self.max_per_client:
+                return f"too many connections from {client} at once (at most {self.max_per_client}); try again"
+            if not self._slots.acquire(blocking=False):
+                return "too many connections at once; try again"
+            self._per_client[client] = self._per_client.get(client, 0) + 1
+            return None
+
+    def _give_back(self, client: str) -> None:
+        with self._count_guard:
+            left = self._per_client.get(client, 1) - 1
+            if left > 0:
+                self._per_client[client] = left
+            else:
+                self._per_client.pop(client, None)
+            self._slots.release()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            body = b'{"error": "too many connections at once; try again"}\n'
-            try:
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-            except OSError:
-                pass
-            self.shutdown_request(request)
+        why = self._take(client_address[0])
+        if why is not None:
+            if self._refusing.acquire(blocking=False):
+                threading.Thread(target=self._refuse, args=(request, why), daemon=True).start()
+            else:
+                self.shutdown_request(request)
             return
         super().process_request(request, client_address)
+
+    def _refuse(self, request: Any, why: str) -> None:
+        """Read the request (within ``REFUSE_WITHIN``, a body up to 1 MiB), then answer 503."""
+        try:
+            deadline = time.monotonic() + self.REFUSE_WITHIN
+            data = b""
+            with contextlib.suppress(OSError):
+                while b"\r\n\r\n" not in data and len(data) < 65536 and time.monotonic() < deadline:
+                    request.settimeout(max(0.01, deadline - time.monotonic()))
+                    chunk = request.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length" and value.strip().isdigit():
+                        length = min(int(value.strip()), 1 << 20)
+                left = length - len(body)
+                while left > 0 and time.monotonic() < deadline:
+                    request.settimeout(max(0.01, deadline - time.monotonic()))
+                    chunk = request.recv(min(left, 65536))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+            answer = json.dumps({"error": why}).encode() + b"\n"
+            with contextlib.suppress(OSError):
+                request.settimeout(self.REFUSE_WITHIN)
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+                                % (len(answer), answer))
+            self.shutdown_request(request)
+        finally:
+            self._refusing.release()
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._give_back(client_address[0])
 
 
 def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
                 max_body: int = DEFAULT_MAX_BODY, timeout: float = DEFAULT_TIMEOUT,
                 access_log: bool = True, max_connections: int = 64, token: str | None = None,
-                read_only: bool = False, allow_hosts: Sequence[str] = ()) -> Server:
+                read_only: bool = False, allow_hosts: Sequence[str] = (),
+                max_per_client: int | None = None) -> Server:
     """A server bound to ``host:port`` (port 0 picks a free one); call ``serve_forever``.
 
     Raises:
@@ -490,5 +552,6 @@ def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
     from .web.auth import WritePolicy
 
     service = ModelService(registry, WritePolicy(host, token, read_only, allow_hosts), host)
-    server_class = type("Server", (Server,), {"max_connections": max_connections})
+    per_client = max_per_client if max_per_client is not None else max(1, max_connections // 2)
+    server_class = type("Server", (Server,), {"max_connections": max_connections, "max_per_client": per_client})
     return server_class((host, port), make_handler(service, max_body, timeout, access_log))

@@ -202,7 +202,8 @@ def test_many_slow_clients_never_stop_healthz(served_template, registry_path):
 
     shutil.copytree(served_template, registry_path)
     proc = subprocess.Popen(mlreg_command() + ["--registry", str(registry_path), "serve", "--port", "0",
-                                               "--timeout", "3", "--max-connections", "8"],
+                                               "--timeout", "3", "--max-connections", "8",
+                                               "--max-per-client", "8"],
                             stderr=subprocess.PIPE, text=True)
     port = int(re.search(r":(\d+) ", proc.stderr.readline()).group(1))
     try:
@@ -215,7 +216,7 @@ def test_many_slow_clients_never_stop_healthz(served_template, registry_path):
         for _ in range(4):  # the eighth slot is taken by a slow one again, and then no more are served
             extra = socket.create_connection(("127.0.0.1", port))
             extra.sendall(b"GET /healthz HTTP/1.1\r\n")
-            if select.select([extra], [], [], 1.0)[0]:
+            if select.select([extra], [], [], 2.5)[0]:  # answered once its request is in, or 2 s on
                 refused = extra.recv(200)
                 break
             slow.append(extra)
@@ -300,6 +301,42 @@ def test_serve_starts_with_a_corrupt_model_and_fails_only_that_one(served_templa
         assert status == 200 and [m["name"] for m in models] == ["Iris Classifier"]
         assert request(port, "GET", "/v1/models/broken")[0] == 500
         assert request(port, "POST", "/v1/models/iris-classifier/predict", {"inputs": ROWS})[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_one_client_cannot_take_every_connection(served_template, registry_path):
+    """One address holding its share of idle connections is refused (503, Retry-After)
+    after its request was read, so a POST sees the answer, not a broken pipe; other
+    addresses are still served."""
+    import socket
+
+    shutil.copytree(served_template, registry_path)
+    proc = subprocess.Popen(mlreg_command() + ["--registry", str(registry_path), "serve", "--port", "0",
+                                               "--max-connections", "8"], stderr=subprocess.PIPE, text=True)
+    port = int(re.search(r":(\d+) ", proc.stderr.readline()).group(1))
+    try:
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]  # half of 8: its share
+        time.sleep(0.3)
+        body = json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]] * 20000}).encode()  # about 400 KB
+        extra = socket.create_connection(("127.0.0.1", port))
+        extra.sendall(b"POST /v1/models/iris-classifier/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        answer = b""
+        extra.settimeout(10)
+        while chunk := extra.recv(65536):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in answer, answer[:200]
+        assert b"too many connections from 127.0.0.1" in answer
+        other = socket.socket()
+        other.bind(("127.0.0.2", 0))
+        other.connect(("127.0.0.1", port))
+        other.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        other.settimeout(10)
+        assert other.recv(100).startswith(b"HTTP/1.1 200")
+        for s in idle + [extra, other]:
+            s.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

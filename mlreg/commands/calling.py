@@ -73,6 +73,7 @@ def serve(
     max_body: Annotated[int, typer.Option("--max-body", metavar="BYTES", help="Largest request body; larger ones get 413.")] = 10 * 1024 * 1024,
     timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Drop a client whose request (line, headers and body) has not fully arrived this long after it began.")] = 30.0,
     max_connections: Annotated[int, typer.Option("--max-connections", metavar="N", help="Connections served at once; more are answered 503 and closed.")] = 64,
+    max_per_client: Annotated[Optional[int], typer.Option("--max-per-client", metavar="N", min=1, help="Connections served at once from one client address (default: half of --max-connections); raise it behind a load balancer.")] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log each request on stderr.")] = True,
     token: Annotated[Optional[str], typer.Option("--token", metavar="TOKEN", envvar="MLREG_SERVE_TOKEN", show_envvar=False, help="Writes (API and pages) need Authorization: Bearer TOKEN, or a page session signed in with it; default $MLREG_SERVE_TOKEN. Without one, only a loopback server accepts writes.")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write (403), whoever asks.")] = False,
@@ -88,7 +89,7 @@ def serve(
     try:
         server = make_server(reg, host, port, max_body=max_body, timeout=timeout, access_log=access_log,
                              max_connections=max_connections, token=token, read_only=read_only,
-                             allow_hosts=allow_host or ())
+                             allow_hosts=allow_host or (), max_per_client=max_per_client)
     except OSError as e:
         import errno
 
