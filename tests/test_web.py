@@ -278,3 +278,34 @@ def test_serve_flags_decide_who_writes(reg, args, env, expected):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_readme_conflict_shows_their_text_and_replacing_it_is_its_own_action(reg):
+    b = Browser(ModelService(reg))
+    html = b.get("/models/m?tab=readme&edit=readme")[1]
+    began = re.search(r'name="expect_sha256" value="([0-9a-f]{64})"', html).group(1)
+    reg.set_readme("m", "# Theirs\n\nA teammate's words.\n")  # saved meanwhile
+    csrf = b.csrf("/models/m")
+    reply, html = b.post("/models/m/readme", {"readme": "# Mine\n", "expect_sha256": began}, csrf=csrf)
+    assert reply.status == 409 and "A teammate&#39;s words." in html and "Replace their README" in html
+    assert reg.readme("m").startswith("# Theirs")
+    again = re.search(r'<input type="hidden" name="expect_sha256" value="([0-9a-f]{64})"', html).group(1)
+    assert again == began  # a second Save conflicts again: it never silently replaces theirs
+    reply, _ = b.post("/models/m/readme", {"readme": "# Mine\n", "expect_sha256": again}, csrf=csrf)
+    assert reply.status == 409 and reg.readme("m").startswith("# Theirs")
+    theirs = re.search(r'name="expect_sha256" value="([0-9a-f]{64})" class="danger"', html).group(1)
+    reply, _ = b.post("/models/m/readme", {"readme": "# Mine\n", "expect_sha256": theirs}, csrf=csrf)
+    assert reply.status == 303 and reg.readme("m") == "# Mine\n"
+
+
+def test_the_tag_editor_keeps_tags_a_teammate_added(reg):
+    b = Browser(ModelService(reg))
+    html = b.get("/models/m/versions/0.1.0")[1]
+    shown = re.search(r'name="shown" value="([^"]*)"', html).group(1).replace("&#34;", '"').replace("&quot;", '"')
+    reg.tag("m", "0.1.0", {"owner": "teammate", "stage": "prod"}, [])  # after the page was shown
+    csrf = b.csrf("/models/m")
+    reply, _ = b.post("/models/m/versions/0.1.0/tags", {"tags": "stage=dev\nmine=1", "shown": shown}, csrf=csrf)
+    assert reply.status == 303
+    assert reg.version("m", "0.1.0").tags == {"owner": "teammate", "stage": "prod", "mine": "1"}
+    reply, _ = b.post("/models/m/versions/0.1.0/tags", {"tags": "mine=1", "shown": shown}, csrf=csrf)
+    assert reg.version("m", "0.1.0").tags == {"owner": "teammate", "mine": "1"}  # removed what the page showed

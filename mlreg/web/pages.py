@@ -6,6 +6,7 @@ wrong. Each action is one ``Registry`` call; no rule is decided here."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import threading
 from typing import Any, Callable
@@ -149,7 +150,7 @@ class Pages:
         return self._page(c, "models.html", title="Models", rows=rows, q=q, problems=problems)
 
     def model_page(self, c: _Context, folder: str, *, status: int = 200, error: str | None = None,
-                   readme_draft: str | None = None) -> Reply:
+                   readme_draft: str | None = None, readme_expect: str | None = None) -> Reply:
         from ..readme import sha256
 
         reg = self.registry
@@ -160,12 +161,17 @@ class Pages:
         if tab not in ("versions", "readme", "history"):
             tab = "versions"
         readme = reg.readme(folder)
+        # A save that lost to a teammate's: their text is shown, and the form still names
+        # the README the editor began from, so Save conflicts again; replacing theirs is
+        # its own button.
+        theirs = readme if readme_expect is not None and readme_expect != sha256(readme) else None
         history = list(reversed(reg.history(folder))) if tab == "history" else []
         draft = readme if readme_draft is None else readme_draft
         return self._page(
             c, "model.html", status=status, title=record.name, model=record, info=overview.info,
             versions=list(reversed(overview.versions)), invocation=overview.invocation, tab=tab, error=error,
             readme_html=render_markdown(readme), readme_text=draft, readme_sha256=sha256(readme),
+            readme_expect=readme_expect or sha256(readme), theirs=theirs,
             editing=c.query.get("edit") == "readme" or readme_draft is not None, history=history,
             chart=metric_chart(overview.versions, c.query.get("metric")),
             preview_html=render_markdown(readme_draft) if readme_draft is not None else None)
@@ -180,7 +186,8 @@ class Pages:
         log = log_entries(reg.logs(folder, v.version))
         return self._page(c, "version.html", status=status, title=f"{model.name} {v.version}", model=model, v=v,
                           signature=signature(v.signature), log=log, error=error,
-                          tags_text="\n".join(f"{k}={t}" for k, t in sorted(v.tags.items())))
+                          tags_text="\n".join(f"{k}={t}" for k, t in sorted(v.tags.items())),
+                          tags_shown=json.dumps(v.tags, sort_keys=True))
 
     def confirm_delete(self, c: _Context, folder: str, ref: str, error: str | None = None) -> Reply:
         model = self.registry.model(folder).record
@@ -266,8 +273,11 @@ class Pages:
         try:
             wanted = fields.tags([line.strip() for line in form.get("tags", "").splitlines() if line.strip()],
                                  flag="tag")
-            removed = [k for k in current.tags if k not in wanted]
-            changed = {k: t for k, t in wanted.items() if current.tags.get(k) != t}
+            # What the visitor changed on the page, not the difference to now: a tag a
+            # teammate added (or changed) after the page was shown stays theirs.
+            shown = _shown_tags(form.get("shown"), current.tags)
+            removed = [k for k in shown if k not in wanted and k in current.tags]
+            changed = {k: t for k, t in wanted.items() if shown.get(k) != t and current.tags.get(k) != t}
             if changed or removed:
                 self.registry.tag(folder, ref, changed, removed)
         except (UsageError, Conflict, MlregError) as e:
@@ -281,8 +291,12 @@ class Pages:
             self.registry.set_readme(folder, text, expect_sha256=form.get("expect_sha256") or None)
         except (Conflict, UsageError) as e:
             c.query["tab"] = "readme"
-            raise Page(self.model_page(c, folder, status=HTTP_OF_EXIT.get(e.exit_code, 400), error=str(e),
-                                       readme_draft=text)) from None
+            message = str(e)
+            if isinstance(e, Conflict):
+                message = ("The README was changed by someone else while you were editing it; nothing was saved. "
+                           "Their text is below: merge it into yours and save, or replace theirs with yours.")
+            raise Page(self.model_page(c, folder, status=HTTP_OF_EXIT.get(e.exit_code, 400), error=message,
+                                       readme_draft=text, readme_expect=form.get("expect_sha256") or None)) from None
         return self._flash_and_see(c, f"/models/{quote(folder)}?tab=readme", "README saved.")
 
     def preview(self, c: _Context, folder: str, form: dict[str, str]) -> Reply:
@@ -290,7 +304,7 @@ class Pages:
         if c.request.headers.get("x-requested-with") == "mlreg":  # the page's script: the fragment alone
             return Reply(200, render_markdown(text).encode("utf-8"), "text/html; charset=utf-8", SECURITY_HEADERS)
         c.query["tab"] = "readme"
-        return self.model_page(c, folder, readme_draft=text)
+        return self.model_page(c, folder, readme_draft=text, readme_expect=form.get("expect_sha256") or None)
 
     def delete(self, c: _Context, folder: str, ref: str, form: dict[str, str]) -> Reply:
         try:
@@ -375,6 +389,22 @@ def _page_of_action(path: str) -> str:
             return path
         return "/" + "/".join(parts[:4])
     return "/" + "/".join(parts[:2])
+
+
+def _shown_tags(text: str | None, fallback: dict[str, str]) -> dict[str, str]:
+    """The tags a form showed (its ``shown`` field, JSON); a form without it (an older
+    page) showed what is there now."""
+    import json
+
+    if not text:
+        return dict(fallback)
+    try:
+        shown = json.loads(text)
+    except ValueError:
+        raise UsageError("the form's list of shown tags is not valid; reload the page") from None
+    if not isinstance(shown, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in shown.items()):
+        raise UsageError("the form's list of shown tags is not valid; reload the page")
+    return shown
 
 
 def _form(body: bytes | None) -> dict[str, str]:
