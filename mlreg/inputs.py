@@ -94,6 +94,22 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_number_or_missing(value: Any) -> bool:
+    """A number, or ``null``: JSON has no NaN, so null is a missing value (NaN) in a
+    numeric row; a model that cannot take NaN says so itself."""
+    return value is None or _is_number(value)
+
+
+def as_frame(X: Any, names: list[str]) -> Any:
+    """Numeric rows as a pandas DataFrame with the model's feature names, for a model
+    that selects its columns by name (a ColumnTransformer); None without pandas."""
+    try:
+        import pandas
+    except ImportError:
+        return None
+    return pandas.DataFrame(X, columns=names)
+
+
 def to_model_input(payload: Any, model: Any) -> Any:
     """Convert a predict payload for ``model``.
 
@@ -121,11 +137,11 @@ def to_model_input(payload: Any, model: Any) -> Any:
     if expected is not None and width != int(expected):
         raise BadInput(f"the model expects {int(expected)} features, got {width}")
     values = [v for row in rows for v in row]
-    if all(_is_number(v) for v in values):
+    if all(_is_number_or_missing(v) for v in values):
         try:
             import numpy
         except ImportError:  # a custom model in an environment without numpy
-            return [[float(v) for v in row] for row in rows]
+            return [[float("nan") if v is None else float(v) for v in row] for row in rows]
         return numpy.asarray(rows, dtype=float)
     if names is not None:
         return _named_rows([dict(zip(names, row)) for row in rows], names)
@@ -139,21 +155,31 @@ def _named_rows(rows: list[dict], names: list[str] | None) -> Any:
         raise BadInput("rows keyed by feature name need a model that records its feature names; send lists of values")
     known = set(names)
     for i, row in enumerate(rows):
+        # The unknown name first: a misspelt key is the cause, the "missing" one its effect.
+        unknown = [str(k) for k in row if k not in known]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], [n for n in names if n not in row] or names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise BadInput(f"row {i} has feature(s) the model does not know: {', '.join(unknown)}{hint}; "
+                           f"it expects {', '.join(names)}")
         missing = [n for n in names if n not in row]
         if missing:
             raise BadInput(f"row {i} lacks feature(s) {', '.join(missing)}; the model expects {', '.join(names)}")
-        unknown = [str(k) for k in row if k not in known]
-        if unknown:
-            raise BadInput(f"row {i} has feature(s) the model does not know: {', '.join(unknown)}; "
-                           f"it expects {', '.join(names)}")
     ordered = [[row[n] for n in names] for row in rows]
+    numeric = all(_is_number_or_missing(v) for row in ordered for v in row)
     try:
         import pandas
     except ImportError:
         pandas = None
     if pandas is not None:
+        if numeric:  # null as NaN in a float column, whatever else the column holds
+            import numpy
+
+            return pandas.DataFrame(numpy.asarray(ordered, dtype=float), columns=names)
         return pandas.DataFrame(ordered, columns=names)
-    if all(_is_number(v) for row in ordered for v in row):
+    if numeric:
         import numpy
 
         return numpy.asarray(ordered, dtype=float)

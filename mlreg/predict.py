@@ -14,7 +14,7 @@ import warnings
 from typing import Any, BinaryIO
 
 from .errors import BadInput, IntegrityError, PredictFailed, UsageError
-from .inputs import to_model_input
+from .inputs import as_frame, feature_names, to_model_input
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform", "score_samples")
 CHUNK = 1 << 20
@@ -104,7 +104,20 @@ def call(model: Any, payload: Any, method: str = "predict") -> list:
             if getattr(model, "feature_names_in_", None) is not None and not hasattr(X, "columns"):
                 # The columns were put in the model's order by name (inputs._named_rows).
                 warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            result = function(X)
+            try:
+                result = function(X)
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                # List rows for a model that selects its columns by name (a ColumnTransformer
+                # given ["petal_width", ...]): the same rows, as a table in the recorded order.
+                names = feature_names(model)
+                frame = as_frame(X, names) if names is not None and not hasattr(X, "columns") and \
+                    getattr(X, "ndim", 0) == 2 else None
+                if frame is None:
+                    raise
+                try:
+                    result = function(frame)
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    raise e from None
     except (ValueError, TypeError) as e:
         raise BadInput(f"the model refused the input: {' '.join(str(e).split())}") from None
     except Exception as e:

@@ -236,3 +236,65 @@ def test_predict_through_the_console_script_exits_fast_but_whole(iris_reg, sh):
     assert r.exit_code == 2 and r.stdout == "" and "features" in r.stderr
     r = sh("predict", "iris-classifier", "--version", "9.9.9", "--input", json.dumps(ROWS))
     assert r.exit_code == 3
+
+
+@pytest.fixture
+def named_iris():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    return X, y
+
+
+def test_list_rows_for_a_pipeline_that_selects_columns_by_name(reg, tmp_path, named_iris, cli):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = named_iris
+    pipe = make_pipeline(ColumnTransformer([("s", StandardScaler(), ["petal_length", "petal_width"])]),
+                         LogisticRegression(max_iter=500)).fit(X, y)
+    path = tmp_path / "pipe.joblib"
+    joblib.dump(pipe, path)
+    reg.deploy(path, "p")
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    want = pipe.predict(X.iloc[[0, 149]]).tolist()
+    assert reg.predict("p", rows)["predictions"] == want
+    r = cli("predict", "p", "--input", json.dumps(rows))
+    assert r.exit_code == 0 and json.loads(r.stdout)["predictions"] == want
+    from mlreg.server import ModelService
+
+    status, answer = ModelService(reg).handle("POST", "/v1/models/p/predict", json.dumps({"inputs": rows}).encode())
+    assert status == 200 and answer["predictions"] == want
+
+
+def test_a_misspelt_feature_names_the_unknown_key_and_the_closest(reg, tmp_path, named_iris, cli):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = named_iris
+    path = tmp_path / "lr.joblib"
+    joblib.dump(LogisticRegression(max_iter=500).fit(X, y), path)
+    reg.deploy(path, "n")
+    row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_wdth": 0.2}
+    r = cli("predict", "n", "--input", json.dumps([row]))
+    assert r.exit_code == 2 and "petal_wdth" in r.stderr and "did you mean petal_width" in r.stderr, r.stderr
+
+
+def test_null_is_a_missing_value_for_models_that_take_nan(reg, tmp_path, named_iris, cli):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = named_iris
+    hgb = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X.to_numpy(), y)
+    joblib.dump(hgb, tmp_path / "hgb.joblib")
+    reg.deploy(tmp_path / "hgb.joblib", "h")
+    want = hgb.predict(np.array([[5.1, np.nan, 1.4, 0.2]])).tolist()
+    r = cli("predict", "h", "--input", "[[5.1, null, 1.4, 0.2]]")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["predictions"] == want
+    joblib.dump(LogisticRegression(max_iter=500).fit(X.to_numpy(), y), tmp_path / "lr.joblib")
+    reg.deploy(tmp_path / "lr.joblib", "l")
+    r = cli("predict", "l", "--input", "[[5.1, null, 1.4, 0.2]]")
+    assert r.exit_code == 2 and "NaN" in r.stderr  # the model says it takes no missing values
