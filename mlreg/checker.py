@@ -143,6 +143,26 @@ def _recording_globals() -> set[str]:
     return named
 
 
+# How the files joblib.load reads begin: a pickle (protocol 2 and up, or 0 and 1's
+# first opcodes), or joblib's compressed forms (zlib, gzip, bz2, xz, lzma, lz4).
+_PICKLE_STARTS = (b"\x80", b"(", b"c", b"]", b"}", b")", b"N", b"I", b"F", b"S", b"V", b"K", b"J", b"U", b"X")
+_COMPRESSED_STARTS = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x5d\x00\x00", b"\x04\x22\x4d\x18")
+
+
+def _not_a_pickle(artifact: str) -> str:
+    """``: it is not a joblib or pickle file (it begins with ...)`` when its first bytes say
+    so, else nothing: the loader's own error is the better clue."""
+    try:
+        with open(artifact, "rb") as f:
+            start = f.read(16)
+    except OSError:
+        return ""
+    if start.startswith(_PICKLE_STARTS + _COMPRESSED_STARTS):
+        return ""
+    return (f": it is not a joblib or pickle file (it begins with {start!r}); deploy the file joblib.dump "
+            "or pickle.dump wrote")
+
+
 def check(artifact: str, sample_input: Any, code: str | None = None) -> dict[str, Any]:
     steps: list[tuple[str, str]] = []
     answer: dict[str, Any] = {"ok": False, "steps": steps}
@@ -165,7 +185,7 @@ def check(artifact: str, sample_input: Any, code: str | None = None) -> dict[str
         answer.update(reason=f"the artifact could not be loaded: {_missing_code(e, code)}", error=_error(e))
         return answer
     except Exception as e:
-        answer.update(reason="the artifact could not be loaded", error=_error(e))
+        answer.update(reason=f"the artifact could not be loaded{_not_a_pickle(artifact)}", error=_error(e))
         return answer
     answer["framework"] = framework = detect_framework(model)
     answer["type"] = detect_type(model, framework)

@@ -112,16 +112,18 @@ class Repository:
         try:
             self.check_format()
         except (FileNotFoundError, NotADirectoryError):
+            # Suggest `mlreg init PATH` only where init would succeed: a missing or empty folder.
             if not self.storage.exists(""):
-                where = "no registry"
+                where, fix = "no registry", f"create one with `mlreg init {self.path}` or name another"
             elif self._is_file():
-                where = "a file, not a registry folder,"
+                where, fix = "a file, not a registry folder,", "name a registry folder"
+            elif [n for n in self.storage.children("") if not n.startswith(".")]:
+                where, fix = ("not an mlreg registry (a folder of other files, without mlreg.toml)",
+                              "name the registry's folder, or a new one,")
             else:
-                where = "not an mlreg registry (no mlreg.toml)"
-            raise RegistryNotFound(
-                f"{where} at {self.path}; create one with `mlreg init {self.path}` or name another "
-                "with --registry / MLREG_REGISTRY"
-            ) from None
+                where = "not an mlreg registry yet (an empty folder)"
+                fix = f"create one with `mlreg init {self.path}` or name another"
+            raise RegistryNotFound(f"{where} at {self.path}; {fix} with --registry / MLREG_REGISTRY") from None
 
     def _is_file(self) -> bool:
         return os.path.isfile(self.path) if hasattr(self.storage, "root") else False

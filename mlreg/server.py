@@ -77,6 +77,20 @@ def _expect(data: dict[str, Any], key: str) -> str | None:
     return value
 
 
+def for_http(message: str, path: str) -> str:
+    """An error's words for an HTTP client: the CLI's hints (`mlreg models`) become
+    the routes that answer the same question."""
+    if "`mlreg " not in message:
+        return message
+    import re
+
+    parts = urlsplit(path).path.strip("/").split("/")
+    model = parts[2] if len(parts) > 2 and parts[:2] == ["v1", "models"] else "{name}"
+    message = message.replace("see `mlreg models`", "see GET /v1/models")
+    message = re.sub(r"see `mlreg versions [^`]*`", f"see GET /v1/models/{model}/versions", message)
+    return re.sub(r"[;(]?\s*(?:see |run |use )?`mlreg [^`]*`\)?", "", message)
+
+
 class ModelService:
     """The API without sockets: ``handle(method, path, body)`` -> (status, JSON value)."""
 
@@ -145,7 +159,7 @@ class ModelService:
         except HTTPError as e:
             return e.status, {"error": redact(str(e))}, (("Allow", e.allow),) if e.allow else ()
         except MlregError as e:
-            return HTTP_OF_EXIT.get(e.exit_code, 500), {"error": redact(str(e))}, ()
+            return HTTP_OF_EXIT.get(e.exit_code, 500), {"error": redact(for_http(str(e), request.path))}, ()
         except Exception as e:  # one request's failure must not take the server down
             return 500, {"error": redact(f"unexpected error: {type(e).__name__}: {e}")}, ()
 

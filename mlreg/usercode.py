@@ -48,9 +48,30 @@ def check_sources(sources: list[str]) -> list[str]:
             raise BadInput(f"--code {source} is neither a .py file nor a package folder")
         if name in seen:
             raise BadInput(f"--code {source}: another --code is also called {name!r}")
+        if os.path.isdir(source):
+            _check_links(source)
         seen.add(name)
         found.append(source)
     return found
+
+
+def _check_links(root: str) -> None:
+    """Raises BadInput for a link in the package folder ``root`` that leaves it, or
+    that is a folder (which can loop): the copy follows links, so it must end."""
+    top = os.path.realpath(root)
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _SKIPPED]
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                continue
+            target = os.path.realpath(path)
+            if os.path.isdir(target):
+                raise BadInput(f"--code {root}: {os.path.relpath(path, root)} is a link to a folder; "
+                               "copy the folder in, or leave the link out")
+            if not (target.startswith(top + os.sep) and os.path.exists(target)):
+                raise BadInput(f"--code {root}: {os.path.relpath(path, root)} is a link that leads outside "
+                               "the folder (or nowhere); copy the file in, or leave the link out")
 
 
 def copy_code(sources: list[str], target: str) -> str:

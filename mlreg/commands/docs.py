@@ -85,7 +85,10 @@ def readme_edit(
         edited = f.read()
     if edited == current:
         os.unlink(path)
-        render.err("README unchanged." if code == 0 else f"the editor exited with {code}; README unchanged.")
+        if code != 0:  # as git commit does: a script must not carry on as if the edit happened
+            render.err(f"mlreg: error: the editor exited with {code}; the README was not changed")
+            raise typer.Exit(1)
+        render.err("README unchanged.")
         return
     if code != 0:
         render.err(f"mlreg: error: the editor exited with {code}; the README was not changed; your text is kept in {path}")

@@ -63,14 +63,15 @@ def doctor(
 @command()
 @funnel
 def verify(
-    target: Annotated[Optional[str], typer.Argument(metavar="[NAME[@VERSION]]", help="A model, or one version of it (NAME@VERSION or NAME@ID); default: every version.")] = None,
+    target: Annotated[Optional[str], typer.Argument(metavar="[NAME[@VERSION]]", help="A model, or one version of it (NAME@VERSION, NAME@ID, or a reference: NAME@@ALIAS, NAME@@primary); default: every version.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Rehash artifacts against the sha256 and size recorded at deploy (nothing is unpickled); exit 7 on a mismatch.
 
     Example: mlreg verify "Iris Classifier@0.2.0"
     """
-    name, _, version = (target or "").rpartition("@") if target and "@" in target else (target, "", None)
+    # A name holds no "@": what follows the first is the version, ID or @reference.
+    name, _, version = target.partition("@") if target and "@" in target else (target, "", None)
     results = registry().verify(name or None, version or None)
     if as_json:
         render.emit_json([r.to_json() for r in results])
