@@ -44,8 +44,8 @@ _mlreg_words() {
         'readme check') REPLY='--help --json' ;;
         'readme edit') REPLY='--help --file' ;;
         'readme show') REPLY='--help --json' ;;
-        'serve') REPLY='--help --access-log --no-access-log --read-only --host --port --max-body --timeout --max-connections --token' ;;
-        'show') REPLY='--help --json' ;;
+        'serve') REPLY='--help --access-log --no-access-log --read-only --host --port --max-body --timeout --max-connections --max-per-client --token --allow-host' ;;
+        'show') REPLY='--help --json --server' ;;
         'status') REPLY='--help --json' ;;
         'tag') REPLY='--help --json --remove' ;;
         'templates') REPLY='--help --json' ;;
@@ -98,7 +98,10 @@ _mlreg_valued() {
         'serve|--max-body') REPLY='none' ;;
         'serve|--timeout') REPLY='none' ;;
         'serve|--max-connections') REPLY='none' ;;
+        'serve|--max-per-client') REPLY='none' ;;
         'serve|--token') REPLY='none' ;;
+        'serve|--allow-host') REPLY='none' ;;
+        'show|--server') REPLY='none' ;;
         'tag|--remove') REPLY='tag-key' ;;
         'versions|--status') REPLY='status' ;;
         'versions|--tag') REPLY='tag' ;;
@@ -114,7 +117,7 @@ _mlreg_arg() {
         'alias rm|2') REPLY='alias' ;;
         'alias set|1') REPLY='model' ;;
         'alias set|2') REPLY='alias' ;;
-        'alias set|3') REPLY='version' ;;
+        'alias set|3') REPLY='active' ;;
         'completion|1') REPLY='shell' ;;
         'delete|1') REPLY='model' ;;
         'delete|2') REPLY='version' ;;
@@ -170,10 +173,10 @@ _mlreg_registry() {
     fi
 }
 
-# The folder name a typed model name means (quotes dropped, case folded, each
+# The folder name a typed model name means (quotes and backslashes dropped, case folded, each
 # run of spaces as one '-'), as mlreg matches names.
 _mlreg_folder() {
-    REPLY=${1//[\"\']/}; REPLY=${REPLY,,}
+    REPLY=${1//[\"\'\\]/}; REPLY=${REPLY,,}
     while [[ $REPLY == *'  '* ]]; do REPLY=${REPLY//  / }; done
     REPLY=${REPLY// /-}
 }

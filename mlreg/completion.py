@@ -38,6 +38,7 @@ KINDS = {
     ("", "expect_primary"): "active",
     ("promote", "ref"): "active",
     ("predict", "version"): "active",
+    ("alias set", "ref"): "active",
     ("completion", "shell"): "shell",
     ("", "alias"): "alias",
     ("", "expect"): "version",
@@ -225,10 +226,10 @@ _mlreg_registry() {
     fi
 }
 
-# The folder name a typed model name means (quotes dropped, case folded, each
+# The folder name a typed model name means (quotes and backslashes dropped, case folded, each
 # run of spaces as one '-'), as mlreg matches names.
 _mlreg_folder() {
-    REPLY=${1//[\"\']/}; REPLY=${REPLY,,}
+    REPLY=${1//[\"\'\\]/}; REPLY=${REPLY,,}
     while [[ $REPLY == *'  '* ]]; do REPLY=${REPLY//  / }; done
     REPLY=${REPLY// /-}
 }
@@ -358,7 +359,7 @@ _mlreg_candidates() {
             # Typed capitals and spaces match folder names, as mlreg matches names.
             matcher=(-M 'm:{[:upper:]}={[:lower:]} m:{ }={-}') ;;
         version|active)
-            folder=${(L)${model//[\"\']/}}; folder=${${(j: :)${(s: :)folder}}// /-}
+            folder=${(L)${model//[\"\'\\]/}}; folder=${${(j: :)${(s: :)folder}}// /-}
             files=("$reg/@MODELS@/$folder/@VERSIONS@"/*/@VERSION_FILE@(N))
             if [[ $kind == active ]] && (( $#files )); then
                 files=(${(0)"$(grep -lZ '^status = "active"$' $files 2>/dev/null)"})
@@ -370,10 +371,10 @@ _mlreg_candidates() {
                 [[ -f $reg/@MODELS@/$folder/@MODEL_FILE@ ]] && found+=(${(f)"$(sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' $reg/@MODELS@/$folder/@MODEL_FILE@ 2>/dev/null | sed 's/^/@/')"})
             fi ;;
         alias)
-            folder=${(L)${model//[\"\']/}}; folder=${${(j: :)${(s: :)folder}}// /-}
+            folder=${(L)${model//[\"\'\\]/}}; folder=${${(j: :)${(s: :)folder}}// /-}
             [[ -f $reg/@MODELS@/$folder/@MODEL_FILE@ ]] && found=(${(f)"$(sed -n '/^\[aliases\]$/,/^\[/s/^\([a-z][a-z0-9_-]*\) = .*/\1/p' $reg/@MODELS@/$folder/@MODEL_FILE@ 2>/dev/null)"}) ;;
         tag|tag-key)
-            folder=${(L)${model//[\"\']/}}; folder=${${(j: :)${(s: :)folder}}// /-}
+            folder=${(L)${model//[\"\'\\]/}}; folder=${${(j: :)${(s: :)folder}}// /-}
             files=("$reg/@MODELS@/$folder/@VERSIONS@"/*/@VERSION_FILE@(N))
             (( $#files )) && found=(${(f)"$(sed -n '/^\[tags\]$/,/^\[/s/^"\{0,1\}\([A-Za-z0-9_.-]*\)"\{0,1\} = .*/\1/p' $files 2>/dev/null | sort -u)"})
             if [[ $kind == tag ]]; then found=(${^found}=); suffix=(-S ''); fi ;;

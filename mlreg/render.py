@@ -66,12 +66,17 @@ STATUS_STYLES = {"Active": "green", "Deployment Failed": "red", "Deploying": "ye
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None,
-          no_wrap: Sequence[str] = (), status: str | None = None) -> None:
+          no_wrap: Sequence[str] = (), status: str | None = None, words: Sequence[str] = (),
+          optional: Sequence[str] = (), shorter: dict[str, Any] | None = None) -> None:
     """A table: rich on a terminal, aligned plain columns with a header when piped.
 
     Columns named in ``no_wrap`` (versions, IDs, dates, statuses) are never
     broken across lines, whatever the terminal's width; the free-text columns
-    wrap instead. The ``status`` column is coloured by status.
+    wrap instead, and those in ``words`` (aliases, tags) only between their
+    words, each kept whole. On a terminal too narrow for every column, the
+    ``optional`` ones are left out first, in that order, then the columns of
+    ``shorter`` (name -> a function of a cell) are shortened. The ``status``
+    column is coloured by status.
     """
     cells = [[clean(c) for c in row] for row in rows]
     if is_terminal():
@@ -79,11 +84,29 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
         from rich.markup import escape
         from rich.table import Table
 
+        console = Console()
+        shown = list(range(len(columns)))
+
+        def natural() -> int:  # each column's widest cell (a word, for ``words``), and a space between
+            return sum(max([len(columns[i])] + [len(w) if columns[i] in words else len(r[i])
+                                                for r in cells for w in (r[i].split() or [""])]) + 1 for i in shown)
+
+        for name in optional:
+            if natural() > console.width and name in columns:
+                shown.remove(list(columns).index(name))
+        for name, shorten in (shorter or {}).items():
+            if natural() > console.width and name in columns:
+                at = list(columns).index(name)
+                cells = [[shorten(c) if i == at else c for i, c in enumerate(row)] for row in cells]
+        columns = [columns[i] for i in shown]
+        cells = [[row[i] for i in shown] for row in cells]
         t = Table(title=escape(title) if title else None, header_style="bold", box=None, pad_edge=False,
                   collapse_padding=True)
-        for c in columns:
+        for i, c in enumerate(columns):
             fixed = c in no_wrap or c == status
-            t.add_column(c, no_wrap=fixed)
+            longest = max([len(w) for row in cells for w in row[i].split()] + [len(c)]) if c in words else None
+            t.add_column(c, no_wrap=fixed, min_width=min(longest, 32) if longest else None,
+                         overflow="fold" if c in words else "ellipsis")
         at = list(columns).index(status) if status in columns else -1
         for row in cells:
             styled = [escape(c) for c in row]
@@ -92,7 +115,7 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
                 if colour:
                     styled[at] = f"[{colour}]{styled[at]}[/{colour}]"
             t.add_row(*styled)
-        Console().print(t)
+        console.print(t)
         return
     if title:
         out(title)

@@ -306,3 +306,15 @@ def test_fish_completes_aliases_and_tag_keys(tmp_path):
     got = [set(block.split()) for block in out.split("---")[:-1]]
     assert got == [IRIS_VERSIONS | _iris_ids() | REFS | ALIASES, {"champion", "staging"},
                    {"dataset=", "team.owner="}, {"dataset", "team.owner"}]
+
+
+def test_bash_takes_backslash_escaped_names_and_offers_only_active_versions_to_alias_set():
+    reg = f"--registry {EXAMPLE}"
+    got = _bash([
+        f"t mlreg {reg} show 'Iris\\ Cl'",
+        f"t mlreg {reg} status 'Iris\\ Classifier' ''",
+        f"t mlreg {reg} alias set iris-classifier champion ''",
+    ])
+    assert got[0] == {"iris-classifier"}
+    assert got[1] == IRIS_VERSIONS | _iris_ids() | REFS
+    assert got[2] == _active_iris() | REFS  # never a Deployment Failed version

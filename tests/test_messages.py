@@ -85,3 +85,18 @@ def test_a_wrong_bearer_token_is_called_wrong(reg, constant_path):
     status, answer = s.handle("PUT", "/v1/models/m/description", b'{"description": "x"}',
                               {"authorization": "Bearer wrong", "content-type": "application/json"})
     assert status == 403 and "wrong" in answer["error"]
+
+
+def test_versions_at_80_columns_keeps_aliases_and_tags_whole(reg, constant_path, monkeypatch, capsys):
+    from mlreg import render
+    from mlreg.commands.reading import _versions_table
+
+    for _ in range(3):
+        reg.deploy(constant_path, "m", tags={"dataset": "2026-11", "owner": "alice"})
+    reg.set_alias("m", "champion", "0.2.0")
+    monkeypatch.setattr(render, "is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "80")
+    _versions_table(reg.versions("m"))
+    out = capsys.readouterr().out
+    assert "@champion" in out and "dataset=2026-11" in out and "…" not in out, out
+    assert max(len(line) for line in out.splitlines()) <= 80

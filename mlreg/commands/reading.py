@@ -8,6 +8,7 @@ import typer
 
 from .. import render
 from ..metadata import VersionRecord
+from ..errors import UsageError
 from .base import (
     EXIT_STATUS,
     JsonFlag,
@@ -44,12 +45,24 @@ def models(as_json: JsonFlag = False) -> None:
 
 @command()
 @funnel
-def show(name: NameArg, as_json: JsonFlag = False) -> None:
+def show(
+    name: NameArg,
+    as_json: JsonFlag = False,
+    server: Annotated[Optional[str], typer.Option("--server", metavar="URL", envvar="MLREG_SERVER", show_envvar=False, help="The mlreg serve the cURL snippet calls (default $MLREG_SERVER, else http://127.0.0.1:8080).")] = None,
+) -> None:
     """Show a model's overview: description, Type, Framework, primary, versions and invocation code.
 
-    Example: mlreg show "Iris Classifier"
+    Example: mlreg show "Iris Classifier" --server https://models.example.com
     """
-    overview = registry().show(name)
+    url = None
+    if server:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(server.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(f"--server {server!r} is not a URL: give http://HOST:PORT or https://HOST")
+        url = server.strip().rstrip("/")
+    overview = registry().show(name, url=url)
     if as_json:
         render.emit_json(overview.to_json())
         return
@@ -96,7 +109,8 @@ def _versions_table(found: list[VersionRecord]) -> None:
         [[v.version, v.version_id, v.status_label, "*" if v.primary else "", " ".join("@" + a for a in v.aliases),
           render.when(v.deployed_at), render.size(v.size), v.framework,
           " ".join(f"{k}={t}" for k, t in sorted(v.tags.items()))] for v in found],
-        no_wrap=("VERSION", "ID", "PRIMARY", "DEPLOYED AT", "SIZE"), status="STATUS",
+        no_wrap=("VERSION", "ID", "PRIMARY", "DEPLOYED AT", "SIZE"), status="STATUS", words=("ALIASES", "TAGS"),
+        optional=("FRAMEWORK", "SIZE"), shorter={"DEPLOYED AT": lambda at: at[:10]},
     )
 
 
