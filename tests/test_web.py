@@ -309,3 +309,10 @@ def test_the_tag_editor_keeps_tags_a_teammate_added(reg):
     assert reg.version("m", "0.1.0").tags == {"owner": "teammate", "stage": "prod", "mine": "1"}
     reply, _ = b.post("/models/m/versions/0.1.0/tags", {"tags": "mine=1", "shown": shown}, csrf=csrf)
     assert reg.version("m", "0.1.0").tags == {"owner": "teammate", "mine": "1"}  # removed what the page showed
+
+
+def test_the_metric_chart_shows_its_values(reg):
+    html = Browser(ModelService(reg)).get("/models/m")[1]
+    svg = html[html.index("<svg"):html.index("</svg>")]
+    assert svg.count('class="value"') == 2 and ">0.9<" in svg and ">0.95<" in svg  # beside the points
+    assert 'class="axis"' in svg and 'class="tick"' in svg  # a value axis with its range

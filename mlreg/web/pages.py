@@ -461,11 +461,19 @@ def metric_chart(found: list[Any], chosen: str | None) -> dict[str, Any] | None:
     points = [(v.version, float(v.metrics[metric])) for v in active if metric in v.metrics]
     low, high = min(p[1] for p in points), max(p[1] for p in points)
     span = (high - low) or 1.0
-    width, height, pad = 600, 160, 24
-    step = (width - 2 * pad) / max(len(points) - 1, 1)
-    xy = [(pad + i * step, height - pad - (value - low) / span * (height - 2 * pad)) for i, (_, value) in
-          enumerate(points)]
-    return {"metric": metric, "keys": keys, "width": width, "height": height,
-            "line": " ".join(f"{x:.1f},{y:.1f}" for x, y in xy),
-            "points": [{"x": x, "y": y, "version": v, "value": value} for (x, y), (v, value) in zip(xy, points)],
-            "low": low, "high": high}
+    # A value axis at the left (its lowest and highest values), each point's value above it,
+    # each version below: readable without hovering.
+    width, height, left, right, top, bottom = 600, 180, 64, 24, 28, 156
+    step = (width - left - right) / max(len(points) - 1, 1)
+    xy = [(left + 8 + i * step if len(points) > 1 else (left + width - right) / 2,
+           bottom - (value - low) / span * (bottom - top)) for i, (_, value) in enumerate(points)]
+    return {"metric": metric, "keys": keys, "width": width, "height": height, "left": left, "top": top,
+            "bottom": bottom, "line": " ".join(f"{x:.1f},{y:.1f}" for x, y in xy),
+            "points": [{"x": x, "y": y, "version": v, "value": value, "label": _number(value)}
+                       for (x, y), (v, value) in zip(xy, points)],
+            "low": low, "high": high, "low_label": _number(low), "high_label": _number(high)}
+
+
+def _number(value: float) -> str:
+    """A metric as people read it on a chart: 4 significant digits."""
+    return f"{value:.4g}"
