@@ -52,17 +52,15 @@ def open_verified(path: str, size: int, sha256: str) -> BinaryIO:
         raise
 
 
-def load_verified(path: str, size: int, sha256: str, code_dir: str | None = None) -> Any:
-    """The model object, loaded with joblib after ``open_verified``, with the
-    version's (verified) code folder first on ``sys.path``.
+def load_verified(f: BinaryIO, path: str, code_dir: str | None = None) -> Any:
+    """The model object, loaded with joblib from ``f`` (opened by ``open_verified``,
+    closed here), with the version's (verified) code folder first on ``sys.path``.
 
     Raises:
-        IntegrityError: see ``open_verified``.
         PredictFailed: the artifact needs a module that cannot be imported here.
     """
     from .usercode import put_first
 
-    f = open_verified(path, size, sha256)
     import joblib
 
     put_first(code_dir)

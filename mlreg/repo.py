@@ -471,6 +471,32 @@ class Repository:
         except OSError as e:
             raise IntegrityError(f"artifact {self.where(key)} is {e.strerror}; refusing to load it") from None
 
+    def open_artifact(self, record: VersionRecord) -> tuple[BinaryIO, str]:
+        """A version's artifact, opened and verified (size and sha256), and where it was
+        read. On a remote store a cached copy that disagrees is fetched again (and the
+        cache mended); if the store's own copy disagrees, the error names its key.
+
+        Raises:
+            IntegrityError: the artifact is missing, unsafe or not what was deployed.
+        """
+        from .predict import open_verified
+
+        key = version_key(names.folder_of(record.model), versions.folder_for(record.version), record.artifact)
+        path = self.artifact_path(record)
+        try:
+            return open_verified(path, record.size, record.sha256), path
+        except IntegrityError:
+            if not self.storage.remote or path == self.where(key):
+                raise
+        fresh = self.artifact_path(record, cached=False)  # what the store holds now, cached by its digest
+        try:
+            f = open_verified(fresh, record.size, record.sha256)
+        except IntegrityError as e:
+            raise IntegrityError(str(e).replace(fresh, self.where(key)) + f" (the store's copy, read afresh; "
+                                 f"the cached copy {path} disagreed too)") from None
+        note(f"the cached copy {path} of {record.model} {record.version} was damaged; fetched it again")
+        return f, fresh
+
     def code_folder(self, record: VersionRecord, cached: bool = True) -> str | None:
         """A folder on this machine holding a version's own code (None without any);
         on a remote store from the per-user cache unless ``cached`` is False."""

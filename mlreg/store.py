@@ -312,7 +312,8 @@ class Registry(Lifecycle):
         from .predict import load_verified
 
         code_dir = verify(self.repo.code_path(record), record.code_sha256)
-        return load_verified(self.repo.artifact_path(record), record.size, record.sha256, code_dir)
+        f, path = self.repo.open_artifact(record)
+        return load_verified(f, path, code_dir)
 
     def load(self, name: str, version: str | None = None, expect_sha256: str | None = None) -> Any:
         """The verified model object of ``version`` (number or ID), else of the primary.

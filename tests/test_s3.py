@@ -127,16 +127,19 @@ def test_a_tampered_artifact_is_never_unpickled_also_through_the_cache(s3_regist
     assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
     predict = ["predict", "m", "--input", "[[1, 2]]"]
     assert _run(s3_registry, *predict).returncode == 0  # now cached, by sha256
-    cached = [os.path.join(d, f) for d, _, files in os.walk(tmp_path / "cache") for f in files]
+    cached = [os.path.join(d, f) for d, _, files in os.walk(tmp_path / "cache" / "mlreg" / "artifacts") for f in files]
     assert len(cached) == 1
-    with open(cached[0], "r+b") as f:  # a cached copy changed on this machine
+    with open(cached[0], "r+b") as f:  # a cached copy damaged on this machine: fetched again, and mended
         f.write(b"\x80\x04cos\nsystem\n")
     r = _run(s3_registry, *predict)
-    assert r.returncode == 7 and "sha256" in r.stderr
+    assert r.returncode == 0 and "was damaged; fetched it again" in r.stderr, r.stderr
+    assert _run(s3_registry, *predict).stderr == ""  # the cache holds the right bytes again
     os.unlink(cached[0])
     S3Storage(s3_registry).put("models/m/versions/0.1.0/model.joblib", b"\x80\x04cos\nsystem\n(S'true'\ntR.")
-    r = _run(s3_registry, *predict)  # the object in the bucket changed
+    r = _run(s3_registry, *predict)  # the object in the bucket changed: the error names its key
     assert r.returncode == 7 and "Traceback" not in r.stderr
+    assert f"{s3_registry}/models/m/versions/0.1.0/model.joblib" in r.stderr and str(tmp_path) not in r.stderr.split(
+        "(the store's")[0], r.stderr
     assert _run(s3_registry, "verify").returncode == 7
     assert _run(s3_registry, "doctor").returncode == 7
 
@@ -168,7 +171,7 @@ def test_serve_answers_from_the_bucket_through_the_cache(s3_registry, iris_model
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert any(files for _, _, files in os.walk(tmp_path / "cache"))  # loaded from the per-user cache
+    assert any(files for _, _, files in os.walk(tmp_path / "cache" / "mlreg" / "artifacts"))  # loaded from the per-user cache
 
 
 def test_credentials_and_region_from_the_shared_files(s3_env, s3_registry, tmp_path, constant_path):
