@@ -10,23 +10,27 @@ from urllib.parse import quote
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-def snippets(name: str, folder: str, registry: str | None, sample: Any, url: str = DEFAULT_URL) -> dict[str, str]:
-    """Ready-to-run code that calls the model's primary version.
+def snippets(name: str, folder: str, registry: str | None, sample: Any, url: str = DEFAULT_URL,
+             version_id: str | None = None) -> dict[str, str]:
+    """Ready-to-run code that calls the model's primary version (or, with ``version_id``,
+    that one version, by its ID).
 
     ``registry`` is named in the snippets only when it is not the default one; ``url``
     is where ``mlreg serve`` answers (the cURL line).
     """
     rows = json.dumps(sample)
     body = json.dumps({"inputs": sample})
-    cli = ["mlreg"] + (["--registry", registry] if registry else []) + ["predict", name, "--input", rows]
+    cli = (["mlreg"] + (["--registry", registry] if registry else []) + ["predict", name]
+           + (["--version", version_id] if version_id else []) + ["--input", rows])
     python = "\n".join([
         "import mlreg",
         f"reg = mlreg.Registry({registry!r})" if registry else "reg = mlreg.Registry()",
-        f"result = reg.predict({name!r}, {rows})",
+        f"result = reg.predict({name!r}, {rows}" + (f", version={version_id!r})" if version_id else ")"),
         'print(result["predictions"])',
     ])
+    route = f"versions/{version_id}" if version_id else f"models/{quote(folder, safe='')}"
     curl = (
-        f"curl -s -X POST {url}/v1/models/{quote(folder, safe='')}/predict "
+        f"curl -s -X POST {url}/v1/{route}/predict "
         f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
     )
     return {"cli": shlex.join(cli), "python": python, "curl": curl}

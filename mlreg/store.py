@@ -142,6 +142,21 @@ class Registry(Lifecycle):
             readme_intro=summary(self.repo.read_readme(record.folder) or ""),
         )
 
+    def version_invocation(self, name: str, ref: str, url: str | None = None) -> dict[str, str]:
+        """Code that calls one version by its ID: the CLI, the Python client and cURL
+        (``/v1/versions/{id}/predict`` at ``url``), with that version's sample input.
+
+        Raises:
+            ModelNotFound, VersionNotFound.
+        """
+        from .invocation import DEFAULT_URL, snippets
+
+        record = self.repo.load_model(name)
+        v = self.repo.version_of(record, ref)
+        registry = None if self.path == resolve_registry() else self.path
+        sample = self._sample_input(record, [v.replace(primary=True)])
+        return snippets(record.name, record.folder, registry, sample, url or DEFAULT_URL, version_id=v.version_id)
+
     def _sample_input(self, record: ModelRecord, all_versions: list[VersionRecord]) -> Any:
         """Rows for the invocation snippets: the primary's sample input, else the
         newest version's that has one, else zeros of the right width."""

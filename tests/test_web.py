@@ -316,3 +316,17 @@ def test_the_metric_chart_shows_its_values(reg):
     svg = html[html.index("<svg"):html.index("</svg>")]
     assert svg.count('class="value"') == 2 and ">0.9<" in svg and ">0.95<" in svg  # beside the points
     assert 'class="axis"' in svg and 'class="tick"' in svg  # a value axis with its range
+
+
+def test_a_version_page_offers_its_own_actions_and_call_snippets(reg):
+    b = Browser(ModelService(reg))
+    vid = reg.version("m", "0.1.0").version_id
+    html = b.get("/models/m/versions/0.1.0")[1]
+    assert f"/v1/versions/{vid}/predict" in html and f"--version {vid}" in html
+    assert "Promote to primary" in html and "Set alias" in html and "Delete…" in html
+    reply, _ = b.post("/models/m/promote", {"version": "0.1.0", "expect_primary": "0.2.0",
+                                            "back": "/models/m/versions/0.1.0"}, csrf=b.csrf("/models/m"))
+    assert reply.status == 303 and _location(reply) == "/models/m/versions/0.1.0"
+    assert reg.model("m").record.primary == "0.1.0"
+    failed = b.get("/models/m/versions/0.3.0")[1]
+    assert "/predict" not in failed and "Promote to primary" not in failed

@@ -184,8 +184,12 @@ class Pages:
         model = reg.model(folder).record
         v = reg.version(folder, ref)
         log = log_entries(reg.logs(folder, v.version))
+        host = c.request.headers.get("host") or "127.0.0.1:8080"
+        invocation = reg.version_invocation(folder, v.version_id, url=f"http://{host}") if v.status == "active" \
+            else None
         return self._page(c, "version.html", status=status, title=f"{model.name} {v.version}", model=model, v=v,
-                          signature=signature(v.signature), log=log, error=error,
+                          signature=signature(v.signature), log=log, error=error, invocation=invocation,
+                          back=f"/models/{quote(folder)}/versions/{quote(v.version, safe='')}",
                           tags_text="\n".join(f"{k}={t}" for k, t in sorted(v.tags.items())),
                           tags_shown=json.dumps(v.tags, sort_keys=True))
 
@@ -247,7 +251,7 @@ class Pages:
         except Conflict as e:
             raise Page(self.model_page(c, folder, status=409, error=f"{e} Reload to see the versions as they are now."
                                        if "primary" in str(e) else str(e))) from None
-        return self._flash_and_see(c, f"/models/{quote(folder)}",
+        return self._flash_and_see(c, _safe_next(form.get("back") or f"/models/{quote(folder)}"),
                                    f"{result.record.version} is now the primary (was {result.previous or 'none'}).")
 
     def set_alias(self, c: _Context, folder: str, form: dict[str, str]) -> Reply:
