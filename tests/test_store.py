@@ -123,7 +123,7 @@ def test_not_a_pickle_fails_cleanly(reg, tmp_path):
     junk.write_bytes(b"not a pickle at all")
     with pytest.raises(DeploymentFailed) as e:
         reg.deploy(junk, "junk")
-    assert e.value.record.reason == "the artifact could not be loaded"
+    assert e.value.record.reason.startswith("the artifact could not be loaded: it is not a joblib or pickle file")
 
 
 def test_deploy_in_memory_model(reg, iris):
