@@ -40,18 +40,21 @@ def _nothing_written(target):
     return not (target / "models").exists() or not any((target / "models").iterdir())
 
 
-def test_two_versions_sharing_an_id_publish_nothing(tmp_path, exported):
-    ids = {}
-
+def _with_ids(exported, path, new_id):
+    """The export with each version.toml's ID replaced by ``new_id(version_folder, id)``."""
     def change(m, data):
-        if m.name.endswith("version.toml"):
+        if m.name.endswith("/version.toml"):
             text = data.decode()
             vid = text.split('id = "')[1].split('"')[0]
-            ids.setdefault("first", vid)
-            data = text.replace(vid, ids["first"]).encode()
+            data = text.replace(f'id = "{vid}"', f'id = "{new_id(m.name.split("/")[3], vid)}"').encode()
         return [(m, data)]
 
-    evil = _rewrite(exported, tmp_path / "evil.tar", change)
+    return _rewrite(exported, path, change)
+
+
+def test_two_versions_sharing_an_id_publish_nothing(tmp_path, exported):
+    first = {}
+    evil = _with_ids(exported, tmp_path / "evil.tar", lambda v, vid: first.setdefault("id", vid))
     target = tmp_path / "target"
     p = run(target, "import", evil)
     assert p.returncode == 7 and "share the version ID" in p.stderr, p.stderr
@@ -60,14 +63,7 @@ def test_two_versions_sharing_an_id_publish_nothing(tmp_path, exported):
 
 @pytest.mark.parametrize("bad_id", ["ZZ TOP!", "ab/cd", "..", "abcdefgh1"])
 def test_ids_that_are_not_ids_are_refused(tmp_path, exported, bad_id):
-    def change(m, data):
-        if m.name.endswith("0.2.0/version.toml"):
-            text = data.decode()
-            vid = text.split('id = "')[1].split('"')[0]
-            data = text.replace(f'id = "{vid}"', f'id = "{bad_id}"').encode()
-        return [(m, data)]
-
-    evil = _rewrite(exported, tmp_path / "evil.tar", change)
+    evil = _with_ids(exported, tmp_path / "evil.tar", lambda v, vid: bad_id if v == "0.2.0" else vid)
     target = tmp_path / "target"
     p = run(target, "import", evil)
     assert p.returncode == 7 and "not one" in p.stderr, p.stderr
