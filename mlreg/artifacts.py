@@ -182,8 +182,11 @@ class Check:
         for reader in self._readers:
             reader.join(max(0.0, stop - time.monotonic()))
         self._kill_group()  # the helpers the model left behind, with the pipes they hold
-        for reader in self._readers:
+        for reader, pipe in zip(self._readers, (self._proc.stdout, self._proc.stderr)):
             reader.join(0.5)
+            if not reader.is_alive() and pipe is not None:  # a reader still in read() keeps its fd
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
     def result(self) -> CheckResult:
         import time

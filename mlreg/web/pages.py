@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .. import render
 from ..errors import Conflict, MlregError, NotFound, UsageError, redact
-from .http import HTTP_OF_EXIT, HTTPError, Reply, Request
+from .http import HTTP_OF_EXIT, HTTPError, Reply, Request, allow
 from ..store import Registry
 from .auth import SESSION_COOKIE, Denied, WritePolicy
 from .markdown import render_markdown
@@ -351,13 +351,9 @@ class _Context:
 
 def _allow(method: str, allowed: str) -> None:
     """As ``http.allow``, answered now: 204 to OPTIONS, else 405, each with ``Allow``."""
-    from .http import allow
-
     try:
         allow(method, allowed)
     except HTTPError as e:
-        import json
-
         headers = (("Allow", e.allow or allowed),)
         if e.status == 204:
             raise Page(Reply(204, b"", "text/plain", headers)) from None
@@ -398,8 +394,6 @@ def _page_of_action(path: str) -> str:
 def _shown_tags(text: str | None, fallback: dict[str, str]) -> dict[str, str]:
     """The tags a form showed (its ``shown`` field, JSON); a form without it (an older
     page) showed what is there now."""
-    import json
-
     if not text:
         return dict(fallback)
     try:
