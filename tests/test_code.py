@@ -298,3 +298,32 @@ def test_a_chatty_model_costs_the_deploy_no_memory(helper_project, tmp_path):
     assert usage.ru_maxrss < 200 * 1024, f"{usage.ru_maxrss} KiB"  # was over 900 MiB
     log = mlreg.Registry(registry).logs("m", "0.1.0")
     assert len(log) < 10 << 20
+
+
+def test_bytecode_planted_in_the_bucket_never_runs(project, tmp_path, s3_registry, monkeypatch):
+    """A key planted below a version's code/ in the bucket: a sourceless .pyc is an
+    unrecorded file (exit 7); one in __pycache__ is never read."""
+    import shutil
+
+    from mlreg.storage.s3 import S3Storage
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    assert _mlreg(s3_registry, "deploy", "pkg.joblib", "--name", "m", "--code", "featpkg",
+                  cwd=project).returncode == 0
+    evil = FEATURES + "\nimport os; open(os.path.join(os.environ['HOME'], 'PWNED'), 'w').close()\n"
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    store = S3Storage(s3_registry)
+    import sys as _sys
+
+    tag = _sys.implementation.cache_tag
+    store.put(f"models/m/versions/0.1.0/code/featpkg/__pycache__/__init__.{tag}.pyc", _compiled(evil, tmp_path))
+    out = _mlreg(s3_registry, "predict", "m", "--input", "[[21]]", cwd=tmp_path)
+    assert out.returncode == 0 and json.loads(out.stdout)["predictions"] == [42], out.stderr
+    store.put("models/m/versions/0.1.0/code/featpkg/extra.pyc", _compiled(evil, tmp_path))
+    shutil.rmtree(cache)
+    out = _mlreg(s3_registry, "predict", "m", "--input", "[[21]]", cwd=tmp_path)
+    assert out.returncode == 7 and "extra.pyc" in out.stderr, out.stderr
+    assert not (home / "PWNED").exists()
