@@ -41,12 +41,12 @@ __version__ = "0.1.0"
 # needs neither, which saves every deploy about 35 ms.
 _LAZY = {
     "HistoryEvent": "metadata", "ModelRecord": "metadata", "VersionRecord": "metadata",
-    "ModelInfo": "store", "ModelOverview": "store", "PromoteResult": "store", "Registry": "store",
+    "ModelInfo": "registry", "ModelOverview": "registry", "PromoteResult": "registry", "Registry": "registry",
 }
 
 if TYPE_CHECKING:
     from .metadata import HistoryEvent, ModelRecord, VersionRecord
-    from .store import ModelInfo, ModelOverview, PromoteResult, Registry
+    from .registry import ModelInfo, ModelOverview, PromoteResult, Registry
 
 
 def __getattr__(name: str) -> Any:

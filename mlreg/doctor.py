@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import versions
+from . import integrity, versions
 from .atomic import TEMP_MARKER
 from .errors import IntegrityError, InvalidVersion
 from .identity import same_process_alive
@@ -110,20 +110,6 @@ class Verified:
         from .views import verified
 
         return verified(self)
-
-
-def verify_artifact(repo: Repository, record: VersionRecord) -> str:
-    """'' when a version's artifact has its recorded size and sha256, and its code
-    (``deploy --code``) its recorded digest; else the problem."""
-    from .predict import open_verified
-    from .usercode import verify
-
-    try:
-        open_verified(repo.artifact_path(record, cached=False), record.size, record.sha256).close()
-        verify(repo.code_path(record, cached=False), record.code_sha256)
-    except IntegrityError as e:
-        return str(e)
-    return ""
 
 
 class Doctor:
@@ -349,7 +335,7 @@ class Doctor:
             self._leftover_outcome(folder, vfolder)
         if record.status != "deploying":
             self.report.artifacts += 1
-            problem = verify_artifact(self.repo, record)
+            problem = integrity.problem(self.repo, record)
             if problem:
                 self.report.add("artifact", self.repo.version_where(record, record.artifact), problem)
         self._id_of(model, vfolder, record)

@@ -1,5 +1,5 @@
 """The ``Registry`` methods of a model's lifecycle (SPEC §7): aliases, tags, delete,
-prune, diff, export and import. ``mlreg.store.Registry`` inherits them; each is a
+prune, diff, export and import. ``mlreg.registry.Registry`` inherits them; each is a
 few lines over an operation in ``mlreg.ops``."""
 
 from __future__ import annotations

@@ -242,10 +242,6 @@ class ModelRecord(Record):
         data["deleting"] = list(self.deleting) or None
         return {**self.extra, **data}
 
-    def aliases_of(self, version: str) -> list[str]:
-        """The aliases that name ``version``, sorted."""
-        return sorted(a for a, v in self.aliases.items() if _versions.same(v, version))
-
     def is_deleting(self, version: str) -> bool:
         return any(_versions.same(v, version) for v in self.deleting)
 

@@ -141,3 +141,14 @@ def plain(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+def classes_of(model: Any, method: str) -> list | None:
+    """The class order of ``method``'s columns, for methods that give one column a class."""
+    if method not in ("predict_proba", "predict_log_proba"):
+        return None  # (a binary decision_function gives one score a row, not one a class)
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        return None
+    found = plain(classes)
+    return found if isinstance(found, list) else None

@@ -16,6 +16,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 from . import names, versions
 from .checkpoints import checkpoint
 from .errors import (
+    Busy,
     FormatTooNew,
     IntegrityError,
     InvalidVersion,
@@ -54,9 +55,10 @@ from .metadata import (
     parse_toml,
 )
 from .atomic import UnsafeFile
-from .storage.base import CREATE, Object, Precondition, Storage, Update
+from .storage.base import CREATE, Object, Precondition, Storage, Update, cas_attempts
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+CAS_ATTEMPTS = 1000  # tries of one compare-and-swap of model.toml before giving up (exit 6)
 RETIRED = "deleted "  # an ID file's text once its version is deleted: "deleted folder/version"
 MAX_README_BYTES = 1 << 20
 MAX_HISTORY_BYTES = 256 << 20
@@ -622,7 +624,7 @@ class Repository:
         restores, and never invents one.
         """
         model_k, readme_k = model_key(folder, MODEL_FILE), model_key(folder, README_FILE)
-        while True:
+        for _ in cas_attempts(CAS_ATTEMPTS):
             seen_model = self.object(model_k, MAX_METADATA_BYTES, "metadata file")
             seen_readme = self.object(readme_k, MAX_README_BYTES, "README")
             model = None if seen_model is None else ModelRecord.from_toml(
@@ -660,6 +662,8 @@ class Repository:
             self.record(folder, change.events)
             mark(marks[1])
             return change.result
+        raise Busy(f"{self.where(model_k)}: other writers changed it {CAS_ATTEMPTS} times while this change "
+                   "was being made; nothing was changed; try again")
 
     def object(self, key: str, limit: int, what: str) -> Object | None:
         """``raw``, with the key's version token (for a compare-and-swap)."""

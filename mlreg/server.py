@@ -4,11 +4,11 @@ Why the standard library: it adds no dependency, each connection gets its own
 thread (so a slow client holds only its thread, and a socket timeout ends it),
 and a scikit-learn prediction holds the GIL for most of a request anyway, so
 an ASGI stack would add start-up cost and dependencies without more
-throughput. Loaded models are cached per version ID; each request re-reads
-the model's small ``model.toml`` (a cheap check), so a ``promote`` made by
-anyone is seen by the next request without a restart or a reload, and a
-deleted version answers 404 at once (its loaded model is dropped within
-``EVICT_EVERY`` seconds).
+throughput. Loaded models are kept per version ID by the registry's predictor
+(``mlreg.predictor``, as for the CLI and the Python client); each request
+re-reads the model's small ``model.toml`` (a cheap check), so a ``promote``
+made by anyone is seen by the next request without a restart or a reload, and
+a deleted version answers 404 at once.
 
 Routes (bodies and answers are the CLI's JSON)::
 
@@ -32,13 +32,11 @@ from typing import Any, Sequence
 from urllib.parse import unquote, urlsplit
 
 from .errors import BadInput, MlregError, PartlyUnreadable, redact
-from .store import Registry, classes_of
-from .views import prediction
+from .registry import Registry
 from .web.http import HTTP_OF_EXIT, HTTPError, Reply, Request, allow, parse_json
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
-EVICT_EVERY = 5.0  # seconds between looks for deleted versions among the loaded models
 
 
 def _json_body(body: bytes | None) -> dict[str, Any]:
@@ -101,49 +99,6 @@ class ModelService:
         self.policy = policy if policy is not None else WritePolicy(host)
         self.host = host
         self.pages: Any = None
-        self._models: dict[str, Any] = {}
-        self._loading: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-        self._swept = time.monotonic()
-
-    def evict_deleted(self) -> list[str]:
-        """Drop the loaded models of versions deleted since they were loaded (a
-        deleted version answers 404 at once, since every request reads its record;
-        this gives back the memory). Returns the version IDs dropped."""
-        from .errors import NotFound
-
-        dropped = []
-        for version_id in list(self._models):
-            try:
-                self.registry.version_by_id(version_id)
-            except NotFound:
-                dropped.append(version_id)
-                with self._guard:
-                    self._models.pop(version_id, None)
-                    self._loading.pop(version_id, None)
-            except MlregError:
-                continue  # unreadable now: its routes answer 500; keep what was verified
-        return dropped
-
-    def model_for(self, record: Any) -> Any:
-        """The loaded model of an Active version, verified and loaded once per version ID.
-
-        The trust file is read again for every request, also for a model loaded
-        before: a version taken out of it stops answering at once.
-        """
-        self.registry.check_trusted(record)
-        if self._models and time.monotonic() - self._swept > EVICT_EVERY:
-            self._swept = time.monotonic()
-            self.evict_deleted()
-        cached = self._models.get(record.version_id)
-        if cached is not None:
-            return cached
-        with self._guard:
-            lock = self._loading.setdefault(record.version_id, threading.Lock())
-        with lock:
-            if record.version_id not in self._models:
-                self._models[record.version_id] = self.registry.load_version(record)
-            return self._models[record.version_id]
 
     def handle(self, method: str, path: str, body: bytes | None,
                headers: dict[str, str] | None = None, local: str = "") -> tuple[int, Any]:
@@ -281,8 +236,6 @@ class ModelService:
     _allow = staticmethod(allow)
 
     def _predict(self, record: Any, body: bytes | None) -> dict[str, Any]:
-        from .predict import call
-
         if not body:
             raise BadInput('send a JSON body: {"inputs": [[...]]}')
         try:
@@ -292,8 +245,7 @@ class ModelService:
         method = payload.get("method", "predict") if isinstance(payload, dict) else "predict"
         if not isinstance(method, str):
             raise BadInput('"method" must be a string')
-        model = self.model_for(record)
-        return prediction(record, call(model, payload, method), classes_of(model, method))
+        return self.registry.predictor.predict(record, payload, method)
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -409,7 +361,7 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
                     self._send(status, payload)
                     return
             headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = service.respond(Request(self.command or "", self.path, body, headers, self.client_address[0],
+            reply = service.respond(Request(self.command or "", self.path, body, headers,
                                             self.connection.getsockname()[0]))
             self._send_reply(reply)
 

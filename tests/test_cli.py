@@ -242,12 +242,12 @@ def test_version_flag(cli):
 
 
 def test_unexpected_error_is_one_line_exit_1(cli, monkeypatch):
-    import mlreg.store
+    import mlreg.registry
 
     def boom(self, *args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(mlreg.store.Registry, "models", boom)
+    monkeypatch.setattr(mlreg.registry.Registry, "models", boom)
     r = cli("models")
     assert r.exit_code == 1
     assert r.stderr == "mlreg: unexpected error: RuntimeError: disk on fire (run with --debug for the traceback)\n"

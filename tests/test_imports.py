@@ -84,6 +84,6 @@ def test_the_check_child_imports_no_registry_code():
     assert eval(out) == ["mlreg", "mlreg.checker", "mlreg.errors"]
     import mlreg
 
-    assert mlreg.Registry.__module__ == "mlreg.store" and "Registry" in dir(mlreg)
+    assert mlreg.Registry.__module__ == "mlreg.registry" and "Registry" in dir(mlreg)
     with pytest.raises(AttributeError):
         mlreg.NoSuchThing

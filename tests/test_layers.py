@@ -16,9 +16,11 @@ LAYERS = {
                           "readme", "inputs", "usercode", "predict", "artifacts", "checker", "invocation"],
     "storage": ["storage", "storage.base", "storage.local", "storage.memory", "storage.s3"],
     "repository": ["repo"],
-    "operations": ["doctor", "ops", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer",
+    "operations": ["integrity", "ops", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer",
                    "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive"],
-    "facade": ["lifecycle", "store", "__init__"],
+    # doctor is detection plus calls into the operations: above them, never called by them
+    "upkeep": ["doctor"],
+    "facade": ["lifecycle", "registry", "predictor", "__init__"],
     "faces": ["web.http", "web.auth", "web.markdown", "server", "web", "web.pages", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
               "commands.changing", "commands.calling", "commands.moving", "commands.docs", "commands.upkeep", "commands.lifecycle", "cli", "__main__"],
 }

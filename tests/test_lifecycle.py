@@ -420,9 +420,9 @@ def test_serve_drops_the_model_of_a_deleted_version(tmp_path, constant_path):
     first = reg.version("m", "0.1.0")
     assert service.handle("POST", "/v1/models/m/versions/0.1.0/predict", b'{"inputs": [[1]]}')[0] == 200
     assert service.handle("POST", "/v1/models/m/versions/@latest/predict", b'{"inputs": [[1]]}')[0] == 200
-    assert set(service._models) == {first.version_id, kept.version_id}
+    assert reg.predictor.loaded == 2
     reg.delete("m", "0.1.0")
     status, answer = service.handle("POST", f"/v1/versions/{first.version_id}/predict", b'{"inputs": [[1]]}')
     assert status == 404, answer
-    assert service.evict_deleted() == [first.version_id]
-    assert set(service._models) == {kept.version_id}
+    assert reg.predictor.evict_deleted() == [first.version_id]
+    assert reg.predictor.loaded == 1

@@ -48,7 +48,7 @@ def test_allow_host_and_the_address_a_connection_arrived_at(reg):
     assert _api(s, "PUT", "/v1/models/m/description", BODY, {**bearer, "host": "models.internal:8080"})[0] == 200
     assert _api(s, "PUT", "/v1/models/m/description", BODY, {**bearer, "host": "other.internal:8080"})[0] == 403
     reply = s.respond(Request("PUT", "/v1/models/m/description", json.dumps(BODY).encode(),
-                              {**bearer, "host": "10.1.2.3:8080"}, "10.9.9.9", "10.1.2.3"))
+                              {**bearer, "host": "10.1.2.3:8080"}, "10.1.2.3"))
     assert reply.status == 200
     bound = ModelService(reg, WritePolicy("10.1.2.3", token="t"))
     assert _api(bound, "PUT", "/v1/models/m/description", BODY, {**bearer, "host": "10.1.2.3:8080"})[0] == 200

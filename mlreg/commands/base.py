@@ -16,7 +16,7 @@ import typer
 from .. import render
 from ..errors import MlregError, UsageError
 from ..metadata import VersionRecord
-from ..store import Registry
+from ..registry import Registry
 
 app = typer.Typer(
     name="mlreg",

@@ -10,7 +10,7 @@ import typer
 
 from .. import render
 from ..errors import DeploymentFailed
-from ..store import Registry
+from ..registry import Registry
 from ..views import deployed
 from .base import (
     JsonFlag,

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import render
-from ..errors import UsageError
+from ..errors import CheckNotPassed, UsageError
 from .base import (
     JsonFlag,
     NameArg,
@@ -132,9 +132,8 @@ def readme_check(name: NameArg, as_json: JsonFlag = False) -> None:
     elif not missing:
         render.out(f"README of {render.clean(model_name)}: no placeholders left.")
     if missing:
-        render.err(f"mlreg: README of {render.clean(model_name)} still has placeholders in: "
-                   + ", ".join(render.clean(m) for m in missing) + "; fill them with `mlreg readme edit`")
-        raise typer.Exit(8)
+        raise CheckNotPassed(f"README of {model_name} still has placeholders in: " + ", ".join(missing)
+                             + "; fill them with `mlreg readme edit`")
 
 
 @command()

@@ -227,7 +227,7 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
         VersionExists (exit 4, nothing written): a number present with other
             content, or an ID used by another version.
     """
-    from ..doctor import verify_artifact
+    from ..integrity import problem as integrity_problem
     from ..storage.local import LocalStorage
 
     scratch = tempfile.mkdtemp(prefix="mlreg-import-")
@@ -252,7 +252,7 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
         except MlregError as e:
             raise IntegrityError(f"{path}: {_inside(e, root, path)}; nothing was imported") from None
         for v in found:
-            if v.status != "deploying" and (problem := verify_artifact(staged, v)):
+            if v.status != "deploying" and (problem := integrity_problem(staged, v)):
                 raise IntegrityError(f"{path}: {v.model} {v.version}: {problem}; nothing was imported")
         history = _read_history(staged, folder, path)
         retired = _read_retired(staged, folder, path)

@@ -38,6 +38,21 @@ class Object(NamedTuple):
     token: str
 
 
+def cas_attempts(limit: int = 1000, first: float = 0.001, cap: float = 0.05) -> Iterator[int]:
+    """The retry policy of every compare-and-swap loop (``Storage.update`` and
+    ``Repository.update``): the first attempt at once, each later one after a
+    pause drawn at random below a bound that doubles from ``first`` seconds up to
+    ``cap`` ("full jitter": racers that lost together do not come back together),
+    ``limit`` attempts in all; the caller raises when they run out."""
+    import random
+    import time
+
+    for attempt in range(limit):
+        if attempt:
+            time.sleep(random.uniform(0, min(cap, first * (1 << min(attempt, 16)))))
+        yield attempt
+
+
 class Lease:
     """A held lease. A lock held by the process (a folder's ``flock``) is held for as
     long as the process lives; a lease that expires says so here once it may have."""
@@ -196,7 +211,7 @@ class Storage(abc.ABC):
         Raises:
             Precondition: still losing after ``attempts`` tries.
         """
-        for _ in range(attempts):
+        for _ in cas_attempts(attempts):
             try:
                 current: Object | None = self.get(key, limit)
             except FileNotFoundError:

@@ -16,7 +16,6 @@ class Request(NamedTuple):
     path: str
     body: bytes | None
     headers: dict[str, str]
-    client: str = "127.0.0.1"
     local: str = ""  # the address the connection arrived at (a Host that names it is this server)
 
 

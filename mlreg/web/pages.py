@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from .. import render
 from ..errors import Conflict, MlregError, NotFound, UsageError, redact
 from .http import HTTP_OF_EXIT, HTTPError, Reply, Request, allow
-from ..store import Registry
+from ..registry import Registry
 from .auth import SESSION_COOKIE, Denied, WritePolicy
 from .markdown import render_markdown
 

@@ -31,12 +31,13 @@ from .views import prediction
 
 if TYPE_CHECKING:
     from .doctor import Report, Verified
+    from .predictor import Predictor
     from .storage.base import Storage
     from .ops.promote import PromoteResult
     from .ops.transfer import TransferResult
     from .templates import Template
 
-__all__ = ["ModelInfo", "ModelOverview", "PromoteResult", "Registry", "prediction", "classes_of"]
+__all__ = ["ModelInfo", "ModelOverview", "PromoteResult", "Registry", "prediction"]
 
 
 def __getattr__(name: str) -> Any:
@@ -90,6 +91,7 @@ class Registry(Lifecycle):
             storage = open_storage(resolve_registry(path), self.lock_timeout)
         self.repo = Repository(storage)
         self.path = self.repo.path
+        self._predictor: Predictor | None = None
 
     def __repr__(self) -> str:
         return f"Registry({self.path!r})"
@@ -286,26 +288,15 @@ class Registry(Lifecycle):
 
     def check_trusted(self, record: VersionRecord, expect_sha256: str | None = None) -> None:
         """Check that ``record`` may be called: it is Active, and its artifact is the one
-        expected (``expect_sha256``) and listed in the trust file, read afresh.
-
-        `serve` calls this on every request, also for a model it has loaded
-        before, so that a version removed from the trust file stops answering
-        at once.
+        expected (``expect_sha256``) and listed in the trust file, read afresh
+        (``integrity.check_callable``).
 
         Raises:
             NotActive, IntegrityError.
         """
-        if record.status != "active":
-            raise NotActive(f"{record.model!r} {record.version} is {record.status_label}; only Active versions can be called")
-        if expect_sha256 is not None and expect_sha256.strip().lower() != record.sha256:
-            raise IntegrityError(f"{record.model} {record.version} has sha256 {record.sha256}, "
-                                 f"not the expected {expect_sha256.strip()}; refusing to load it")
-        if self.trust_file is not None:
-            from .trust import load_trust
+        from .integrity import check_callable
 
-            # The folder the version lies in (its record was checked to name it), never a claim.
-            load_trust(self.trust_file).check(names.folder_of(record.model), record.version, record.sha256,
-                                              record.code_sha256)
+        check_callable(record, self.trust_file, expect_sha256)
 
     def load_version(self, record: VersionRecord, expect_sha256: str | None = None) -> Any:
         """Load an Active version's artifact after verifying its size and sha256, and its
@@ -318,17 +309,25 @@ class Registry(Lifecycle):
             NotActive, IntegrityError (the artifact is never unpickled then),
             PredictFailed (the artifact needs a module that cannot be imported).
         """
-        self.check_trusted(record, expect_sha256)
         from .environment import drift
-        from .usercode import verify
-
-        for sentence in drift(record.environment):
-            warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
+        from .integrity import open_for_load
         from .predict import load_verified
 
-        code_dir = verify(self.repo.code_path(record), record.code_sha256)
-        f, path = self.repo.open_artifact(record)
+        self.check_trusted(record, expect_sha256)
+        for sentence in drift(record.environment):
+            warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
+        f, path, code_dir = open_for_load(self.repo, record)
         return load_verified(f, path, code_dir)
+
+    @property
+    def predictor(self) -> "Predictor":
+        """This registry's predictor: verified models loaded once per version ID (see
+        ``mlreg.predictor``); ``predict`` and every HTTP route of ``serve`` use it."""
+        if self._predictor is None:
+            from .predictor import Predictor
+
+            self._predictor = Predictor(self)
+        return self._predictor
 
     def load(self, name: str, version: str | None = None, expect_sha256: str | None = None) -> Any:
         """The verified model object of ``version`` (number or ID), else of the primary.
@@ -344,17 +343,15 @@ class Registry(Lifecycle):
 
         ``inputs`` is a list of rows, ``{"inputs": [...]}``, rows keyed by
         feature name, or an ``inputs.Table`` read from CSV. Returns the CLI's
-        JSON: ``model``, ``version``, ``version_id``, ``predictions``.
+        JSON: ``model``, ``version``, ``version_id``, ``predictions``. The
+        version is verified and loaded once per version ID and kept by this
+        Registry (``predictor``); the trust file is read at every call.
 
         Raises:
             VersionNotFound, NotActive, IntegrityError, BadInput (what the model expects),
             UsageError (a method the model lacks or outside the allow-list).
         """
-        from .predict import call
-
-        record = self.callable_version(name, version)
-        model = self.load_version(record, expect_sha256)
-        return prediction(record, call(model, inputs, method), classes_of(model, method))
+        return self.predictor.predict(self.callable_version(name, version), inputs, method, expect_sha256)
 
     def readme(self, name: str) -> str:
         """The model's README (Markdown); empty when it has none.
@@ -420,7 +417,8 @@ class Registry(Lifecycle):
         Raises:
             ModelNotFound, VersionNotFound, IntegrityError (unreadable metadata).
         """
-        from .doctor import Verified, verify_artifact
+        from .doctor import Verified
+        from .integrity import problem as integrity_problem
 
         if name is None:
             self.repo.require()
@@ -431,7 +429,7 @@ class Registry(Lifecycle):
             chosen = [self.version(name, version)]
         results = []
         for v in chosen:
-            problem = "still Deploying" if v.status == "deploying" else verify_artifact(self.repo, v)
+            problem = "still Deploying" if v.status == "deploying" else integrity_problem(self.repo, v)
             results.append(Verified(v.model, v.version, v.version_id, ok=not problem or v.status == "deploying",
                                     problem=problem))
         return results
@@ -602,19 +600,6 @@ class Registry(Lifecycle):
 def _listing_failed(problems: list[str], what: str) -> str:
     more = f" (and {len(problems) - 1} more unreadable {what}s)" if len(problems) > 1 else ""
     return f"{problems[0]}{more}"
-
-
-def classes_of(model: Any, method: str) -> list | None:
-    """The class order of ``method``'s columns, for methods that give one column a class."""
-    if method not in ("predict_proba", "predict_log_proba"):
-        return None  # (a binary decision_function gives one score a row, not one a class)
-    classes = getattr(model, "classes_", None)
-    if classes is None:
-        return None
-    from .predict import plain
-
-    found = plain(classes)
-    return found if isinstance(found, list) else None
 
 
 def _status_value(status: str) -> str:
