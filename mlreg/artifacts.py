@@ -209,17 +209,39 @@ class Check:
             code = self._proc.returncode
             how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with {code}"
             return CheckResult(ok=False, reason=f"the check process {how} without an answer", error=_tail(stderr))
-        return CheckResult(
-            ok=bool(answer.get("ok")),
-            reason=str(answer.get("reason", "")),
-            error=str(answer.get("error", "")) or (_tail(stderr) if not answer.get("ok") else ""),
-            steps=[tuple(step) for step in answer.get("steps", [])],
-            framework=answer.get("framework"),
-            type=answer.get("type"),
-            libraries=dict(answer.get("libraries", {})),
-            signature=dict(answer.get("signature", {})),
-            sample_failed=bool(answer.get("sample_failed")),
-        )
+        return _answered(answer, stderr)
+
+
+class _InProcessCheck:
+    """The check run in this process, for tests that are not about the check
+    (``MLREG_TEST_CHECK=in-process``): no time limit, no process of its own."""
+
+    def __init__(self, artifact: str, sample_input: Any) -> None:
+        self.artifact, self.sample_input = artifact, sample_input
+
+    def cancel(self) -> None:
+        pass
+
+    def result(self) -> CheckResult:
+        from .checker import check
+
+        return _answered(check(self.artifact, self.sample_input), "")
+
+
+def _answered(answer: dict[str, Any], stderr: str) -> CheckResult:
+    """The check's answer (its JSON) as a result; ``stderr``'s tail is the error of a
+    failure that named none."""
+    return CheckResult(
+        ok=bool(answer.get("ok")),
+        reason=str(answer.get("reason", "")),
+        error=str(answer.get("error", "")) or (_tail(stderr) if not answer.get("ok") else ""),
+        steps=[tuple(step) for step in answer.get("steps", [])],
+        framework=answer.get("framework"),
+        type=answer.get("type"),
+        libraries=dict(answer.get("libraries", {})),
+        signature=dict(answer.get("signature", {})),
+        sample_failed=bool(answer.get("sample_failed")),
+    )
 
 
 def start_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
@@ -237,6 +259,8 @@ def start_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
     current folder on ``sys.path``), and finds the model's own code only in
     ``code_dir`` (``deploy --code``).
     """
+    if code_dir is None and os.environ.get("MLREG_TEST_CHECK") == "in-process":
+        return _InProcessCheck(artifact, sample_input)  # type: ignore[return-value]
     config = json.dumps({"artifact": artifact, "sample_input": sample_input, "code": code_dir})
     # mlreg itself is found where this process found it (an install, or a source
     # checkout), after everything else on the child's path.

@@ -140,7 +140,11 @@ def _recording_globals() -> set[str]:
         return original(self, module, name)
 
     pickle._Unpickler.find_class = find_class  # type: ignore[method-assign]
+    named_restore.append(lambda: setattr(pickle._Unpickler, "find_class", original))
     return named
+
+
+named_restore: list[Any] = []  # undo the recording (a check run in-process, for tests)
 
 
 # How the files joblib.load reads begin: a pickle (protocol 2 and up, or 0 and 1's
@@ -164,6 +168,15 @@ def _not_a_pickle(artifact: str) -> str:
 
 
 def check(artifact: str, sample_input: Any, code: str | None = None) -> dict[str, Any]:
+    """The check of one artifact, as its answer (``ok``, ``reason``, ``steps``, ...)."""
+    try:
+        return _check(artifact, sample_input, code)
+    finally:
+        while named_restore:
+            named_restore.pop()()
+
+
+def _check(artifact: str, sample_input: Any, code: str | None = None) -> dict[str, Any]:
     steps: list[tuple[str, str]] = []
     answer: dict[str, Any] = {"ok": False, "steps": steps}
 

@@ -26,13 +26,26 @@ TESTS = Path(__file__).parent
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
 
 
+# Tests about the deploy check itself, crashes and concurrency keep its real child
+# process (a fresh Python with a time limit); the others check in-process
+# (MLREG_TEST_CHECK, a seam for tests only), which spares each deploy a fresh
+# Python and its scikit-learn import.
+REAL_CHECK_MODULES = {"test_checker", "test_code", "test_crash", "test_lifecycle_crash", "test_concurrency",
+                      "test_lock_holds", "test_s3", "test_imports", "test_registry_example", "test_walkthrough"}
+
+
 @pytest.fixture(autouse=True)
-def _environment(monkeypatch, tmp_path_factory):
+def _environment(monkeypatch, tmp_path_factory, request):
     """Isolate every test from the user's registry and settings."""
     monkeypatch.delenv("MLREG_REGISTRY", raising=False)
     monkeypatch.delenv("MLREG_LOCK_TIMEOUT", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
     monkeypatch.setenv("NO_COLOR", "1")
+    module = request.node.module.__name__.rpartition(".")[2] if request.node.module else ""
+    if module in REAL_CHECK_MODULES or request.node.get_closest_marker("real_check"):
+        monkeypatch.delenv("MLREG_TEST_CHECK", raising=False)
+    else:
+        monkeypatch.setenv("MLREG_TEST_CHECK", "in-process")
 
 
 @pytest.fixture
@@ -179,3 +192,10 @@ def s3_registry(s3_env) -> str:
     from seaweed import BUCKET
 
     return f"s3://{BUCKET}/{os.urandom(6).hex()}"
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: two workers a core (at least 4, at most 8). Many tests wait on
+    subprocesses, leases and timeouts rather than compute, so a core can run two;
+    each worker starts its own SeaweedFS, hence the cap."""
+    return max(4, min(8, 2 * (os.cpu_count() or 1)))

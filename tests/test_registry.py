@@ -110,6 +110,7 @@ def test_failed_check_is_logged_with_the_error(reg, tmp_path):
     assert reg.model("m").record.primary is None
 
 
+@pytest.mark.real_check
 def test_check_timeout_fails_the_version(reg, tmp_path, monkeypatch):
     monkeypatch.setenv("MLREG_TEST_LOAD_SECONDS", "30")
     slow = fake_artifact(tmp_path, fakemodels.SlowToLoad(), "slow.joblib")
