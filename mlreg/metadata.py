@@ -193,7 +193,7 @@ class ModelRecord(Record):
                  "created_by": _REQUIRED, "description": "", "primary": None,
                  "highest_version": None, "type": CUSTOM, "framework": CUSTOM,
                  "readme_generated": None, "aliases": _NEW_DICT, "deleting": (), "deleting_model": None,
-                 "revision": 0, "extra": _NEW_DICT}
+                 "revision": 0, "last_deployed_at": None, "extra": _NEW_DICT}
     __slots__ = tuple(_DEFAULTS)
     name: str
     folder: str
@@ -209,11 +209,12 @@ class ModelRecord(Record):
     deleting: tuple[str, ...]  # versions whose delete has begun: gone for readers
     deleting_model: str | None  # when the delete of the whole model began
     revision: int  # one more at every write: model.toml never returns to bytes it had (no ABA)
+    last_deployed_at: str | None  # the newest deploy's time (None: from before it was kept; list the versions)
     extra: dict[str, Any]
 
     _KEYS = ("schema", "name", "folder", "created_at", "created_by", "description",
              "primary", "highest_version", "type", "framework", "readme_generated", "aliases",
-             "deleting", "deleting_model", "revision")
+             "deleting", "deleting_model", "revision", "last_deployed_at")
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], path: str) -> "ModelRecord":
@@ -233,6 +234,7 @@ class ModelRecord(Record):
             deleting=tuple(_version_list(_get(data, "deleting", list, path, []), path)),
             deleting_model=_get(data, "deleting_model", str, path, None),
             revision=_get(data, "revision", int, path, 0),
+            last_deployed_at=_get(data, "last_deployed_at", str, path, None),
             extra={k: v for k, v in data.items() if k not in cls._KEYS},
         )
 

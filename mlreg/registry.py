@@ -31,6 +31,7 @@ from .views import prediction
 
 if TYPE_CHECKING:
     from .doctor import Report, Verified
+    from .model import Model
     from .predictor import Predictor
     from .storage.base import Storage
     from .ops.promote import PromoteResult
@@ -119,45 +120,50 @@ class Registry(Lifecycle):
             raise PartlyUnreadable(_listing_failed(problems, "model"), found, problems)
         return found
 
-    def model(self, name: str) -> ModelInfo:
-        """One model's record and version count.
+    def model(self, name: str) -> "Model":
+        """One model, read once (``mlreg.model.Model``): its record now, its versions
+        and README when first asked for; ``.record`` and ``.version_count`` as before.
 
         Raises:
             InvalidName, ModelNotFound, RegistryNotFound, IntegrityError.
         """
-        return self.repo.info(self.repo.load_model(name))
+        from .model import Model
 
-    def show(self, name: str, url: str | None = None) -> ModelOverview:
+        return Model(self, self.repo.load_model(name))
+
+    def show(self, name: str | "Model", url: str | None = None) -> ModelOverview:
         """The model's overview: record, versions and invocation code (its cURL line for a
-        server at ``url``, default ``http://127.0.0.1:8080``)."""
+        server at ``url``, default ``http://127.0.0.1:8080``). ``name`` may be a
+        model already read (``Registry.model``)."""
         from .invocation import DEFAULT_URL, snippets
         from .readme import summary
 
-        record = self.repo.load_model(name)
-        all_versions = self.repo.versions(record)
+        model = self.model(name) if isinstance(name, str) else name
+        record, all_versions = model.record, model.versions()
         sample = self._sample_input(record, all_versions)
         registry = None if self.path == resolve_registry() else self.path
         return ModelOverview(
             info=ModelInfo(record, len(all_versions)),
             versions=all_versions,
             invocation=snippets(record.name, record.folder, registry, sample, url or DEFAULT_URL),
-            readme_intro=summary(self.repo.read_readme(record.folder) or ""),
+            readme_intro=summary(model.readme),
         )
 
-    def version_invocation(self, name: str, ref: str, url: str | None = None) -> dict[str, str]:
+    def version_invocation(self, name: str | "Model", ref: str, url: str | None = None) -> dict[str, str]:
         """Code that calls one version by its ID: the CLI, the Python client and cURL
         (``/v1/versions/{id}/predict`` at ``url``), with that version's sample input.
+        ``name`` may be a model already read.
 
         Raises:
             ModelNotFound, VersionNotFound.
         """
         from .invocation import DEFAULT_URL, snippets
 
-        record = self.repo.load_model(name)
-        v = self.repo.version_of(record, ref)
+        model = self.model(name) if isinstance(name, str) else name
+        v = model.version(ref)
         registry = None if self.path == resolve_registry() else self.path
-        sample = self._sample_input(record, [v.replace(primary=True)])
-        return snippets(record.name, record.folder, registry, sample, url or DEFAULT_URL, version_id=v.version_id)
+        sample = self._sample_input(model.record, [v.replace(primary=True)])
+        return snippets(model.name, model.folder, registry, sample, url or DEFAULT_URL, version_id=v.version_id)
 
     def _sample_input(self, record: ModelRecord, all_versions: list[VersionRecord]) -> Any:
         """Rows for the invocation snippets: the primary's sample input, else the

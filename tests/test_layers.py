@@ -20,7 +20,7 @@ LAYERS = {
                    "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive"],
     # doctor is detection plus calls into the operations: above them, never called by them
     "upkeep": ["doctor"],
-    "facade": ["lifecycle", "registry", "predictor", "__init__"],
+    "facade": ["lifecycle", "model", "registry", "predictor", "__init__"],
     "faces": ["web.http", "web.auth", "web.markdown", "server", "web", "web.pages", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
               "commands.changing", "commands.calling", "commands.moving", "commands.docs", "commands.upkeep", "commands.lifecycle", "cli", "__main__"],
 }

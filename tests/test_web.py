@@ -330,3 +330,35 @@ def test_a_version_page_offers_its_own_actions_and_call_snippets(reg):
     assert reg.model("m").record.primary == "0.1.0"
     failed = b.get("/models/m/versions/0.3.0")[1]
     assert "/predict" not in failed and "Promote to primary" not in failed
+
+
+def test_a_page_reads_each_file_of_its_model_once(reg, monkeypatch):
+    """The model page and the version page read mlreg.toml, model.toml and the README
+    at most once each (one Registry.model handle for the whole page)."""
+    from collections import Counter
+
+    reads = Counter()
+    storage = reg.repo.storage
+    original = storage.get
+
+    def counting(key, *args, **kwargs):
+        reads[key] += 1
+        return original(key, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "get", counting)
+    b = Browser(ModelService(reg))
+    for path in ["/models/m", "/models/m?tab=readme", "/models/m/versions/0.1.0"]:
+        reads.clear()
+        assert b.get(path)[0].status == 200
+        for key in ("mlreg.toml", "models/m/model.toml", "models/m/README.md"):
+            assert reads[key] <= 1, (path, key, dict(reads))
+
+
+def test_the_models_page_lists_no_versions(reg, monkeypatch):
+    """The Models page's last deploy comes from model.toml: no listing of each model's
+    versions (older model.toml files without it still show it, from their versions)."""
+    newest = max(v.deployed_at for v in reg.versions("m"))
+    assert reg.model("m").record.last_deployed_at == newest
+    monkeypatch.setattr(type(reg), "versions", lambda *a, **k: pytest.fail("listed versions"))
+    html = Browser(ModelService(reg)).get("/")[1]
+    assert f'datetime="{newest}"' in html

@@ -427,8 +427,9 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
         take_back_the_id()
         attempt["number"] = number
         attempt["id"] = repo.new_id(folder, versions.folder(number))
+        attempt["at"] = now()  # the version's deployed_at, and the model's last deploy (Models page)
         checkpoint("deploy:id-allocated")
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = {"last_deployed_at": attempt["at"]}
         if highest is None or number > highest:
             changes["highest_version"] = str(number)
         if description is not None:
@@ -463,7 +464,7 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
             for name in (fields["artifact"], CODE_DIR):
                 if storage.exists(staging_key(deploy.token, name)):
                     storage.move(staging_key(deploy.token, name), version_key(folder, vfolder, name))
-        record = _record(model, attempt["number"], attempt["id"], fields)
+        record = _record(model, attempt["number"], attempt["id"], attempt["at"], fields)
         deploy.log.move(version_key(folder, vfolder, LOG_FILE))
         checkpoint("deploy:claimed")
         if readme is not None:
@@ -492,11 +493,12 @@ def _note_new_model(repo: Repository, model: ModelRecord) -> None:
         note(f"created model {model.name!r} (did you mean {', '.join(close)}?)")
 
 
-def _record(model: ModelRecord, number: versions.Version, version_id: str, fields: dict[str, Any]) -> VersionRecord:
+def _record(model: ModelRecord, number: versions.Version, version_id: str, at: str,
+            fields: dict[str, Any]) -> VersionRecord:
     """The record of a version being deployed."""
     return VersionRecord(
         model=model.name, version=str(number), version_id=version_id, status="deploying",
-        deployed_at=now(), deployed_by=identity.user_at_host(),
+        deployed_at=at, deployed_by=identity.user_at_host(),
         size=fields["size"], sha256=fields["sha256"], artifact=fields["artifact"],
         type=fields["type"], framework=fields["framework"], code_sha256=fields["code_sha256"],
         tags=fields["tags"], metrics=fields["metrics"], params=fields["params"], source=fields["source"],

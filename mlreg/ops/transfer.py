@@ -135,10 +135,13 @@ def _copy(source: Repository, target: Repository, model: ModelRecord, v: Version
 
     def record_number(seen: Seen) -> Change:
         current = seen.model or model.replace(primary=None, highest_version=None, readme_generated=None, aliases={},
-                                              deleting=(), deleting_model=None, revision=0)
+                                              deleting=(), deleting_model=None, revision=0,
+                                              last_deployed_at=None)
         highest = versions.parse(current.highest_version) if current.highest_version else None
+        if current.last_deployed_at is None or v.deployed_at > current.last_deployed_at:
+            current = current.replace(last_deployed_at=v.deployed_at)
         if highest is not None and highest >= number:
-            return Change() if seen.model is not None else Change(model=current)
+            return Change(model=current if current != seen.model else None)
         return Change(model=current.replace(highest_version=str(number)))
 
     target.update(folder, record_number)

@@ -139,10 +139,12 @@ class Pages:
             found, problems = e.found, e.problems
         rows = []
         for info in found:
-            try:
-                last = max((v.deployed_at for v in self.registry.versions(info.record.folder)), default=None)
-            except MlregError:
-                last = None
+            last = info.record.last_deployed_at  # kept in model.toml: no listing of versions per model
+            if last is None and info.version_count:  # a model.toml from before it was kept
+                try:
+                    last = max((v.deployed_at for v in self.registry.versions(info.record.folder)), default=None)
+                except MlregError:
+                    last = None
             rows.append((info, last))
         q = c.query.get("q", "").strip()
         if q:
@@ -155,17 +157,18 @@ class Pages:
 
         reg = self.registry
         host = c.request.headers.get("host") or "127.0.0.1:8080"
-        overview = reg.show(folder, url=f"http://{host}")
+        model = reg.model(folder)  # each of its files read once, for the whole page
+        overview = reg.show(model, url=f"http://{host}")
         record = overview.info.record
         tab = c.query.get("tab", "versions")
         if tab not in ("versions", "readme", "history"):
             tab = "versions"
-        readme = reg.readme(folder)
+        readme = model.readme
         # A save that lost to a teammate's: their text is shown, and the form still names
         # the README the editor began from, so Save conflicts again; replacing theirs is
         # its own button.
         theirs = readme if readme_expect is not None and readme_expect != sha256(readme) else None
-        history = list(reversed(reg.history(folder))) if tab == "history" else []
+        history = list(reversed(model.history())) if tab == "history" else []
         draft = readme if readme_draft is None else readme_draft
         return self._page(
             c, "model.html", status=status, title=record.name, model=record, info=overview.info,
@@ -181,11 +184,12 @@ class Pages:
         from ..views import log_entries, signature
 
         reg = self.registry
-        model = reg.model(folder).record
-        v = reg.version(folder, ref)
-        log = log_entries(reg.logs(folder, v.version))
+        handle = reg.model(folder)  # each of its files read once, for the whole page
+        model = handle.record
+        v = handle.version(ref)
+        log = log_entries(handle.logs(v))
         host = c.request.headers.get("host") or "127.0.0.1:8080"
-        invocation = reg.version_invocation(folder, v.version_id, url=f"http://{host}") if v.status == "active" \
+        invocation = reg.version_invocation(handle, v.version_id, url=f"http://{host}") if v.status == "active" \
             else None
         return self._page(c, "version.html", status=status, title=f"{model.name} {v.version}", model=model, v=v,
                           signature=signature(v.signature), log=log, error=error, invocation=invocation,
