@@ -13,7 +13,7 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
-from . import names, versions
+from . import versions
 from .errors import (
     IntegrityError,
     InvalidVersion,
@@ -582,14 +582,17 @@ class Registry(Lifecycle):
             DeploymentFailed: the check failed; ``error.record`` is the version's record.
             LockTimeout, FormatTooNew, IntegrityError.
         """
-        from .ops.deploy import deploy
+        from .ops.deploy import DeployRequest, deploy
 
         if if_changed and (same := self.unchanged(name, model_or_path)) is not None:
             return same
-        return deploy(self.repo, model_or_path, name, version_bump=version_bump, version=version,
-                      description=description, type=type, framework=framework, template=template,
-                      sample_input=sample_input, readme=readme, promote=promote, check_timeout=check_timeout,
-                      progress=progress, code=code, tags=tags, metrics=metrics, params=params, source=source)
+        request = DeployRequest.make(
+            model_or_path, name, templates_dir=self.repo.templates_dir() if template is not None else None,
+            version_bump=version_bump, version=version, description=description, type=type,
+            framework=framework, template=template, sample_input=sample_input, readme=readme, promote=promote,
+            check_timeout=check_timeout, progress=progress, code=code, tags=tags, metrics=metrics, params=params,
+            source=source)
+        return deploy(self.repo, request)
 
     def unchanged(self, name: str, model_or_path: Any) -> VersionRecord | None:
         """The Active version of ``name`` whose artifact has exactly these bytes (a file,

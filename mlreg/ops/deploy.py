@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -107,91 +109,120 @@ def type_name(obj: Any) -> str:
 
 
 
-def deploy(
-    repo: Repository,
-    model_or_path: Any,
-    name: str,
-    *,
-    version_bump: str = "minor",
-    version: str | None = None,
-    description: str | None = None,
-    type: str | None = None,
-    framework: str | None = None,
-    template: str | None = None,
-    sample_input: Any = None,
-    readme: str | None = None,
-    promote: bool = True,
-    check_timeout: float = 300.0,
-    progress: Callable[[int, int], None] | None = None,
-    code: Sequence[str | os.PathLike[str]] = (),
-    tags: Mapping[str, str] | None = None,
-    metrics: Mapping[str, float] | None = None,
-    params: Mapping[str, str] | None = None,
-    source: str | None = None,
-) -> VersionRecord:
+# Registry.deploy's options (besides the artifact and the name) and their defaults.
+OPTIONS: dict[str, Any] = dict(version_bump="minor", version=None, description=None, type=None, framework=None,
+                               template=None, sample_input=None, readme=None, promote=True, check_timeout=300.0,
+                               progress=None, code=(), tags=None, metrics=None, params=None, source=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeployRequest:
+    """One deploy's inputs, validated once (``DeployRequest.make``) before anything is
+    written, then passed whole."""
+
+    artifact: Any  # the model object, or the path of its file
+    artifact_path: str | None  # the file to copy; None: an in-memory model, written with joblib
+    display: str  # the model's name as given
+    folder: str
+    exact: versions.Version | None  # --version
+    bump: str
+    description: str | None
+    readme: str | None
+    type_flag: str | None  # --type, --framework
+    framework_flag: str | None
+    template: Template | None
+    sample_input: Any
+    sample_from_template: bool
+    promote: bool
+    check_timeout: float
+    progress: Callable[[int, int], None] | None
+    code: tuple[str, ...]  # absolute .py files and package folders (deploy --code)
+    lineage: dict[str, Any]  # tags, metrics, params, source (SPEC §7)
+
+    @classmethod
+    def make(cls, model_or_path: Any, name: str, templates_dir: str | None = None,
+             **options: Any) -> DeployRequest:
+        """The request ``Registry.deploy``'s keyword arguments make (its signature and
+        docstring tell them; ``OPTIONS`` their defaults here).
+
+        Raises:
+            InvalidName, InvalidVersion, UsageError, BadInput: nothing is written.
+        """
+        from ..templates import find_template
+
+        unknown = set(options) - set(OPTIONS)
+        if unknown:
+            raise TypeError(f"deploy() got unexpected keyword arguments {sorted(unknown)}")
+        o = {**OPTIONS, **options}
+        version_bump, version, description, type, framework = (o["version_bump"], o["version"], o["description"],
+                                                               o["type"], o["framework"])
+        template, sample_input, readme, promote = o["template"], o["sample_input"], o["readme"], o["promote"]
+        check_timeout, progress, code = o["check_timeout"], o["progress"], o["code"]
+        tags, metrics, params, source = o["tags"], o["metrics"], o["params"], o["source"]
+
+        display = names.normalize(name)
+        bump = versions.normalize_bump(version_bump)
+        exact = versions.parse(version) if version is not None else None
+        chosen = find_template(template, templates_dir) if template is not None else None
+        sample_from_template = False
+        if isinstance(sample_input, str):
+            from ..inputs import parse_json
+
+            sample_input = parse_json(sample_input, "--sample-input")
+        if chosen is not None:
+            if sample_input is None:
+                sample_input = chosen.sample_input
+                sample_from_template = sample_input is not None
+        if sample_input is not None:
+            from ..inputs import rows_of
+
+            rows_of(sample_input)
+        for label, value in (("type", type), ("framework", framework)):
+            if value is not None and not (0 < len(value.strip()) <= 64 and value.isprintable()):
+                raise UsageError(f"--{label} must be 1 to 64 printable characters")
+        lineage = annotations(tags, metrics, params, source)
+        path = os.fspath(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else None
+        if path is not None and not os.path.isfile(path):
+            raise BadInput(f"artifact {path} does not exist or is not a file")
+        if code:
+            from ..usercode import check_sources
+
+            code = check_sources(list(code))
+        return cls(artifact=model_or_path, artifact_path=path, display=display, folder=names.folder_of(display),
+                   exact=exact, bump=bump, description=description, readme=readme, type_flag=type,
+                   framework_flag=framework, template=chosen, sample_input=sample_input,
+                   sample_from_template=sample_from_template, promote=promote, check_timeout=check_timeout,
+                   progress=progress, code=tuple(os.fspath(c) for c in code), lineage=lineage)
+
+    @property
+    def type(self) -> str | None:
+        """--type, else the template's (detection comes after the check)."""
+        return self.type_flag or (self.template.type if self.template is not None else None)
+
+    @property
+    def framework(self) -> str | None:
+        return self.framework_flag or (self.template.framework if self.template is not None else None)
+
+
+def deploy(repo: Repository, request: DeployRequest) -> VersionRecord:
     """``Registry.deploy`` on ``repo`` (its docstring tells the options, the result and the errors)."""
     import shutil
     import tempfile
 
-    from ..templates import find_template
-
-    import json
-
-    display = names.normalize(name)
-    folder = names.folder_of(display)
-    bump = versions.normalize_bump(version_bump)
-    exact = versions.parse(version) if version is not None else None
-    chosen = find_template(template, repo.templates_dir()) if template is not None else None
-    sample_from_template = False
-    if isinstance(sample_input, str):
-        from ..inputs import parse_json
-
-        sample_input = parse_json(sample_input, "--sample-input")
-    if chosen is not None:
-        type = type or chosen.type
-        framework = framework or chosen.framework
-        if sample_input is None:
-            sample_input = chosen.sample_input
-            sample_from_template = sample_input is not None
-    if sample_input is not None:
-        from ..inputs import rows_of
-
-        rows_of(sample_input)
-    for label, value in (("type", type), ("framework", framework)):
-        if value is not None and not (0 < len(value.strip()) <= 64 and value.isprintable()):
-            raise UsageError(f"--{label} must be 1 to 64 printable characters")
-    lineage = annotations(tags, metrics, params, source)
-    artifact = model_or_path
-    source = os.fspath(artifact) if isinstance(artifact, (str, os.PathLike)) else None
-    if source is not None and not os.path.isfile(source):
-        raise BadInput(f"artifact {source} does not exist or is not a file")
-    if code:
-        from ..usercode import check_sources
-
-        code = check_sources(list(code))  # before anything is written
     repo.ensure()
-
     try:
-        deploy = _stage(repo, folder)
+        staged = _stage(repo, request.folder)
     except OSError as e:
         raise NotWritable(f"cannot write to the registry {repo.path}: {e.strerror}; nothing was deployed") from None
     checkpoint("deploy:staged")
     scratch = tempfile.mkdtemp(prefix="mlreg-deploy-")  # an in-memory model's file, the code's copy
     try:
-        return _deploy(repo, deploy, scratch, artifact, source, display, exact, bump, description, readme,
-                       dict(type=type or CUSTOM, framework=framework or CUSTOM,
-                            sample_input=None if sample_input is None else json.dumps(sample_input), **lineage),
-                       sample_input, promote, check_timeout, progress, code, type, framework, chosen,
-                       sample_from_template)
+        return _deploy(repo, staged, scratch, request)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, source: str | None, display: str,
-            exact: versions.Version | None, bump: str, description: str | None, readme: str | None,
-            fields: dict[str, Any], sample_input: Any, promote: bool, check_timeout: float,
-            progress: Callable[[int, int], None] | None, code: Sequence[str], type_flag: str | None,
-            framework_flag: str | None, chosen: Template | None, sample_from_template: bool) -> VersionRecord:
+def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequest) -> VersionRecord:
     """The deploy once its staging folder exists: copy, allocate, check, record the outcome.
 
     On a folder the artifact and code are copied into the staging folder first and
@@ -208,11 +239,15 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, sour
     log = deploy.log
     local_code = None
     check: Check | None = None
+    path, code, artifact = request.artifact_path, request.code, request.artifact
+    fields = dict(type=request.type or CUSTOM, framework=request.framework or CUSTOM,
+                  sample_input=None if request.sample_input is None else json.dumps(request.sample_input),
+                  **request.lineage)
     try:
-        log.write(f"deploy of {source or 'an in-memory ' + type_name(artifact)} as {display!r} "
+        log.write(f"deploy of {path or 'an in-memory ' + type_name(artifact)} as {request.display!r} "
                   f"by {identity.user_at_host()} (pid {os.getpid()})")
-        target_name = artifact_name(source or "model.joblib")
-        local = os.path.abspath(source) if source is not None else _dump(artifact,
+        target_name = artifact_name(path or "model.joblib")
+        local = os.path.abspath(path) if path is not None else _dump(artifact,
                                                                          os.path.join(scratch, target_name))
         code_sha256 = None
         if code:
@@ -223,7 +258,7 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, sour
 
         def copy_in(prefix: str) -> dict[str, Any]:
             try:
-                size, sha256 = upload(local, storage, f"{prefix}/{target_name}", progress)
+                size, sha256 = upload(local, storage, f"{prefix}/{target_name}", request.progress)
                 log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
                 if local_code is not None:
                     _upload_code(storage, local_code, f"{prefix}/{CODE_DIR}")
@@ -237,12 +272,12 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, sour
 
         if not storage.remote:
             fields.update(copy_in(staging_key(deploy.token)))
-            _allocate(repo, deploy, display, exact, bump, description, readme, fields)
+            _allocate(repo, deploy, request, fields)
         else:
             # The check needs the bytes, not the registry: it loads the local file while
             # the same bytes stream up.
-            check = start_check(local, sample_input, check_timeout, code_dir=local_code, cwd=scratch)
-            _allocate(repo, deploy, display, exact, bump, description, readme, fields, copy_in)
+            check = start_check(local, request.sample_input, request.check_timeout, code_dir=local_code, cwd=scratch)
+            _allocate(repo, deploy, request, fields, copy_in)
     except BaseException:
         if check is not None:
             check.cancel()
@@ -258,28 +293,27 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, sour
         assert record is not None and deploy.vfolder is not None
         log.write(f"allocated version {record.version} (ID {record.version_id}); status Deploying")
         if check is None:  # what a later load will read, in its folder
-            log.write(f"checking in a child process (time limit {check_timeout:g}s)")
+            log.write(f"checking in a child process (time limit {request.check_timeout:g}s)")
             log.sync()
-            check = start_check(repo.artifact_path(record), sample_input, check_timeout,
+            check = start_check(repo.artifact_path(record), request.sample_input, request.check_timeout,
                                 code_dir=repo.code_folder(record) if code else None)
         else:
-            log.write(f"checking in a child process (time limit {check_timeout:g}s), started as the copy began")
+            log.write(f"checking in a child process (time limit {request.check_timeout:g}s), started as the copy began")
             log.sync()
         try:
             result = check.result()
         except BaseException:
             check.cancel()
             raise
-        if not result.ok and chosen is not None and sample_from_template and result.sample_failed:
-            import dataclasses
-
+        chosen = request.template
+        if not result.ok and chosen is not None and request.sample_from_template and result.sample_failed:
             result = dataclasses.replace(result, reason=f"{result.reason} (the sample input of template "
                                          f"{chosen.name!r}; give --sample-input to check with another)")
         _fence(repo, deploy, None)  # a deploy paused past its lease writes nothing more, its log included
         for at, text in result.steps:
             log.write(f"check: {text}", at=at)
         checkpoint("deploy:checked")
-        final = _finish(repo, deploy, result, promote, type_flag, framework_flag, chosen)
+        final = _finish(repo, deploy, result, request)
     except BaseException as e:
         _abandon(repo, deploy, f"interrupted: {type_name(e)}")
         raise
@@ -290,8 +324,8 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, artifact: Any, sour
         storage.delete_folder(staging_key(deploy.token))
     if final.status != "active":
         raise DeploymentFailed(
-            f"{display} {final.version} (ID {final.version_id}): Deployment Failed: {final.reason}; "
-            f"see `mlreg logs {quote_arg(display)} {final.version}`",
+            f"{request.display} {final.version} (ID {final.version_id}): Deployment Failed: {final.reason}; "
+            f"see `mlreg logs {quote_arg(request.display)} {final.version}`",
             record=final,
         )
     return final
@@ -375,8 +409,7 @@ def _upload_code(storage: Storage, root: str, prefix: str) -> None:
             upload(path, storage, f"{prefix}/{relative}")
 
 
-def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.Version | None, bump: str,
-              description: str | None, readme: str | None, fields: dict[str, Any],
+def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields: dict[str, Any],
               copy_in: Callable[[str], dict[str, Any]] | None = None) -> None:
     """Give the staged deploy its number and ID, and publish it.
 
@@ -393,6 +426,8 @@ def _allocate(repo: Repository, deploy: _Deploy, display: str, exact: versions.V
     folder = deploy.folder
     storage = repo.storage
     attempt: dict[str, Any] = {}
+    display, exact, bump = request.display, request.exact, request.bump
+    description, readme = request.description, request.readme
 
     def take_back_the_id() -> None:
         # The ID was never shown to anyone: take it back, so it cannot
@@ -507,8 +542,7 @@ def _record(model: ModelRecord, number: versions.Version, version_id: str, at: s
     )
 
 
-def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, promote: bool,
-            type_flag: str | None, framework_flag: str | None, template: Template | None) -> VersionRecord:
+def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: DeployRequest) -> VersionRecord:
     """Record the check's outcome, then move the primary by compare-and-swap.
 
     The outcome is written whole to ``outcome.toml`` first (only this process
@@ -522,6 +556,8 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, promote: boo
     """
     from ..environment import python_version
 
+    promote, template = request.promote, request.template
+    type_flag, framework_flag = request.type, request.framework  # a flag, else the template's
     record = deploy.record
     assert record is not None and deploy.vfolder is not None
     record = record.replace(
