@@ -120,7 +120,7 @@ class Doctor:
     def __init__(self, repo: Repository, fix: bool, older_than: float) -> None:
         self.repo = repo
         self.storage = repo.storage
-        self.root: str | None = getattr(repo.storage, "root", None)  # a folder on this machine
+        self.root: str | None = repo.storage.folder  # a folder on this machine, or None
         self.fix = fix
         self.older_than = older_than
         self.report = Report(repo.path)

@@ -128,7 +128,7 @@ class Repository:
             raise RegistryNotFound(f"{where} at {self.path}; {fix} with --registry / MLREG_REGISTRY") from None
 
     def _is_file(self) -> bool:
-        return os.path.isfile(self.path) if hasattr(self.storage, "root") else False
+        return os.path.isfile(self.path) if self.storage.folder is not None else False
 
     def init(self) -> bool:
         """Create the registry if it does not exist; return whether it was created.

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from mlreg.storage import Precondition, Update
-from mlreg.storage.base import CREATE
+from mlreg.storage.base import CREATE, Storage
 from mlreg.storage.local import LocalStorage
 from mlreg.storage.memory import MemoryStorage
 
@@ -36,6 +36,16 @@ def test_get_of_a_missing_key_is_not_found(store):
 
 
 def test_create_succeeds_once(store):
+    from mlreg.storage import AlreadyExists
+
+    store.put("c", b"1", CREATE)
+    with pytest.raises(AlreadyExists):  # told apart from an update that lost its race
+        store.put("c", b"2", CREATE)
+    token = store.get("c", LIMIT).token
+    store.put("c", b"3", Update(token))
+    with pytest.raises(Precondition) as lost:
+        store.put("c", b"4", Update(token))
+    assert not isinstance(lost.value, AlreadyExists)
     token = store.put("ids/abcd1234", b"m/0.1.0\n", CREATE)
     with pytest.raises(Precondition):
         store.put("ids/abcd1234", b"other/0.1.0\n", CREATE)
@@ -136,3 +146,93 @@ def test_a_create_whose_answer_was_lost_is_recognised_as_ones_own(store):
     store.create_once("models/m/versions/0.1.0/version.toml", b"mine")
     with pytest.raises(Precondition):
         store.create_once("models/m/versions/0.1.0/version.toml", b"theirs")
+
+
+class _Minimal(MemoryStorage):
+    """A backend that writes only the required methods: every other one is the
+    interface's default, made of those (what a new backend starts from)."""
+
+
+for _name in ("exists", "children", "stamps", "append", "move", "delete_folder", "local_folder", "age",
+              "local_path"):
+    setattr(_Minimal, _name, getattr(Storage, _name))
+
+
+@pytest.fixture(params=["local", "memory", "s3", "defaults"])
+def backend(request, tmp_path):
+    if request.param == "s3":
+        from mlreg.storage.s3 import S3Storage
+
+        return S3Storage(request.getfixturevalue("s3_registry"))
+    if request.param == "defaults":
+        return _Minimal()
+    return LocalStorage(str(tmp_path / "root")) if request.param == "local" else MemoryStorage()
+
+
+def test_exists_sees_keys_and_folders(backend):
+    backend.put("a/b/c.txt", b"1")
+    assert backend.exists("a/b/c.txt") and backend.exists("a/b") and backend.exists("a")
+    assert not backend.exists("a/b/d.txt") and not backend.exists("z")
+
+
+def test_children_are_the_names_just_below(backend):
+    for key in ("m/x/v.toml", "m/y/v.toml", "m/f.txt", "other/g"):
+        backend.put(key, b"1")
+    assert sorted(backend.children("m")) == ["f.txt", "x", "y"]
+    assert sorted(backend.children("")) == ["m", "other"]
+    assert backend.children("none") == []
+
+
+def test_stamps_change_when_a_leaf_is_replaced(backend):
+    backend.put("v/1/version.toml", b"a")
+    backend.put("v/2/version.toml", b"b")
+    backend.put("v/2/other", b"c")
+    before = backend.stamps("v", "version.toml")
+    assert sorted(before) == ["1", "2"]
+    backend.put("v/2/version.toml", b"changed")
+    after = backend.stamps("v", "version.toml")
+    assert after["1"] == before["1"] and after["2"] != before["2"]
+
+
+def test_append_adds_at_the_end(backend):
+    backend.append("log", b"one\n")
+    backend.append("log", b"two\n", sync=False)
+    assert backend.get("log", LIMIT).data == b"one\ntwo\n"
+
+
+def test_move_takes_a_folder_of_keys(backend):
+    backend.put("staging/t/model.joblib", b"m")
+    backend.put("staging/t/code/pkg/__init__.py", b"c")
+    backend.move("staging/t/code", "v/1/code")
+    backend.move("staging/t/model.joblib", "v/1/model.joblib")
+    assert backend.get("v/1/code/pkg/__init__.py", LIMIT).data == b"c"
+    assert backend.get("v/1/model.joblib", LIMIT).data == b"m"
+    assert not backend.exists("staging/t/code") and not backend.exists("staging/t/model.joblib")
+
+
+def test_delete_folder_removes_everything_below(backend):
+    for key in ("f/a", "f/b/c", "keep/d"):
+        backend.put(key, b"1")
+    backend.delete_folder("f")
+    assert not backend.exists("f") and backend.exists("keep/d")
+    backend.delete_folder("never-there")  # not an error
+
+
+def test_local_copies_hold_the_bytes(backend):
+    backend.put("v/model.joblib", b"artifact")
+    backend.put("v/code/pkg/__init__.py", b"X = 1\n")
+    with open(backend.local_path("v/model.joblib"), "rb") as f:
+        assert f.read() == b"artifact"
+    folder = backend.local_folder("v/code")
+    with open(os.path.join(folder, "pkg", "__init__.py"), "rb") as f:
+        assert f.read() == b"X = 1\n"
+    assert backend.local_folder("v/none") is None
+    with pytest.raises(FileNotFoundError):
+        backend.local_path("v/missing")
+
+
+def test_age_of_a_key_and_of_nothing(backend):
+    backend.put("k", b"1")
+    age = backend.age("k")
+    assert age is not None and 0 <= age < 300
+    assert backend.age("missing") is None

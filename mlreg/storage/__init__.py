@@ -8,9 +8,9 @@ every read-modify-write of shared state is a compare-and-swap on a key's version
 token (``Storage.update``), never a lock held across a read and a write.
 """
 
-from .base import Object, Precondition, Storage, Update
+from .base import AlreadyExists, Object, Precondition, Storage, Update
 
-__all__ = ["Object", "Precondition", "Storage", "Update", "open_storage"]
+__all__ = ["AlreadyExists", "Object", "Precondition", "Storage", "Update", "open_storage"]
 
 
 def open_storage(location: str, lock_timeout: float) -> Storage:

@@ -1,6 +1,10 @@
 """The storage interface: get, put (overwrite, create, or update if unchanged), a
-streamed put that hashes as it writes, list, delete, a local path to load from, and
-a deploy's liveness lease; and the compare-and-swap loop written once on top.
+streamed put that hashes as it writes, list, delete, where, and a deploy's liveness
+lease are what a backend must write (as ``object_store`` asks of its stores); the
+rest (exists, children, stamps, append, move, delete_folder, local copies, age)
+have default methods made of those, which a backend overrides where it can do
+better (a folder renames; a bucket lists with a delimiter). The compare-and-swap
+loop is written once on top.
 
 Like ``object_store``'s ``PutMode::{Overwrite, Create, Update(version)}``: a create
 fails if the key exists, an update fails unless the key still has the version token
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import os
 from typing import Any, BinaryIO, Callable, Iterator, NamedTuple
 
 OVERWRITE = "overwrite"
@@ -31,6 +36,11 @@ class Update(NamedTuple):
 
 class Precondition(Exception):
     """A create of a key that exists, or an update of a key that changed (or went)."""
+
+
+class AlreadyExists(Precondition):
+    """A create of a key that exists (``object_store``'s ``AlreadyExists``): told apart
+    from an update that lost its race, which is the other ``Precondition``."""
 
 
 class Object(NamedTuple):
@@ -68,10 +78,14 @@ class Storage(abc.ABC):
     """A registry's bytes, by key. Implementations provide the primitives; the
     policy (the compare-and-swap loop) is written once, here."""
 
-    # An object store: every read is a request, and ``move`` a copy of every byte. A
-    # deploy then streams its artifact straight into the version it claimed (not
-    # through a staging folder), and listings read through the cache at any size.
+    # Declared capabilities, asked instead of sniffing the backend's type:
+    # ``remote``: an object store, where every read is a request and ``move`` a copy of
+    # every byte; a deploy then streams its artifact straight into the version it
+    # claimed (not through a staging folder), and listings read through the cache at
+    # any size. ``folder``: the folder on this machine that holds the keys (None
+    # elsewhere), for what only a filesystem can hold (links, FIFOs: doctor's walk).
     remote = False
+    folder: str | None = None
 
     @abc.abstractmethod
     def get(self, key: str, limit: int) -> Object:
@@ -110,7 +124,6 @@ class Storage(abc.ABC):
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
 
-    @abc.abstractmethod
     def local_path(self, key: str, sha256: str | None = None) -> str:
         """A path on this machine holding the key's bytes, to load from (the file
         itself for a folder; for a remote store, a copy in a cache, found by
@@ -119,6 +132,19 @@ class Storage(abc.ABC):
         Raises:
             FileNotFoundError: no such key.
         """
+        import hashlib
+        import tempfile
+
+        found = self.get(key, 1 << 62)
+        if getattr(self, "_copies", None) is None:  # a folder of this process's own (mode 0700)
+            self._copies = tempfile.mkdtemp(prefix="mlreg-copies-")
+        path = os.path.join(self._copies, hashlib.sha256(found.data).hexdigest())
+        if not os.path.isfile(path):
+            fd, tmp = tempfile.mkstemp(dir=self._copies)
+            with os.fdopen(fd, "wb") as f:
+                f.write(found.data)
+            os.replace(tmp, path)
+        return path
 
     @abc.abstractmethod
     def lease(self, key: str, *, claim: bool = False) -> contextlib.AbstractContextManager[Lease]:
@@ -141,11 +167,12 @@ class Storage(abc.ABC):
     def where(self, key: str) -> str:
         """The key as a person finds it (a path, or a URL), for messages."""
 
-    @abc.abstractmethod
     def exists(self, key: str) -> bool:
         """Whether ``key`` is a key, or a folder of keys (anything below ``key/``)."""
+        if self.list(key):
+            return True
+        return key in self.list(key.rpartition("/")[0])
 
-    @abc.abstractmethod
     def children(self, prefix: str) -> list[str]:
         """The names just below the folder ``prefix`` (files and folders), unsorted;
         [] when there is none. Never follows a link.
@@ -153,8 +180,8 @@ class Storage(abc.ABC):
         Raises:
             OSError: ``prefix`` is unsafe to read (``atomic.UnsafeFile`` on a folder).
         """
+        return list(self.keys(prefix + "/" if prefix else ""))
 
-    @abc.abstractmethod
     def stamps(self, prefix: str, leaf: str) -> dict[str, Any]:
         """For each folder just below ``prefix`` that holds ``leaf``, a stamp of
         ``prefix/NAME/leaf`` (JSON-able) that changes whenever that key is
@@ -164,31 +191,60 @@ class Storage(abc.ABC):
         Raises:
             OSError: a folder below ``prefix`` is a link (``atomic.UnsafeFile``).
         """
+        found = {}
+        for key in self.list(prefix):
+            name, _, rest = key[len(prefix) + 1:].partition("/")
+            if rest == leaf:
+                with contextlib.suppress(FileNotFoundError):
+                    found[name] = self.get(key, 1 << 62).token
+        return found
 
-    @abc.abstractmethod
     def append(self, key: str, data: bytes, sync: bool = True) -> None:
         """Add ``data`` at the end of ``key`` (created if absent). Only for keys that
         one writer owns at a time (a deploy's log): on an object store it is a
         read and a rewrite."""
+        try:
+            current = self.get(key, 1 << 62).data
+        except FileNotFoundError:
+            current = b""
+        self.put(key, current + data)
 
-    @abc.abstractmethod
     def move(self, src: str, dst: str) -> None:
         """Move the key, or the folder of keys, ``src`` to ``dst``, which the caller
         owns and which must not exist (a copy on an object store)."""
+        for key in [src] + self.list(src):
+            try:
+                found = self.get(key, 1 << 62)
+            except FileNotFoundError:
+                continue
+            self.put(dst + key[len(src):], found.data, CREATE)
+            self.delete(key)
 
-    @abc.abstractmethod
     def delete_folder(self, prefix: str) -> None:
         """Remove every key below the folder ``prefix``."""
+        for key in self.list(prefix):
+            self.delete(key)
 
-    @abc.abstractmethod
     def local_folder(self, prefix: str, name: str | None = None) -> str | None:
         """A folder on this machine holding the keys below ``prefix`` (None when it
         holds none), to load code from; ``name`` (a digest of the content) lets a
         remote store's cache find a copy it made before."""
+        import tempfile
 
-    @abc.abstractmethod
+        keys = self.list(prefix)
+        if not keys:
+            return None
+        folder = tempfile.mkdtemp(prefix="mlreg-code-")
+        for key in keys:
+            path = os.path.join(folder, *key[len(prefix) + 1:].split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(self.get(key, 1 << 62).data)
+        return folder
+
     def age(self, key: str) -> float | None:
         """Seconds since ``key`` (or the folder ``key``) was last written; None when absent."""
+        return 0.0 if self.exists(key) else None
 
     def check_conditional_writes(self) -> None:
         """Refuse a store whose creates and updates do not fail as they must (an object
@@ -237,7 +293,7 @@ class Storage(abc.ABC):
         """
         try:
             self.put(key, data, CREATE)
-        except Precondition:
+        except AlreadyExists:
             try:
                 there = self.get_or_none(key, len(data))
             except ValueError:  # larger: not these bytes

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from .. import atomic, lock
 from ..layout import LOCK_FILE
-from .base import CREATE, HELD, OVERWRITE, Lease, Object, Precondition, Storage, Update
+from .base import CREATE, HELD, OVERWRITE, AlreadyExists, Lease, Object, Precondition, Storage, Update
 
 _CHUNK = 1 << 20
 _MAX_COMPARED = 256 << 20  # keys updated by compare-and-swap are small metadata
@@ -36,6 +36,7 @@ class LocalStorage(Storage):
 
     def __init__(self, root: str, lock_timeout: float = 30.0) -> None:
         self.root = os.path.abspath(root)
+        self.folder = self.root
         self.lock_timeout = lock_timeout
 
     def __repr__(self) -> str:
@@ -101,7 +102,7 @@ class LocalStorage(Storage):
             atomic.write_atomic(path, data)
         elif mode == CREATE:
             if not atomic.create_exclusive(path, data):
-                raise Precondition(f"{key} exists")
+                raise AlreadyExists(f"{key} exists")
         else:
             try:
                 tmp = atomic.stage(path, data)  # fsynced before the lock: it covers only the compare and the rename
@@ -147,7 +148,7 @@ class LocalStorage(Storage):
             try:
                 os.link(tmp, path)
             except FileExistsError:
-                raise Precondition(f"{key} exists") from None
+                raise AlreadyExists(f"{key} exists") from None
         finally:
             atomic.discard(tmp)
         atomic.fsync_dir(os.path.dirname(path))
@@ -180,7 +181,7 @@ class LocalStorage(Storage):
         try:
             fd = lock.hold(path, new=claim)
         except FileExistsError:
-            raise Precondition(f"{key} exists") from None
+            raise AlreadyExists(f"{key} exists") from None
         try:
             yield HELD
         finally:
@@ -215,7 +216,11 @@ class LocalStorage(Storage):
 
     def append(self, key: str, data: bytes, sync: bool = True) -> None:
         path = self.safe_path(key)
-        fd = atomic.open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            fd = atomic.open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        except FileNotFoundError:  # its folder too is new
+            atomic.make_dirs(os.path.dirname(path))
+            fd = atomic.open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             view = memoryview(data)
             while view:

@@ -11,7 +11,7 @@ import tempfile
 import threading
 from typing import Any, BinaryIO, Callable, Iterator
 
-from .base import CREATE, HELD, OVERWRITE, Lease, Object, Precondition, Storage, Update
+from .base import CREATE, HELD, OVERWRITE, AlreadyExists, Lease, Object, Precondition, Storage, Update
 
 
 class MemoryStorage(Storage):
@@ -37,7 +37,7 @@ class MemoryStorage(Storage):
         with self._guard:
             current = self._objects.get(key)
             if mode == CREATE and current is not None:
-                raise Precondition(f"{key} exists")
+                raise AlreadyExists(f"{key} exists")
             if isinstance(mode, Update) and (current is None or current.token != mode.token):
                 raise Precondition(f"{key} changed" if current is not None else f"{key} is gone")
             token = f"v{next(self._versions)}"
@@ -77,7 +77,7 @@ class MemoryStorage(Storage):
     def lease(self, key: str, *, claim: bool = False) -> Iterator[Lease]:
         with self._guard:
             if claim and key in self._objects:
-                raise Precondition(f"{key} exists")
+                raise AlreadyExists(f"{key} exists")
             if self._leases.get(key):
                 raise RuntimeError(f"{key} is already held")
             self._objects[key] = Object(b"", f"v{next(self._versions)}")
@@ -94,46 +94,3 @@ class MemoryStorage(Storage):
     def where(self, key: str) -> str:
         return f"memory:{key}"
 
-    def exists(self, key: str) -> bool:
-        return key in self._objects or any(k.startswith(key + "/") for k in list(self._objects))
-
-    def children(self, prefix: str) -> list[str]:
-        return list(self.keys(prefix + "/" if prefix else ""))
-
-    def stamps(self, prefix: str, leaf: str) -> dict[str, Any]:
-        found = {}
-        for key in self.list(prefix):
-            name, _, rest = key[len(prefix) + 1:].partition("/")
-            if rest == leaf:
-                found[name] = self._objects[key].token
-        return found
-
-    def append(self, key: str, data: bytes, sync: bool = True) -> None:
-        with self._guard:
-            current = self._objects.get(key)
-            self._objects[key] = Object((current.data if current else b"") + data, f"v{next(self._versions)}")
-
-    def move(self, src: str, dst: str) -> None:
-        with self._guard:
-            for key in [k for k in list(self._objects) if k == src or k.startswith(src + "/")]:
-                self._objects[dst + key[len(src):]] = self._objects.pop(key)
-
-    def delete_folder(self, prefix: str) -> None:
-        with self._guard:
-            for key in [k for k in list(self._objects) if k.startswith(prefix + "/")]:
-                del self._objects[key]
-
-    def local_folder(self, prefix: str, name: str | None = None) -> str | None:
-        keys = self.list(prefix)
-        if not keys:
-            return None
-        folder = tempfile.mkdtemp(prefix="code-", dir=self._cache)
-        for key in keys:
-            path = os.path.join(folder, *key[len(prefix) + 1:].split("/"))
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as f:
-                f.write(self._objects[key].data)
-        return folder
-
-    def age(self, key: str) -> float | None:
-        return 0.0 if self.exists(key) else None

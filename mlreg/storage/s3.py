@@ -29,7 +29,7 @@ import time
 from typing import Any, BinaryIO, Callable, Iterator
 
 from ..errors import MlregError, RegistryNotFound, UsageError
-from .base import CREATE, OVERWRITE, Lease, Object, Precondition, Storage, Update
+from .base import CREATE, OVERWRITE, AlreadyExists, Lease, Object, Precondition, Storage, Update
 
 ENV_LEASE = "MLREG_DEPLOY_LEASE"
 DEFAULT_LEASE = 30.0
@@ -338,7 +338,9 @@ class S3Storage(Storage):
         try:
             result = obstore.put(self._store, self._key(key), data, mode=chosen, use_multipart=False)
         except (AlreadyExistsError, PreconditionError):
-            raise Precondition(f"{self.where(key)} exists" if mode == CREATE else f"{self.where(key)} changed") from None
+            if mode == CREATE:
+                raise AlreadyExists(f"{self.where(key)} exists") from None
+            raise Precondition(f"{self.where(key)} changed") from None
         except FileNotFoundError:  # an If-Match on a key that is gone: 404 on some stores
             raise Precondition(f"{self.where(key)} is gone") from None
         return result["e_tag"] or ""
@@ -371,7 +373,7 @@ class S3Storage(Storage):
             else:
                 obstore.put(self._store, self._key(key), chunks(), mode="create", chunk_size=_PART, max_concurrency=4)
         except (AlreadyExistsError, PreconditionError):
-            raise Precondition(f"{self.where(key)} exists") from None
+            raise AlreadyExists(f"{self.where(key)} exists") from None
         return size, digest.hexdigest()
 
     def _listing(self, prefix: str) -> Iterator[dict[str, Any]]:
