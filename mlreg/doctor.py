@@ -49,10 +49,10 @@ from .metadata import (
     ModelRecord,
     VersionRecord,
     check_home,
-    dump_toml,
     now,
     parse_toml,
 )
+from .ops.deploy import complete_interrupted
 from .storage.base import CREATE, Object, Precondition
 
 if TYPE_CHECKING:
@@ -393,26 +393,10 @@ class Doctor:
             problem.message = ("a deploy reads as interrupted, but its process (pid "
                                f"{record.process.get('pid')}) still runs: locks do not seem to work on this filesystem")
             return record.replace(status="failed")
-        lease = version_key(folder, vfolder, DEPLOY_LOCK)
-        failed: VersionRecord | None = None
-
-        def mark_failed(seen: Object | None) -> bytes | None:
-            nonlocal failed
-            failed = None
-            current = self._parsed(seen, folder, vfolder)
-            if (current is None or current.status != "deploying" or self._alive(lease)
-                    or versions.same(self.repo.read_model(folder).primary, current.version)):
-                return None  # it finished, came back, or became primary meanwhile: the next run completes it
-            failed = current.replace(status="failed", finished_at=now(), reason=INTERRUPTED)
-            return dump_toml(failed.to_toml()).encode()
-
-        self.storage.update(key, mark_failed)
-        if failed is None:
+        failed = complete_interrupted(self.repo, folder, vfolder, reason=INTERRUPTED, by=_who(),
+                                      detail=f"{INTERRUPTED} (recorded by doctor --fix)")
+        if failed is None:  # it finished, came back, or became primary meanwhile: the next run completes it
             return self.repo.version_file(folder, vfolder)
-        self.storage.delete(version_key(folder, vfolder, OUTCOME_FILE))
-        self.repo.record(folder, [HistoryEvent(
-            at=now(), by=_who(), event="deploy", version=failed.version, version_id=failed.version_id,
-            status="failed", detail=f"{INTERRUPTED} (recorded by doctor --fix)")])
         self._log_outcome(folder, vfolder, f"Deployment Failed ({INTERRUPTED}; recorded by doctor --fix)")
         problem.fixed = True
         return failed
@@ -430,19 +414,10 @@ class Doctor:
         problem = self.report.add("interrupted", self.where(key), "a deploy killed after it became the primary, "
                                   "before its outcome was recorded; it reads as Active from outcome.toml")
         if self.fix and not self._alive(version_key(folder, vfolder, DEPLOY_LOCK)):
-            outcome_key = version_key(folder, vfolder, OUTCOME_FILE)
-
-            def complete(seen: Object | None) -> bytes | None:
-                current = self._parsed(seen, folder, vfolder)
-                if current is None or current.status != "deploying":
-                    return None  # completed meanwhile
-                return self.storage.get(outcome_key, 1 << 20).data
-
             try:
-                self.storage.update(key, complete)
+                complete_interrupted(self.repo, folder, vfolder, reason=INTERRUPTED, detail=INTERRUPTED)
             except FileNotFoundError:
                 pass  # its outcome was written into place meanwhile
-            self.storage.delete(outcome_key)
             problem.fixed = True
         return outcome
 

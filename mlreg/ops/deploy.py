@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import json
 import os
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .. import identity, names, versions
 from ..checkpoints import checkpoint
@@ -643,6 +643,60 @@ def _fence(repo: Repository, deploy: _Deploy, model: ModelRecord | None) -> None
             "deleted; it published nothing. Deploy again.")
 
 
+def complete_interrupted(repo: Repository, folder: str, vfolder: str, *, reason: str, detail: str,
+                         by: str | None = None, owned: bool = False) -> VersionRecord | None:
+    """Finish a deploy that will not finish itself; the one home of that protocol,
+    called by the deploy after an exception (``owned``: it holds the version's lease)
+    and by ``doctor --fix`` (whose deploy is gone: a live lease stops it).
+
+    If the version became the primary, its check had passed: its staged outcome
+    (``outcome.toml``) is written over version.toml, and it is Active. Otherwise it is
+    recorded Deployment Failed with ``reason``, and a history event (``detail``) says
+    so. version.toml is changed by compare-and-swap, so a deploy that finished, or
+    came back, meanwhile wins. Returns the record written, or None (nothing to do).
+    """
+    from ..metadata import parse_toml
+    from ..metadata import check_home
+
+    key = version_key(folder, vfolder, VERSION_FILE)
+    outcome_key = version_key(folder, vfolder, OUTCOME_FILE)
+    lease = version_key(folder, vfolder, DEPLOY_LOCK)
+    written: list[VersionRecord] = []
+
+    def change(seen: Any) -> bytes | None:
+        written.clear()
+        if seen is None:
+            return None
+        current = VersionRecord.from_toml(parse_toml(seen.data, repo.where(key)), repo.where(key))
+        check_home(current, folder, vfolder, repo.where(key))
+        if current.status != "deploying" or (not owned and repo.storage.alive(lease)):
+            return None  # it finished, or its deploy lives
+        if versions.same(repo.read_model(folder).primary, current.version):
+            try:
+                data = repo.storage.get(outcome_key, 1 << 20).data
+            except FileNotFoundError:
+                return None  # no outcome to complete it with: doctor reports it
+            outcome = VersionRecord.from_toml(parse_toml(data, repo.where(outcome_key)), repo.where(outcome_key))
+            if outcome.status != "active":
+                return None
+            written.append(outcome)
+            return data
+        failed = current.replace(status="failed", finished_at=now(), reason=reason)
+        written.append(failed)
+        return dump_toml(failed.to_toml()).encode()
+
+    repo.storage.update(key, change)
+    if not written:
+        return None
+    record = written[0]
+    repo.storage.delete(outcome_key)
+    if record.status == "failed":
+        repo.record(folder, [HistoryEvent(at=now(), by=by or record.deployed_by, event="deploy",
+                                          version=record.version, version_id=record.version_id, status="failed",
+                                          detail=detail)])
+    return record
+
+
 def _abandon(repo: Repository, deploy: _Deploy, reason: str) -> None:
     """Best effort after an exception: a published version is marked failed at once,
     unless it had already become the primary (then it is Active: its outcome is
@@ -650,25 +704,13 @@ def _abandon(repo: Repository, deploy: _Deploy, reason: str) -> None:
     version's lease, and only its deploy can make it primary, so no lock is needed."""
     if not deploy.published or deploy.record is None or deploy.vfolder is None or deploy.fenced():
         return
-    storage = repo.storage
     try:
-        folder, vfolder = deploy.folder, deploy.vfolder
-        failed = deploy.record.replace(status="failed", finished_at=now(), reason=reason)
-        version_k = version_key(folder, vfolder, VERSION_FILE)
-        outcome_k = version_key(folder, vfolder, OUTCOME_FILE)
-        if repo.version_file(folder, vfolder).status != "deploying":
-            return  # its outcome is in place
-        if versions.same(repo.read_model(folder).primary, failed.version):
-            storage.put(version_k, storage.get(outcome_k, 1 << 20).data)
-            storage.delete(outcome_k)
-            deploy.log.write("Active; now the primary version (the deploy was interrupted after that)")
-            return
-        deploy.log.write(f"FAILED: {reason}")
-        storage.put(version_k, dump_toml(failed.to_toml()).encode())
-        storage.delete(outcome_k)
-        repo.record(folder, [HistoryEvent(
-            at=now(), by=failed.deployed_by, event="deploy", version=failed.version,
-            version_id=failed.version_id, status="failed", detail=reason)])
-        deploy.log.write("Deployment Failed")
+        if repo.version_file(deploy.folder, deploy.vfolder).status == "deploying" and not versions.same(
+                repo.read_model(deploy.folder).primary, deploy.record.version):
+            deploy.log.write(f"FAILED: {reason}")
+        done = complete_interrupted(repo, deploy.folder, deploy.vfolder, reason=reason, detail=reason, owned=True)
+        if done is not None:
+            deploy.log.write("Deployment Failed" if done.status == "failed" else
+                             "Active; now the primary version (the deploy was interrupted after that)")
     except BaseException:
         pass  # the version still reads as interrupted once this process is gone

@@ -9,7 +9,7 @@ import itertools
 import os
 import tempfile
 import threading
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from .base import CREATE, HELD, OVERWRITE, AlreadyExists, Lease, Object, Precondition, Storage, Update
 
