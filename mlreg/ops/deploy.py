@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from ..templates import Template
 from . import docs
 from .delete import was_deleted
-from .promote import primary_event
+from .promote import make_primary
 
 
 
@@ -587,8 +587,11 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
         record = checked
         promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start,
                                                                    record.version)
-        if promoted:
-            updated = model.replace(primary=record.version, type=record.type, framework=record.framework)
+        events = [HistoryEvent(at=now(), by=record.deployed_by, event="deploy", version=record.version,
+                               version_id=record.version_id, status=record.status, detail=record.reason)]
+        if promoted:  # the README is this deploy's to write (a template's, perhaps): below
+            primary = make_primary(model, record, seen.readme, f"deploy of {record.version}", follow_readme=False)
+            updated = primary.model
             record = record.replace(primary=True)
             outcome = f"Active; now the primary version (was {model.primary or 'none'})"
         elif result.ok:
@@ -598,10 +601,8 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
                                                                              framework=record.framework)
         else:
             updated, outcome = model, "Deployment Failed"
-        events = [HistoryEvent(at=now(), by=record.deployed_by, event="deploy", version=record.version,
-                               version_id=record.version_id, status=record.status, detail=record.reason)]
         if promoted:
-            events.append(primary_event(model, record, f"deploy of {record.version}"))
+            events.append(primary.event)  # after the deploy's own event
         readme = docs.readme_after(updated, record, seen.readme, template if result.ok else None)
         if readme is not None:
             updated = updated.replace(readme_generated=readme.generated)

@@ -32,6 +32,30 @@ def primary_event(model: ModelRecord, target: VersionRecord, cause: str) -> Hist
                         version_id=target.version_id, from_=model.primary, to=target.version, detail=cause)
 
 
+class Primary(NamedTuple):
+    """A change of primary, prepared inside a compare-and-swap of model.toml."""
+
+    model: ModelRecord  # names the new primary, with its Type and Framework
+    readme: str | None  # the README to write (one mlreg generated follows the primary), or None
+    event: HistoryEvent
+
+
+def make_primary(model: ModelRecord, target: VersionRecord, readme: bytes | None, cause: str,
+                 follow_readme: bool = True) -> Primary:
+    """The one rule of a change of primary, for promote, a deploy's outcome and a
+    copy (push, pull, import): the model names ``target`` (an Active version) and
+    takes its Type and Framework, a README mlreg generated (and nobody edited)
+    follows it (unless the caller writes the README itself: ``follow_readme``),
+    and the history says who moved it, from what, and why (``cause``)."""
+    updated = model.replace(primary=target.version, type=target.type, framework=target.framework)
+    text = None
+    if follow_readme:
+        after = docs.readme_after(model, target.replace(primary=True), readme)
+        if after is not None:
+            updated, text = updated.replace(readme_generated=after.generated), after.text
+    return Primary(updated, text, primary_event(model, target, cause))
+
+
 def _expected_primary(text: str) -> str | None:
     if text.strip().lower() in ("", "none"):
         return None
@@ -75,13 +99,8 @@ def promote(repo: Repository, name: str, ref: str, expect_primary: str | None = 
             )
         if target.primary:
             return Change(result=PromoteResult(record.name, record.primary, target, changed=False))
-        updated = record.replace(primary=target.version, type=target.type, framework=target.framework)
-        # A README mlreg generated (and nobody edited) follows the primary.
-        readme = docs.readme_after(record, target.replace(primary=True), seen.readme)
-        if readme is not None:
-            updated = updated.replace(readme_generated=readme.generated)
-        return Change(model=updated, readme=None if readme is None else readme.text,
-                      events=[primary_event(record, target, "promote")],
+        primary = make_primary(record, target, seen.readme, "promote")
+        return Change(model=primary.model, readme=primary.readme, events=[primary.event],
                       result=PromoteResult(record.name, record.primary, target.replace(primary=True), changed=True))
 
     return repo.update(folder, prepare, marks=("promote:model-written", "promote:history-written"))

@@ -22,7 +22,7 @@ from ..layout import CODE_DIR, DEPLOY_LOCK, LOG_FILE, MODEL_FILE, VERSION_FILE, 
 from ..metadata import HistoryEvent, ModelRecord, VersionRecord, now
 from ..repo import Change, Repository, Seen, existing
 from ..storage.base import CREATE, Precondition
-from .promote import primary_event
+from .promote import make_primary
 
 _MAX_CODE_FILE = 256 << 20
 
@@ -232,8 +232,8 @@ def _primary(target: Repository, model: ModelRecord, promote: bool) -> str | Non
         with contextlib.suppress(FileNotFoundError):
             there = target.read_version(current, versions.folder_for(wanted))
             if there.status == "active":
-                updated = current.replace(primary=there.version, type=there.type, framework=there.framework)
-                return Change(model=updated, events=[primary_event(current, there, "copied from the source")],
+                primary = make_primary(current, there, seen.readme, "copied from the source")
+                return Change(model=primary.model, readme=primary.readme, events=[primary.event],
                               result=there.version)
         return Change(result=current.primary)
 
