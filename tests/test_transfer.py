@@ -108,3 +108,34 @@ def test_push_carries_tags_metrics_params_source_and_signature(tmp_path, iris_mo
         {"a": "1", "b": "2"}, {"acc": 0.9}, {"C": "2"}, {"text": "run 7"}, v.signature)
     assert there.signature["n_features"] == 4
     assert there.aliases == () and mlreg.Registry(tmp_path / "target").aliases("m") == []
+
+
+def test_a_copy_paused_past_its_lease_publishes_nothing(tmp_path, constant_path):
+    """A push or pull whose lease lapsed while it copied (a laptop's sleep) publishes no
+    version.toml and removes nothing: the claimed folder may be someone else's by then."""
+    import contextlib
+
+    from mlreg.errors import LeaseLost
+    from mlreg.ops.transfer import transfer
+    from mlreg.storage.base import Lease
+    from mlreg.storage.memory import MemoryStorage
+
+    class Lapsed(Lease):
+        def held(self):
+            return False
+
+    class Sleepy(MemoryStorage):
+        @contextlib.contextmanager
+        def lease(self, key, *, claim=False):
+            with super().lease(key, claim=claim):
+                yield Lapsed()
+
+    source = mlreg.Registry(tmp_path / "source")
+    source.deploy(constant_path, "m")
+    target = mlreg.Registry(storage=Sleepy())
+    with pytest.raises(LeaseLost) as e:
+        transfer(source.repo, target.repo, "m")
+    assert e.value.exit_code == 5 and "paused past its lease" in str(e.value)
+    storage = target.repo.storage
+    assert not storage.exists("models/m/versions/0.1.0/version.toml")
+    assert storage.exists("models/m/versions/0.1.0/.deploy.lock")  # left for doctor, never deleted blind

@@ -17,7 +17,7 @@ import contextlib
 from typing import Any, NamedTuple, Sequence
 
 from .. import identity, versions
-from ..errors import IntegrityError, NotActive, VersionExists
+from ..errors import IntegrityError, LeaseLost, NotActive, VersionExists
 from ..layout import CODE_DIR, DEPLOY_LOCK, LOG_FILE, MODEL_FILE, VERSION_FILE, id_key, model_key, version_key
 from ..metadata import HistoryEvent, ModelRecord, VersionRecord, now
 from ..repo import Change, Repository, Seen, existing
@@ -148,7 +148,7 @@ def _copy(source: Repository, target: Repository, model: ModelRecord, v: Version
     storage = target.storage
     with contextlib.ExitStack() as claimed:
         try:
-            claimed.enter_context(storage.lease(version_key(folder, vfolder, DEPLOY_LOCK), claim=True))
+            lease = claimed.enter_context(storage.lease(version_key(folder, vfolder, DEPLOY_LOCK), claim=True))
         except Precondition:
             raise VersionExists(f"{target.path}: {v.model!r} {v.version} was taken meanwhile; "
                                 "nothing more was copied") from None
@@ -164,6 +164,10 @@ def _copy(source: Repository, target: Repository, model: ModelRecord, v: Version
             data = source.raw(version_key(folder, vfolder, VERSION_FILE), what="metadata file")
             if data is None:
                 raise IntegrityError(f"{source.where(version_key(folder, vfolder, VERSION_FILE))} disappeared")
+            if not lease.held():  # paused past its lease: the folder may be another's now; touch nothing
+                published = True  # (nothing to clean up that is surely ours)
+                raise LeaseLost(f"{target.path}: the copy of {v.model!r} {v.version} was paused past its lease "
+                                "(MLREG_DEPLOY_LEASE seconds); it published nothing. Copy again.")
             storage.create_once(version_key(folder, vfolder, VERSION_FILE), data)
             published = True
         finally:
