@@ -45,6 +45,7 @@ from .layout import (
 )
 from .metadata import (
     INTERRUPTED,
+    STATUS_LABELS,
     HistoryEvent,
     ModelRecord,
     VersionRecord,
@@ -494,7 +495,7 @@ class Doctor:
                 problem = self.report.add("deploy-log", self.where(log_key), f"the deploy log of {record.version} "
                                           "has no outcome (its last line was lost in a crash)")
                 if self.fix:
-                    label = "Active" if record.status == "active" else "Deployment Failed"
+                    label = STATUS_LABELS["active" if record.status == "active" else "failed"]
                     self._log_outcome(folder, vfolder, f"{label} (recorded by doctor --fix: the line was lost in a crash)")
                     problem.fixed = True
 
@@ -650,7 +651,7 @@ class Doctor:
 def _is_outcome(line: str) -> bool:
     """Whether a deploy-log line records a deploy's outcome."""
     text = line.partition("  ")[2]
-    return text.startswith(("Active", "Deployment Failed"))
+    return text.startswith((STATUS_LABELS["active"], STATUS_LABELS["failed"]))
 
 
 def _who() -> str:

@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Any, Sequence
 
+from .metadata import STATUS_LABELS
+
 # C0 and C1 controls (but tab and newline) and the bidirectional overrides, each
 # mapped to its escape. A translate table, not a regular expression: compiling
 # that was half a millisecond of every command's start-up.
@@ -62,7 +64,7 @@ def err(text: str, end: str = "\n") -> None:
 
 # Statuses as people see them, and their colour on a terminal (rich leaves colour
 # out where NO_COLOR is set).
-STATUS_STYLES = {"Active": "green", "Deployment Failed": "red", "Deploying": "yellow"}
+STATUS_STYLES = {STATUS_LABELS["active"]: "green", STATUS_LABELS["failed"]: "red", STATUS_LABELS["deploying"]: "yellow"}
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None,

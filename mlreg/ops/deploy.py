@@ -33,6 +33,7 @@ from ..layout import (
 )
 from ..metadata import (
     CUSTOM,
+    STATUS_LABELS,
     HistoryEvent,
     ModelRecord,
     VersionRecord,
@@ -600,7 +601,7 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
             updated = model if model.primary is not None else model.replace(type=record.type,
                                                                              framework=record.framework)
         else:
-            updated, outcome = model, "Deployment Failed"
+            updated, outcome = model, STATUS_LABELS["failed"]
         if promoted:
             events.append(primary.event)  # after the deploy's own event
         readme = docs.readme_after(updated, record, seen.readme, template if result.ok else None)
@@ -711,7 +712,7 @@ def _abandon(repo: Repository, deploy: _Deploy, reason: str) -> None:
             deploy.log.write(f"FAILED: {reason}")
         done = complete_interrupted(repo, deploy.folder, deploy.vfolder, reason=reason, detail=reason, owned=True)
         if done is not None:
-            deploy.log.write("Deployment Failed" if done.status == "failed" else
+            deploy.log.write(STATUS_LABELS["failed"] if done.status == "failed" else
                              "Active; now the primary version (the deploy was interrupted after that)")
     except BaseException:
         pass  # the version still reads as interrupted once this process is gone
