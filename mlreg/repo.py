@@ -241,6 +241,33 @@ class Repository:
         except FileNotFoundError:
             raise VersionNotFound(f"{model.name!r} {vfolder} was deleted meanwhile") from None
 
+    def update_version(self, folder: str, vfolder: str,
+                       change: Callable[[VersionRecord | None], VersionRecord | None]) -> VersionRecord | None:
+        """The compare-and-swap of a version's own record (its version.toml, which holds
+        what only that version has: its tags, its outcome). ``change`` gets the record
+        as read (None: there is none) and returns the record to write (None: leave it);
+        on a lost race it runs again on what is there now. Returns what is there when
+        it stops. ``change`` may raise, and nothing is written.
+
+        Raises:
+            IntegrityError: the record cannot be read, or names another version.
+        """
+        key = version_key(folder, vfolder, VERSION_FILE)
+        where = self.where(key)
+        there: list[VersionRecord | None] = [None]
+
+        def raw(seen: Object | None) -> bytes | None:
+            current = None
+            if seen is not None:
+                current = VersionRecord.from_toml(parse_toml(seen.data, where), where)
+                check_home(current, folder, vfolder, where)
+            new = change(current)
+            there[0] = current if new is None else new
+            return None if new is None else dump_toml(new.to_toml()).encode()
+
+        self.storage.update(key, raw, limit=MAX_METADATA_BYTES)
+        return there[0]
+
     def version_file(self, folder: str, vfolder: str, name: str = VERSION_FILE) -> VersionRecord:
         """The record in a version's version.toml (or ``name``), checked to describe its folder.
 

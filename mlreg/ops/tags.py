@@ -8,10 +8,8 @@ from typing import Mapping, Sequence
 from .. import identity
 from ..errors import StillDeploying, UsageError, VersionNotFound
 from ..fields import MAX_FIELDS
-from ..layout import VERSION_FILE, version_key
-from ..metadata import MAX_METADATA_BYTES, HistoryEvent, VersionRecord, dump_toml, now, parse_toml
+from ..metadata import HistoryEvent, VersionRecord, now
 from ..repo import Repository
-from ..storage.base import Object
 
 
 def tag(repo: Repository, name: str, ref: str, set_tags: Mapping[str, str], remove: Sequence[str] = ()) -> VersionRecord:
@@ -29,15 +27,12 @@ def tag(repo: Repository, name: str, ref: str, set_tags: Mapping[str, str], remo
         raise UsageError("give tags to set (KEY=VALUE) or --remove KEY")
     model = repo.load_model(name)
     vfolder = repo.resolve(model, ref)
-    key = version_key(model.folder, vfolder, VERSION_FILE)
-    where = repo.where(key)
     changes: list[tuple[str, str | None, str | None]] = []
     seen: list[VersionRecord] = []
 
-    def change(current: Object | None) -> bytes | None:
-        if current is None:
+    def change(record: VersionRecord | None) -> VersionRecord | None:
+        if record is None:
             raise VersionNotFound(f"{model.name!r} {vfolder} was deleted meanwhile")
-        record = VersionRecord.from_toml(parse_toml(current.data, where), where)
         if record.status == "deploying" and repo.deploy_alive(model.folder, vfolder):
             raise StillDeploying(f"{model.name!r} {record.version} is still Deploying; tag it once it is done")
         tags = {k: v for k, v in record.tags.items() if k not in remove}
@@ -47,9 +42,9 @@ def tag(repo: Repository, name: str, ref: str, set_tags: Mapping[str, str], remo
         changes[:] = [(k, record.tags.get(k), tags.get(k)) for k in sorted(set(set_tags) | set(remove))
                       if record.tags.get(k) != tags.get(k)]
         seen[:] = [record]
-        return dump_toml(record.replace(tags=tags).to_toml()).encode() if changes else None
+        return record.replace(tags=tags) if changes else None
 
-    repo.storage.update(key, change, limit=MAX_METADATA_BYTES)
+    repo.update_version(model.folder, vfolder, change)
     record = seen[0]
     if changes:
         by, at = identity.user_at_host(), now()
