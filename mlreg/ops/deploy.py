@@ -110,10 +110,10 @@ def type_name(obj: Any) -> str:
 
 
 
-# Registry.deploy's options (besides the artifact and the name) and their defaults.
-OPTIONS: dict[str, Any] = dict(version_bump="minor", version=None, description=None, type=None, framework=None,
-                               template=None, sample_input=None, readme=None, promote=True, check_timeout=300.0,
-                               progress=None, code=(), tags=None, metrics=None, params=None, source=None)
+# Registry.deploy's options besides the artifact and the name (their defaults are its own).
+OPTIONS = frozenset({"version_bump", "version", "description", "type", "framework", "template", "sample_input",
+                     "readme", "promote", "check_timeout", "progress", "code", "tags", "metrics", "params",
+                     "source"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,18 +143,17 @@ class DeployRequest:
     @classmethod
     def make(cls, model_or_path: Any, name: str, templates_dir: str | None = None,
              **options: Any) -> DeployRequest:
-        """The request ``Registry.deploy``'s keyword arguments make (its signature and
-        docstring tell them; ``OPTIONS`` their defaults here).
+        """The request ``Registry.deploy``'s keyword arguments make: every one of
+        ``OPTIONS``, as its signature and docstring give them.
 
         Raises:
             InvalidName, InvalidVersion, UsageError, BadInput: nothing is written.
         """
         from ..templates import find_template
 
-        unknown = set(options) - set(OPTIONS)
-        if unknown:
-            raise TypeError(f"deploy() got unexpected keyword arguments {sorted(unknown)}")
-        o = {**OPTIONS, **options}
+        if set(options) != OPTIONS:
+            raise TypeError(f"DeployRequest.make needs exactly the options {sorted(OPTIONS)}")
+        o = options
         version_bump, version, description, type, framework = (o["version_bump"], o["version"], o["description"],
                                                                o["type"], o["framework"])
         template, sample_input, readme, promote = o["template"], o["sample_input"], o["readme"], o["promote"]
@@ -558,15 +557,14 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
     from ..environment import python_version
 
     promote, template = request.promote, request.template
-    type_flag, framework_flag = request.type, request.framework  # a flag, else the template's
     record = deploy.record
     assert record is not None and deploy.vfolder is not None
     record = record.replace(
         status="active" if result.ok else "failed",
         finished_at=now(),
         reason=None if result.ok else result.reason,
-        type=type_flag or result.type or CUSTOM,
-        framework=framework_flag or result.framework or CUSTOM,
+        type=request.type or result.type or CUSTOM,  # a flag, else the template's, else detected
+        framework=request.framework or result.framework or CUSTOM,
         environment={"python": python_version(), "libraries": result.libraries},
         process={},  # only needed while deploying, to tell a live deploy from a dead one
         signature=dict(result.signature),
@@ -657,37 +655,28 @@ def complete_interrupted(repo: Repository, folder: str, vfolder: str, *, reason:
     so. version.toml is changed by compare-and-swap, so a deploy that finished, or
     came back, meanwhile wins. Returns the record written, or None (nothing to do).
     """
-    from ..metadata import parse_toml
-    from ..metadata import check_home
-
-    key = version_key(folder, vfolder, VERSION_FILE)
     outcome_key = version_key(folder, vfolder, OUTCOME_FILE)
     lease = version_key(folder, vfolder, DEPLOY_LOCK)
+
     written: list[VersionRecord] = []
 
-    def change(seen: Any) -> bytes | None:
+    def change(current: VersionRecord | None) -> VersionRecord | None:
         written.clear()
-        if seen is None:
-            return None
-        current = VersionRecord.from_toml(parse_toml(seen.data, repo.where(key)), repo.where(key))
-        check_home(current, folder, vfolder, repo.where(key))
-        if current.status != "deploying" or (not owned and repo.storage.alive(lease)):
-            return None  # it finished, or its deploy lives
+        if current is None or current.status != "deploying" or (not owned and repo.storage.alive(lease)):
+            return None  # gone, finished, or its deploy lives
         if versions.same(repo.read_model(folder).primary, current.version):
             try:
-                data = repo.storage.get(outcome_key, 1 << 20).data
+                outcome = repo.version_file(folder, vfolder, OUTCOME_FILE)
             except FileNotFoundError:
                 return None  # no outcome to complete it with: doctor reports it
-            outcome = VersionRecord.from_toml(parse_toml(data, repo.where(outcome_key)), repo.where(outcome_key))
             if outcome.status != "active":
                 return None
             written.append(outcome)
-            return data
-        failed = current.replace(status="failed", finished_at=now(), reason=reason)
-        written.append(failed)
-        return dump_toml(failed.to_toml()).encode()
+            return outcome
+        written.append(current.replace(status="failed", finished_at=now(), reason=reason))
+        return written[0]
 
-    repo.storage.update(key, change)
+    repo.update_version(folder, vfolder, change)
     if not written:
         return None
     record = written[0]
@@ -707,12 +696,11 @@ def _abandon(repo: Repository, deploy: _Deploy, reason: str) -> None:
     if not deploy.published or deploy.record is None or deploy.vfolder is None or deploy.fenced():
         return
     try:
-        if repo.version_file(deploy.folder, deploy.vfolder).status == "deploying" and not versions.same(
-                repo.read_model(deploy.folder).primary, deploy.record.version):
-            deploy.log.write(f"FAILED: {reason}")
         done = complete_interrupted(repo, deploy.folder, deploy.vfolder, reason=reason, detail=reason, owned=True)
-        if done is not None:
-            deploy.log.write(STATUS_LABELS["failed"] if done.status == "failed" else
-                             "Active; now the primary version (the deploy was interrupted after that)")
+        if done is not None and done.status == "failed":
+            deploy.log.write(f"FAILED: {reason}")
+            deploy.log.write(STATUS_LABELS["failed"])
+        elif done is not None:
+            deploy.log.write("Active; now the primary version (the deploy was interrupted after that)")
     except BaseException:
         pass  # the version still reads as interrupted once this process is gone
