@@ -49,12 +49,10 @@ from .metadata import (
     HistoryEvent,
     ModelRecord,
     VersionRecord,
-    check_home,
     now,
-    parse_toml,
 )
 from .ops.deploy import complete_interrupted
-from .storage.base import CREATE, Object, Precondition
+from .storage.base import CREATE, Precondition
 
 if TYPE_CHECKING:
     from .repo import Repository
@@ -449,15 +447,6 @@ class Doctor:
             if self.fix:
                 self.storage.delete(key)
                 problem.fixed = True
-
-    def _parsed(self, seen: Object | None, folder: str, vfolder: str) -> VersionRecord | None:
-        """The version record in ``seen`` (version.toml as a compare-and-swap read it)."""
-        if seen is None:
-            return None
-        where = self.where(version_key(folder, vfolder, VERSION_FILE))
-        record = VersionRecord.from_toml(parse_toml(seen.data, where), where)
-        check_home(record, folder, vfolder, where)
-        return record
 
     def _outcomes(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
         """Every finished deploy has its outcome in the history and as its log's last line

@@ -78,12 +78,18 @@ class Model:
         """Every event, oldest first."""
         return self._repo.history_of(self.record.folder)
 
-    def logs(self, v: VersionRecord) -> list[str]:
-        """A version's deploy log, a line each."""
+    def logs(self, version: str | VersionRecord) -> list[str]:
+        """A version's deploy log (a version read, or a number, ID or ``@reference``), a
+        line each.
+
+        Raises:
+            InvalidVersion, VersionNotFound.
+        """
         from . import versions as _versions
 
-        data = self._repo.raw(version_key(self.record.folder, _versions.folder_for(v.version), LOG_FILE),
-                              MAX_LOG_BYTES, what="deploy log")
+        vfolder = _versions.folder_for(version.version) if isinstance(version, VersionRecord) else \
+            self._repo.resolve(self.record, version)
+        data = self._repo.raw(version_key(self.record.folder, vfolder, LOG_FILE), MAX_LOG_BYTES, what="deploy log")
         return [] if data is None else data.decode("utf-8", "replace").splitlines()
 
     def info(self) -> ModelInfo:

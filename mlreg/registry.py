@@ -22,7 +22,6 @@ from .errors import (
     UsageError,
     VersionNotFound,
 )
-from .layout import LOG_FILE, version_key
 from .lifecycle import Lifecycle
 from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
 from .metadata import STATUSES, HistoryEvent, ModelRecord, VersionRecord
@@ -241,12 +240,7 @@ class Registry(Lifecycle):
         Raises:
             InvalidName, InvalidVersion, ModelNotFound, VersionNotFound.
         """
-        from .deploylog import MAX_LOG_BYTES
-
-        record = self.repo.load_model(name)
-        vfolder = self.repo.resolve(record, ref)
-        data = self.repo.raw(version_key(record.folder, vfolder, LOG_FILE), MAX_LOG_BYTES, what="deploy log")
-        return [] if data is None else data.decode("utf-8", "replace").splitlines()
+        return self.model(name).logs(ref)
 
     def callable_version(self, name: str, version: str | None = None) -> VersionRecord:
         """The version a prediction would use: ``version`` (number or ID), else the primary.

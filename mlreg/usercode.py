@@ -22,6 +22,7 @@ outside ``__pycache__`` folders is in the digest, so a planted ``foo.pyc``
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import os
 import shutil
 import stat
@@ -176,21 +177,13 @@ def put_first(folder: str | None) -> None:
 def _source_only(path: str) -> object:
     """A path hook: for a version's code folder (and the packages in it), a finder
     that loads ``.py`` sources only; for any other path, not ours (ImportError)."""
-    import importlib.machinery
-
     absolute = os.path.abspath(path)
     if not any(absolute == f or absolute.startswith(f + os.sep) for f in _CODE_FOLDERS):
         raise ImportError("not a version's code folder")
     return importlib.machinery.FileFinder(path, (_SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES))
 
 
-def _loader_base() -> type:
-    import importlib.machinery
-
-    return importlib.machinery.SourceFileLoader
-
-
-class _SourceOnlyLoader(_loader_base()):  # type: ignore[misc]
+class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
     """Compiles the module from its source every time: no bytecode is read or written."""
 
     def get_code(self, fullname: str) -> object:

@@ -205,7 +205,7 @@ class Pages:
 
     def login(self, c: _Context) -> Reply:
         if self.policy.token is None:  # nothing to sign in with: writes follow the address alone
-            return _see(_safe_next(c.query.get("next")))
+            return _see(c.query.get("next") or "/")
         if c.request.method == "POST":
             form = _form(c.request.body)
             try:
@@ -217,7 +217,7 @@ class Pages:
             session = self.policy.sign_in(c.session, form.get("token", ""))
             if session is not None:  # a new session: one known before sign-in is worth nothing now
                 c.session, c.new_session = session, True
-                return _see(_safe_next(form.get("next")))
+                return _see(form.get("next") or "/")
             return self._page(c, "login.html", status=403, title="Sign in", error="That is not this server's token.",
                               next=_safe_next(form.get("next")))
         return self._page(c, "login.html", title="Sign in", next=_safe_next(c.query.get("next")))
@@ -255,7 +255,7 @@ class Pages:
         except Conflict as e:
             raise Page(self.model_page(c, folder, status=409, error=f"{e} Reload to see the versions as they are now."
                                        if "primary" in str(e) else str(e))) from None
-        return self._flash_and_see(c, _safe_next(form.get("back") or f"/models/{quote(folder)}"),
+        return self._flash_and_see(c, form.get("back") or f"/models/{quote(folder)}",
                                    f"{result.record.version} is now the primary (was {result.previous or 'none'}).")
 
     def set_alias(self, c: _Context, folder: str, form: dict[str, str]) -> Reply:
@@ -265,7 +265,7 @@ class Pages:
                                              expect=form.get("expect") or None)
         except (Conflict, UsageError, NotFound) as e:
             raise Page(self.model_page(c, folder, status=HTTP_OF_EXIT.get(e.exit_code, 400), error=str(e))) from None
-        return self._flash_and_see(c, _safe_next(back), f"@{result.alias} now names {result.record.version}.")
+        return self._flash_and_see(c, back, f"@{result.alias} now names {result.record.version}.")
 
     def remove_alias(self, c: _Context, folder: str, alias: str) -> Reply:
         try:
@@ -366,6 +366,7 @@ def _allow(method: str, allowed: str) -> None:
 
 
 def _see(where: str) -> Reply:
+    """A redirect (303) to ``where``, made safe here for every caller (``_safe_next``)."""
     return Reply(303, b"", "text/plain", (("Location", _safe_next(where)),))
 
 
