@@ -26,9 +26,7 @@ from .atomic import TEMP_MARKER
 from .errors import IntegrityError, InvalidVersion
 from .identity import same_process_alive
 from .layout import (
-    DEPLOY_LOCK,
-    deleted_key,
-    HISTORY_FILE,
+    DELETED,
     IDS,
     LOG_FILE,
     MARKER,
@@ -36,12 +34,7 @@ from .layout import (
     OUTCOME_FILE,
     STAGING,
     VERSION_FILE,
-    history_key,
-    id_key,
-    model_key,
-    staging_key,
-    version_key,
-    versions_key,
+    VERSIONS,
 )
 from .metadata import (
     INTERRUPTED,
@@ -52,9 +45,9 @@ from .metadata import (
     now,
 )
 from .ops.deploy import complete_interrupted
-from .storage.base import CREATE, Precondition
 
 if TYPE_CHECKING:
+    from .folders import Folder
     from .repo import Repository
 
 DEFAULT_OLDER_THAN = 3600.0
@@ -118,8 +111,7 @@ class Doctor:
 
     def __init__(self, repo: Repository, fix: bool, older_than: float) -> None:
         self.repo = repo
-        self.storage = repo.storage
-        self.root: str | None = repo.storage.folder  # a folder on this machine, or None
+        self.root: str | None = repo.local_root  # a folder on this machine, or None
         self.fix = fix
         self.older_than = older_than
         self.report = Report(repo.path)
@@ -134,24 +126,17 @@ class Doctor:
         self._ids()
         return self.report
 
-    def where(self, key: str) -> str:
-        return self.repo.where(key)
-
-    def _alive(self, key: str) -> bool:
-        """Whether a deploy's lease is held; an unsafe one (reported by the walk) counts
-        as held, so that nothing is repaired on its word."""
+    @staticmethod
+    def _alive(claimed: Folder) -> bool:
+        """Whether a deploy's lease on ``claimed`` is held; an unsafe one (reported by the
+        walk) counts as held, so that nothing is repaired on its word."""
         try:
-            return self.storage.alive(key)
+            return claimed.alive()
         except (IntegrityError, OSError):
             return True
 
-    def _old(self, key: str) -> bool:
-        age = self.storage.age(key)
+    def _old(self, age: float | None) -> bool:
         return age is not None and age > self.older_than
-
-    def _link(self, key: str) -> bool:
-        """Whether ``key`` is a symlink in a folder registry (the walk reports it)."""
-        return self.root is not None and os.path.islink(os.path.join(self.root, *key.split("/")))
 
     # ------------------------------------------------------------- the tree
 
@@ -198,37 +183,31 @@ class Doctor:
             problem.fixed = True
 
     def _staging(self) -> None:
-        for token in sorted(self._children(STAGING)):
-            key = staging_key(token)
-            if self._link(key) or self._alive(staging_key(token, DEPLOY_LOCK)) or not self._old(key):
+        for token in sorted(_names(self.repo.top_folder(STAGING))):
+            staged = self.repo.staging(token)
+            if staged.is_link() or self._alive(staged) or not self._old(staged.age()):
                 continue  # a symlink is reported by the walk; a held or recent one is a deploy in progress
-            problem = self.report.add("staging-leftover", self.where(key),
+            problem = self.report.add("staging-leftover", staged.where(),
                                       "the staging folder of a deploy that ended before publishing")
             if self.fix:
-                self.storage.delete_folder(key)
-                problem.fixed = not self.storage.exists(key)
-
-    def _children(self, prefix: str) -> list[str]:
-        try:
-            return [e for e in self.storage.children(prefix) if not e.startswith(".")]
-        except OSError:
-            return []  # reported by the walk
+                staged.remove()
+                problem.fixed = not staged.exists()
 
     # --------------------------------------------------------------- models
 
     def _model(self, folder: str) -> None:
         repo = self.repo
-        if self._link(model_key(folder)):
+        home = repo.model_folder(folder)
+        if home.is_link():
             return
         try:
             record = repo.read_model(folder)
         except (FileNotFoundError, NotADirectoryError):
-            if self.storage.exists(model_key(folder)) and not (self.root and os.path.isfile(
-                    os.path.join(self.root, *model_key(folder).split("/")))):
+            if home.exists() and not home.is_file():
                 self._incomplete_model(folder)
             return
         except IntegrityError as e:
-            self.report.add("metadata", self.where(model_key(folder, MODEL_FILE)), str(e))
+            self.report.add("metadata", repo.model_where(folder), str(e))
             return
         if record.deleting_model is not None:
             return self._interrupted_model_delete(record)
@@ -236,7 +215,7 @@ class Doctor:
         if record.deleting:
             record = self._interrupted_deletes(record)
         found: dict[str, VersionRecord] = {}
-        for vfolder in sorted(self._children(versions_key(folder))):
+        for vfolder in sorted(_names(home, VERSIONS)):
             if record.is_deleting(vfolder):
                 continue  # reported above: its delete began
             record_v = self._version(record, vfolder)
@@ -252,26 +231,25 @@ class Doctor:
     # ------------------------------------------------------------ deletions
 
     def _interrupted_model_delete(self, model: ModelRecord) -> None:
-        key = model_key(model.folder, MODEL_FILE)
-        if not self._old(key):
+        home = self.repo.model_folder(model.folder)
+        if not self._old(home.age(MODEL_FILE)):
             return  # a delete in progress
-        problem = self.report.add("interrupted-delete", self.where(model_key(model.folder)),
+        problem = self.report.add("interrupted-delete", home.where(),
                                   f"the delete of the model {model.name!r} began ({model.deleting_model}) and "
                                   "did not finish; readers see no model")
         if self.fix:
             from .ops.delete import finish_model_delete
 
             finish_model_delete(self.repo, model.folder)
-            problem.fixed = not self.storage.exists(key)
+            problem.fixed = not home.exists(MODEL_FILE)
 
     def _interrupted_deletes(self, model: ModelRecord) -> ModelRecord:
         """Versions listed under ``deleting`` in model.toml: deletes cut short (readers
         already see them gone); ``--fix`` completes them."""
-        key = model_key(model.folder, MODEL_FILE)
-        if not self._old(key):
+        if not self._old(self.repo.model_folder(model.folder).age(MODEL_FILE)):
             return model  # probably being deleted right now
         numbers = list(model.deleting)
-        problem = self.report.add("interrupted-delete", self.where(key),
+        problem = self.report.add("interrupted-delete", self.repo.model_where(model.folder),
                                   f"the delete of {', '.join(numbers)} began and did not finish; "
                                   "readers see no such version")
         if self.fix:
@@ -285,23 +263,23 @@ class Doctor:
 
     def _deletes_in_history(self, model: ModelRecord) -> None:
         """Every tombstone's delete is in the history (a crash can lose its event)."""
-        tombstones = [n[:-len(".toml")] for n in self._children(deleted_key(model.folder))
+        tombstones = [n[:-len(".toml")] for n in _names(self.repo.model_folder(model.folder), DELETED)
                       if n.endswith(".toml") and versions.is_version(n[:-len(".toml")])]
         if not tombstones:
             return
         try:
-            recorded = {versions.folder_of(e.version or "") for e in self.repo.history_of(model.folder)
+            recorded = {versions.folder_of(e.version or "") for e in self.repo.history(model.folder).events()
                         if e.event == "delete"}
         except IntegrityError:
             return  # reported by the walk
         lost = [v for v in tombstones if versions.folder_of(v) not in recorded]
         if not lost:
             return
-        problem = self.report.add("history", self.where(history_key(model.folder)),
+        problem = self.report.add("history", self.repo.history(model.folder).where(),
                                   f"the deletes of {', '.join(sorted(lost))} are not in the history "
                                   "(their events were lost in a crash)")
         if self.fix:
-            self.repo.record(model.folder, [HistoryEvent(
+            self.repo.history(model.folder).record([HistoryEvent(
                 at=now(), by=_who(), event="delete", version=v, from_=v,
                 detail="recorded by doctor --fix: the delete's own event was lost in a crash") for v in sorted(lost)],
                 strict=True)
@@ -309,29 +287,27 @@ class Doctor:
 
     def _version(self, model: ModelRecord, vfolder: str) -> VersionRecord | None:
         folder = model.folder
-        vkey = version_key(folder, vfolder)
-        if self._link(vkey):
+        home = self.repo.version_folder(folder, vfolder)
+        if home.is_link():
             return None
-        is_file = self.root is not None and os.path.isfile(os.path.join(self.root, *vkey.split("/")))
-        if not versions.is_version(vfolder) or is_file:
-            self.report.add("stray", self.where(vkey), "not a version folder (its name is not a version number)")
+        if not versions.is_version(vfolder) or home.is_file():
+            self.report.add("stray", home.where(), "not a version folder (its name is not a version number)")
             return None
-        key = version_key(folder, vfolder, VERSION_FILE)
         try:
             record = self.repo.version_file(folder, vfolder)
         except FileNotFoundError:
             self._unpublished(folder, vfolder)
             return None
         except IntegrityError as e:
-            self.report.add("metadata", self.where(key), str(e))
+            self.report.add("metadata", home.where(VERSION_FILE), str(e))
             if "says it is" in str(e):
                 self.report.versions += 1
             return None
         self.report.versions += 1
-        if record.status == "deploying" and not self._alive(version_key(folder, vfolder, DEPLOY_LOCK)):
+        if record.status == "deploying" and not self._alive(home):
             record = self._interrupted(model, vfolder, record)
-        elif record.status != "deploying" and self.storage.exists(version_key(folder, vfolder, OUTCOME_FILE)):
-            self._leftover_outcome(folder, vfolder)
+        elif record.status != "deploying" and home.exists(OUTCOME_FILE):
+            self._leftover_outcome(home)
         if record.status != "deploying":
             self.report.artifacts += 1
             problem = integrity.problem(self.repo, record)
@@ -345,44 +321,41 @@ class Doctor:
         ``delete --model`` (or died before its first write) left. Nothing reads it;
         ``--fix`` removes it once no deploy in it is alive."""
         live = [v for v in self.repo.version_folders(folder) if self.repo.deploy_alive(folder, v)]
-        problem = self.report.add("incomplete-model", self.where(model_key(folder)),
+        home = self.repo.model_folder(folder)
+        problem = self.report.add("incomplete-model", home.where(),
                                   "a model folder without model.toml (left by a deploy that ended early, or that "
                                   "lost a race with delete --model)"
                                   + (f"; a deploy of {live[0]} in it is still alive" if live else ""))
         if self.fix and not live:
-            self.storage.delete_folder(model_key(folder))
+            home.remove()
             problem.fixed = True
 
     def _unpublished(self, folder: str, vfolder: str) -> None:
         """A version folder without version.toml: a deploy claiming the number right
         now (its lease is held), one that died before publishing, or damage."""
-        lease = version_key(folder, vfolder, DEPLOY_LOCK)
-        if not self.storage.exists(lease):
-            self.report.add("metadata", self.where(version_key(folder, vfolder, VERSION_FILE)),
-                            "a version folder without version.toml")
+        home = self.repo.version_folder(folder, vfolder)
+        if not home.claimed():
+            self.report.add("metadata", home.where(VERSION_FILE), "a version folder without version.toml")
             return
-        if self._alive(lease) or not self._old(lease):
+        if self._alive(home) or not self._old(home.lease_age()):
             return  # being published
-        vkey = version_key(folder, vfolder)
-        problem = self.report.add("leftover", self.where(vkey), "the folder of a deploy that claimed this number "
+        problem = self.report.add("leftover", home.where(), "the folder of a deploy that claimed this number "
                                   "and ended before publishing it (no version.toml)")
         if self.fix:
-            self.storage.delete_folder(vkey)
-            problem.fixed = not self.storage.exists(version_key(folder, vfolder, VERSION_FILE))
+            home.remove()
+            problem.fixed = not home.exists(VERSION_FILE)
 
-    def _leftover_outcome(self, folder: str, vfolder: str) -> None:
-        key = version_key(folder, vfolder, OUTCOME_FILE)
-        problem = self.report.add("leftover", self.where(key), "the staged outcome of a deploy that has finished")
+    def _leftover_outcome(self, home: Folder) -> None:
+        problem = self.report.add("leftover", home.where(OUTCOME_FILE), "the staged outcome of a deploy that has finished")
         if self.fix:
-            self.storage.delete(key)
+            home.remove(OUTCOME_FILE)
             problem.fixed = True
 
     def _interrupted(self, model: ModelRecord, vfolder: str, record: VersionRecord) -> VersionRecord:
         folder = model.folder
-        key = version_key(folder, vfolder, VERSION_FILE)
         if versions.same(model.primary, record.version):
             return self._unfinished_primary(model, vfolder, record)
-        problem = self.report.add("interrupted", self.where(key), "a deploy whose process ended while Deploying; "
+        problem = self.report.add("interrupted", self.repo.version_folder(folder, vfolder).where(VERSION_FILE), "a deploy whose process ended while Deploying; "
                                   "it reads as Deployment Failed (interrupted)")
         if not self.fix:
             return record.replace(status="failed")
@@ -404,15 +377,15 @@ class Doctor:
         """A deploy killed after it became the primary, before its outcome replaced
         version.toml: it passed its check, so it is Active; complete its record."""
         folder = model.folder
-        key = version_key(folder, vfolder, VERSION_FILE)
+        home = self.repo.version_folder(folder, vfolder)
         outcome = self.repo.committed_outcome(folder, vfolder, record)
         if outcome.status != "active":
-            self.report.add("primary", self.where(key), f"the primary {record.version} never finished its deploy "
+            self.report.add("primary", home.where(VERSION_FILE), f"the primary {record.version} never finished its deploy "
                             "and has no outcome to complete it with; promote another version")
             return record.replace(status="failed")
-        problem = self.report.add("interrupted", self.where(key), "a deploy killed after it became the primary, "
-                                  "before its outcome was recorded; it reads as Active from outcome.toml")
-        if self.fix and not self._alive(version_key(folder, vfolder, DEPLOY_LOCK)):
+        problem = self.report.add("interrupted", home.where(VERSION_FILE), "a deploy killed after it became the "
+                                  "primary, before its outcome was recorded; it reads as Active from outcome.toml")
+        if self.fix and not self._alive(home):
             try:
                 complete_interrupted(self.repo, folder, vfolder, reason=INTERRUPTED, detail=INTERRUPTED)
             except FileNotFoundError:
@@ -423,29 +396,16 @@ class Doctor:
     def _listing_cache(self, model: ModelRecord) -> None:
         """The listing cache never disagrees with the versions: every entry whose stamp
         is the stamp of its version.toml now holds what that file holds."""
-        from . import index
-
-        key = model_key(model.folder, index.INDEX_FILE)
         try:
-            cached = index.load(self.storage.get(key, index.MAX_INDEX_BYTES).data)
-            stamps = self.storage.stamps(versions_key(model.folder), VERSION_FILE)
-        except (FileNotFoundError, OSError, ValueError):
-            return  # none (a small model), or unreadable: then unused
-        wrong = []
-        for vfolder, (stamp, data) in sorted(cached.items()):
-            if stamps.get(vfolder) != stamp:
-                continue  # stale: never used, rewritten by the next listing
-            try:
-                if self.repo.toml(version_key(model.folder, vfolder, VERSION_FILE)) != data:
-                    wrong.append(vfolder)
-            except (FileNotFoundError, IntegrityError):
-                continue  # reported with the version
+            wrong = self.repo.cache_disagreements(model.folder)
+        except (OSError, ValueError):
+            return  # unreadable: then unused
         if wrong:
-            problem = self.report.add("listing-cache", self.where(key), f"the listing cache disagrees with "
-                                      f"{', '.join(wrong[:5])}{' and more' if len(wrong) > 5 else ''} (edited by "
-                                      "hand?); listings would show the cache's records: remove it")
+            problem = self.report.add("listing-cache", self.repo.cache_where(model.folder), f"the listing cache "
+                                      f"disagrees with {', '.join(wrong[:5])}{' and more' if len(wrong) > 5 else ''} "
+                                      "(edited by hand?); listings would show the cache's records: remove it")
             if self.fix:
-                self.storage.delete(key)
+                self.repo.drop_cache(model.folder)
                 problem.fixed = True
 
     def _outcomes(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
@@ -455,7 +415,7 @@ class Doctor:
 
         folder = model.folder
         try:
-            events = self.repo.history_of(folder)
+            events = self.repo.history(folder).events()
         except IntegrityError:
             return  # reported by the walk
         recorded = {e.version_id for e in events if e.event == "deploy" and e.status in ("active", "failed")}
@@ -463,25 +423,23 @@ class Doctor:
             if record.status == "deploying":
                 continue
             if record.version_id not in recorded:
-                problem = self.report.add("history", self.where(history_key(folder)), f"no deploy outcome of "
+                problem = self.report.add("history", self.repo.history(folder).where(), f"no deploy outcome of "
                                           f"{record.version} (its event was lost in a crash)")
                 if self.fix:
-                    self.repo.record(folder, [HistoryEvent(
+                    self.repo.history(folder).record([HistoryEvent(
                         at=now(), by=record.deployed_by, event="deploy", version=record.version,
                         version_id=record.version_id, status=record.status,
                         detail=f"{record.reason or 'Active'} (recorded by doctor --fix: the event was lost in a crash)")],
                         strict=True)
                     problem.fixed = True
-            log_key = version_key(folder, vfolder, LOG_FILE)
+            home = self.repo.version_folder(folder, vfolder)
             try:
-                data = self.storage.get(log_key, MAX_LOG_BYTES).data
-            except FileNotFoundError:
-                data = b""
+                data = home.read(LOG_FILE, MAX_LOG_BYTES) or b""
             except (OSError, ValueError):
                 continue  # reported by the walk
             lines = data.decode("utf-8", "replace").splitlines()
             if not any(_is_outcome(line) for line in lines[-50:]):
-                problem = self.report.add("deploy-log", self.where(log_key), f"the deploy log of {record.version} "
+                problem = self.report.add("deploy-log", home.where(LOG_FILE), f"the deploy log of {record.version} "
                                           "has no outcome (its last line was lost in a crash)")
                 if self.fix:
                     label = STATUS_LABELS["active" if record.status == "active" else "failed"]
@@ -489,36 +447,33 @@ class Doctor:
                     problem.fixed = True
 
     def _log_outcome(self, folder: str, vfolder: str, text: str) -> None:
-        self.storage.append(version_key(folder, vfolder, LOG_FILE), f"{now()}  {text}\n".encode("utf-8"))
+        self.repo.version_folder(folder, vfolder).append(LOG_FILE, f"{now()}  {text}\n".encode("utf-8"))
 
     def _id_of(self, model: ModelRecord, vfolder: str, record: VersionRecord) -> None:
-        key = id_key(record.version_id) if versions.is_version_id(record.version_id) else f"{IDS}/?"
+        ids = self.repo.top_folder(IDS)
+        where = ids.where(record.version_id if versions.is_version_id(record.version_id) else "?")
         if not versions.is_version_id(record.version_id):
-            self.report.add("metadata", self.where(key), f"version {record.version} has an invalid ID {record.version_id!r}")
+            self.report.add("metadata", where, f"version {record.version} has an invalid ID {record.version_id!r}")
             return
         try:
             owner = self.repo.owner_of_id(record.version_id)
         except IntegrityError as e:
-            self.report.add("id-index", self.where(key), str(e))
+            self.report.add("id-index", where, str(e))
             return
         if owner == (model.folder, vfolder):
             return
         if owner is not None:
-            self.report.add("id-index", self.where(key), f"ID {record.version_id} of {model.folder} {vfolder} is also "
+            self.report.add("id-index", where, f"ID {record.version_id} of {model.folder} {vfolder} is also "
                             f"claimed by {owner[0]} {owner[1]}")
             return
-        problem = self.report.add("id-index", self.where(key), f"the ID file of {model.folder} {vfolder} is missing")
-        if self.fix:
-            try:
-                self.storage.put(key, f"{model.folder}/{vfolder}\n".encode(), CREATE)
-                problem.fixed = True
-            except Precondition:
-                pass
+        problem = self.report.add("id-index", where, f"the ID file of {model.folder} {vfolder} is missing")
+        if self.fix and self.repo.register_id(record.version_id, model.folder, vfolder):
+            problem.fixed = True
 
     def _primary(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
         if model.primary is None:
             return
-        path = self.where(model_key(model.folder, MODEL_FILE))
+        path = self.repo.model_where(model.folder)
         try:
             vfolder = versions.folder_for(model.primary)
         except Exception:
@@ -531,7 +486,7 @@ class Doctor:
             self.report.add("primary", path, f"the primary {model.primary} is not Active ({chosen.status}); promote another")
 
     def _highest(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
-        path = self.where(model_key(model.folder, MODEL_FILE))
+        path = self.repo.model_where(model.folder)
         numbers = [versions.parse(v) for v in found]
         top = max(numbers) if numbers else None
         try:
@@ -561,19 +516,16 @@ class Doctor:
 
     def _history(self, model: ModelRecord) -> None:
         """A torn last line in the history an earlier mlreg appended to."""
-        key = model_key(model.folder, HISTORY_FILE)
+        history = self.repo.history(model.folder)
         try:
-            seen = self.storage.get(key, 256 << 20)
-        except (FileNotFoundError, NotADirectoryError):
-            return self._primary_in_history(model)
+            torn = history.torn()
         except (OSError, ValueError):
             return  # reported by the walk; never read or written through
-        if seen.data and not seen.data.endswith(b"\n"):
-            problem = self.report.add("history", self.where(key), "a torn last line (a writer killed mid-append); "
-                                      "readers skip it")
+        if torn:
+            problem = self.report.add("history", history.old_where(), "a torn last line (a writer killed "
+                                      "mid-append); readers skip it")
             if self.fix:
-                self.storage.update(key, lambda now: None if now is None or now.data.endswith(b"\n")
-                                    else now.data[:now.data.rfind(b"\n") + 1], limit=256 << 20)
+                history.mend_torn()
                 problem.fixed = True
         self._primary_in_history(model)
 
@@ -581,20 +533,20 @@ class Doctor:
         """The last change of primary in the history must name the primary of model.toml
         (model.toml is written first: a crash can only lose the history's event)."""
         try:
-            last = next((e for e in reversed(self.repo.history_of(model.folder)) if e.event == "primary"), None)
+            last = next((e for e in reversed(self.repo.history(model.folder).events()) if e.event == "primary"), None)
         except IntegrityError:
             return  # reported by the walk
         recorded = last.to if last is not None else None
         if versions.same(recorded, model.primary):
             return
-        problem = self.report.add("history", self.where(history_key(model.folder)), f"the primary is "
+        problem = self.report.add("history", self.repo.history(model.folder).where(), f"the primary is "
                                   f"{model.primary or 'none'} but the history's last change of primary says "
                                   f"{recorded or 'none'} (its event was lost in a crash)")
         if self.fix:
             current = self.repo.read_model(model.folder)
-            again = next((e for e in reversed(self.repo.history_of(model.folder)) if e.event == "primary"), None)
+            again = next((e for e in reversed(self.repo.history(model.folder).events()) if e.event == "primary"), None)
             if not versions.same(again.to if again else None, current.primary):
-                self.repo.record(model.folder, [HistoryEvent(
+                self.repo.history(model.folder).record([HistoryEvent(
                     at=now(), by=_who(), event="primary", version=current.primary,
                     from_=again.to if again else None, to=current.primary,
                     detail="recorded by doctor --fix: the change's own event was lost in a crash")], strict=True)
@@ -603,28 +555,29 @@ class Doctor:
     # ------------------------------------------------------------------ ids
 
     def _ids(self) -> None:
-        for entry in sorted(self._children(IDS)):
-            key = id_key(entry)
-            if self._link(key) or TEMP_MARKER in entry:
+        ids = self.repo.top_folder(IDS)
+        for entry in sorted(_names(ids)):
+            where = ids.where(entry)
+            if ids.is_link(entry) or TEMP_MARKER in entry:
                 continue  # reported by the walk
             if not versions.is_version_id(entry):
-                self.report.add("stray", self.where(key), "not a version ID file")
+                self.report.add("stray", where, "not a version ID file")
                 continue
             try:
                 owner = self.repo.owner_of_id(entry)
             except IntegrityError as e:
-                self.report.add("id-index", self.where(key), str(e))
+                self.report.add("id-index", where, str(e))
                 continue
             if owner is None:
                 continue
             folder, vfolder = owner
-            if self._id_matches(folder, vfolder, entry) or not self._old(key):
+            if self._id_matches(folder, vfolder, entry) or not self._old(ids.age(entry)):
                 continue  # a recent one was allocated by a deploy that is publishing right now
-            problem = self.report.add("dangling-id", self.where(key), f"ID {entry} names {folder} {vfolder}, which "
+            problem = self.report.add("dangling-id", where, f"ID {entry} names {folder} {vfolder}, which "
                                       "does not carry it (a deploy that ended before publishing)")
-            if self.fix and self.storage.exists(model_key(folder, MODEL_FILE)):
+            if self.fix and self.repo.model_folder(folder).exists(MODEL_FILE):
                 if not self._id_matches(folder, vfolder, entry):
-                    self.storage.delete(key)
+                    self.repo.forget_id(entry)
                     problem.fixed = True
 
     def _id_matches(self, folder: str, vfolder: str, version_id: str) -> bool:
@@ -635,6 +588,14 @@ class Doctor:
             return False
         except IntegrityError:
             return True  # reported as a metadata problem; never delete on a guess
+
+
+def _names(folder: Folder, name: str = "") -> list[str]:
+    """What is just below ``folder`` (or its subfolder ``name``); [] when unreadable (the walk reports it)."""
+    try:
+        return folder.names(name)
+    except OSError:
+        return []
 
 
 def _is_outcome(line: str) -> bool:

@@ -76,7 +76,7 @@ class Model:
 
     def history(self) -> list[HistoryEvent]:
         """Every event, oldest first."""
-        return self._repo.history_of(self.record.folder)
+        return self._repo.history(self.record.folder).events()
 
     def logs(self, version: str | VersionRecord) -> list[str]:
         """A version's deploy log (a version read, or a number, ID or ``@reference``), a

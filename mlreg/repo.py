@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from typing import Any, BinaryIO, Callable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, NamedTuple, Sequence
 
 from . import names, versions
 from .checkpoints import checkpoint
@@ -21,24 +21,23 @@ from .errors import (
     IntegrityError,
     InvalidVersion,
     ModelNotFound,
-    NotWritable,
     RegistryNotFound,
     UsageError,
     VersionNotFound,
 )
 from .layout import (
-    DEPLOY_LOCK,
-    HISTORY_FILE,
     MARKER,
     MODEL_FILE,
     MODELS,
     OUTCOME_FILE,
     README_FILE,
+    STAGING,
     TEMPLATES,
     VERSION_FILE,
-    history_key,
+    deleted_key,
     id_key,
     model_key,
+    staging_key,
     version_key,
     versions_key,
 )
@@ -55,14 +54,16 @@ from .metadata import (
     parse_toml,
 )
 from .atomic import UnsafeFile
+from .folders import Folder
 from .storage.base import CREATE, Object, Precondition, Storage, Update, cas_attempts
+
+if TYPE_CHECKING:
+    from .history import History
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 CAS_ATTEMPTS = 1000  # tries of one compare-and-swap of model.toml before giving up (exit 6)
 RETIRED = "deleted "  # an ID file's text once its version is deleted: "deleted folder/version"
 MAX_README_BYTES = 1 << 20
-MAX_HISTORY_BYTES = 256 << 20
-MAX_EVENT_BYTES = 64 << 10
 
 
 class Repository:
@@ -75,8 +76,50 @@ class Repository:
     def __repr__(self) -> str:
         return f"Repository({self.storage!r})"
 
+    @classmethod
+    def in_folder(cls, path: str) -> Repository:
+        """The registry in the local folder ``path`` (a scratch one: an archive's)."""
+        from .storage.local import LocalStorage
+
+        return cls(LocalStorage(path))
+
     def where(self, key: str) -> str:
         return self.storage.where(key)
+
+    @property
+    def remote(self) -> bool:
+        """Whether the registry is an object store (every read a request, a move a copy)."""
+        return self.storage.remote
+
+    # ------------------------------------------------------------ folders
+    # The doors through which operations and doctor touch the files they own.
+
+    def model_folder(self, folder: str) -> Folder:
+        return Folder(self.storage, model_key(folder))
+
+    def model_where(self, folder: str) -> str:
+        """The model's model.toml, as a person finds it (for messages)."""
+        return self.where(model_key(folder, MODEL_FILE))
+
+    def version_folder(self, folder: str, vfolder: str) -> Folder:
+        return Folder(self.storage, version_key(folder, vfolder))
+
+    def staging(self, token: str) -> Folder:
+        """A deploy's staging folder (``staging_tokens`` lists them)."""
+        return Folder(self.storage, staging_key(token))
+
+    def staging_tokens(self) -> list[str]:
+        return self.top_folder(STAGING).names()
+
+    def top_folder(self, name: str) -> Folder:
+        """A folder at the registry's top (``ids``, ``staging``)."""
+        return Folder(self.storage, name)
+
+    @property
+    def local_root(self) -> str | None:
+        """The folder on this machine that is the registry (None for an object store):
+        for what only a filesystem can hold (links, FIFOs: doctor's walk)."""
+        return self.storage.folder
 
     def raw(self, key: str, limit: int = MAX_METADATA_BYTES, *, what: str = "") -> bytes | None:
         """The bytes of a key that is only ever replaced whole; None when absent.
@@ -296,13 +339,7 @@ class Repository:
         Raises:
             IntegrityError: the lease's file is unsafe (a FIFO, a link).
         """
-        try:
-            return self.storage.alive(version_key(folder, vfolder, DEPLOY_LOCK))
-        except IntegrityError:
-            raise
-        except OSError as e:
-            raise IntegrityError(f"the deploy lease {self.where(version_key(folder, vfolder, DEPLOY_LOCK))} "
-                                 f"is {e.strerror}") from None
+        return self.version_folder(folder, vfolder).alive()
 
     def as_read(self, record: VersionRecord, folder: str, vfolder: str, primary_folder: str | None,
                 aliases: tuple[str, ...] = ()) -> VersionRecord:
@@ -392,6 +429,43 @@ class Repository:
                 self.storage.put(index_key, index.dump(fresh))
         return found
 
+    def cache_disagreements(self, folder: str) -> list[str]:
+        """The version folders whose entry in the listing cache is current (its stamp is
+        their version.toml's now) yet holds other than that file holds: what only a
+        hand could do, and what listings would show. [] without a cache.
+
+        Raises:
+            OSError, ValueError: the cache, or the versions' folder, unreadable.
+        """
+        from . import index
+
+        try:
+            cached = index.load(self.storage.get(model_key(folder, index.INDEX_FILE), index.MAX_INDEX_BYTES).data)
+        except FileNotFoundError:
+            return []
+        stamps = self.storage.stamps(versions_key(folder), VERSION_FILE)
+        wrong = []
+        for vfolder, (stamp, data) in sorted(cached.items()):
+            if stamps.get(vfolder) != stamp:
+                continue  # stale: never used, rewritten by the next listing
+            try:
+                if self.toml(version_key(folder, vfolder, VERSION_FILE)) != data:
+                    wrong.append(vfolder)
+            except (FileNotFoundError, IntegrityError):
+                continue  # doctor reports it with the version
+        return wrong
+
+    def cache_where(self, folder: str) -> str:
+        from . import index
+
+        return self.where(model_key(folder, index.INDEX_FILE))
+
+    def drop_cache(self, folder: str) -> None:
+        """Remove the model's listing cache (never the truth: the next listing writes it again)."""
+        from . import index
+
+        self.storage.delete(model_key(folder, index.INDEX_FILE))
+
     def resolve(self, record: ModelRecord, ref: str) -> str:
         """The version folder that ``ref`` names: a version number, a version ID, or a
         built-in reference (SPEC §7): ``@primary`` (the primary) or ``@latest`` (the
@@ -472,16 +546,66 @@ class Repository:
         except FileNotFoundError:
             return False
 
+    # ---------------------------------------------------------- tombstones
+
+    def has_tombstone(self, folder: str, vfolder: str) -> bool:
+        """Whether the version ``vfolder`` of the model was deleted (its number is never given again)."""
+        return self.storage.exists(deleted_key(folder, vfolder))
+
+    def write_tombstone(self, folder: str, vfolder: str, data: bytes) -> None:
+        self._put(deleted_key(folder, vfolder), data, None)
+
+    def tombstone(self, folder: str, vfolder: str) -> dict[str, Any]:
+        """A deleted version's tombstone, parsed.
+
+        Raises:
+            FileNotFoundError; IntegrityError.
+        """
+        return self.toml(deleted_key(folder, vfolder))
+
+    def tombstones(self, folder: str, limit: int) -> list[tuple[str, bytes]]:
+        """(version folder, bytes) of each of the model's tombstones (names that are not
+        a tombstone's, ``NAME.toml``, left out).
+
+        Raises:
+            IntegrityError: one unreadable, or larger than ``limit``.
+        """
+        found = []
+        for key in self.storage.list(deleted_key(folder) + "/"):
+            name = key.rsplit("/", 1)[-1]
+            if name.endswith(".toml") and not name.startswith("."):
+                data = self.raw(key, limit, what="tombstone")
+                if data is not None:
+                    found.append((name[:-len(".toml")], data))
+        return found
+
     def new_id(self, folder: str, vfolder: str) -> str:
+        """A version ID never given before, its ID file made (naming ``folder/vfolder``)."""
         import secrets
 
         while True:
             candidate = "".join(secrets.choice(_ID_ALPHABET) for _ in range(versions.ID_LENGTH))
-            try:
-                self.storage.put(id_key(candidate), f"{folder}/{vfolder}\n".encode(), CREATE)
-            except Precondition:
-                continue
-            return candidate
+            if self.register_id(candidate, folder, vfolder):
+                return candidate
+
+    def register_id(self, version_id: str, folder: str, vfolder: str, *, retired: bool = False) -> bool:
+        """Create the ID file of ``version_id`` naming ``folder/vfolder`` (``retired``: a
+        deleted version's, which names nothing and is never given again); False
+        when the ID has a file already."""
+        text = f"{RETIRED if retired else ''}{folder}/{vfolder}\n"
+        try:
+            self.storage.put(id_key(version_id), text.encode(), CREATE)
+            return True
+        except Precondition:
+            return False
+
+    def retire_id(self, version_id: str, folder: str, vfolder: str) -> None:
+        """The ID file of a deleted version: it names nothing from now on, and is never given again."""
+        self._put(id_key(version_id), f"{RETIRED}{folder}/{vfolder}\n".encode(), None)
+
+    def forget_id(self, version_id: str) -> None:
+        """Remove an ID file no version carries (taken back before it was shown to anyone)."""
+        self.storage.delete(id_key(version_id))
 
     def artifact_path(self, record: VersionRecord, cached: bool = True) -> str:
         """A path on this machine to load a version's artifact from (where it would be,
@@ -571,63 +695,13 @@ class Repository:
         """Every deploy outcome and change of primary, oldest first: the lines of an
         earlier mlreg's ``history.jsonl`` (a torn last line is skipped), then one
         object per event, in the order of their keys (their time)."""
-        return self.history_of(self.load_model(name).folder)
+        return self.history(self.load_model(name).folder).events()
 
-    def history_of(self, folder: str) -> list[HistoryEvent]:
-        key = model_key(folder, HISTORY_FILE)
-        data = self.raw(key, MAX_HISTORY_BYTES, what="history")
-        lines = [] if data is None else data.decode("utf-8", "replace").split("\n")[:-1]  # after the last newline: torn
-        found = [e for e in map(HistoryEvent.from_line, lines) if e is not None]
-        prefix = history_key(folder)
-        for name in sorted(self._children(prefix)):
-            if not name.endswith(".json") or name.startswith("."):
-                continue
-            event = self.raw(f"{prefix}/{name}", MAX_EVENT_BYTES, what="history event")
-            if event is not None and (parsed := HistoryEvent.from_line(event.decode("utf-8", "replace"))):
-                found.append(parsed)
-        return found
+    def history(self, folder: str) -> History:
+        """The model's history (``history.History``)."""
+        from .history import History
 
-    def check_history(self, folder: str) -> None:
-        """Fail before a change when its history could not be recorded (a history
-        folder that is a symlink or a file).
-
-        Raises:
-            IntegrityError: naming it; nothing was changed.
-        """
-        if self.storage.remote:
-            return  # keys, not folders: nothing there can be a link
-        try:
-            self.storage.children(history_key(folder))
-        except OSError as e:
-            raise IntegrityError(f"history {self.where(history_key(folder))} is {e.strerror}; "
-                                 "nothing was changed") from None
-
-    def record(self, folder: str, events: Sequence[HistoryEvent], *, strict: bool = False) -> None:
-        """Add events to the model's history, each an object of its own (created, never
-        replaced: no lock, no lost update).
-
-        A write that fails once the change it records took effect (a full disk)
-        is a warning, not an error: the change is done, a script must be able to
-        trust the exit code, and `doctor --fix` restores the lost event. With
-        ``strict`` it raises (NotWritable).
-        """
-        for place, event in enumerate(events):
-            while True:
-                # Keys sort by time, then by place among the events of one change.
-                key = history_key(folder, f"{_compact(event.at)}-{place:02d}{os.urandom(4).hex()}.json")
-                try:
-                    self.storage.put(key, event.to_line().encode("utf-8"), CREATE)
-                    break
-                except Precondition:
-                    continue  # the same instant and the same random name: draw again
-                except OSError as e:
-                    if strict:
-                        raise NotWritable(f"cannot write the history {self.where(history_key(folder))}: "
-                                          f"{e.strerror}") from None
-                    warnings.warn(f"the change was made, but its history event could not be written to "
-                                  f"{self.where(history_key(folder))} ({e.strerror}); `mlreg doctor --fix` "
-                                  "restores it", RuntimeWarning, stacklevel=3)
-                    return
+        return History(self, folder)
 
     # ---------------------------------------------------- compare-and-swap
 
@@ -660,7 +734,7 @@ class Repository:
             if change.model is None and change.readme is None and change.then is None and not change.events:
                 return change.result
             if change.events:
-                self.check_history(folder)
+                self.history(folder).check()
             readme = None if change.readme is None else (
                 change.readme.encode("utf-8") if isinstance(change.readme, str) else change.readme)
             readme_mode = CREATE if seen_readme is None else Update(seen_readme.token)
@@ -686,7 +760,7 @@ class Repository:
             mark(marks[0])
             if change.then is not None:
                 change.then()
-            self.record(folder, change.events)
+            self.history(folder).record(change.events)
             mark(marks[1])
             return change.result
         raise Busy(f"{self.where(model_k)}: other writers changed it {CAS_ATTEMPTS} times while this change "
@@ -706,7 +780,7 @@ class Repository:
     def _put(self, key: str, data: bytes, mode: Any) -> None:
         """``storage.put``, an unsafe file (a link, a FIFO) an IntegrityError."""
         try:
-            self.storage.put(key, data, mode)
+            self.storage.put(key, data, *(() if mode is None else (mode,)))
         except UnsafeFile as e:
             raise IntegrityError(f"{self.where(key)} is {e.strerror}; nothing was changed") from None
 
@@ -774,12 +848,6 @@ class Change(NamedTuple):
     events: Sequence[HistoryEvent] = ()  # added to the history last
     result: Any = None  # what update returns
     lost: Callable[[], None] | None = None  # this attempt lost its race: undo what it prepared
-
-
-def _compact(at: str) -> str:
-    """An event's time as the sortable start of its key: 20261202T031500123456Z."""
-    compact = "".join(c for c in at if c.isalnum())
-    return compact if len(compact) == 22 and compact.isascii() else now().replace("-", "").replace(":", "").replace(".", "")
 
 
 @contextlib.contextmanager

@@ -11,12 +11,14 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # Lowest first. A module imports only modules of its own layer or below.
 LAYERS = {
-    "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment", "fields"],
+    "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment", "fields",
+             "leases"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
                           "readme", "inputs", "usercode", "predict", "artifacts", "checker", "invocation"],
     "storage": ["storage", "storage.base", "storage.local", "storage.memory", "storage.s3"],
-    "repository": ["repo"],
-    "operations": ["integrity", "ops", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer",
+    # the only door to storage: operations and doctor ask it, by name, never a storage key
+    "repository": ["folders", "history", "repo"],
+    "operations": ["integrity", "ops", "ops.publish", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer",
                    "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive"],
     # doctor is detection plus calls into the operations: above them, never called by them
     "upkeep": ["doctor"],
@@ -102,3 +104,14 @@ def test_no_import_circle():
     for module in graph:
         if module not in state:
             visit(module, [])
+
+
+# The repository is the only door to storage: it, storage itself and the facade (which
+# opens a registry's storage by its location) import mlreg.storage; nothing else does.
+STORAGE_DOORS = {"folders", "history", "repo", "registry"}
+
+
+@pytest.mark.parametrize("module", [m for m in _modules() if m not in STORAGE_DOORS and not m.startswith("storage")])
+def test_only_the_repository_talks_to_storage(module):
+    touched = {m for m in _imports(module) if m == "storage" or m.startswith("storage.")}
+    assert not touched, f"{module} imports {touched}: ask the repository (repo.py, folders.py) instead"

@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 from .. import identity, versions
 from ..errors import AliasMoved, AliasNotFound, NotActive
 from ..fields import alias_name
-from ..layout import MODEL_FILE, model_key
 from ..metadata import HistoryEvent, VersionRecord, now
 from ..repo import Change, Repository, Seen, existing
 
@@ -57,7 +56,7 @@ def set_alias(repo: Repository, name: str, alias: str, ref: str, expect: str | N
     alias = alias_name(alias)
     expected = _expected(expect) if expect is not None else None
     folder = repo.load_model(name).folder
-    model_path = repo.where(model_key(folder, MODEL_FILE))
+    model_path = repo.model_where(folder)
 
     def prepare(seen: Seen) -> Change:
         model = existing(seen, model_path)
@@ -89,7 +88,7 @@ def remove_alias(repo: Repository, name: str, alias: str) -> AliasResult:
     """
     alias = alias_name(alias)
     folder = repo.load_model(name).folder
-    model_path = repo.where(model_key(folder, MODEL_FILE))
+    model_path = repo.model_where(folder)
 
     def prepare(seen: Seen) -> Change:
         model = existing(seen, model_path)

@@ -29,8 +29,8 @@ from typing import NamedTuple, Sequence
 
 from .. import names
 from ..errors import IntegrityError, MlregError, UsageError
-from ..layout import (HISTORY_FILE, MARKER, MODEL_FILE, MODELS, deleted_key, history_key, id_key, model_key,
-                      version_key)
+from ..history import Carried
+from ..layout import HISTORY_FILE, MARKER, MODEL_FILE, MODELS
 from ..metadata import ModelRecord
 from ..repo import Repository
 from .transfer import TransferResult, transfer
@@ -47,8 +47,6 @@ def export(repo: Repository, name: str, refs: Sequence[str], output: str) -> Tra
         ModelNotFound, VersionNotFound, NotActive, IntegrityError (an artifact
         that does not match its record: nothing is written), UsageError (a bad output).
     """
-    from ..storage.local import LocalStorage
-
     if not output.endswith((".tar", *_GZIP)):
         raise UsageError(f"--output {output}: name a .tar, .tar.gz or .tgz file")
     parent = os.path.dirname(os.path.abspath(output))
@@ -57,10 +55,10 @@ def export(repo: Repository, name: str, refs: Sequence[str], output: str) -> Tra
     record = repo.load_model(name)
     scratch = tempfile.mkdtemp(prefix="mlreg-export-")
     try:
-        staged = Repository(LocalStorage(os.path.join(scratch, "registry")))
+        staged = Repository.in_folder(os.path.join(scratch, "registry"))
         staged.init()
         result = transfer(repo, staged, name, refs, promote=True, include_failed=True)
-        _write_history(staged, record.folder, _read_history(repo, record.folder, repo.where(record.folder)))
+        staged.history(record.folder).replace(_read_history(repo, record.folder, repo.where(record.folder)))
         _write_retired(staged, record.folder, _read_retired(repo, record.folder, repo.where(record.folder)))
         _carry_aliases(staged, record)
         # A name of its own, created new (O_EXCL): never written through a link planted there.
@@ -93,43 +91,19 @@ def _without_locks(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
     return member
 
 
-MAX_EVENT = 64 << 10
 MAX_TOMBSTONE = 4096
 
 
-class _History(NamedTuple):
-    old: bytes | None  # history.jsonl, as an earlier mlreg wrote it
-    events: list[tuple[str, bytes]]  # (name, bytes) of history/*.json
-
-
-def _read_history(source: Repository, folder: str, where: str) -> _History:
+def _read_history(source: Repository, folder: str, where: str) -> Carried:
     """The model's whole history, read and checked before anything is written.
 
     Raises:
         IntegrityError: an event too large or unreadable (naming it).
     """
-    old = source.raw(model_key(folder, HISTORY_FILE), 256 << 20, what="history")
-    events = []
-    for key in source.storage.list(history_key(folder) + "/"):
-        name = key.rsplit("/", 1)[-1]
-        if name.endswith(".json") and not name.startswith("."):
-            try:
-                data = source.raw(key, MAX_EVENT, what="history event")
-            except IntegrityError as e:
-                raise IntegrityError(f"{where}: the history event {name} cannot be carried ({e}); "
-                                     "nothing was imported") from None
-            if data is not None:
-                events.append((name, data))
-    return _History(old, events)
-
-
-def _write_history(target: Repository, folder: str, history: _History) -> None:
-    """The model's history as ``history`` holds it (the copy's own events dropped)."""
-    target.storage.delete_folder(history_key(folder))
-    if history.old is not None:
-        target.storage.put(model_key(folder, HISTORY_FILE), history.old)
-    for name, data in history.events:
-        target.storage.put(history_key(folder, name), data)
+    try:
+        return source.history(folder).carried()
+    except IntegrityError as e:
+        raise IntegrityError(f"{where}: the history cannot be carried ({e}); nothing was imported") from None
 
 
 class _Retired(NamedTuple):
@@ -149,38 +123,25 @@ def _read_retired(source: Repository, folder: str, where: str) -> list[_Retired]
     from ..metadata import parse_toml
 
     found = []
-    for key in source.storage.list(deleted_key(folder) + "/"):
-        name = key.rsplit("/", 1)[-1]
-        if not name.endswith(".toml") or name.startswith("."):
-            continue
-        vfolder = name[:-len(".toml")]
-        data = source.raw(key, MAX_TOMBSTONE, what="tombstone")
-        if data is None:
-            continue
-        fields = parse_toml(data, f"{where}/{key}")
+    for vfolder, data in source.tombstones(folder, MAX_TOMBSTONE):
+        fields = parse_toml(data, f"{where}/{vfolder}.toml")
         version_id = fields.get("id")
         if not versions.is_version(vfolder) or versions.folder_for(vfolder) != vfolder or (
                 version_id is not None and not (isinstance(version_id, str) and versions.is_version_id(version_id))):
-            raise IntegrityError(f"{where}: the tombstone {name!r} is not one mlreg wrote; nothing was imported")
+            raise IntegrityError(f"{where}: the tombstone {vfolder + '.toml'!r} is not one mlreg wrote; "
+                                 "nothing was imported")
         found.append(_Retired(vfolder, data, version_id))
     return found
 
 
 def _write_retired(target: Repository, folder: str, retired: list[_Retired]) -> None:
     """Carry each deleted number (and its ID, retired) the target does not have as a version."""
-    from ..repo import RETIRED
-    from ..storage.base import CREATE, Precondition
-
-    storage = target.storage
     for r in retired:
-        if storage.exists(version_key(folder, r.vfolder)) or storage.exists(deleted_key(folder, r.vfolder)):
+        if target.version_folder(folder, r.vfolder).exists() or target.has_tombstone(folder, r.vfolder):
             continue  # the target's own version, or its own tombstone
-        storage.put(deleted_key(folder, r.vfolder), r.data)
-        if r.version_id is not None:
-            try:
-                storage.put(id_key(r.version_id), f"{RETIRED}{folder}/{r.vfolder}\n".encode(), CREATE)
-            except Precondition:
-                pass  # the target knows the ID already: it is not given again either way
+        target.write_tombstone(folder, r.vfolder, r.data)
+        if r.version_id is not None:  # known to the target already: not given again either way
+            target.register_id(r.version_id, folder, r.vfolder, retired=True)
 
 
 def _carry_aliases(target: Repository, source_model: ModelRecord) -> list[str]:
@@ -195,7 +156,7 @@ def _carry_aliases(target: Repository, source_model: ModelRecord) -> list[str]:
         return []
 
     def prepare(seen: Seen) -> Change:
-        current = existing(seen, target.where(model_key(source_model.folder, MODEL_FILE)))
+        current = existing(seen, target.model_where(source_model.folder))
         added, events = {}, []
         for alias, number in sorted(wanted.items()):
             if alias in current.aliases:
@@ -228,13 +189,11 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
             content, or an ID used by another version.
     """
     from ..integrity import problem as integrity_problem
-    from ..storage.local import LocalStorage
-
     scratch = tempfile.mkdtemp(prefix="mlreg-import-")
     try:
         root = os.path.join(scratch, "registry")
         folder = _extract(path, root)
-        staged = Repository(LocalStorage(root))
+        staged = Repository.in_folder(root)
         staged.require()
         member = f"{path}: models/{folder}/{MODEL_FILE}"
         try:
@@ -261,7 +220,7 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
         _write_retired(repo, folder, retired)
         _carry_aliases(repo, record)
         if not had_model:
-            _write_history(repo, folder, history)
+            repo.history(folder).replace(history)
         return result
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -279,7 +238,7 @@ def _has_model(repo: Repository, folder: str) -> bool:
         repo.require()
     except RegistryNotFound:
         return False  # import creates it
-    return repo.storage.exists(model_key(folder, MODEL_FILE))
+    return repo.model_folder(folder).exists(MODEL_FILE)
 
 
 def _is_folder(name: str) -> bool:

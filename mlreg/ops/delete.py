@@ -20,9 +20,9 @@ from typing import Sequence
 from .. import identity, versions
 from ..checkpoints import checkpoint
 from ..errors import InUse, IntegrityError, StillDeploying, VersionNotFound
-from ..layout import LOCK_FILE, MODEL_FILE, VERSION_FILE, deleted_key, id_key, model_key, version_key
+from ..layout import MODEL_FILE, VERSION_FILE
 from ..metadata import HistoryEvent, ModelRecord, VersionRecord, dump_toml, now
-from ..repo import RETIRED, Change, ModelInfo, Repository, Seen, existing, quote_arg
+from ..repo import Change, ModelInfo, Repository, Seen, existing, quote_arg
 
 
 def _refusal(model: ModelRecord, v: VersionRecord) -> Exception | None:
@@ -53,7 +53,7 @@ def delete_versions(repo: Repository, name: str, refs: Sequence[str], *, skip_re
     """
     start = repo.load_model(name)
     folder = start.folder
-    model_path = repo.where(model_key(folder, MODEL_FILE))
+    model_path = repo.model_where(folder)
     wanted: list[str] = []
     for ref in refs:
         try:
@@ -96,7 +96,6 @@ def finish_delete(repo: Repository, folder: str, numbers: Sequence[str],
                   records: dict[str, VersionRecord] | None = None, detail: str | None = None) -> None:
     """Every step of the deletes of ``numbers`` (listed under ``deleting``) after the
     first; each step is safe to repeat, so ``doctor --fix`` calls this too."""
-    storage = repo.storage
     events = []
     for number in numbers:
         vfolder = versions.folder_for(number)
@@ -104,20 +103,20 @@ def finish_delete(repo: Repository, folder: str, numbers: Sequence[str],
         if record is None:
             with contextlib.suppress(FileNotFoundError, IntegrityError):
                 record = repo.version_file(folder, vfolder)
-        tombstone = deleted_key(folder, vfolder)
-        if not storage.exists(tombstone):
-            storage.put(tombstone, dump_toml({
+        if not repo.has_tombstone(folder, vfolder):
+            repo.write_tombstone(folder, vfolder, dump_toml({
                 "version": number, "id": None if record is None else record.version_id,
                 "sha256": None if record is None else record.sha256,
                 "deleted_at": now(), "deleted_by": identity.user_at_host()}).encode())
         checkpoint("delete:tombstoned")
-        version_id = record.version_id if record is not None else _tombstone_id(repo, tombstone)
+        version_id = record.version_id if record is not None else _tombstone_id(repo, folder, vfolder)
         if version_id is not None and _owner(repo, version_id) == (folder, vfolder):
-            storage.put(id_key(version_id), f"{RETIRED}{folder}/{vfolder}\n".encode())
+            repo.retire_id(version_id, folder, vfolder)
         checkpoint("delete:id-retired")
-        storage.delete(version_key(folder, vfolder, VERSION_FILE))  # no longer a version, for any mlreg
+        gone = repo.version_folder(folder, vfolder)
+        gone.remove(VERSION_FILE)  # no longer a version, for any mlreg
         checkpoint("delete:unpublished")
-        storage.delete_folder(version_key(folder, vfolder))
+        gone.remove()
         checkpoint("delete:removed")
         events.append(HistoryEvent(at=now(), by=identity.user_at_host(), event="delete", version=number,
                                    version_id=version_id, from_=number,
@@ -135,10 +134,10 @@ def finish_delete(repo: Repository, folder: str, numbers: Sequence[str],
     repo.update(folder, unmark, marks=("delete:unmarked", "delete:history-written"))
 
 
-def _tombstone_id(repo: Repository, key: str) -> str | None:
+def _tombstone_id(repo: Repository, folder: str, vfolder: str) -> str | None:
     """The version ID a tombstone records (None when it records none, or is unreadable)."""
     try:
-        found = repo.toml(key).get("id")
+        found = repo.tombstone(folder, vfolder).get("id")
     except (FileNotFoundError, IntegrityError):
         return None
     return found if isinstance(found, str) and versions.is_version_id(found) else None
@@ -158,7 +157,7 @@ def delete_model(repo: Repository, name: str) -> ModelInfo:
         ModelNotFound; StillDeploying (exit 6) while a version is Deploying.
     """
     folder = repo.load_model(name).folder
-    model_path = repo.where(model_key(folder, MODEL_FILE))
+    model_path = repo.model_where(folder)
 
     def mark(seen: Seen) -> Change:
         model = existing(seen, model_path)
@@ -178,21 +177,20 @@ def delete_model(repo: Repository, name: str) -> ModelInfo:
 
 def finish_model_delete(repo: Repository, folder: str) -> None:
     """Every step of a model's delete after the mark; safe to repeat (doctor)."""
-    storage = repo.storage
     for v in repo.version_folders(folder):
         with contextlib.suppress(FileNotFoundError, IntegrityError):
             record = repo.version_file(folder, v)
             if _owner(repo, record.version_id) == (folder, v):
-                storage.put(id_key(record.version_id), f"{RETIRED}{folder}/{v}\n".encode())
+                repo.retire_id(record.version_id, folder, v)
     checkpoint("delete-model:ids-retired")
-    for child in storage.children(model_key(folder)):
-        if child in (MODEL_FILE, LOCK_FILE):
-            continue
-        storage.delete_folder(model_key(folder, child))
-        storage.delete(model_key(folder, child))
+    model = repo.model_folder(folder)
+    for child in model.names():  # hidden ones (its lock) stay until the end
+        if child != MODEL_FILE:
+            model.remove_tree(child)
+            model.remove(child)
     checkpoint("delete-model:removed")
-    storage.delete(model_key(folder, MODEL_FILE))
-    storage.delete_folder(model_key(folder))
+    model.remove(MODEL_FILE)
+    model.remove()
 
 
 def prune_candidates(versions_: Sequence[VersionRecord], keep: int, failed_only: bool) -> list[VersionRecord]:
@@ -224,5 +222,5 @@ def prune(repo: Repository, name: str, keep: int = 5, failed_only: bool = False,
 
 def was_deleted(repo: Repository, model: ModelRecord, vfolder: str) -> bool:
     """Whether version folder ``vfolder`` of ``model`` was (or is being) deleted."""
-    return model.is_deleting(vfolder) or repo.storage.exists(deleted_key(model.folder, vfolder))
+    return model.is_deleting(vfolder) or repo.has_tombstone(model.folder, vfolder)
 

@@ -20,16 +20,11 @@ from ..errors import (
 )
 from ..layout import (
     CODE_DIR,
-    DEPLOY_LOCK,
     LOG_FILE,
     MODEL_FILE,
     OUTCOME_FILE,
     README_FILE,
     VERSION_FILE,
-    id_key,
-    model_key,
-    staging_key,
-    version_key,
 )
 from ..metadata import (
     CUSTOM,
@@ -48,7 +43,8 @@ from ..repo import (
     note,
     quote_arg,
 )
-from ..storage.base import HELD, Lease, Precondition, Storage
+from ..folders import Folder
+from ..leases import HELD, Lease
 
 if TYPE_CHECKING:
     from ..artifacts import CheckResult
@@ -57,17 +53,18 @@ if TYPE_CHECKING:
 from . import docs
 from .delete import was_deleted
 from .promote import make_primary
+from .publish import claim_version, publish_version
 
 
 
 class _Deploy:
     """What one deploy carries from its staging to its outcome."""
 
-    __slots__ = ("folder", "token", "log", "leases", "record", "primary_at_start", "vfolder", "published", "lease")
+    __slots__ = ("folder", "staging", "log", "leases", "record", "primary_at_start", "vfolder", "published", "lease")
 
-    def __init__(self, folder: str, token: str, log: DeployLog, leases: contextlib.ExitStack) -> None:
+    def __init__(self, folder: str, staging: Folder, log: DeployLog, leases: contextlib.ExitStack) -> None:
         self.folder = folder
-        self.token = token
+        self.staging = staging
         self.log = log
         self.leases = leases  # the staging folder's, then the claimed version's
         self.record: VersionRecord | None = None
@@ -233,9 +230,8 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
     loads the local file that was streamed (the same bytes: the same sha256),
     in its child process while they stream.
     """
-    from ..artifacts import Check, artifact_name, start_check, upload
+    from ..artifacts import Check, artifact_name, start_check
 
-    storage = repo.storage
     log = deploy.log
     local_code = None
     check: Check | None = None
@@ -256,12 +252,12 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
             local_code = os.path.join(scratch, CODE_DIR)
             code_sha256 = copy_code(list(code), local_code)
 
-        def copy_in(prefix: str) -> dict[str, Any]:
+        def copy_in(into: Folder) -> dict[str, Any]:
             try:
-                size, sha256 = upload(local, storage, f"{prefix}/{target_name}", request.progress)
+                size, sha256 = into.upload(local, target_name, request.progress)
                 log.write(f"copied {size} bytes as {target_name}, sha256 {sha256}")
                 if local_code is not None:
-                    _upload_code(storage, local_code, f"{prefix}/{CODE_DIR}")
+                    into.upload_tree(local_code, CODE_DIR)
                     log.write(f"copied the model's code ({', '.join(os.path.basename(c.rstrip(os.sep)) for c in code)}), "
                               f"code_sha256 {code_sha256}")
             except OSError as e:
@@ -270,8 +266,8 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
             checkpoint("deploy:copied")
             return dict(size=size, sha256=sha256, artifact=target_name, code_sha256=code_sha256)
 
-        if not storage.remote:
-            fields.update(copy_in(staging_key(deploy.token)))
+        if not repo.remote:
+            fields.update(copy_in(deploy.staging))
             _allocate(repo, deploy, request, fields)
         else:
             # The check needs the bytes, not the registry: it loads the local file while
@@ -283,9 +279,9 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
             check.cancel()
         if deploy.vfolder is not None and not deploy.published:
             deploy.leases.close()
-            storage.delete_folder(version_key(deploy.folder, deploy.vfolder))  # claimed, never published
+            repo.version_folder(deploy.folder, deploy.vfolder).remove()  # claimed, never published
         deploy.leases.close()  # first: a released lease is written once more, on an object store
-        storage.delete_folder(staging_key(deploy.token))
+        deploy.staging.remove()
         raise
 
     try:
@@ -321,7 +317,7 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
         with contextlib.suppress(OSError):
             log.sync()
         deploy.leases.close()  # first: a released lease is written once more, on an object store
-        storage.delete_folder(staging_key(deploy.token))
+        deploy.staging.remove()
     if final.status != "active":
         raise DeploymentFailed(
             f"{request.display} {final.version} (ID {final.version_id}): Deployment Failed: {final.reason}; "
@@ -384,29 +380,16 @@ def unchanged(repo: Repository, name: str, model_or_path: Any) -> VersionRecord 
 
 def _stage(repo: Repository, folder: str) -> _Deploy:
     """A fresh staging folder in the registry, its lease held by this process."""
-    from ..deploylog import DeployLog
-
-    token = os.urandom(8).hex()
+    staging = repo.staging(os.urandom(8).hex())
     leases = contextlib.ExitStack()
     try:
-        leases.enter_context(repo.storage.lease(staging_key(token, DEPLOY_LOCK), claim=True))
-        return _Deploy(folder=folder, token=token, log=DeployLog(repo.storage, staging_key(token, LOG_FILE)),
-                       leases=leases)
+        if staging.claim(leases) is None:
+            raise Busy(f"{staging.where()} was taken by another deploy; deploy again")
+        return _Deploy(folder=folder, staging=staging, log=staging.log(), leases=leases)
     except BaseException:
         leases.close()
-        repo.storage.delete_folder(staging_key(token))
+        staging.remove()
         raise
-
-
-def _upload_code(storage: Storage, root: str, prefix: str) -> None:
-    """Stream every file of the code folder ``root`` to the keys below ``prefix``."""
-    from ..artifacts import upload
-
-    for folder, _, files in os.walk(root):
-        for name in sorted(files):
-            path = os.path.join(folder, name)
-            relative = os.path.relpath(path, root).replace(os.sep, "/")
-            upload(path, storage, f"{prefix}/{relative}")
 
 
 def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields: dict[str, Any],
@@ -424,7 +407,6 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
     version is there for readers once its version.toml is.
     """
     folder = deploy.folder
-    storage = repo.storage
     attempt: dict[str, Any] = {}
     display, exact, bump = request.display, request.exact, request.bump
     description, readme = request.description, request.readme
@@ -434,7 +416,7 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
         # come to name another deploy's version of the same number.
         if "id" in attempt:
             with contextlib.suppress(OSError):
-                storage.delete(id_key(attempt.pop("id")))
+                repo.forget_id(attempt.pop("id"))
 
     def prepare(seen: Seen) -> Change:
         model = seen.model or ModelRecord(name=display, folder=folder, created_at=now(),
@@ -445,7 +427,7 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
 
         def taken(number: versions.Version) -> bool:
             vfolder = versions.folder(number)
-            return storage.exists(version_key(folder, vfolder)) or was_deleted(repo, model, vfolder)
+            return repo.version_folder(folder, vfolder).exists() or was_deleted(repo, model, vfolder)
 
         highest = versions.parse(model.highest_version) if model.highest_version else None
         if exact is not None:
@@ -480,31 +462,29 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
             model, created = repo.update(folder, prepare)
             checkpoint("deploy:model-written")
             vfolder = versions.folder(attempt["number"])
-            try:
-                deploy.lease = deploy.leases.enter_context(
-                    storage.lease(version_key(folder, vfolder, DEPLOY_LOCK), claim=True))
-            except Precondition:
+            got = claim_version(repo, folder, vfolder, deploy.leases)
+            if got is None:
                 take_back_the_id()
                 if exact is not None:
                     raise VersionExists(f"{model.name!r} already has version {vfolder}; "
                                         "choose another --version or use --bump") from None
                 continue
+            claimed, deploy.lease = got
             deploy.vfolder = vfolder
             if repo.read_model(folder).deleting_model is not None:  # deleted meanwhile: write nothing into it
                 raise Busy(f"model {model.name!r} is being deleted; deploy again once it is gone")
             break
         if copy_in is not None:  # an object store: streamed straight into the claimed folder
-            fields.update(copy_in(version_key(folder, vfolder)))
+            fields.update(copy_in(claimed))
         else:
             for name in (fields["artifact"], CODE_DIR):
-                if storage.exists(staging_key(deploy.token, name)):
-                    storage.move(staging_key(deploy.token, name), version_key(folder, vfolder, name))
+                deploy.staging.move(name, claimed)
         record = _record(model, attempt["number"], attempt["id"], attempt["at"], fields)
-        deploy.log.move(version_key(folder, vfolder, LOG_FILE))
+        deploy.log.move(claimed.key(LOG_FILE))
         checkpoint("deploy:claimed")
         if readme is not None:
-            storage.put(model_key(folder, README_FILE), readme.encode("utf-8"))
-        storage.create_once(version_key(folder, vfolder, VERSION_FILE), dump_toml(record.to_toml()).encode())
+            repo.model_folder(folder).write(README_FILE, readme.encode("utf-8"))
+        publish_version(claimed, deploy.lease, dump_toml(record.to_toml()).encode(), f"{record.model} {record.version}")
     except BaseException:
         if not deploy.published:
             take_back_the_id()
@@ -572,16 +552,15 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
     log = deploy.log
     if not result.ok:
         log.write(f"FAILED: {result.reason}" + (f"\n{result.error}" if result.error else ""))
-    storage = repo.storage
-    outcome_key = version_key(deploy.folder, deploy.vfolder, OUTCOME_FILE)
+    claimed = repo.version_folder(deploy.folder, deploy.vfolder)
     outcome_bytes = dump_toml(record.to_toml()).encode()
     _fence(repo, deploy, None)
-    storage.put(outcome_key, outcome_bytes)
+    claimed.write(OUTCOME_FILE, outcome_bytes)
     checkpoint("deploy:outcome-staged")
     checked = record
 
     def prepare(seen: Seen) -> Change:
-        model = existing(seen, repo.where(model_key(deploy.folder, MODEL_FILE)))
+        model = existing(seen, repo.model_folder(deploy.folder).where(MODEL_FILE))
         _fence(repo, deploy, model)  # in the compare-and-swap that publishes: a delete changes model.toml
         record = checked
         promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start,
@@ -607,8 +586,8 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
             updated = updated.replace(readme_generated=readme.generated)
 
         def record_outcome() -> None:
-            storage.put(version_key(deploy.folder, deploy.vfolder, VERSION_FILE), outcome_bytes)
-            storage.delete(outcome_key)
+            claimed.write(VERSION_FILE, outcome_bytes)
+            claimed.remove(OUTCOME_FILE)
             checkpoint("deploy:version-written")
 
         return Change(model=updated if updated != model else None, readme=None if readme is None else readme.text,
@@ -655,14 +634,12 @@ def complete_interrupted(repo: Repository, folder: str, vfolder: str, *, reason:
     so. version.toml is changed by compare-and-swap, so a deploy that finished, or
     came back, meanwhile wins. Returns the record written, or None (nothing to do).
     """
-    outcome_key = version_key(folder, vfolder, OUTCOME_FILE)
-    lease = version_key(folder, vfolder, DEPLOY_LOCK)
-
+    claimed = repo.version_folder(folder, vfolder)
     written: list[VersionRecord] = []
 
     def change(current: VersionRecord | None) -> VersionRecord | None:
         written.clear()
-        if current is None or current.status != "deploying" or (not owned and repo.storage.alive(lease)):
+        if current is None or current.status != "deploying" or (not owned and claimed.alive()):
             return None  # gone, finished, or its deploy lives
         if versions.same(repo.read_model(folder).primary, current.version):
             try:
@@ -680,9 +657,9 @@ def complete_interrupted(repo: Repository, folder: str, vfolder: str, *, reason:
     if not written:
         return None
     record = written[0]
-    repo.storage.delete(outcome_key)
+    claimed.remove(OUTCOME_FILE)
     if record.status == "failed":
-        repo.record(folder, [HistoryEvent(at=now(), by=by or record.deployed_by, event="deploy",
+        repo.history(folder).record([HistoryEvent(at=now(), by=by or record.deployed_by, event="deploy",
                                           version=record.version, version_id=record.version_id, status="failed",
                                           detail=detail)])
     return record

@@ -9,7 +9,6 @@ from ..errors import (
     ReadmeChanged,
     UsageError,
 )
-from ..layout import MODEL_FILE, model_key
 from ..metadata import (
     HistoryEvent,
     ModelRecord,
@@ -75,7 +74,7 @@ def describe(repo: Repository, name: str, text: str) -> ModelInfo:
     if len(text) > 4096:
         raise UsageError(f"a description has at most 4096 characters (got {len(text)})")
     folder = repo.load_model(name).folder
-    model_path = repo.where(model_key(folder, MODEL_FILE))
+    model_path = repo.model_where(folder)
 
     def prepare(seen: Seen) -> Change:
         model = existing(seen, model_path)
@@ -104,7 +103,7 @@ def set_readme(repo: Repository, name: str, text: str, expect_sha256: str | None
     if len(data) > MAX_README_BYTES:
         raise UsageError(f"a README has at most {MAX_README_BYTES} bytes (got {len(data)})")
     folder = repo.load_model(name).folder
-    model_path = repo.where(model_key(folder, MODEL_FILE))
+    model_path = repo.model_where(folder)
 
     def prepare(seen: Seen) -> Change:
         model = existing(seen, model_path)

@@ -9,7 +9,6 @@ from ..errors import (
     NotActive,
     PrimaryMoved,
 )
-from ..layout import MODEL_FILE, model_key
 from ..metadata import (
     HistoryEvent,
     ModelRecord,
@@ -83,7 +82,7 @@ def promote(repo: Repository, name: str, ref: str, expect_primary: str | None = 
     """``Registry.promote`` on ``repo`` (its docstring tells the guard and the errors)."""
     expected = _expected_primary(expect_primary) if expect_primary is not None else None
     folder = repo.load_model(name).folder
-    model_path = repo.where(model_key(folder, MODEL_FILE))
+    model_path = repo.model_where(folder)
     # A version that is Active stays Active, so reading it outside the lock is safe.
 
     def prepare(seen: Seen) -> Change:

@@ -48,7 +48,7 @@ def tag(repo: Repository, name: str, ref: str, set_tags: Mapping[str, str], remo
     record = seen[0]
     if changes:
         by, at = identity.user_at_host(), now()
-        repo.record(model.folder, [HistoryEvent(at=at, by=by, event="tag", version=record.version,
+        repo.history(model.folder).record([HistoryEvent(at=at, by=by, event="tag", version=record.version,
                                                 version_id=record.version_id, from_=old, to=new, detail=key)
                                    for key, old, new in changes])
     return repo.read_version(repo.read_model(model.folder), vfolder)

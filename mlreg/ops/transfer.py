@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any, NamedTuple, Sequence
 
-from .. import identity, versions
+from .. import identity, names, versions
 from ..errors import IntegrityError, LeaseLost, NotActive, VersionExists
-from ..layout import CODE_DIR, DEPLOY_LOCK, LOG_FILE, MODEL_FILE, VERSION_FILE, id_key, model_key, version_key
-from ..metadata import HistoryEvent, ModelRecord, VersionRecord, now
+from ..folders import Folder
+from ..layout import CODE_DIR, LOG_FILE, VERSION_FILE
+from ..metadata import MAX_METADATA_BYTES, HistoryEvent, ModelRecord, VersionRecord, now
 from ..repo import Change, Repository, Seen, existing
-from ..storage.base import CREATE, Precondition
 from .promote import make_primary
+from .publish import claim_version, discard_claimed, publish_version
 
 _MAX_CODE_FILE = 256 << 20
 
@@ -117,7 +118,7 @@ def _plan(target: Repository, folder: str, chosen: list[VersionRecord]) -> tuple
                     f"{there.sha256[:12]}..., not {v.sha256[:12]}...); nothing was copied")
             skipped.append(v)
             continue
-        if target.storage.exists(version_key(folder, vfolder)):
+        if target.version_folder(folder, vfolder).exists():
             raise VersionExists(f"{target.path} has {v.model!r} {v.version} being deployed, or left by a deploy "
                                 "that ended early (see `mlreg doctor`); nothing was copied")
         owner = target.owner_of_id(v.version_id)
@@ -145,60 +146,57 @@ def _copy(source: Repository, target: Repository, model: ModelRecord, v: Version
         return Change(model=current.replace(highest_version=str(number)))
 
     target.update(folder, record_number)
-    storage = target.storage
-    with contextlib.ExitStack() as claimed:
-        try:
-            lease = claimed.enter_context(storage.lease(version_key(folder, vfolder, DEPLOY_LOCK), claim=True))
-        except Precondition:
+    with contextlib.ExitStack() as leases:
+        got = claim_version(target, folder, vfolder, leases)
+        if got is None:
             raise VersionExists(f"{target.path}: {v.model!r} {v.version} was taken meanwhile; "
-                                "nothing more was copied") from None
+                                "nothing more was copied")
+        claimed, lease = got
         published = False
         try:
-            _copy_files(source, target, folder, vfolder, v)
-            try:
-                storage.put(id_key(v.version_id), f"{folder}/{vfolder}\n".encode(), CREATE)
-            except Precondition:
-                if target.owner_of_id(v.version_id) != (folder, vfolder):
-                    raise VersionExists(f"{target.path} has the version ID {v.version_id} already; "
-                                        "nothing more was copied") from None
-            data = source.raw(version_key(folder, vfolder, VERSION_FILE), what="metadata file")
+            _copy_files(source, target, claimed, v)
+            if not target.register_id(v.version_id, folder, vfolder) and \
+                    target.owner_of_id(v.version_id) != (folder, vfolder):
+                raise VersionExists(f"{target.path} has the version ID {v.version_id} already; "
+                                    "nothing more was copied")
+            data = source.version_folder(folder, vfolder).read(VERSION_FILE, MAX_METADATA_BYTES)
             if data is None:
-                raise IntegrityError(f"{source.where(version_key(folder, vfolder, VERSION_FILE))} disappeared")
-            if not lease.held():  # paused past its lease: the folder may be another's now; touch nothing
-                published = True  # (nothing to clean up that is surely ours)
-                raise LeaseLost(f"{target.path}: the copy of {v.model!r} {v.version} was paused past its lease "
-                                "(MLREG_DEPLOY_LEASE seconds); it published nothing. Copy again.")
-            storage.create_once(version_key(folder, vfolder, VERSION_FILE), data)
+                raise IntegrityError(f"{source.version_folder(folder, vfolder).where(VERSION_FILE)} disappeared")
+            try:
+                publish_version(claimed, lease, data, f"{target.path}: the copy of {v.model!r} {v.version}")
+            except LeaseLost:
+                published = True  # the folder may be another's now: nothing to clean up that is surely ours
+                raise
             published = True
         finally:
             if not published:
-                claimed.close()
-                storage.delete_folder(version_key(folder, vfolder))
-    target.record(folder, [HistoryEvent(
+                discard_claimed(claimed, leases)
+    target.history(folder).record([HistoryEvent(
         at=now(), by=identity.user_at_host(), event="deploy", version=v.version, version_id=v.version_id,
         status=v.status, detail=f"copied from {source.path} (deployed {v.deployed_at} by {v.deployed_by})")])
 
 
-def _copy_files(source: Repository, target: Repository, folder: str, vfolder: str, v: VersionRecord) -> None:
+def _copy_files(source: Repository, target: Repository, claimed: Folder, v: VersionRecord) -> None:
     """The artifact (checked against its sha256 as it streams), the code (against its
     digest) and the deploy log, with a line saying where it came from."""
     from ..predict import open_verified
 
-    storage = target.storage
+    there = source.version_folder(names.folder_of(v.model), versions.folder_for(v.version))
     with open_verified(source.artifact_path(v), v.size, v.sha256) as f:
-        size, sha256 = storage.put_stream(version_key(folder, vfolder, v.artifact), f)
+        size, sha256 = claimed.stream_in(v.artifact, f)
     if (size, sha256) != (v.size, v.sha256):
         raise IntegrityError(f"the artifact of {v.model} {v.version} changed while it was copied; nothing more was copied")
-    code_prefix = version_key(folder, vfolder, CODE_DIR)
-    for key in source.storage.list(code_prefix):
-        storage.put(key, source.storage.get(key, _MAX_CODE_FILE).data, CREATE)
+    for name in there.files(CODE_DIR):
+        data = there.read(name, _MAX_CODE_FILE)
+        if data is not None:
+            claimed.create(name, data)
     if v.code_sha256 is not None:
         from ..usercode import verify
 
         verify(target.code_path(v), v.code_sha256)
-    log = source.raw(version_key(folder, vfolder, LOG_FILE), 64 << 20, what="deploy log") or b""
-    line = f"{now()}  copied from {source.path} to {target.path} by {identity.user_at_host()}\n"
-    storage.put(version_key(folder, vfolder, LOG_FILE), log + line.encode("utf-8"))
+    log = there.read(LOG_FILE, 64 << 20) or b""
+    line = f"{now()}  copied from {source.path} to {claimed.where()} by {identity.user_at_host()}\n"
+    claimed.write(LOG_FILE, log + line.encode("utf-8"))
 
 
 def _readme(source: Repository, target: Repository, model: ModelRecord) -> None:
@@ -211,7 +209,7 @@ def _readme(source: Repository, target: Repository, model: ModelRecord) -> None:
     generated = model.readme_generated if model.readme_generated == text_sha256(text) else None
 
     def prepare(seen: Seen) -> Change:
-        current = existing(seen, target.where(model_key(model.folder, MODEL_FILE)))
+        current = existing(seen, target.model_where(model.folder))
         there = None if seen.readme is None else seen.readme.decode("utf-8", "replace")
         if there == text:
             return Change()
@@ -230,7 +228,7 @@ def _primary(target: Repository, model: ModelRecord, promote: bool) -> str | Non
     wanted = model.primary
 
     def prepare(seen: Seen) -> Change:
-        current = existing(seen, target.where(model_key(model.folder, MODEL_FILE)))
+        current = existing(seen, target.model_where(model.folder))
         if wanted is None or versions.same(current.primary, wanted) or (current.primary is not None and not promote):
             return Change(result=current.primary)
         with contextlib.suppress(FileNotFoundError):

@@ -20,6 +20,8 @@ import contextlib
 import os
 from typing import Any, BinaryIO, Callable, Iterator, NamedTuple
 
+from ..leases import HELD, Lease  # noqa: F401  (the backends' leases are these)
+
 OVERWRITE = "overwrite"
 CREATE = "create"
 
@@ -61,17 +63,6 @@ def cas_attempts(limit: int = 1000, first: float = 0.001, cap: float = 0.05) -> 
         if attempt:
             time.sleep(random.uniform(0, min(cap, first * (1 << min(attempt, 16)))))
         yield attempt
-
-
-class Lease:
-    """A held lease. A lock held by the process (a folder's ``flock``) is held for as
-    long as the process lives; a lease that expires says so here once it may have."""
-
-    def held(self) -> bool:
-        return True
-
-
-HELD = Lease()
 
 
 class Storage(abc.ABC):
