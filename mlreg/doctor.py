@@ -268,11 +268,11 @@ class Doctor:
         if not tombstones:
             return
         try:
-            recorded = {versions.folder_of(e.version or "") for e in self.repo.history(model.folder).events()
-                        if e.event == "delete"}
+            recorded = {versions.folder(e.version) for e in self.repo.history(model.folder).events()
+                        if e.event == "delete" and versions.is_version(e.version or "")}
         except IntegrityError:
             return  # reported by the walk
-        lost = [v for v in tombstones if versions.folder_of(v) not in recorded]
+        lost = [v for v in tombstones if versions.folder(v) not in recorded]
         if not lost:
             return
         problem = self.report.add("history", self.repo.history(model.folder).where(),
@@ -456,7 +456,7 @@ class Doctor:
             self.report.add("metadata", where, f"version {record.version} has an invalid ID {record.version_id!r}")
             return
         try:
-            owner = self.repo.owner_of_id(record.version_id)
+            owner = self.repo.ids.owner(record.version_id)
         except IntegrityError as e:
             self.report.add("id-index", where, str(e))
             return
@@ -467,7 +467,7 @@ class Doctor:
                             f"claimed by {owner[0]} {owner[1]}")
             return
         problem = self.report.add("id-index", where, f"the ID file of {model.folder} {vfolder} is missing")
-        if self.fix and self.repo.register_id(record.version_id, model.folder, vfolder):
+        if self.fix and self.repo.ids.register(record.version_id, model.folder, vfolder):
             problem.fixed = True
 
     def _primary(self, model: ModelRecord, found: dict[str, VersionRecord]) -> None:
@@ -475,7 +475,7 @@ class Doctor:
             return
         path = self.repo.model_where(model.folder)
         try:
-            vfolder = versions.folder_for(model.primary)
+            vfolder = versions.folder(model.primary)
         except Exception:
             self.report.add("primary", path, f"the primary {model.primary!r} is not a version")
             return
@@ -564,7 +564,7 @@ class Doctor:
                 self.report.add("stray", where, "not a version ID file")
                 continue
             try:
-                owner = self.repo.owner_of_id(entry)
+                owner = self.repo.ids.owner(entry)
             except IntegrityError as e:
                 self.report.add("id-index", where, str(e))
                 continue
@@ -577,7 +577,7 @@ class Doctor:
                                       "does not carry it (a deploy that ended before publishing)")
             if self.fix and self.repo.model_folder(folder).exists(MODEL_FILE):
                 if not self._id_matches(folder, vfolder, entry):
-                    self.repo.forget_id(entry)
+                    self.repo.ids.forget(entry)
                     problem.fixed = True
 
     def _id_matches(self, folder: str, vfolder: str, version_id: str) -> bool:

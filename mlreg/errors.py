@@ -170,3 +170,18 @@ def redact(text: str) -> str:
 
         _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]*@")
     return _USERINFO.sub(r"\1***@", text)
+
+
+def note(text: str) -> None:
+    """Tell the user something worth knowing that is not an error (the CLI prints
+    it on stderr as ``mlreg: note: ...``; Python callers get a ``Note`` warning)."""
+    import warnings
+
+    warnings.warn(text, Note, stacklevel=3)
+
+
+def quote_arg(text: str) -> str:
+    """``text`` as one shell word, for a command an error message suggests."""
+    import shlex
+
+    return shlex.quote(text)

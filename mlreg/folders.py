@@ -15,7 +15,8 @@ from typing import Any, BinaryIO, Callable
 from .atomic import UnsafeFile
 from .errors import IntegrityError
 from .layout import DEPLOY_LOCK, LOG_FILE
-from .storage.base import CREATE, Lease, Precondition, Storage
+from .leases import Lease
+from .storage.base import CREATE, Precondition, Storage
 
 
 class Folder:

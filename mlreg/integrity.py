@@ -54,7 +54,7 @@ def check_callable(record: VersionRecord, trust_file: str | None = None, expect_
         from .trust import load_trust
 
         # The folder the version lies in (its record was checked to name it), never a claim.
-        load_trust(trust_file).check(names.folder_of(record.model), record.version, record.sha256,
+        load_trust(trust_file).check(names.folder(record.model), record.version, record.sha256,
                                      record.code_sha256)
 
 

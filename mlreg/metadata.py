@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from . import atomic
 from . import names as _names
 from . import versions as _versions
-from .errors import IntegrityError
+from .errors import IntegrityError, InvalidName
 
 FORMAT = 1  # the registry format this mlreg reads and writes (mlreg.toml)
 SCHEMA = 1  # the schema of model.toml and version.toml
@@ -442,7 +442,7 @@ def check_home(record: VersionRecord, folder: str, vfolder: str, path: str) -> N
     """
     # (a fast path first for the number: `versions` checks thousands of these; the
     # folder read was listed as a version folder, so equal means valid)
-    if ((record.version != vfolder and _versions.folder_of(record.version) != vfolder)
+    if ((record.version != vfolder and not _versions.same(record.version, vfolder))
             or _folder_of_name(record.model) != folder):
         raise IntegrityError(
             f"metadata file {path} says it is {record.model!r} {record.version}, but it lies in the "
@@ -451,5 +451,8 @@ def check_home(record: VersionRecord, folder: str, vfolder: str, path: str) -> N
 
 
 @functools.lru_cache(maxsize=256)
-def _folder_of_name(name: str) -> str:
-    return _names.folder_of(name)
+def _folder_of_name(name: str) -> str | None:
+    try:
+        return _names.folder(name)
+    except InvalidName:
+        return None

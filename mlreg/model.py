@@ -4,8 +4,10 @@ Like sqlite-utils' ``db.table(name)``: the model's record (``model.toml``) is
 read when it is made, its versions and README when first asked for, and each is
 kept, so a page or a command that shows a model reads each file once
 (``registry.toml`` included). It is a snapshot: what others write meanwhile is
-seen by the next ``Registry.model``. Writes go through the ``Registry`` (its
-compare-and-swap reads afresh), so a handle never writes what it read.
+seen by the next ``Registry.model``. Its writes (``promote``, ``set_alias``,
+``tag``, ``delete``, ...) are the operations the ``Registry`` runs by name, each
+a compare-and-swap that reads afresh, so a handle never writes what it read;
+after one, the handle reads again when next asked.
 
 It also answers what ``ModelInfo`` did (``record``, ``version_count``,
 ``to_json``), so existing code that took one keeps working.
@@ -13,12 +15,16 @@ It also answers what ``ModelInfo`` did (``record``, ``version_count``,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .deploylog import MAX_LOG_BYTES
-from .layout import LOG_FILE, version_key
+from .layout import LOG_FILE
 from .metadata import HistoryEvent, ModelRecord, VersionRecord
 from .repo import ModelInfo
+
+if TYPE_CHECKING:
+    from .ops.aliases import AliasResult
+    from .ops.promote import PromoteResult
 
 
 class Model:
@@ -63,7 +69,7 @@ class Model:
 
             wanted = self._repo.resolve(self.record, ref)
             for v in self._versions:
-                if _versions.folder_for(v.version) == wanted:
+                if _versions.folder(v.version) == wanted:
                     return v
         return self._repo.version_of(self.record, ref)
 
@@ -87,9 +93,16 @@ class Model:
         """
         from . import versions as _versions
 
-        vfolder = _versions.folder_for(version.version) if isinstance(version, VersionRecord) else \
+        vfolder = _versions.folder(version.version) if isinstance(version, VersionRecord) else \
             self._repo.resolve(self.record, version)
-        data = self._repo.raw(version_key(self.record.folder, vfolder, LOG_FILE), MAX_LOG_BYTES, what="deploy log")
+        home = self._repo.version_folder(self.record.folder, vfolder)
+        try:
+            data = home.read(LOG_FILE, MAX_LOG_BYTES)
+        except (OSError, ValueError) as e:
+            from .errors import IntegrityError
+
+            raise IntegrityError(f"deploy log {home.where(LOG_FILE)} is unreadable "
+                                 f"({getattr(e, 'strerror', None) or e}); refusing to read it") from None
         return [] if data is None else data.decode("utf-8", "replace").splitlines()
 
     def info(self) -> ModelInfo:
@@ -98,3 +111,41 @@ class Model:
     def to_json(self) -> dict[str, Any]:
         """The model object of SPEC §2."""
         return self.info().to_json()
+
+    # -------------------------------------------------------------- writes
+    # Each is the Registry's operation by this model's name; afterwards the
+    # handle reads the model again when next asked.
+
+    def _changed(self, result: Any) -> Any:
+        self.record = self._repo.load_model(self.record.name)
+        self._versions = self._readme = None
+        return result
+
+    def promote(self, ref: str, expect_primary: str | None = None) -> PromoteResult:
+        """Make an Active version primary (``Registry.promote``)."""
+        return self._changed(self._registry.promote(self.name, ref, expect_primary))
+
+    def describe(self, text: str) -> ModelInfo:
+        return self._changed(self._registry.describe(self.name, text))
+
+    def set_readme(self, text: str, expect_sha256: str | None = None) -> str:
+        return self._changed(self._registry.set_readme(self.name, text, expect_sha256))
+
+    def aliases(self) -> list[AliasResult]:
+        return self._registry.aliases(self.name)
+
+    def set_alias(self, alias: str, ref: str, expect: str | None = None) -> AliasResult:
+        return self._changed(self._registry.set_alias(self.name, alias, ref, expect))
+
+    def remove_alias(self, alias: str) -> AliasResult:
+        return self._changed(self._registry.remove_alias(self.name, alias))
+
+    def tag(self, ref: str, set: Mapping[str, str] | None = None, remove: Sequence[str] = ()) -> VersionRecord:
+        return self._changed(self._registry.tag(self.name, ref, set, remove))
+
+    def delete(self, ref: str) -> VersionRecord:
+        """Delete one version (``Registry.delete``)."""
+        return self._changed(self._registry.delete(self.name, ref))
+
+    def prune(self, keep: int = 5, failed_only: bool = False, dry_run: bool = False) -> list[VersionRecord]:
+        return self._changed(self._registry.prune(self.name, keep, failed_only, dry_run))

@@ -53,21 +53,22 @@ def normalize(name: str) -> str:
         )
     if not (_is_alnum(text[0]) and _is_alnum(text[-1])):
         raise InvalidName(f"a model name must start and end with a letter or digit: {ascii(text)}")
-    if len(folder_of(text).encode("utf-8")) > MAX_FOLDER_BYTES:
+    if len(_fold(text).encode("utf-8")) > MAX_FOLDER_BYTES:
         raise InvalidName(f"model name {ascii(text)} is too long for a folder name")
     return text
 
 
-def folder_of(name: str) -> str:
-    """The folder name of a (valid, NFC) model name: case-folded, spaces to ``-``."""
+def _fold(name: str) -> str:
+    """The folder name of a valid, NFC model name: case-folded, spaces to ``-``."""
     folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
     return _SPACES.sub("-", folded)
 
 
-def folder_name(name: str) -> str:
-    """Validate ``name`` and return its folder name.
+def folder(name: str) -> str:
+    """The folder name of a model name (case-folded, spaces to ``-``), the name checked
+    first. The one answer to "which folder": ``versions.folder`` is a version's.
 
     Raises:
         InvalidName: see ``normalize``.
     """
-    return folder_of(normalize(name))
+    return _fold(normalize(name))

@@ -22,7 +22,6 @@ from .errors import (
     UsageError,
     VersionNotFound,
 )
-from .lifecycle import Lifecycle
 from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
 from .metadata import STATUSES, HistoryEvent, ModelRecord, VersionRecord
 from .repo import ModelInfo, Repository
@@ -31,6 +30,8 @@ from .views import prediction
 if TYPE_CHECKING:
     from .doctor import Report, Verified
     from .model import Model
+    from .ops.aliases import AliasResult
+    from .ops.diff import Diff
     from .predictor import Predictor
     from .storage.base import Storage
     from .ops.promote import PromoteResult
@@ -62,7 +63,7 @@ class ModelOverview(NamedTuple):
         return overview(self)
 
 
-class Registry(Lifecycle):
+class Registry:
     """A model registry in a folder or a bucket; every mlreg operation is a method
     (those of a model's lifecycle, SPEC §7, come from ``mlreg.lifecycle``).
 
@@ -222,7 +223,7 @@ class Registry(Lifecycle):
         if ref is not None:
             return self.repo.version_of(record, ref)
         if record.primary is not None:
-            vfolder = versions.folder_for(record.primary)
+            vfolder = versions.folder(record.primary)
             try:
                 return self.repo.read_version(record, vfolder)
             except FileNotFoundError:
@@ -255,7 +256,7 @@ class Registry(Lifecycle):
                 raise VersionNotFound(
                     f"{record.name!r} has no primary version; ask for one with --version, or promote one"
                 )
-            chosen = self.repo.read_version(record, versions.folder_for(record.primary))
+            chosen = self.repo.read_version(record, versions.folder(record.primary))
         else:
             chosen = self.repo.version_of(record, version)
         if chosen.status != "active":
@@ -271,8 +272,8 @@ class Registry(Lifecycle):
         if not versions.is_version_id(version_id):
             raise InvalidVersion(f"{version_id!r} is not a version ID (8 lowercase letters and digits)")
         self.repo.require()
-        owner = self.repo.owner_of_id(version_id)
-        if owner is None or not self.repo.carries_id(owner, version_id):
+        owner = self.repo.ids.owner(version_id)
+        if owner is None or not self.repo.ids.carries(owner, version_id):
             raise VersionNotFound(f"no version with ID {version_id} in {self.path}")
         try:
             record = self.repo.read_model(owner[0])
@@ -473,6 +474,116 @@ class Registry(Lifecycle):
         A torn last line (a writer killed mid-append) is skipped.
         """
         return self.repo.read_history(name)
+
+    # ------------------------------------------------ lifecycle (SPEC §7)
+
+    def aliases(self, name: str) -> list[AliasResult]:
+        """The model's aliases and the versions they name, sorted by alias.
+
+        Raises:
+            InvalidName, ModelNotFound, IntegrityError.
+        """
+        from .ops.aliases import list_aliases
+
+        return list_aliases(self.repo, name)
+
+    def set_alias(self, name: str, alias: str, ref: str, expect: str | None = None) -> AliasResult:
+        """Point ``alias`` (1-32 of a-z, 0-9, ``-``, ``_``; not ``primary`` or ``latest``)
+        at the Active version ``ref``. ``expect`` is a compare-and-swap guard: a
+        version, or ``"none"`` for an alias that must not exist yet.
+
+        Raises:
+            UsageError (a bad alias), VersionNotFound, NotActive, AliasMoved.
+        """
+        from .ops.aliases import set_alias
+
+        return set_alias(self.repo, name, alias, ref, expect)
+
+    def remove_alias(self, name: str, alias: str) -> AliasResult:
+        """Remove ``alias``; the result names the version it named.
+
+        Raises:
+            AliasNotFound.
+        """
+        from .ops.aliases import remove_alias
+
+        return remove_alias(self.repo, name, alias)
+
+    def tag(self, name: str, ref: str, set: Mapping[str, str] | None = None, remove: Sequence[str] = ()
+            ) -> VersionRecord:
+        """Set and remove tags on a version; returns the version after the change.
+
+        Raises:
+            UsageError (bad keys or values), VersionNotFound, StillDeploying.
+        """
+        from .errors import UsageError
+        from .fields import bad_table, tag_keys
+        from .ops.tags import tag
+
+        checked = dict(set or {})
+        if (why := bad_table(checked, "tags")) is not None:
+            raise UsageError(f"cannot set these tags: {why}")
+        return tag(self.repo, name, ref, checked, tag_keys(remove))
+
+    def delete(self, name: str, ref: str) -> VersionRecord:
+        """Delete one version: its folder and artifact. Its number and ID are never
+        given again. Returns its record as it was.
+
+        Raises:
+            VersionNotFound; InUse (the primary, or a version with an alias);
+            StillDeploying.
+        """
+        from .ops.delete import delete_versions
+
+        return delete_versions(self.repo, name, [ref])[0]
+
+    def delete_model(self, name: str) -> ModelInfo:
+        """Delete the whole model: versions, README, history; its IDs are never given again.
+
+        Raises:
+            ModelNotFound; StillDeploying (a version is Deploying).
+        """
+        from .ops.delete import delete_model
+
+        return delete_model(self.repo, name)
+
+    def prune(self, name: str, keep: int = 5, failed_only: bool = False, dry_run: bool = False
+              ) -> list[VersionRecord]:
+        """Delete every version but the primary, aliased and Deploying versions and the
+        ``keep`` most recently deployed Active ones (``failed_only``: only Deployment
+        Failed versions); with ``dry_run``, only list them. Returns those deleted
+        (or that would be), oldest number first."""
+        from .errors import UsageError
+        from .ops.delete import prune
+
+        if keep < 0:
+            raise UsageError("--keep must be 0 or more")
+        return prune(self.repo, name, keep, failed_only, dry_run)
+
+    def diff(self, name: str, a: str, b: str) -> Diff:
+        """What differs between versions ``a`` and ``b``: ``changes`` by dotted field."""
+        from .ops.diff import diff
+
+        return diff(self.repo, name, a, b)
+
+    def export(self, name: str, output: str | os.PathLike[str], versions: Sequence[str] = ()) -> TransferResult:
+        """Write the model and its Active versions (``versions``: those refs, else all),
+        with README and history, to a tar archive (gzip for ``.tar.gz``/``.tgz``)."""
+        from .ops.archive import export
+
+        return export(self.repo, name, versions, os.fspath(output))
+
+    def import_archive(self, path: str | os.PathLike[str]) -> TransferResult:
+        """Add the model an ``export`` wrote (see ``mlreg.ops.archive``); never replaces
+        anything.
+
+        Raises:
+            IntegrityError (a hostile member, or an artifact that does not match:
+            nothing written), VersionExists (a clash: nothing written), UsageError.
+        """
+        from .ops.archive import import_archive
+
+        return import_archive(self.repo, os.fspath(path))
 
     def push(self, name: str, to: str | os.PathLike[str], versions: Sequence[str] = (),
              promote: bool = False) -> "TransferResult":

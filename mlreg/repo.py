@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, NamedTuple, Sequence
 
 from . import names, versions
@@ -24,6 +23,8 @@ from .errors import (
     RegistryNotFound,
     UsageError,
     VersionNotFound,
+    note,
+    quote_arg,
 )
 from .layout import (
     MARKER,
@@ -34,8 +35,6 @@ from .layout import (
     STAGING,
     TEMPLATES,
     VERSION_FILE,
-    deleted_key,
-    id_key,
     model_key,
     staging_key,
     version_key,
@@ -59,10 +58,10 @@ from .storage.base import CREATE, Object, Precondition, Storage, Update, cas_att
 
 if TYPE_CHECKING:
     from .history import History
+    from .ids import IdIndex
+    from .tombstones import Tombstones
 
-_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 CAS_ATTEMPTS = 1000  # tries of one compare-and-swap of model.toml before giving up (exit 6)
-RETIRED = "deleted "  # an ID file's text once its version is deleted: "deleted folder/version"
 MAX_README_BYTES = 1 << 20
 
 
@@ -110,6 +109,19 @@ class Repository:
 
     def staging_tokens(self) -> list[str]:
         return self.top_folder(STAGING).names()
+
+    def tombstones(self, folder: str) -> Tombstones:
+        """The model's deleted versions (``tombstones.Tombstones``)."""
+        from .tombstones import Tombstones
+
+        return Tombstones(self, folder)
+
+    @property
+    def ids(self) -> IdIndex:
+        """The version ID index (``ids.IdIndex``)."""
+        from .ids import IdIndex
+
+        return IdIndex(self)
 
     def top_folder(self, name: str) -> Folder:
         """A folder at the registry's top (``ids``, ``staging``)."""
@@ -220,7 +232,7 @@ class Repository:
 
     def load_model(self, name: str) -> ModelRecord:
         """Raises: InvalidName, RegistryNotFound, ModelNotFound, IntegrityError."""
-        folder = names.folder_name(name)
+        folder = names.folder(name)
         self.require()
         try:
             record = self.read_model(folder)
@@ -480,15 +492,15 @@ class Repository:
         if ref.startswith("@"):
             return self._reference(record, ref[1:])
         if versions.is_version(ref):
-            vfolder = versions.folder_for(ref)
+            vfolder = versions.folder(ref)
             if record.deleting and record.is_deleting(vfolder):
                 pass
             elif self.storage.exists(version_key(record.folder, vfolder, VERSION_FILE)):
                 return vfolder  # read by the caller: unreadable is its IntegrityError
         elif versions.is_version_id(ref):
-            owner = self.owner_of_id(ref)
+            owner = self.ids.owner(ref)
             if (owner is not None and owner[0] == record.folder and not record.is_deleting(owner[1])
-                    and self.carries_id(owner, ref)):
+                    and self.ids.carries(owner, ref)):
                 return owner[1]
             if owner is not None:
                 raise VersionNotFound(f"version ID {ref} belongs to another model ({owner[0]}), not {record.name!r}")
@@ -504,108 +516,21 @@ class Repository:
         if name == "primary":
             if record.primary is None:
                 raise VersionNotFound(f"{record.name!r} has no primary version (@primary); promote one")
-            return versions.folder_for(record.primary)
+            return versions.folder(record.primary)
         if name == "latest":
             active = [v for v in self.versions(record) if v.status == "active"]
             if not active:
                 raise VersionNotFound(f"{record.name!r} has no Active version (@latest)")
-            return versions.folder_for(max(active, key=lambda v: v.deployed_at).version)
+            return versions.folder(max(active, key=lambda v: v.deployed_at).version)
         from .fields import is_alias
 
         if not is_alias(name):
             raise InvalidVersion(f"@{name!r} is not a reference: use @primary, @latest or an alias")
         if name in record.aliases:
-            return versions.folder_for(record.aliases[name])
+            return versions.folder(record.aliases[name])
         known = ", ".join(f"@{a}" for a in sorted(record.aliases)) or "none"
         raise VersionNotFound(f"{record.name!r} has no alias @{name} (its aliases: {known}; "
                               "@primary and @latest are built in)")
-
-    def owner_of_id(self, version_id: str) -> tuple[str, str] | None:
-        key = id_key(version_id)
-        try:
-            found = self.storage.get(key, 4096).data
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except (OSError, ValueError) as e:
-            raise IntegrityError(f"cannot read version ID file {self.where(key)}: "
-                                 f"{getattr(e, 'strerror', None) or e}") from None
-        text = found.decode("utf-8", "replace").strip()
-        if text.startswith(RETIRED):
-            return None  # its version was deleted: the ID names nothing, and is never given again
-        folder, _, vfolder = text.partition("/")
-        if names.folder_of(folder) != folder or not versions.is_version(vfolder) or "/" in vfolder:
-            raise IntegrityError(f"version ID file {self.where(key)} is corrupt: {text[:80]!r}")
-        return folder, vfolder
-
-    def carries_id(self, owner: tuple[str, str], version_id: str) -> bool:
-        """Whether the version an ID file names carries that ID. An ID file is made
-        before its version is published; a deploy killed in between leaves one
-        naming a number another deploy may take (`doctor --fix` removes it)."""
-        try:
-            return self.toml(version_key(owner[0], owner[1], VERSION_FILE)).get("id") == version_id
-        except FileNotFoundError:
-            return False
-
-    # ---------------------------------------------------------- tombstones
-
-    def has_tombstone(self, folder: str, vfolder: str) -> bool:
-        """Whether the version ``vfolder`` of the model was deleted (its number is never given again)."""
-        return self.storage.exists(deleted_key(folder, vfolder))
-
-    def write_tombstone(self, folder: str, vfolder: str, data: bytes) -> None:
-        self._put(deleted_key(folder, vfolder), data, None)
-
-    def tombstone(self, folder: str, vfolder: str) -> dict[str, Any]:
-        """A deleted version's tombstone, parsed.
-
-        Raises:
-            FileNotFoundError; IntegrityError.
-        """
-        return self.toml(deleted_key(folder, vfolder))
-
-    def tombstones(self, folder: str, limit: int) -> list[tuple[str, bytes]]:
-        """(version folder, bytes) of each of the model's tombstones (names that are not
-        a tombstone's, ``NAME.toml``, left out).
-
-        Raises:
-            IntegrityError: one unreadable, or larger than ``limit``.
-        """
-        found = []
-        for key in self.storage.list(deleted_key(folder) + "/"):
-            name = key.rsplit("/", 1)[-1]
-            if name.endswith(".toml") and not name.startswith("."):
-                data = self.raw(key, limit, what="tombstone")
-                if data is not None:
-                    found.append((name[:-len(".toml")], data))
-        return found
-
-    def new_id(self, folder: str, vfolder: str) -> str:
-        """A version ID never given before, its ID file made (naming ``folder/vfolder``)."""
-        import secrets
-
-        while True:
-            candidate = "".join(secrets.choice(_ID_ALPHABET) for _ in range(versions.ID_LENGTH))
-            if self.register_id(candidate, folder, vfolder):
-                return candidate
-
-    def register_id(self, version_id: str, folder: str, vfolder: str, *, retired: bool = False) -> bool:
-        """Create the ID file of ``version_id`` naming ``folder/vfolder`` (``retired``: a
-        deleted version's, which names nothing and is never given again); False
-        when the ID has a file already."""
-        text = f"{RETIRED if retired else ''}{folder}/{vfolder}\n"
-        try:
-            self.storage.put(id_key(version_id), text.encode(), CREATE)
-            return True
-        except Precondition:
-            return False
-
-    def retire_id(self, version_id: str, folder: str, vfolder: str) -> None:
-        """The ID file of a deleted version: it names nothing from now on, and is never given again."""
-        self._put(id_key(version_id), f"{RETIRED}{folder}/{vfolder}\n".encode(), None)
-
-    def forget_id(self, version_id: str) -> None:
-        """Remove an ID file no version carries (taken back before it was shown to anyone)."""
-        self.storage.delete(id_key(version_id))
 
     def artifact_path(self, record: VersionRecord, cached: bool = True) -> str:
         """A path on this machine to load a version's artifact from (where it would be,
@@ -616,7 +541,7 @@ class Repository:
         Raises:
             IntegrityError: a folder on its way is a symlink.
         """
-        key = version_key(names.folder_of(record.model), versions.folder_for(record.version), record.artifact)
+        key = version_key(names.folder(record.model), versions.folder(record.version), record.artifact)
         try:
             return self.storage.local_path(key, record.sha256 if cached else None)
         except FileNotFoundError:
@@ -634,7 +559,7 @@ class Repository:
         """
         from .predict import open_verified
 
-        key = version_key(names.folder_of(record.model), versions.folder_for(record.version), record.artifact)
+        key = version_key(names.folder(record.model), versions.folder(record.version), record.artifact)
         path = self.artifact_path(record)
         try:
             return open_verified(path, record.size, record.sha256), path
@@ -655,7 +580,7 @@ class Repository:
         on a remote store from the per-user cache unless ``cached`` is False."""
         from .layout import CODE_DIR
 
-        key = version_key(names.folder_of(record.model), versions.folder_for(record.version), CODE_DIR)
+        key = version_key(names.folder(record.model), versions.folder(record.version), CODE_DIR)
         try:
             return self.storage.local_folder(key, record.code_sha256 if cached else None)
         except OSError as e:
@@ -668,7 +593,7 @@ class Repository:
         return self.code_folder(record, cached) or self.version_where(record, CODE_DIR)
 
     def version_where(self, record: VersionRecord, name: str = "") -> str:
-        return self.where(version_key(names.folder_of(record.model), versions.folder_for(record.version), name))
+        return self.where(version_key(names.folder(record.model), versions.folder(record.version), name))
 
     # ----------------------------------------------------------- documents
 
@@ -822,14 +747,6 @@ def model_toml(record: ModelRecord) -> str:
     return dump_toml(record.to_toml())
 
 
-def note(text: str) -> None:
-    """Tell the user something worth knowing that is not an error (the CLI prints
-    it on stderr as ``mlreg: note: ...``; Python callers get a ``Note`` warning)."""
-    from .errors import Note
-
-    warnings.warn(text, Note, stacklevel=3)
-
-
 class Seen(NamedTuple):
     """A model's shared state as one attempt of a read-modify-write read it."""
 
@@ -874,17 +791,10 @@ def alias_folders(model: ModelRecord) -> dict[str, tuple[str, ...]]:
         return {}
     found: dict[str, list[str]] = {}
     for alias, version in sorted(model.aliases.items()):
-        found.setdefault(versions.folder_for(version), []).append(alias)
+        found.setdefault(versions.folder(version), []).append(alias)
     return {vfolder: tuple(names) for vfolder, names in found.items()}
 
 
 def primary_folder(primary: str | None) -> str | None:
     """The version folder of a model's primary (None without one)."""
-    return None if primary is None else versions.folder_for(primary)
-
-
-def quote_arg(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
-
+    return None if primary is None else versions.folder(primary)

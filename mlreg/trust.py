@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import IntegrityError, InvalidName
 from .metadata import MAX_METADATA_BYTES, parse_toml
-from .names import folder_name
+from .names import folder as folder_name
 
 _ENTRY = re.compile(r"^[0-9a-f]{64}(\+[0-9a-f]{64})?$")
 

@@ -74,28 +74,18 @@ def _invalid(text: str) -> InvalidVersion:
     return InvalidVersion(f"{text!r} is not a valid version: use semver such as 1.2.3 or 1.0.0-rc.1")
 
 
-def folder(version: Version) -> str:
-    """The folder name of a version: the number without build metadata."""
-    return str(version.replace(build=None))
-
-
-def folder_of(text: str) -> str | None:
-    """The folder name of a version string, or None when it is not semver."""
-    if _SEMVER.fullmatch(text) is None:
-        return None
-    return text.partition("+")[0]
-
-
-def folder_for(text: str) -> str:
-    """The folder name of a version string.
+def folder(version: Version | str) -> str:
+    """The folder name of a version (a number, or its text): the number without build
+    metadata. The one answer to "which folder": ``names.folder`` is a model's.
 
     Raises:
-        InvalidVersion: ``text`` is not valid semver.
+        InvalidVersion: text that is not valid semver.
     """
-    found = folder_of(text)
-    if found is None:
-        raise _invalid(text)
-    return found
+    if isinstance(version, str):
+        if _SEMVER.fullmatch(version) is None:
+            raise _invalid(version)
+        return version.partition("+")[0]
+    return str(version.replace(build=None))
 
 
 def is_version(text: str) -> bool:
@@ -125,10 +115,9 @@ def same(a: str | None, b: str | None) -> bool:
     Semver text is canonical (no leading zeros), so equal numbers are equal text."""
     if a is None or b is None:
         return a is b
-    fa, fb = folder_of(a), folder_of(b)
-    if fa is None or fb is None:
+    if _SEMVER.fullmatch(a) is None or _SEMVER.fullmatch(b) is None:
         return a == b
-    return fa == fb
+    return a.partition("+")[0] == b.partition("+")[0]
 
 
 def sort_key(text: str) -> tuple | None:

@@ -24,14 +24,14 @@ from mlreg.errors import BadInput, IntegrityError, InvalidName, InvalidVersion
 @settings(max_examples=400, deadline=None)
 def test_no_name_leads_outside_the_registry(text):
     try:
-        folder = names.folder_name(text)
+        folder = names.folder(text)
     except InvalidName:
         return
     assert folder and "/" not in folder and "\\" not in folder and "\x00" not in folder
     assert folder not in (".", "..") and not folder.startswith((".", "-"))
     root = "/registry/models"
     assert os.path.dirname(os.path.normpath(os.path.join(root, folder))) == root
-    assert names.folder_name(folder) == folder  # the folder name resolves to the same model
+    assert names.folder(folder) == folder  # the folder name resolves to the same model
 
 
 @given(st.text(alphabet="0123456789.-+abcrv ", max_size=20))

@@ -10,7 +10,7 @@ import mlreg
 import mlreg.ops.deploy
 import mlreg.ops.docs
 import mlreg.ops.promote
-import mlreg.repo
+import mlreg.ids
 from mlreg import lock
 
 
@@ -70,7 +70,7 @@ def test_a_model_changed_while_publishing_is_read_again(reg, constant_path, monk
     """Another writer changes model.toml between the preparation and the lock: the
     deploy must not publish its stale model.toml over that change."""
     reg.deploy(constant_path, "m")
-    calls = _interfere_once(monkeypatch, mlreg.repo.Repository, "new_id",
+    calls = _interfere_once(monkeypatch, mlreg.ids.IdIndex, "new",
                             lambda: mlreg.Registry(reg.path).describe("m", "written meanwhile"))
     v = reg.deploy(constant_path, "m")
     assert len(calls) == 2

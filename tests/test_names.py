@@ -6,13 +6,13 @@ from mlreg.errors import InvalidName
 
 @pytest.mark.parametrize("name", ["Iris Classifier", "iris  classifier", "iris-classifier", "IRIS CLASSIFIER"])
 def test_spellings_of_one_model_share_a_folder(name):
-    assert names.folder_name(name) == "iris-classifier"
+    assert names.folder(name) == "iris-classifier"
 
 
 def test_first_spelling_is_kept_and_nfc_normalised():
     decomposed = "Cafe\u0301 model"
     assert names.normalize(decomposed) == "Caf\u00e9 model"
-    assert names.folder_name(decomposed) == names.folder_name("CAF\u00c9 MODEL") == "caf\u00e9-model"
+    assert names.folder(decomposed) == names.folder("CAF\u00c9 MODEL") == "caf\u00e9-model"
 
 
 @pytest.mark.parametrize("name", ["модель 1", "模型", "model_v2.1", "a", "x" * 64, "Straße"])
@@ -36,5 +36,5 @@ def test_invalid_name_exit_code_is_2():
 
 def test_folder_never_holds_a_separator_or_dotdot():
     for name in ["a.b", "a..b", "x . y"]:
-        folder = names.folder_name(name)
+        folder = names.folder(name)
         assert "/" not in folder and folder not in (".", "..")

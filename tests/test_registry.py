@@ -418,3 +418,22 @@ def test_the_lifecycle_through_the_python_client(reg, tmp_path, constant_path):
     with pytest.raises(ModelNotFound):
         reg.model("m")
     assert reg.models() == [] and reg.doctor().ok
+
+
+def test_a_model_handle_writes_by_its_name_and_reads_again_afterwards(reg, constant_path):
+    reg.deploy(constant_path, name="m")
+    reg.deploy(constant_path, name="m", promote=False)
+    model = reg.model("m")
+    assert [v.version for v in model.versions()] == ["0.1.0", "0.2.0"]
+    result = model.promote("0.2.0", expect_primary="0.1.0")
+    assert (result.previous, result.record.version) == ("0.1.0", "0.2.0")
+    assert model.record.primary == "0.2.0"  # read again after its write
+    assert [v.version for v in model.versions() if v.primary] == ["0.2.0"]
+    model.set_alias("stable", "0.1.0")
+    assert model.version("@stable").version == "0.1.0"
+    assert model.tag("0.1.0", set={"team": "fraud"}).tags == {"team": "fraud"}
+    assert [a.alias for a in model.aliases()] == ["stable"]
+    model.remove_alias("stable")
+    assert model.delete("0.1.0").version == "0.1.0"
+    assert [v.version for v in model.versions()] == ["0.2.0"]
+    assert reg.model("m").record.primary == "0.2.0"

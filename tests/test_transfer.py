@@ -117,7 +117,7 @@ def test_a_copy_paused_past_its_lease_publishes_nothing(tmp_path, constant_path)
 
     from mlreg.errors import LeaseLost
     from mlreg.ops.transfer import transfer
-    from mlreg.storage.base import Lease
+    from mlreg.leases import Lease
     from mlreg.storage.memory import MemoryStorage
 
     class Lapsed(Lease):

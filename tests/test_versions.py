@@ -51,11 +51,11 @@ def test_sort_key_orders_as_semver_does():
     assert versions.higher("1.0.0", "1.0.0-rc.1") and not versions.higher("0.9.0", "0.10.0")
 
 
-def test_folder_for_drops_build_metadata_and_refuses_what_is_not_semver():
-    assert versions.folder_for("1.0.0-rc.1+b.2") == "1.0.0-rc.1"
+def test_a_version_folder_drops_build_metadata_and_refuses_what_is_not_semver():
+    assert versions.folder("1.0.0-rc.1+b.2") == "1.0.0-rc.1"
     assert versions.same("1.0.0+a", "1.0.0+b") and not versions.same("1.0.0", "1.0.1")
     with pytest.raises(InvalidVersion):
-        versions.folder_for("1.0")
+        versions.folder("1.0")
 
 
 semver_text = st.from_regex(r"\A(0|[1-9][0-9]{0,3}|0[0-9])\.[0-9]{1,2}\.[0-9]{1,2}(-[0-9A-Za-z.-]{0,8})?(\+[0-9A-Za-z.-]{0,6})?\Z")
@@ -73,7 +73,7 @@ def test_reading_agrees_with_the_semver_package(text):
         expected = None
     assert versions.is_version(text) is (expected is not None)
     if expected is not None:
-        assert versions.folder_for(text) == versions.folder(expected)
+        assert versions.folder(text) == versions.folder(expected)
 
 
 identifier = st.one_of(st.integers(0, 20).map(str), st.from_regex(r"\A[0-9]{0,2}[a-zA-Z-][0-9a-zA-Z-]{0,3}\Z"))
@@ -92,4 +92,4 @@ def test_order_agrees_with_the_semver_package(a, b):
     va, vb = semver.Version.parse(a), semver.Version.parse(b)
     assert versions.higher(a, b) is (va > vb)
     assert versions.same(a, b) is (va == vb)
-    assert versions.folder_for(a) == versions.folder(va)
+    assert versions.folder(a) == versions.folder(va)

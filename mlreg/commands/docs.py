@@ -64,7 +64,7 @@ def readme_edit(
 
     from ..errors import ReadmeChanged
     from ..readme import sha256
-    from ..names import folder_name
+    from ..names import folder as folder_name
 
     reg = registry()
     if file is not None:

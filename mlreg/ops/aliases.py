@@ -31,7 +31,7 @@ def list_aliases(repo: Repository, name: str) -> list[AliasResult]:
     found = []
     for alias in sorted(model.aliases):
         try:
-            found.append(AliasResult(alias, repo.read_version(model, versions.folder_for(model.aliases[alias]))))
+            found.append(AliasResult(alias, repo.read_version(model, versions.folder(model.aliases[alias]))))
         except FileNotFoundError:
             continue  # `doctor` reports an alias that names no version
     return found
@@ -41,7 +41,7 @@ def _expected(text: str) -> str | None:
     text = text.strip()
     if text.lower() == "none":
         return None
-    versions.folder_for(text)  # InvalidVersion when it is no version
+    versions.folder(text)  # InvalidVersion when it is no version
     return text
 
 
@@ -97,7 +97,7 @@ def remove_alias(repo: Repository, name: str, alias: str) -> AliasResult:
             known = ", ".join(f"@{a}" for a in sorted(model.aliases)) or "none"
             raise AliasNotFound(f"{model.name!r} has no alias @{alias} (its aliases: {known})")
         try:
-            named = repo.read_version(model, versions.folder_for(current))
+            named = repo.read_version(model, versions.folder(current))
         except FileNotFoundError:
             named = None
         aliases = {a: v for a, v in model.aliases.items() if a != alias}

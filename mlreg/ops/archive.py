@@ -21,6 +21,7 @@ once every member has been checked:
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tarfile
@@ -123,10 +124,10 @@ def _read_retired(source: Repository, folder: str, where: str) -> list[_Retired]
     from ..metadata import parse_toml
 
     found = []
-    for vfolder, data in source.tombstones(folder, MAX_TOMBSTONE):
+    for vfolder, data in source.tombstones(folder).all(MAX_TOMBSTONE):
         fields = parse_toml(data, f"{where}/{vfolder}.toml")
         version_id = fields.get("id")
-        if not versions.is_version(vfolder) or versions.folder_for(vfolder) != vfolder or (
+        if not versions.is_version(vfolder) or versions.folder(vfolder) != vfolder or (
                 version_id is not None and not (isinstance(version_id, str) and versions.is_version_id(version_id))):
             raise IntegrityError(f"{where}: the tombstone {vfolder + '.toml'!r} is not one mlreg wrote; "
                                  "nothing was imported")
@@ -137,11 +138,11 @@ def _read_retired(source: Repository, folder: str, where: str) -> list[_Retired]
 def _write_retired(target: Repository, folder: str, retired: list[_Retired]) -> None:
     """Carry each deleted number (and its ID, retired) the target does not have as a version."""
     for r in retired:
-        if target.version_folder(folder, r.vfolder).exists() or target.has_tombstone(folder, r.vfolder):
+        if target.version_folder(folder, r.vfolder).exists() or target.tombstones(folder).has(r.vfolder):
             continue  # the target's own version, or its own tombstone
-        target.write_tombstone(folder, r.vfolder, r.data)
+        target.tombstones(folder).write(r.vfolder, r.data)
         if r.version_id is not None:  # known to the target already: not given again either way
-            target.register_id(r.version_id, folder, r.vfolder, retired=True)
+            target.ids.register(r.version_id, folder, r.vfolder, retired=True)
 
 
 def _carry_aliases(target: Repository, source_model: ModelRecord) -> list[str]:
@@ -162,7 +163,7 @@ def _carry_aliases(target: Repository, source_model: ModelRecord) -> list[str]:
             if alias in current.aliases:
                 continue
             try:
-                there = target.read_version(current, versions.folder_for(number))
+                there = target.read_version(current, versions.folder(number))
             except (FileNotFoundError, IntegrityError):
                 continue
             if there.status == "active":
@@ -202,7 +203,7 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
             raise IntegrityError(f"{path}: the archive holds no models/{folder}/{MODEL_FILE}") from None
         except MlregError as e:
             raise IntegrityError(f"{member} cannot be read ({_inside(e, root, path)}); nothing was imported") from None
-        if names.folder_of(record.name) != folder:
+        if names.folder(record.name) != folder:
             raise IntegrityError(f"{member} names the model {record.name!r}, not the folder it lies in "
                                  f"({folder}); nothing was imported")
         # Everything is read and checked before anything is written.
@@ -241,12 +242,13 @@ def _has_model(repo: Repository, folder: str) -> bool:
     return repo.model_folder(folder).exists(MODEL_FILE)
 
 
+@functools.lru_cache(maxsize=64)
 def _is_folder(name: str) -> bool:
     from .. import names
     from ..errors import InvalidName
 
     try:
-        return names.folder_of(name) == name
+        return names.folder(name) == name
     except InvalidName:
         return False
 
@@ -262,11 +264,9 @@ def _check_member(path: str, root: str, m: tarfile.TarInfo, folders: set[str]) -
     parts = name.split("/")
     unsafe = (not (m.isfile() or m.isdir()) or name.startswith(("/", "\\")) or ".." in parts
               or "\\" in name or any(p in ("", ".") for p in parts[:-1]) or ":" in parts[0])
-    if not unsafe:
-        try:
-            tarfile.data_filter(m, root)
-        except tarfile.FilterError:
-            unsafe = True
+    # (the standard library's ``data`` filter applies again as the checked members are
+    # extracted into the scratch folder; it is not run here, where it would cost a
+    # realpath per member of an archive that may be refused for its size anyway)
     if unsafe:
         kind = "a link" if m.issym() or m.islnk() else "not a file" if not (m.isfile() or m.isdir()) else "a name"
         raise IntegrityError(f"{path}: the member {name[:120]!r} is {kind} that could write outside "

@@ -19,10 +19,10 @@ from typing import Sequence
 
 from .. import identity, versions
 from ..checkpoints import checkpoint
-from ..errors import InUse, IntegrityError, StillDeploying, VersionNotFound
+from ..errors import InUse, IntegrityError, StillDeploying, VersionNotFound, quote_arg
 from ..layout import MODEL_FILE, VERSION_FILE
 from ..metadata import HistoryEvent, ModelRecord, VersionRecord, dump_toml, now
-from ..repo import Change, ModelInfo, Repository, Seen, existing, quote_arg
+from ..repo import Change, ModelInfo, Repository, Seen, existing
 
 
 def _refusal(model: ModelRecord, v: VersionRecord) -> Exception | None:
@@ -98,20 +98,20 @@ def finish_delete(repo: Repository, folder: str, numbers: Sequence[str],
     first; each step is safe to repeat, so ``doctor --fix`` calls this too."""
     events = []
     for number in numbers:
-        vfolder = versions.folder_for(number)
+        vfolder = versions.folder(number)
         record = (records or {}).get(number)
         if record is None:
             with contextlib.suppress(FileNotFoundError, IntegrityError):
                 record = repo.version_file(folder, vfolder)
-        if not repo.has_tombstone(folder, vfolder):
-            repo.write_tombstone(folder, vfolder, dump_toml({
+        if not repo.tombstones(folder).has(vfolder):
+            repo.tombstones(folder).write(vfolder, dump_toml({
                 "version": number, "id": None if record is None else record.version_id,
                 "sha256": None if record is None else record.sha256,
                 "deleted_at": now(), "deleted_by": identity.user_at_host()}).encode())
         checkpoint("delete:tombstoned")
         version_id = record.version_id if record is not None else _tombstone_id(repo, folder, vfolder)
         if version_id is not None and _owner(repo, version_id) == (folder, vfolder):
-            repo.retire_id(version_id, folder, vfolder)
+            repo.ids.retire(version_id, folder, vfolder)
         checkpoint("delete:id-retired")
         gone = repo.version_folder(folder, vfolder)
         gone.remove(VERSION_FILE)  # no longer a version, for any mlreg
@@ -122,13 +122,13 @@ def finish_delete(repo: Repository, folder: str, numbers: Sequence[str],
                                    version_id=version_id, from_=number,
                                    to=None, detail=detail))
 
-    gone = {versions.folder_for(n) for n in numbers}
+    gone = {versions.folder(n) for n in numbers}
 
     def unmark(seen: Seen) -> Change:
         model = seen.model
         if model is None:
             return Change()
-        left = tuple(v for v in model.deleting if versions.folder_for(v) not in gone)
+        left = tuple(v for v in model.deleting if versions.folder(v) not in gone)
         return Change(model=model.replace(deleting=left) if left != model.deleting else None, events=events)
 
     repo.update(folder, unmark, marks=("delete:unmarked", "delete:history-written"))
@@ -137,7 +137,7 @@ def finish_delete(repo: Repository, folder: str, numbers: Sequence[str],
 def _tombstone_id(repo: Repository, folder: str, vfolder: str) -> str | None:
     """The version ID a tombstone records (None when it records none, or is unreadable)."""
     try:
-        found = repo.tombstone(folder, vfolder).get("id")
+        found = repo.tombstones(folder).read(vfolder).get("id")
     except (FileNotFoundError, IntegrityError):
         return None
     return found if isinstance(found, str) and versions.is_version_id(found) else None
@@ -145,7 +145,7 @@ def _tombstone_id(repo: Repository, folder: str, vfolder: str) -> str | None:
 
 def _owner(repo: Repository, version_id: str) -> tuple[str, str] | None:
     try:
-        return repo.owner_of_id(version_id)
+        return repo.ids.owner(version_id)
     except Exception:
         return None  # a corrupt ID file is doctor's to report, never overwritten on a guess
 
@@ -164,7 +164,7 @@ def delete_model(repo: Repository, name: str) -> ModelInfo:
         found = repo.versions(model, cached=False)
         deploying = [v.version for v in found if v.status == "deploying"]
         # A deploy that claimed its number and still streams its artifact (no version.toml yet).
-        published = {versions.folder_for(v.version) for v in found}
+        published = {versions.folder(v.version) for v in found}
         deploying += [v for v in repo.version_folders(folder) if v not in published and repo.deploy_alive(folder, v)]
         if deploying:
             raise StillDeploying(f"{model.name!r} {deploying[0]} is still Deploying; delete the model once it is done")
@@ -181,7 +181,7 @@ def finish_model_delete(repo: Repository, folder: str) -> None:
         with contextlib.suppress(FileNotFoundError, IntegrityError):
             record = repo.version_file(folder, v)
             if _owner(repo, record.version_id) == (folder, v):
-                repo.retire_id(record.version_id, folder, v)
+                repo.ids.retire(record.version_id, folder, v)
     checkpoint("delete-model:ids-retired")
     model = repo.model_folder(folder)
     for child in model.names():  # hidden ones (its lock) stay until the end
@@ -222,5 +222,5 @@ def prune(repo: Repository, name: str, keep: int = 5, failed_only: bool = False,
 
 def was_deleted(repo: Repository, model: ModelRecord, vfolder: str) -> bool:
     """Whether version folder ``vfolder`` of ``model`` was (or is being) deleted."""
-    return model.is_deleting(vfolder) or repo.has_tombstone(model.folder, vfolder)
+    return model.is_deleting(vfolder) or repo.tombstones(model.folder).has(vfolder)
 

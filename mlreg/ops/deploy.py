@@ -17,6 +17,8 @@ from ..errors import (
     NotWritable,
     UsageError,
     VersionExists,
+    note,
+    quote_arg,
 )
 from ..layout import (
     CODE_DIR,
@@ -35,14 +37,7 @@ from ..metadata import (
     dump_toml,
     now,
 )
-from ..repo import (
-    Change,
-    Repository,
-    Seen,
-    existing,
-    note,
-    quote_arg,
-)
+from ..repo import Change, Repository, Seen, existing
 from ..folders import Folder
 from ..leases import HELD, Lease
 
@@ -185,7 +180,7 @@ class DeployRequest:
             from ..usercode import check_sources
 
             code = check_sources(list(code))
-        return cls(artifact=model_or_path, artifact_path=path, display=display, folder=names.folder_of(display),
+        return cls(artifact=model_or_path, artifact_path=path, display=display, folder=names.folder(display),
                    exact=exact, bump=bump, description=description, readme=readme, type_flag=type,
                    framework_flag=framework, template=chosen, sample_input=sample_input,
                    sample_from_template=sample_from_template, promote=promote, check_timeout=check_timeout,
@@ -416,7 +411,7 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
         # come to name another deploy's version of the same number.
         if "id" in attempt:
             with contextlib.suppress(OSError):
-                repo.forget_id(attempt.pop("id"))
+                repo.ids.forget(attempt.pop("id"))
 
     def prepare(seen: Seen) -> Change:
         model = seen.model or ModelRecord(name=display, folder=folder, created_at=now(),
@@ -443,7 +438,7 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
                 number = versions.next_version(number, bump)
         take_back_the_id()
         attempt["number"] = number
-        attempt["id"] = repo.new_id(folder, versions.folder(number))
+        attempt["id"] = repo.ids.new(folder, versions.folder(number))
         attempt["at"] = now()  # the version's deployed_at, and the model's last deploy (Models page)
         checkpoint("deploy:id-allocated")
         changes: dict[str, Any] = {"last_deployed_at": attempt["at"]}

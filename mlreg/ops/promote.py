@@ -58,7 +58,7 @@ def make_primary(model: ModelRecord, target: VersionRecord, readme: bytes | None
 def _expected_primary(text: str) -> str | None:
     if text.strip().lower() in ("", "none"):
         return None
-    versions.folder_for(text.strip())
+    versions.folder(text.strip())
     return text.strip()
 
 

@@ -103,7 +103,7 @@ def _plan(target: Repository, folder: str, chosen: list[VersionRecord]) -> tuple
                                  f"{v.version_id}, which names one version only; nothing was copied")
         ids[v.version_id] = v.version
     for v in chosen:
-        vfolder = versions.folder_for(v.version)
+        vfolder = versions.folder(v.version)
         if there_model is not None and was_deleted(target, there_model, vfolder):
             raise VersionExists(f"{target.path} deleted {v.model!r} {v.version}, and a deleted number is never "
                                 "given again; nothing was copied")
@@ -121,8 +121,8 @@ def _plan(target: Repository, folder: str, chosen: list[VersionRecord]) -> tuple
         if target.version_folder(folder, vfolder).exists():
             raise VersionExists(f"{target.path} has {v.model!r} {v.version} being deployed, or left by a deploy "
                                 "that ended early (see `mlreg doctor`); nothing was copied")
-        owner = target.owner_of_id(v.version_id)
-        if owner is not None and owner != (folder, vfolder) and target.carries_id(owner, v.version_id):
+        owner = target.ids.owner(v.version_id)
+        if owner is not None and owner != (folder, vfolder) and target.ids.carries(owner, v.version_id):
             raise VersionExists(f"{target.path} has the version ID {v.version_id} on {owner[0]} {owner[1]}; "
                                 "nothing was copied")
         plan.append(v)
@@ -131,7 +131,7 @@ def _plan(target: Repository, folder: str, chosen: list[VersionRecord]) -> tuple
 
 def _copy(source: Repository, target: Repository, model: ModelRecord, v: VersionRecord) -> None:
     """Write one version into the target as a deploy does."""
-    folder, vfolder = model.folder, versions.folder_for(v.version)
+    folder, vfolder = model.folder, versions.folder(v.version)
     number = versions.parse(v.version)
 
     def record_number(seen: Seen) -> Change:
@@ -155,8 +155,8 @@ def _copy(source: Repository, target: Repository, model: ModelRecord, v: Version
         published = False
         try:
             _copy_files(source, target, claimed, v)
-            if not target.register_id(v.version_id, folder, vfolder) and \
-                    target.owner_of_id(v.version_id) != (folder, vfolder):
+            if not target.ids.register(v.version_id, folder, vfolder) and \
+                    target.ids.owner(v.version_id) != (folder, vfolder):
                 raise VersionExists(f"{target.path} has the version ID {v.version_id} already; "
                                     "nothing more was copied")
             data = source.version_folder(folder, vfolder).read(VERSION_FILE, MAX_METADATA_BYTES)
@@ -181,7 +181,7 @@ def _copy_files(source: Repository, target: Repository, claimed: Folder, v: Vers
     digest) and the deploy log, with a line saying where it came from."""
     from ..predict import open_verified
 
-    there = source.version_folder(names.folder_of(v.model), versions.folder_for(v.version))
+    there = source.version_folder(names.folder(v.model), versions.folder(v.version))
     with open_verified(source.artifact_path(v), v.size, v.sha256) as f:
         size, sha256 = claimed.stream_in(v.artifact, f)
     if (size, sha256) != (v.size, v.sha256):
@@ -232,7 +232,7 @@ def _primary(target: Repository, model: ModelRecord, promote: bool) -> str | Non
         if wanted is None or versions.same(current.primary, wanted) or (current.primary is not None and not promote):
             return Change(result=current.primary)
         with contextlib.suppress(FileNotFoundError):
-            there = target.read_version(current, versions.folder_for(wanted))
+            there = target.read_version(current, versions.folder(wanted))
             if there.status == "active":
                 primary = make_primary(current, there, seen.readme, "copied from the source")
                 return Change(model=primary.model, readme=primary.readme, events=[primary.event],

@@ -20,7 +20,7 @@ import contextlib
 import os
 from typing import Any, BinaryIO, Callable, Iterator, NamedTuple
 
-from ..leases import HELD, Lease  # noqa: F401  (the backends' leases are these)
+from ..leases import Lease
 
 OVERWRITE = "overwrite"
 CREATE = "create"

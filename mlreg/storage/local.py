@@ -21,7 +21,8 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from .. import atomic, lock
 from ..layout import LOCK_FILE
-from .base import CREATE, HELD, OVERWRITE, AlreadyExists, Lease, Object, Precondition, Storage, Update
+from ..leases import HELD, Lease
+from .base import CREATE, OVERWRITE, AlreadyExists, Object, Precondition, Storage, Update
 
 _CHUNK = 1 << 20
 _MAX_COMPARED = 256 << 20  # keys updated by compare-and-swap are small metadata

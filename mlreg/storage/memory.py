@@ -11,7 +11,8 @@ import tempfile
 import threading
 from typing import BinaryIO, Callable, Iterator
 
-from .base import CREATE, HELD, OVERWRITE, AlreadyExists, Lease, Object, Precondition, Storage, Update
+from ..leases import HELD, Lease
+from .base import CREATE, OVERWRITE, AlreadyExists, Object, Precondition, Storage, Update
 
 
 class MemoryStorage(Storage):

@@ -29,7 +29,8 @@ import time
 from typing import Any, BinaryIO, Callable, Iterator
 
 from ..errors import MlregError, RegistryNotFound, UsageError
-from .base import CREATE, OVERWRITE, AlreadyExists, Lease, Object, Precondition, Storage, Update
+from ..leases import Lease
+from .base import CREATE, OVERWRITE, AlreadyExists, Object, Precondition, Storage, Update
 
 ENV_LEASE = "MLREG_DEPLOY_LEASE"
 DEFAULT_LEASE = 30.0
