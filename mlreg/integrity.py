@@ -9,16 +9,24 @@ Every path that loads or checks a version goes through here: ``predict``,
   never through a link, only a regular file inside the registry);
 - the code's digest (``deploy --code``, ``usercode.verify``);
 - that the version may be called here: Active, the artifact the caller expects
-  (``--expect-sha256``), and vouched for by the trust file, read afresh.
+  (``--expect-sha256``), and, where the trust file (read afresh) pins a model's
+  artifacts under ``[models]``, one of those;
+- what the load policy lets it import (``load_rule``, then ``predict.load_verified``
+  walks the pickle before a byte is unpickled and loads it through an unpickler
+  that imports only what the policy allows).
 """
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import IntegrityError, NotActive
 from .metadata import VersionRecord
 from .repo import Repository
+
+if TYPE_CHECKING:
+    from .policy import Policy
+    from .trust import TrustList
 
 
 def problem(repo: Repository, record: VersionRecord) -> str:
@@ -35,10 +43,12 @@ def problem(repo: Repository, record: VersionRecord) -> str:
     return ""
 
 
-def check_callable(record: VersionRecord, trust_file: str | None = None, expect_sha256: str | None = None) -> None:
+def check_callable(record: VersionRecord, trust_file: str | None = None,
+                   expect_sha256: str | None = None) -> TrustList | None:
     """Check that ``record`` may be called by this reader: it is Active, its artifact is
     the one expected (``expect_sha256``), and the trust file (read afresh, so that a
-    version taken out of it stops answering at once, in ``serve`` too) lists it.
+    version taken out of it stops answering at once, in ``serve`` too) does not pin
+    the model to other artifacts. Returns the trust file read (None without one).
 
     Raises:
         NotActive, IntegrityError.
@@ -50,12 +60,43 @@ def check_callable(record: VersionRecord, trust_file: str | None = None, expect_
     if expect_sha256 is not None and expect_sha256.strip().lower() != record.sha256:
         raise IntegrityError(f"{record.model} {record.version} has sha256 {record.sha256}, "
                              f"not the expected {expect_sha256.strip()}; refusing to load it")
-    if trust_file is not None:
-        from .trust import load_trust
+    if trust_file is None:
+        return None
+    from .trust import load_trust
 
-        # The folder the version lies in (its record was checked to name it), never a claim.
-        load_trust(trust_file).check(names.folder(record.model), record.version, record.sha256,
-                                     record.code_sha256)
+    trust = load_trust(trust_file)
+    # The folder the version lies in (its record was checked to name it), never a claim.
+    trust.check(names.folder(record.model), record.version, record.sha256, record.code_sha256)
+    return trust
+
+
+def load_rule(record: VersionRecord, trust: TrustList | None) -> Policy | None:
+    """How this reader may load ``record``'s artifact: None, as any pickle (the policy is
+    ``pickle``, or the trust file vouches for it under ``[models]``); else the policy
+    whose allowlist its imports must pass (``predict.load_verified`` enforces it).
+
+    Raises:
+        IntegrityError (exit 7): refused whatever it imports: a version with code of
+        its own (``--code``) nobody vouched for, or a pickle under ``safe-only``.
+    """
+    from . import names
+    from .policy import Policy
+
+    policy = trust.policy if trust is not None else Policy()
+    if policy.mode == "pickle" or (trust is not None and trust.vouches(
+            names.folder(record.model), record.sha256, record.code_sha256)):
+        return None
+    where = f"the trust file {trust.path}" if trust is not None else "a trust file (--trust-file / MLREG_TRUST_FILE)"
+    if record.code_sha256 is not None:
+        raise IntegrityError(
+            f"{record.model} {record.version} was deployed with --code, and code shipped with a version runs when it "
+            f"loads: it loads only when vouched for; list \"{record.sha256}+{record.code_sha256}\" for "
+            f"{names.folder(record.model)} under [models] in {where}; nothing of it has run")
+    if policy.mode == "safe-only":
+        raise IntegrityError(
+            f"{record.model} {record.version} is a pickle (joblib) and the load policy of {where} is safe-only "
+            f"(ONNX and skops only); list its sha256 under [models] there to vouch for it; nothing of it has run")
+    return policy
 
 
 def open_for_load(repo: Repository, record: VersionRecord) -> tuple[BinaryIO, str, str | None]:

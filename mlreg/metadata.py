@@ -279,7 +279,7 @@ class VersionRecord(Record):
                  "framework": CUSTOM, "finished_at": None, "reason": None,
                  "environment": _NEW_DICT, "process": _NEW_DICT, "code_sha256": None, "tags": _NEW_DICT,
                  "metrics": _NEW_DICT, "params": _NEW_DICT, "source": None, "signature": _NEW_DICT,
-                 "primary": False, "aliases": (), "interrupted": False, "extra": _NEW_DICT}
+                 "format": "joblib", "imports": None, "primary": False, "aliases": (), "interrupted": False, "extra": _NEW_DICT}
     __slots__ = tuple(_DEFAULTS)
     model: str
     version: str
@@ -302,6 +302,8 @@ class VersionRecord(Record):
     params: dict[str, str]
     source: dict[str, Any] | None
     signature: dict[str, Any]  # what the deploy check read of the inputs and outputs
+    format: str  # joblib (a pickle), skops or onnx (SPEC §11)
+    imports: list[str] | None  # what the pickle would import, read at deploy (None: not recorded)
     primary: bool
     aliases: tuple[str, ...]
     interrupted: bool
@@ -318,7 +320,8 @@ class VersionRecord(Record):
                ("process", "process", dict, _NEW_DICT), ("code_sha256", "code_sha256", str, None),
                ("tags", "tags", dict, _NEW_DICT), ("metrics", "metrics", dict, _NEW_DICT),
                ("params", "params", dict, _NEW_DICT), ("source", "source", dict, None),
-               ("signature", "signature", dict, _NEW_DICT))
+               ("signature", "signature", dict, _NEW_DICT), ("format", "format", str, "joblib"),
+               ("imports", "imports", list, None))
     _CHECKED = ("tags", "metrics", "params", "source")
     _KNOWN = frozenset(key for _, key, _, _ in _STORED) | {"schema"}
 
@@ -348,6 +351,8 @@ class VersionRecord(Record):
             put(record, attr, value)
         if record.status not in STATUSES:
             raise IntegrityError(f"metadata file {path}: unknown status {record.status!r}")
+        if record.imports is not None and not all(type(i) is str for i in record.imports):
+            raise IntegrityError(f"metadata file {path}: 'imports' should be a list of names")
         if not is_plain_file_name(record.artifact):
             # A version's artifact is a file directly inside its own folder, whatever
             # the file says: never an absolute path, never through a subfolder.

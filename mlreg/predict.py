@@ -11,10 +11,13 @@ import hashlib
 import math
 import os
 import warnings
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import BadInput, IntegrityError, PredictFailed, UsageError
 from .inputs import as_frame, feature_names, to_model_input
+
+if TYPE_CHECKING:
+    from .policy import Policy
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform", "score_samples")
 CHUNK = 1 << 20
@@ -52,23 +55,52 @@ def open_verified(path: str, size: int, sha256: str) -> BinaryIO:
         raise
 
 
-def load_verified(f: BinaryIO, path: str, code_dir: str | None = None) -> Any:
+def load_verified(f: BinaryIO, path: str, code_dir: str | None = None, policy: Policy | None = None,
+                  what: str = "") -> Any:
     """The model object, loaded with joblib from ``f`` (opened by ``open_verified``,
     closed here), with the version's (verified) code folder first on ``sys.path``.
 
+    With a ``policy`` (``integrity.load_rule``), the pickle is walked first, before a
+    byte is unpickled, and refused if it imports a name the policy does not allow;
+    then it is loaded by an unpickler that imports only what the policy allows.
+
     Raises:
+        IntegrityError (exit 7): refused by the policy (``what`` names the version);
+            nothing of the artifact has run.
         PredictFailed: the artifact needs a module that cannot be imported here.
     """
     from .usercode import put_first
 
-    import joblib
-
     put_first(code_dir)
     with f:
         try:
-            return joblib.load(f)
+            if policy is None:
+                import joblib
+
+                return joblib.load(f)
+            return _load_allowed(f, policy, what or path)
         except (ModuleNotFoundError, AttributeError) as e:
             raise PredictFailed(f"cannot load {path}: {missing_code(e)}") from None
+
+
+def _load_allowed(f: BinaryIO, policy: Policy, what: str) -> Any:
+    from .pickles import Unreadable, imports_of
+    from .policy import Refused, restricted_load
+
+    try:
+        refused = policy.first_refused(imports_of(f))
+    except Unreadable as e:
+        raise IntegrityError(f"{what}: refusing to load it: its artifact cannot be read as a model file ({e}), so "
+                             f"what it would run cannot be told; nothing of it has run") from None
+    if refused is None:
+        f.seek(0)
+        try:
+            return restricted_load(f, policy)
+        except Refused as e:
+            refused = e.name
+    raise IntegrityError(f"{what}: refusing to load it: its artifact imports {refused}, which the load policy "
+                         f"({policy.mode}) does not allow; nothing of it has run. To allow it, "
+                         f"{policy.how_to_allow(refused)}")
 
 
 def missing_code(e: BaseException) -> str:

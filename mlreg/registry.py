@@ -311,14 +311,14 @@ class Registry:
             PredictFailed (the artifact needs a module that cannot be imported).
         """
         from .environment import drift
-        from .integrity import open_for_load
+        from .integrity import check_callable, load_rule, open_for_load
         from .predict import load_verified
 
-        self.check_trusted(record, expect_sha256)
+        policy = load_rule(record, check_callable(record, self.trust_file, expect_sha256))
         for sentence in drift(record.environment):
             warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
         f, path, code_dir = open_for_load(self.repo, record)
-        return load_verified(f, path, code_dir)
+        return load_verified(f, path, code_dir, policy, f"{record.model} {record.version}")
 
     @property
     def predictor(self) -> "Predictor":

@@ -1,47 +1,61 @@
-"""A trust file kept outside the registry: the sha256 values each model may load.
+"""The trust file: kept outside the registry, it says what this reader loads (SPEC §11).
 
-The hash recorded in a version's ``version.toml`` proves only that the artifact
-did not change after deploy; whoever can rewrite the registry can rewrite both.
-A trust file, committed in the repository of the service that calls the
-model, lists the artifacts that service accepts, so a tampered registry fails
-closed::
+Nothing a registry writer controls decides what is trusted: the trust file is
+the reader's own (committed in the repository of the service that calls the
+models, or in the user's config), named by ``--trust-file`` or
+``MLREG_TRUST_FILE``::
 
-    # mlreg trust file: the artifacts each model may load
-    [models]
+    # mlreg trust file
+    [policy]
+    load = "allowlist"                 # the default; or "safe-only", or "pickle"
+    allow_imports = ["mypackage.features.Clipper"]
+
+    [models]                           # optional: vouched-for artifacts, per model
     iris-classifier = ["3b1f...64 hex digits", "..."]
-    "Diabetes Progression" = ["..."]
     churn = ["ARTIFACT_SHA256+CODE_SHA256"]   # a version deployed with --code
 
-Keys are model names or folder names. A version with code of its own
-(``deploy --code``) is vouched for only by an entry naming both its artifact's
-sha256 and its ``code_sha256``: an artifact's hash alone never vouches for
-code, since whoever can write the registry could swap the code beside it. A model missing from the file may not be
-loaded at all, and a trust file that cannot be read stops every load.
+``[policy]`` sets the load policy (``mlreg.policy``); without a trust file the
+default holds (``allowlist``, nothing added). ``[models]``, when present, pins:
+a model it names loads only the artifacts listed for it, and a model it does not
+name loads nothing, so a tampered registry fails closed; each listed artifact is
+vouched for and loads as any pickle, whatever the policy. A version with code of
+its own (``deploy --code``) is vouched for only by an entry naming both its
+artifact's sha256 and its ``code_sha256``: an artifact's hash alone never vouches
+for code, since whoever can write the registry could swap the code beside it. A
+trust file that cannot be read stops every load.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import IntegrityError, InvalidName
 from .metadata import MAX_METADATA_BYTES, parse_toml
 from .names import folder as folder_name
+from .policy import DEFAULT, POLICIES, Policy
 
 _ENTRY = re.compile(r"^[0-9a-f]{64}(\+[0-9a-f]{64})?$")
+_IMPORT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
 @dataclass(frozen=True)
 class TrustList:
     path: str
-    allowed: dict[str, frozenset[str]]
+    allowed: dict[str, frozenset[str]] | None  # [models]; None: the file has none (nothing pinned)
+    policy: Policy = field(default_factory=Policy)
+
+    def vouches(self, model: str, sha256: str, code_sha256: str | None = None) -> bool:
+        """Whether ``[models]`` lists this artifact (with its code, for a version with code)."""
+        entry = sha256 if code_sha256 is None else f"{sha256}+{code_sha256}"
+        return self.allowed is not None and entry in self.allowed.get(folder_name(model), frozenset())
 
     def check(self, model: str, version: str, sha256: str, code_sha256: str | None = None) -> None:
-        """Raises: IntegrityError unless ``sha256`` (with ``code_sha256``, for a version
-        with code) is allowed for ``model``."""
+        """Raises: IntegrityError when ``[models]`` pins and does not list ``sha256`` (with
+        ``code_sha256``, for a version with code) for ``model``."""
         entry = sha256 if code_sha256 is None else f"{sha256}+{code_sha256}"
-        if entry not in self.allowed.get(folder_name(model), frozenset()):
+        if self.allowed is not None and not self.vouches(model, sha256, code_sha256):
             what = f"sha256 {sha256}" if code_sha256 is None else f"artifact+code {entry}"
             hint = "" if code_sha256 is None else (
                 f"; a version with --code is trusted only as ARTIFACT_SHA256+CODE_SHA256, e.g. {entry!r}")
@@ -70,9 +84,19 @@ def load_trust(path: str) -> TrustList:
         raise IntegrityError(f"trust file {path} does not exist; refusing to load any model") from None
     except OSError as e:
         raise IntegrityError(f"cannot read the trust file {path}: {e.strerror}; refusing to load any model") from None
+    if "signers" in data:
+        raise IntegrityError(f"trust file {path}: [signers] needs signed versions, which this mlreg cannot check "
+                             "yet; remove the table (vouch for versions under [models]); refusing to load any model")
+    unknown = sorted(set(data) - {"models", "policy"})
+    if unknown:
+        raise IntegrityError(f"trust file {path}: unknown table [{unknown[0]}] (it holds [policy] and "
+                             "[models]); refusing to load any model")
     models = data.get("models")
-    if not isinstance(models, dict):
-        raise IntegrityError(f"trust file {path} has no [models] table")
+    if models is not None and not isinstance(models, dict):
+        raise IntegrityError(f"trust file {path}: [models] must be a table")
+    policy = _policy(path, data.get("policy", {}))
+    if models is None:
+        return TrustList(path, None, policy)
     allowed: dict[str, frozenset[str]] = {}
     for key, values in models.items():
         try:
@@ -83,4 +107,26 @@ def load_trust(path: str) -> TrustList:
             raise IntegrityError(f"trust file {path}: {key!r} must be a list of sha256 values (64 hex digits, "
                                  "or ARTIFACT_SHA256+CODE_SHA256 for a version with --code)")
         allowed[folder] = allowed.get(folder, frozenset()) | {v.lower() for v in values}
-    return TrustList(path, allowed)
+    return TrustList(path, allowed, policy)
+
+
+def _policy(path: str, table: Any) -> Policy:
+    """The ``[policy]`` table, checked.
+
+    Raises:
+        IntegrityError: naming what is wrong.
+    """
+    if not isinstance(table, dict):
+        raise IntegrityError(f"trust file {path}: [policy] must be a table")
+    unknown = sorted(set(table) - {"load", "allow_imports"})
+    if unknown:
+        raise IntegrityError(f"trust file {path}: [policy] has no setting {unknown[0]!r} (it has load and "
+                             "allow_imports); refusing to load any model")
+    mode = table.get("load", DEFAULT)
+    if mode not in POLICIES:
+        raise IntegrityError(f"trust file {path}: [policy] load = {mode!r}; use one of {', '.join(POLICIES)}")
+    imports = table.get("allow_imports", [])
+    if not isinstance(imports, list) or not all(isinstance(i, str) and _IMPORT.match(i) for i in imports):
+        raise IntegrityError(f"trust file {path}: [policy] allow_imports must be a list of exact names, "
+                             "module.qualname (e.g. \"mypackage.features.Clipper\")")
+    return Policy(mode, imports, source=path)

@@ -37,6 +37,8 @@ def version(r: Any) -> dict[str, Any]:
         "params": r.params,
         "source": r.source,
         "signature": signature(r.signature),
+        "format": r.format,
+        "imports": None if r.imports is None else sorted(r.imports),
     }
 
 

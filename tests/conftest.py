@@ -34,9 +34,28 @@ REAL_CHECK_MODULES = {"test_checker", "test_code", "test_crash", "test_lifecycle
                       "test_lock_holds", "test_s3", "test_imports", "test_registry_example", "test_walkthrough"}
 
 
+# The tests' own model classes (fakemodels.py) are what a user's own classes are to the
+# default load policy: not on its allowlist. Every test reads models as a user who
+# allowed them in a trust file would; tests of the policy itself (marker
+# ``default_policy``) read with none.
+FAKE_CLASSES = ("ConstantModel", "SlowToLoad", "NoPredict", "FailsOnPredict")
+
+
+@pytest.fixture(scope="session")
+def fake_trust_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("trust") / "trust.toml"
+    names = ", ".join(f'"fakemodels.{c}"' for c in FAKE_CLASSES)
+    path.write_text(f"[policy]\nallow_imports = [{names}]\n")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _environment(monkeypatch, tmp_path_factory, request):
+def _environment(monkeypatch, tmp_path_factory, request, fake_trust_file):
     """Isolate every test from the user's registry and settings."""
+    if request.node.get_closest_marker("default_policy"):
+        monkeypatch.delenv("MLREG_TRUST_FILE", raising=False)
+    else:
+        monkeypatch.setenv("MLREG_TRUST_FILE", str(fake_trust_file))
     monkeypatch.delenv("MLREG_REGISTRY", raising=False)
     monkeypatch.delenv("MLREG_LOCK_TIMEOUT", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))

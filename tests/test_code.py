@@ -28,6 +28,16 @@ FEATURES = textwrap.dedent('''
 ''')
 
 
+@pytest.fixture(autouse=True)
+def _loads_any_pickle(monkeypatch, tmp_path_factory):
+    """These tests are about the code folder itself (stored, verified, never compiled
+    into): they read as a user whose trust file chose ``load = "pickle"``. The default
+    policy's refusal of code nobody vouched for is tests/test_policy.py's."""
+    trust = tmp_path_factory.mktemp("trust") / "pickle.toml"
+    trust.write_text('[policy]\nload = "pickle"\n')
+    monkeypatch.setenv("MLREG_TRUST_FILE", str(trust))
+
+
 @pytest.fixture
 def project(tmp_path):
     """A project folder with a module of its own and two artifacts pickled from it."""
@@ -226,7 +236,8 @@ def test_the_trust_file_pins_the_code_too(project, tmp_path):
 
     toml = (folder / "version.toml").read_text().replace(record["code_sha256"], digest(str(folder / "code")))
     (folder / "version.toml").write_text(toml)
-    assert _mlreg(registry, "predict", "m", "--input", "[[1]]", cwd=tmp_path).returncode == 0  # no trust file
+    # a reader whose trust file loads any pickle runs the swapped code; one that pins does not
+    assert _mlreg(registry, "predict", "m", "--input", "[[1]]", cwd=tmp_path).returncode == 0
     r = _mlreg(registry, "--trust-file", trust, "predict", "m", "--input", "[[1]]", cwd=tmp_path)
     assert r.returncode == 7 and "not in the trust file" in r.stderr
     trust.write_text('[models]\nm = ["nothex+00"]\n')

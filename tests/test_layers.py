@@ -14,7 +14,7 @@ LAYERS = {
     "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment", "fields",
              "leases"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
-                          "readme", "inputs", "usercode", "predict", "artifacts", "checker", "invocation"],
+                          "readme", "inputs", "usercode", "pickles", "policy", "predict", "artifacts", "checker", "invocation"],
     "storage": ["storage", "storage.base", "storage.local", "storage.memory", "storage.s3"],
     # the only door to storage: operations and doctor ask it, by name, never a storage key
     "repository": ["folders", "history", "ids", "tombstones", "repo"],

@@ -240,6 +240,7 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
         target_name = artifact_name(path or "model.joblib")
         local = os.path.abspath(path) if path is not None else _dump(artifact,
                                                                          os.path.join(scratch, target_name))
+        fields.update(_imports(local, log))
         code_sha256 = None
         if code:
             from ..usercode import copy_code
@@ -503,6 +504,22 @@ def _note_new_model(repo: Repository, model: ModelRecord) -> None:
         note(f"created model {model.name!r} (did you mean {', '.join(close)}?)")
 
 
+def _imports(path: str, log: DeployLog) -> dict[str, Any]:
+    """The artifact's format and what it would import, read without unpickling it
+    (``pickles.imports_of``), for the record and the log."""
+    from ..pickles import Unreadable, imports_of
+
+    try:
+        with open(path, "rb") as f:
+            found: list[str] | None = imports_of(f)
+        log.write(f"format joblib; it imports {len(found)} names: {', '.join(found[:8])}"
+                  f"{' ...' if len(found) > 8 else ''}")
+    except (Unreadable, OSError) as e:
+        found = None
+        log.write(f"format joblib; what it imports cannot be read ({e}): it loads only where vouched for")
+    return {"format": "joblib", "imports": found}
+
+
 def _record(model: ModelRecord, number: versions.Version, version_id: str, at: str,
             fields: dict[str, Any]) -> VersionRecord:
     """The record of a version being deployed."""
@@ -512,7 +529,7 @@ def _record(model: ModelRecord, number: versions.Version, version_id: str, at: s
         size=fields["size"], sha256=fields["sha256"], artifact=fields["artifact"],
         type=fields["type"], framework=fields["framework"], code_sha256=fields["code_sha256"],
         tags=fields["tags"], metrics=fields["metrics"], params=fields["params"], source=fields["source"],
-        process=identity.this_process(),
+        process=identity.this_process(), format=fields["format"], imports=fields["imports"],
         extra={"sample_input": fields["sample_input"]} if fields["sample_input"] else {},
     )
 
