@@ -111,17 +111,39 @@ def libraries(named: set[str]) -> dict[str, str]:
     wanted = set(named) | {"joblib"}
     if "numpy" in sys.modules:
         wanted.add("numpy")
-    owners = metadata.packages_distributions()
+    owners: dict[str, list[str]] | None = None  # every distribution's files: read only when needed (0.25 s)
     found = {}
     for module in sorted(wanted):
         if module in sys.stdlib_module_names or module.startswith("_") or module in ("mlreg", "__main__"):
             continue
+        dist = _KNOWN_DISTRIBUTIONS.get(module, module)
+        try:  # most distributions are named as their module (numpy, joblib, scipy, pandas)
+            found[metadata.distribution(dist).metadata["Name"]] = metadata.version(dist)
+            continue
+        except metadata.PackageNotFoundError:
+            pass
+        if not _installed(module):
+            continue  # the user's own module (a --code folder, the working directory): no distribution
+        if owners is None:
+            owners = metadata.packages_distributions()
         for dist in owners.get(module, []):
             try:
                 found[dist] = metadata.version(dist)
             except metadata.PackageNotFoundError:
                 pass
     return found
+
+
+_KNOWN_DISTRIBUTIONS = {"sklearn": "scikit-learn", "skops": "skops", "onnxruntime": "onnxruntime"}
+
+
+def _installed(module: str) -> bool:
+    """Whether the loaded top-level ``module`` lies among the installed packages."""
+    import sysconfig
+
+    path = getattr(sys.modules.get(module), "__file__", None) or ""
+    places = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    return any(path.startswith(place + os.sep) for place in places)
 
 
 def _recording_globals() -> set[str]:

@@ -75,7 +75,7 @@ def test_predict_input_is_converted_or_refused_as_bad_input(payload):
 
 
 @given(st.text(max_size=200))
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_predict_cli_never_crashes_on_text(cli, text):
     r = cli("predict", "m", "--input", text)
     assert r.exit_code in (2, 3) and "Traceback" not in r.stderr
