@@ -59,8 +59,8 @@ def main_options(
         "Default: $MLREG_LOCK_TIMEOUT, else 30.")] = None,
     trust_file: Annotated[Optional[str], typer.Option(
         "--trust-file", metavar="FILE",
-        help="A file outside the registry listing the sha256 values each model may load; "
-        "anything else fails with exit 7. Default: $MLREG_TRUST_FILE.")] = None,
+        help="A file outside the registry: the load policy ([policy]: load, allow_imports) and the "
+        "artifacts vouched for ([models]); a refused load is exit 7. Default: $MLREG_TRUST_FILE.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version_callback, is_eager=True, help="Print mlreg's version and exit.")] = False,

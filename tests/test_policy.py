@@ -280,3 +280,44 @@ def test_a_version_with_code_loads_only_when_vouched_for(tmp_path):
     trust.write_text(f'[models]\nm = ["{entry}"]\n')
     p = mlreg_("--trust-file", trust, "predict", "m", "--input", "[[1]]")
     assert p.returncode == 0 and json.loads(p.stdout)["predictions"] == [2], p.stderr
+
+
+def test_show_and_diff_show_format_and_imports(tmp_path, iris_model_path, constant_path):
+    reg = mlreg.Registry(tmp_path / "registry")
+    reg.deploy(iris_model_path, "m")
+    reg.deploy(constant_path, "m")
+    shown = subprocess.run([sys.executable, "-m", "mlreg", "--registry", reg.path, "show", "m"],
+                           capture_output=True, text=True).stdout
+    assert "Imports" in shown and "fakemodels.ConstantModel" in shown and "Format" in shown
+    changes = {c.field: (c.a, c.b) for c in reg.diff("m", "0.1.0", "0.2.0").changes}
+    assert "sklearn.linear_model._logistic.LogisticRegression" in changes["imports"][0]
+    assert changes["imports"][1] == ["fakemodels.ConstantModel"]
+
+
+def test_serve_refuses_each_payload_for_that_model_only(planted, iris_model_path):
+    import http.client
+    import re
+
+    reg, names, marker = planted
+    reg.deploy(iris_model_path, "fine")
+    proc = subprocess.Popen([sys.executable, "-m", "mlreg", "--registry", reg.path, "serve", "--port", "0"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)", proc.stderr.readline()).group(1))
+
+        def predict(name):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("POST", f"/v1/models/{name}/predict", body=json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]]}),
+                         headers={"Content-Type": "application/json"})
+            reply = conn.getresponse()
+            return reply.status, json.loads(reply.read())
+
+        for kind, name in names:
+            status, body = predict(name)
+            assert status == 500 and "refusing to load it" in body["error"], (kind, body)
+            assert not marker.exists(), f"the {kind} payload ran in serve"
+        assert predict("fine") == (200, {"model": "fine", "version": "0.1.0",
+                                         "version_id": reg.status("fine").version_id, "predictions": [0]})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -100,7 +100,9 @@ def _signature_fields(found: list[VersionRecord]) -> list[tuple[str, str]]:
         inputs = "unknown"
     outputs = f"one of {len(sig['classes'])} classes: {', '.join(map(str, sig['classes'][:20]))}" \
         if sig["classes"] is not None else "a value per row (no classes)" if sig["n_features"] is not None else "unknown"
-    return [("Inputs", inputs), ("Outputs", outputs)]
+    imports = "not recorded (deployed before mlreg read them)" if chosen.imports is None else \
+        ", ".join(chosen.imports) or "nothing"
+    return [("Inputs", inputs), ("Outputs", outputs), ("Format", chosen.format), ("Imports", imports)]
 
 
 def _versions_table(found: list[VersionRecord]) -> None:

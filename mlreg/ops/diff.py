@@ -38,7 +38,9 @@ class Diff(NamedTuple):
 
 def _fields(v: VersionRecord) -> dict[str, Any]:
     """A version's comparable fields, by dotted path, in the order they are shown."""
-    found: dict[str, Any] = {name: getattr(v, name) for name in ("sha256", "size", "type", "framework", "status")}
+    found: dict[str, Any] = {name: getattr(v, name) for name in ("sha256", "size", "type", "framework", "status",
+                                                                 "format")}
+    found["imports"] = None if v.imports is None else sorted(v.imports)
     for kind in ("metrics", "params", "tags"):
         for key in sorted(getattr(v, kind)):
             found[f"{kind}.{key}"] = getattr(v, kind)[key]
@@ -53,7 +55,7 @@ def _fields(v: VersionRecord) -> dict[str, Any]:
     return found
 
 
-_ORDER = ("sha256", "size", "type", "framework", "status", "metrics.", "params.", "tags.", "environment.python",
+_ORDER = ("sha256", "size", "type", "framework", "status", "format", "imports", "metrics.", "params.", "tags.", "environment.python",
           "environment.", "signature.", "source.")
 
 
