@@ -93,7 +93,7 @@ def test_every_page_reads(reg):
     assert "curl -s -X POST http://127.0.0.1:8080/v1/models/m/predict" in page
     _, version = b.get("/models/m/versions/0.1.0")
     assert "stage=dev" in version and "acc" in version and "4 features" in version and "allocated version" in version
-    assert "<code>sklearn.linear_model._logistic.LogisticRegression</code>" in version  # what it imports
+    assert ">sklearn.linear_model._logistic.LogisticRegression</code>" in version  # what it imports
     assert b.get("/?q=nothing-like-it")[1].count('href="/models/m"') == 0
     assert b.get("/static/mlreg.css")[0].status == 200 and b.get("/static/mlreg.js")[0].status == 200
     assert b.get("/models/nope")[0].status == 404 and b.get("/models/m/versions/9.9.9")[0].status == 404
