@@ -18,6 +18,7 @@ refuses it, never guesses.
 from __future__ import annotations
 
 import io
+import os
 import pickletools
 from typing import Any, BinaryIO, Iterator
 
@@ -256,6 +257,12 @@ def _skip_array(f: BinaryIO, state: Any, found: set[str], depth: int) -> None:
 
 
 def _skip(f: BinaryIO, n: int) -> None:
+    if isinstance(f, io.BufferedReader):  # a plain file: seek over the bytes (a read past its end fails next)
+        size = os.fstat(f.fileno()).st_size
+        if f.tell() + n > size:
+            raise Unreadable("the file ends inside an array")
+        f.seek(n, io.SEEK_CUR)
+        return
     while n > 0:
         got = len(f.read(min(n, io.DEFAULT_BUFFER_SIZE * 256)))
         if not got:
