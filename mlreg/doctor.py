@@ -435,7 +435,7 @@ class Doctor:
             home = self.repo.version_folder(folder, vfolder)
             try:
                 data = home.read(LOG_FILE, MAX_LOG_BYTES) or b""
-            except (OSError, ValueError):
+            except IntegrityError:
                 continue  # reported by the walk
             lines = data.decode("utf-8", "replace").splitlines()
             if not any(_is_outcome(line) for line in lines[-50:]):

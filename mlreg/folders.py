@@ -57,13 +57,16 @@ class Folder:
         """The file's bytes, None when it is absent.
 
         Raises:
-            ValueError: larger than ``limit``.
-            OSError: unsafe to read.
+            IntegrityError: larger than ``limit``, or unsafe to read (a link, a FIFO).
         """
         try:
             return self._storage.get(self.key(name), limit).data
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as e:
+            raise IntegrityError(f"{self.where(name)} is {e.strerror}; refusing to read it") from None
+        except ValueError as e:
+            raise IntegrityError(f"cannot read {self.where(name)}: {e}") from None
 
     def write(self, name: str, data: bytes) -> None:
         """Replace the file whole (readers see the old bytes or the new)."""

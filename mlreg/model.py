@@ -95,14 +95,7 @@ class Model:
 
         vfolder = _versions.folder(version.version) if isinstance(version, VersionRecord) else \
             self._repo.resolve(self.record, version)
-        home = self._repo.version_folder(self.record.folder, vfolder)
-        try:
-            data = home.read(LOG_FILE, MAX_LOG_BYTES)
-        except (OSError, ValueError) as e:
-            from .errors import IntegrityError
-
-            raise IntegrityError(f"deploy log {home.where(LOG_FILE)} is unreadable "
-                                 f"({getattr(e, 'strerror', None) or e}); refusing to read it") from None
+        data = self._repo.version_folder(self.record.folder, vfolder).read(LOG_FILE, MAX_LOG_BYTES)
         return [] if data is None else data.decode("utf-8", "replace").splitlines()
 
     def info(self) -> ModelInfo:

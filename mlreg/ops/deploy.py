@@ -14,6 +14,7 @@ from ..errors import (
     BadInput,
     Busy,
     DeploymentFailed,
+    LeaseLost,
     NotWritable,
     UsageError,
     VersionExists,
@@ -480,7 +481,12 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
         checkpoint("deploy:claimed")
         if readme is not None:
             repo.model_folder(folder).write(README_FILE, readme.encode("utf-8"))
-        publish_version(claimed, deploy.lease, dump_toml(record.to_toml()).encode(), f"{record.model} {record.version}")
+        try:
+            publish_version(claimed, deploy.lease, dump_toml(record.to_toml()).encode(),
+                            f"{record.model} {record.version}")
+        except LeaseLost:
+            deploy.vfolder = None  # the folder may be another's by now: never removed here (doctor judges it)
+            raise
     except BaseException:
         if not deploy.published:
             take_back_the_id()
@@ -615,7 +621,7 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
 def _fence(repo: Repository, deploy: _Deploy, model: ModelRecord | None) -> None:
     """Raises LeaseLost unless this deploy still holds its version's lease and its
     version is still there as it left it: Deploying, not deleted or being deleted."""
-    from ..errors import LeaseLost, NotFound
+    from ..errors import NotFound
 
     assert deploy.record is not None and deploy.vfolder is not None
     gone = deploy.fenced()
