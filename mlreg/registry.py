@@ -411,9 +411,12 @@ class Registry:
         self.repo.require()
         return Doctor(self.repo, fix, DEFAULT_OLDER_THAN if older_than is None else older_than).run()
 
-    def verify(self, name: str | None = None, version: str | None = None) -> list["Verified"]:
+    def verify(self, name: str | None = None, version: str | None = None, load: bool = False) -> list["Verified"]:
         """Rehash artifacts against their recorded size and sha256 (never unpickling them):
         every version of the registry, of model ``name``, or one ``version`` of it.
+        With ``load``, each Active version whose bytes match is also loaded as
+        ``predict`` would load it, under this reader's load policy and trust file: a
+        refusal (an import not allowed, code nobody vouched for) is its problem.
 
         Raises:
             ModelNotFound, VersionNotFound, IntegrityError (unreadable metadata).
@@ -431,9 +434,25 @@ class Registry:
         results = []
         for v in chosen:
             problem = "still Deploying" if v.status == "deploying" else integrity_problem(self.repo, v)
+            if load and not problem and v.status == "active":
+                problem = self._load_problem(v)
             results.append(Verified(v.model, v.version, v.version_id, ok=not problem or v.status == "deploying",
                                     problem=problem))
         return results
+
+    def _load_problem(self, record: VersionRecord) -> str:
+        """'' when this reader loads ``record`` (``load_version``), else why not."""
+        from .errors import MlregError
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # library drift is not a verify problem
+                self.load_version(record)
+        except MlregError as e:
+            return str(e)
+        except Exception as e:  # the artifact's own failure to load
+            return f"it does not load: {type(e).__name__}: {e}"
+        return ""
 
     def init(self) -> bool:
         """Create the registry if it does not exist; return whether it was created.

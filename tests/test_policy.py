@@ -79,16 +79,21 @@ def _plant(reg, name, obj, tmp_path):
         os.remove(index)
 
 
-@pytest.fixture
-def planted(tmp_path, iris_model_path):
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory, iris_model_path):
+    """A registry holding a payload in each of m0, m1, ... and an honest model, "fine"."""
+    tmp_path = tmp_path_factory.mktemp("planted")
     marker = tmp_path / "ran"
     reg = mlreg.Registry(tmp_path / "registry")
     names = []
-    for i, (kind, payload) in enumerate(_payloads(marker).items()):
-        name = f"m{i}"
-        reg.deploy(iris_model_path, name)
-        _plant(reg, name, payload, tmp_path)
-        names.append((kind, name))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLREG_TEST_CHECK", "in-process")
+        reg.deploy(iris_model_path, "fine")
+        for i, (kind, payload) in enumerate(_payloads(marker).items()):
+            name = f"m{i}"
+            reg.deploy(iris_model_path, name)
+            _plant(reg, name, payload, tmp_path)
+            names.append((kind, name))
     assert not marker.exists()  # planting ran nothing
     return reg, names, marker
 
@@ -299,7 +304,6 @@ def test_serve_refuses_each_payload_for_that_model_only(planted, iris_model_path
     import re
 
     reg, names, marker = planted
-    reg.deploy(iris_model_path, "fine")
     proc = subprocess.Popen([sys.executable, "-m", "mlreg", "--registry", reg.path, "serve", "--port", "0"],
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -321,3 +325,16 @@ def test_serve_refuses_each_payload_for_that_model_only(planted, iris_model_path
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_verify_load_proves_what_this_reader_can_call(planted, iris_model_path):
+    reg, names, marker = planted
+    base = [sys.executable, "-m", "mlreg", "--registry", reg.path, "verify"]
+    assert subprocess.run(base, capture_output=True, text=True).returncode == 0  # the hashes match: planted well
+    p = subprocess.run(base + ["--load"], capture_output=True, text=True)
+    assert p.returncode == 7, p.stderr
+    lines = dict(line.split("  ", 1)[1].split(" ", 1)[0:1] + [line.split("  ", 1)[0]] for line in p.stdout.splitlines())
+    assert lines["fine"] == "ok" and all(lines[name] == "REFUSED" for _, name in names), p.stdout
+    assert not marker.exists()
+    shown = json.loads(subprocess.run(base + ["fine", "--load", "--json"], capture_output=True, text=True).stdout)
+    assert [(v["model"], v["ok"], v["problem"]) for v in shown] == [("fine", True, "")]

@@ -64,20 +64,24 @@ def doctor(
 @funnel
 def verify(
     target: Annotated[Optional[str], typer.Argument(metavar="[NAME[@VERSION]]", help="A model, or one version of it (NAME@VERSION, NAME@ID, or a reference: NAME@@ALIAS, NAME@@primary); default: every version.")] = None,
+    load: Annotated[bool, typer.Option("--load", help="Also load each Active version as predict would, under your load policy and trust file: a version you could not call is a problem.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Rehash artifacts against the sha256 and size recorded at deploy (nothing is unpickled); exit 7 on a mismatch.
 
-    Example: mlreg verify "Iris Classifier@0.2.0"
+    With --load, each Active version is also loaded under the load policy (see "Trusting what you load").
+
+    Example: mlreg verify "Iris Classifier@0.2.0" --load
     """
     # A name holds no "@": what follows the first is the version, ID or @reference.
     name, _, version = target.partition("@") if target and "@" in target else (target, "", None)
-    results = registry().verify(name or None, version or None)
+    results = registry().verify(name or None, version or None, load=load)
     if as_json:
         render.emit_json([r.to_json() for r in results])
     else:
         for r in results:
-            render.out(f"{'ok' if r.ok else 'MISMATCH'}  {render.clean(r.model)} {r.version} ({r.version_id})"
+            label = "ok" if r.ok else "REFUSED" if "refusing to load it" in r.problem else "MISMATCH"
+            render.out(f"{label}  {render.clean(r.model)} {r.version} ({r.version_id})"
                        + (f": {render.clean(r.problem)}" if r.problem else ""))
     if not all(r.ok for r in results):
         raise typer.Exit(7)
