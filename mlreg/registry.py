@@ -670,8 +670,10 @@ class Registry:
         metrics: Mapping[str, float] | None = None,
         params: Mapping[str, str] | None = None,
         source: str | None = None,
-    ) -> VersionRecord:
-        """Deploy a model as a new version of model ``name``.
+        outcome: bool = False,
+    ) -> Any:
+        """Deploy a model as a new version of model ``name``; returns its record (with
+        ``outcome``, a ``DeployResult``: the record, and whether this call deployed it).
 
         ``model_or_path`` is a path to a file (joblib or pickle) or an
         in-memory model, which is written with joblib into the staging folder. The artifact is copied and hashed
@@ -691,7 +693,8 @@ class Registry:
         ``code_sha256``, and put first on ``sys.path`` for the check and every
         later load. With ``if_changed``, an artifact whose sha256 is that of an
         Active version of the model deploys nothing: that version is returned
-        (``unchanged`` tells which, beforehand).
+        (``unchanged`` tells which, beforehand); the artifact is compared by the
+        sha256 its copy into the registry computes, before a number is taken.
 
         ``tags`` (editable later with ``tag``), ``metrics`` (numbers) and
         ``params`` are recorded with the version; ``source`` is free text
@@ -708,15 +711,14 @@ class Registry:
         """
         from .ops.deploy import DeployRequest, deploy
 
-        if if_changed and (same := self.unchanged(name, model_or_path)) is not None:
-            return same
         request = DeployRequest.make(
             model_or_path, name, templates_dir=self.repo.templates_dir() if template is not None else None,
             version_bump=version_bump, version=version, description=description, type=type,
             framework=framework, template=template, sample_input=sample_input, readme=readme, promote=promote,
-            check_timeout=check_timeout, progress=progress, code=code, tags=tags, metrics=metrics, params=params,
-            source=source)
-        return deploy(self.repo, request)
+            check_timeout=check_timeout, progress=progress, code=code, if_changed=if_changed, tags=tags,
+            metrics=metrics, params=params, source=source)
+        result = deploy(self.repo, request)
+        return result if outcome else result.record
 
     def unchanged(self, name: str, model_or_path: Any) -> VersionRecord | None:
         """The Active version of ``name`` whose artifact has exactly these bytes (a file,

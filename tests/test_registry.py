@@ -361,6 +361,27 @@ def test_deploy_if_changed_returns_the_version_with_the_same_bytes(reg, constant
     assert reg.deploy(constant_path, "m", if_changed=True).version_id == first.version_id
     assert [v.version for v in reg.versions("m")] == ["0.1.0"]
     assert reg.unchanged("nothing-yet", constant_path) is None
+    again = reg.deploy(constant_path, "m", if_changed=True, outcome=True)
+    assert (again.record.version_id, again.deployed) == (first.version_id, False)
+    assert reg.deploy(constant_path, "m", outcome=True).deployed is True  # without if_changed: a new version
+
+
+def test_deploy_if_changed_reads_the_artifact_once_on_a_folder(reg, constant_path, monkeypatch):
+    """The comparison uses the sha256 the copy into the registry computed; only an
+    object store, whose copy goes straight into the claimed version, reads it first."""
+    import mlreg.artifacts
+
+    reg.deploy(constant_path, "m")
+    hashed = []
+    real = mlreg.artifacts.hash_file
+    monkeypatch.setattr(mlreg.artifacts, "hash_file", lambda path, *a, **k: hashed.append(path) or real(path, *a, **k))
+    result = reg.deploy(constant_path, "m", if_changed=True, outcome=True)
+    assert not result.deployed
+    if reg.repo.remote:
+        assert hashed == [str(constant_path)]
+    else:
+        assert hashed == []
+    assert reg.repo.staging_tokens() == []  # the staged copy is gone
 
 
 def test_references_primary_and_latest(reg, constant_path):

@@ -74,18 +74,13 @@ def deploy(
     readme_text = read_text(readme, "--readme") if readme is not None else None
     lineage = dict(tags=fields.tags(tag or ()), metrics=fields.metrics(metric or (), metrics_file or ()),
                    params=fields.params(param or ()), source=source)
-    if if_changed and (same := registry().unchanged(name, artifact)) is not None:
-        if as_json:
-            render.emit_json(deployed(same, False))
-        else:
-            render.out(render.clean(version_line(same)) + " (unchanged: nothing deployed)")
-        return
     progress = _CopyProgress()
     try:
-        record = registry().deploy(
+        result = registry().deploy(
             artifact, name, version_bump=bump, version=version, description=description,
             type=type_, framework=framework, template=template, sample_input=sample_input, readme=readme_text,
-            promote=not no_promote, check_timeout=check_timeout, progress=progress, code=code or (), **lineage,
+            promote=not no_promote, check_timeout=check_timeout, progress=progress, code=code or (),
+            if_changed=if_changed, outcome=True, **lineage,
         )
     except DeploymentFailed as e:
         if as_json:
@@ -97,9 +92,11 @@ def deploy(
     finally:
         progress.close()
     if as_json:
-        render.emit_json(deployed(record, True))
+        render.emit_json(deployed(result.record, result.deployed))
+    elif not result.deployed:
+        render.out(render.clean(version_line(result.record)) + " (unchanged: nothing deployed)")
     else:
-        render.out(render.clean(version_line(record)))
+        render.out(render.clean(version_line(result.record)))
 
 
 class _CopyProgress:

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import json
 import os
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from .. import identity, names, versions
 from ..checkpoints import checkpoint
@@ -105,8 +105,16 @@ def type_name(obj: Any) -> str:
 
 # Registry.deploy's options besides the artifact and the name (their defaults are its own).
 OPTIONS = frozenset({"version_bump", "version", "description", "type", "framework", "template", "sample_input",
-                     "readme", "promote", "check_timeout", "progress", "code", "tags", "metrics", "params",
-                     "source"})
+                     "readme", "promote", "check_timeout", "progress", "code", "if_changed", "tags", "metrics",
+                     "params", "source"})
+
+
+class DeployResult(NamedTuple):
+    """What a deploy ended with: the version, and whether it is new (``deployed``), or an
+    Active version that had the same bytes already (``--if-changed``)."""
+
+    record: VersionRecord
+    deployed: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +139,7 @@ class DeployRequest:
     check_timeout: float
     progress: Callable[[int, int], None] | None
     code: tuple[str, ...]  # absolute .py files and package folders (deploy --code)
+    if_changed: bool  # deploy nothing when an Active version has these bytes
     lineage: dict[str, Any]  # tags, metrics, params, source (SPEC §7)
 
     @classmethod
@@ -150,7 +159,7 @@ class DeployRequest:
         version_bump, version, description, type, framework = (o["version_bump"], o["version"], o["description"],
                                                                o["type"], o["framework"])
         template, sample_input, readme, promote = o["template"], o["sample_input"], o["readme"], o["promote"]
-        check_timeout, progress, code = o["check_timeout"], o["progress"], o["code"]
+        check_timeout, progress, code, if_changed = o["check_timeout"], o["progress"], o["code"], o["if_changed"]
         tags, metrics, params, source = o["tags"], o["metrics"], o["params"], o["source"]
 
         display = names.normalize(name)
@@ -185,7 +194,8 @@ class DeployRequest:
                    exact=exact, bump=bump, description=description, readme=readme, type_flag=type,
                    framework_flag=framework, template=chosen, sample_input=sample_input,
                    sample_from_template=sample_from_template, promote=promote, check_timeout=check_timeout,
-                   progress=progress, code=tuple(os.fspath(c) for c in code), lineage=lineage)
+                   progress=progress, code=tuple(os.fspath(c) for c in code), if_changed=bool(if_changed),
+                   lineage=lineage)
 
     @property
     def type(self) -> str | None:
@@ -197,12 +207,20 @@ class DeployRequest:
         return self.framework_flag or (self.template.framework if self.template is not None else None)
 
 
-def deploy(repo: Repository, request: DeployRequest) -> VersionRecord:
-    """``Registry.deploy`` on ``repo`` (its docstring tells the options, the result and the errors)."""
+def deploy(repo: Repository, request: DeployRequest) -> DeployResult:
+    """``Registry.deploy`` on ``repo`` (its docstring tells the options, the result and the errors).
+
+    With ``if_changed``, the artifact is compared with the model's Active versions by
+    the sha256 its copy into the staging folder computes, before a number is taken:
+    one read of the file. On an object store, where the copy streams into the claimed
+    version, the comparison reads the file once more, first.
+    """
     import shutil
     import tempfile
 
     repo.ensure()
+    if request.if_changed and repo.remote and (same := unchanged(repo, request.display, request.artifact)) is not None:
+        return DeployResult(same, False)
     try:
         staged = _stage(repo, request.folder)
     except OSError as e:
@@ -215,7 +233,7 @@ def deploy(repo: Repository, request: DeployRequest) -> VersionRecord:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequest) -> VersionRecord:
+def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequest) -> DeployResult:
     """The deploy once its staging folder exists: copy, allocate, check, record the outcome.
 
     On a folder the artifact and code are copied into the staging folder first and
@@ -265,6 +283,10 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
 
         if not repo.remote:
             fields.update(copy_in(deploy.staging))
+            if request.if_changed and (same := _active_with(repo, request.display, fields["sha256"])) is not None:
+                deploy.leases.close()
+                deploy.staging.remove()
+                return DeployResult(same, False)
             _allocate(repo, deploy, request, fields)
         else:
             # The check needs the bytes, not the registry: it loads the local file while
@@ -321,7 +343,7 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
             f"see `mlreg logs {quote_arg(request.display)} {final.version}`",
             record=final,
         )
-    return final
+    return DeployResult(final, True)
 
 
 def annotations(tags: Mapping[str, str] | None, metrics: Mapping[str, float] | None,
@@ -355,12 +377,7 @@ def unchanged(repo: Repository, name: str, model_or_path: Any) -> VersionRecord 
         BadInput: a path that is not a readable file.
     """
     from ..artifacts import hash_file
-    from ..errors import ModelNotFound, RegistryNotFound
 
-    try:
-        record = repo.load_model(name)
-    except (ModelNotFound, RegistryNotFound):
-        return None
     if isinstance(model_or_path, (str, os.PathLike)):
         path = os.fspath(model_or_path)
         if not os.path.isfile(path):
@@ -371,6 +388,17 @@ def unchanged(repo: Repository, name: str, model_or_path: Any) -> VersionRecord 
 
         with tempfile.TemporaryDirectory(prefix="mlreg-deploy-") as scratch:
             sha256 = hash_file(_dump(model_or_path, os.path.join(scratch, "model.joblib")))[1]
+    return _active_with(repo, name, sha256)
+
+
+def _active_with(repo: Repository, name: str, sha256: str) -> VersionRecord | None:
+    """The model's most recently deployed Active version whose artifact has ``sha256``."""
+    from ..errors import ModelNotFound, RegistryNotFound
+
+    try:
+        record = repo.load_model(name)
+    except (ModelNotFound, RegistryNotFound):
+        return None
     same = [v for v in repo.versions(record) if v.status == "active" and v.sha256 == sha256]
     return max(same, key=lambda v: v.deployed_at) if same else None
 
