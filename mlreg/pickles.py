@@ -67,7 +67,7 @@ def imports_of(f: BinaryIO) -> list[str]:
         Unreadable: what cannot be walked, naming why.
     """
     found: set[str] = set()
-    data = _decompressed(f)
+    data = _Capped(_decompressed(f))
     _walk(data, found, 0)
     if data.read(1):
         raise Unreadable("bytes follow the pickle's end (not a file pickle or joblib writes)")
@@ -91,7 +91,52 @@ def _decompressed(f: BinaryIO) -> BinaryIO:
     return _COMPRESSORS[name].decompressor_file(f)
 
 
-def _walk(f: BinaryIO, found: set[str], depth: int) -> None:
+class _Capped:
+    """A reader whose ``read(n)`` never allocates more than the bytes that are there:
+    a pickle declares its own lengths (``BINBYTES8``, ``BYTEARRAY8``), and a declared
+    2**62 must not become one allocation before the short read says it lied."""
+
+    _CHUNK = 1 << 20
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self._size = os.fstat(f.fileno()).st_size if isinstance(f, io.BufferedReader) else None
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0 or n <= self._CHUNK:
+            return self._f.read(n)
+        if self._size is not None:
+            return self._f.read(min(n, max(0, self._size - self._f.tell())))
+        parts, left = [], n
+        while left > 0:
+            part = self._f.read(min(left, self._CHUNK))
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+        return b"".join(parts)
+
+    def readline(self) -> bytes:
+        return self._f.readline(self._CHUNK)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def skip(self, n: int) -> None:
+        """Step over ``n`` bytes (seek in a plain file, read elsewhere)."""
+        if self._size is not None:
+            if self._f.tell() + n > self._size:
+                raise Unreadable("the file ends inside an array")
+            self._f.seek(n, io.SEEK_CUR)
+            return
+        while n > 0:
+            got = len(self._f.read(min(n, self._CHUNK)))
+            if not got:
+                raise Unreadable("the file ends inside an array")
+            n -= got
+
+
+def _walk(f: Any, found: set[str], depth: int) -> None:
     """Walk one pickle, up to and including its STOP."""
     if depth > _MAX_DEPTH:
         raise Unreadable("object arrays nested too deep")
@@ -201,7 +246,7 @@ def _walk(f: BinaryIO, found: set[str], depth: int) -> None:
     raise Unreadable("the pickle ends without its STOP")
 
 
-def _ops(f: BinaryIO) -> Iterator[tuple[Any, Any, Any]]:
+def _ops(f: Any) -> Iterator[tuple[Any, Any, Any]]:
     try:
         yield from pickletools.genops(f)
     except ValueError as e:
@@ -233,7 +278,7 @@ def _as(x: Any, kind: type) -> Any:
     raise Unreadable(f"a malformed pickle (adding to a {type(x).__name__})")
 
 
-def _skip_array(f: BinaryIO, state: Any, found: set[str], depth: int) -> None:
+def _skip_array(f: Any, state: Any, found: set[str], depth: int) -> None:
     """Step over the array bytes joblib wrote after a NumpyArrayWrapper, or walk the
     nested pickle of an object-dtype array."""
     if not isinstance(state, dict):
@@ -249,25 +294,11 @@ def _skip_array(f: BinaryIO, state: Any, found: set[str], depth: int) -> None:
         padding = f.read(1)
         if len(padding) != 1:
             raise Unreadable("the file ends inside an array")
-        _skip(f, padding[0])
+        f.skip(padding[0])
     count = 1
     for n in shape:
         count *= n
-    _skip(f, count * itemsize)
-
-
-def _skip(f: BinaryIO, n: int) -> None:
-    if isinstance(f, io.BufferedReader):  # a plain file: seek over the bytes (a read past its end fails next)
-        size = os.fstat(f.fileno()).st_size
-        if f.tell() + n > size:
-            raise Unreadable("the file ends inside an array")
-        f.seek(n, io.SEEK_CUR)
-        return
-    while n > 0:
-        got = len(f.read(min(n, io.DEFAULT_BUFFER_SIZE * 256)))
-        if not got:
-            raise Unreadable("the file ends inside an array")
-        n -= got
+    f.skip(count * itemsize)
 
 
 def _itemsize(dtype: Any) -> int | None:

@@ -141,6 +141,17 @@ def test_a_pickle_that_hides_its_imports_cannot_be_walked():
         imports_of(io.BytesIO(b"\x80\x04\x8c\x01x\x94Q."))
 
 
+def test_a_declared_length_is_never_allocated_before_it_is_read(tmp_path):
+    """BYTEARRAY8 declaring 2**62 bytes, three there: refused, not a 4 EiB allocation."""
+    import struct
+
+    lying = b"\x80\x05\x96" + struct.pack("<Q", 1 << 62) + b"abc"
+    (tmp_path / "lying.pkl").write_bytes(lying)
+    for f in (io.BytesIO(lying), open(tmp_path / "lying.pkl", "rb")):
+        with f, pytest.raises(Unreadable, match="only 3 remain"):
+            imports_of(f)
+
+
 def test_the_walk_reads_joblib_files_and_plain_pickles_alike(tmp_path):
     obj = {"a": np.arange(10.0), "o": np.array(["x", None], dtype=object),
            "r": np.zeros(3, dtype=[("a", "i4"), ("b", "f8")])}
