@@ -49,7 +49,7 @@ _mlreg_words() {
         'status') REPLY='--help --json' ;;
         'tag') REPLY='--help --json --remove' ;;
         'templates') REPLY='--help --json' ;;
-        'verify') REPLY='--help --json' ;;
+        'verify') REPLY='--help --load --json' ;;
         'versions') REPLY='--help --json --status --tag --alias' ;;
         *) REPLY='' ;;
     esac

@@ -66,7 +66,7 @@ function __mlreg_words
         case 'templates'
             echo '--help --json'
         case 'verify'
-            echo '--help --json'
+            echo '--help --load --json'
         case 'versions'
             echo '--help --json --status --tag --alias'
     end

@@ -97,6 +97,7 @@ class Verified:
     version_id: str
     ok: bool
     problem: str = ""
+    refused: bool = False  # the problem is this reader's load policy's refusal (verify --load)
 
     def to_json(self) -> dict[str, Any]:
         from .views import verified

@@ -434,10 +434,12 @@ class Registry:
         results = []
         for v in chosen:
             problem = "still Deploying" if v.status == "deploying" else integrity_problem(self.repo, v)
+            refused = False
             if load and not problem and v.status == "active":
                 problem = self._load_problem(v)
+                refused = bool(problem)
             results.append(Verified(v.model, v.version, v.version_id, ok=not problem or v.status == "deploying",
-                                    problem=problem))
+                                    problem=problem, refused=refused))
         return results
 
     def _load_problem(self, record: VersionRecord) -> str:

@@ -80,7 +80,7 @@ def verify(
         render.emit_json([r.to_json() for r in results])
     else:
         for r in results:
-            label = "ok" if r.ok else "REFUSED" if "refusing to load it" in r.problem else "MISMATCH"
+            label = "ok" if r.ok else "REFUSED" if r.refused else "MISMATCH"
             render.out(f"{label}  {render.clean(r.model)} {r.version} ({r.version_id})"
                        + (f": {render.clean(r.problem)}" if r.problem else ""))
     if not all(r.ok for r in results):
