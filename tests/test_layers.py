@@ -15,7 +15,7 @@ LAYERS = {
              "leases"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
                           "readme", "inputs", "usercode", "pickles", "policy", "predict", "artifacts", "checker", "invocation"],
-    "storage": ["storage", "storage.base", "storage.local", "storage.memory", "storage.s3"],
+    "storage": ["storage", "storage.base", "storage.cache", "storage.local", "storage.memory", "storage.s3"],
     # the only door to storage: operations and doctor ask it, by name, never a storage key
     "repository": ["folders", "history", "ids", "tombstones", "repo"],
     "operations": ["integrity", "ops", "ops.publish", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer",

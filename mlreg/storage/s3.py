@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from typing import Any, BinaryIO, Callable, Iterator
@@ -31,6 +30,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 from ..errors import MlregError, RegistryNotFound, UsageError
 from ..leases import Lease
 from .base import CREATE, OVERWRITE, AlreadyExists, Object, Precondition, Storage, Update
+from .cache import LocalCache
 
 ENV_LEASE = "MLREG_DEPLOY_LEASE"
 DEFAULT_LEASE = 30.0
@@ -255,6 +255,7 @@ class S3Storage(Storage):
 
         self.url = url.rstrip("/")
         self.bucket, self.prefix = parse_url(url)
+        self._cache = LocalCache()  # this user's copies of artifacts and code, by content
         env = os.environ
         files = _credentials() if not (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")) \
             or not (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")) else {}
@@ -495,79 +496,30 @@ class S3Storage(Storage):
 
     # ------------------------------------------------------ local copies
 
-    def _cache(self) -> str:
-        import platformdirs
-
-        folder = os.path.join(platformdirs.user_cache_dir("mlreg", appauthor=False), "artifacts")
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        return folder
-
     @_plain
     def local_path(self, key: str, sha256: str | None = None) -> str:
-        """A copy in the per-user cache, named by its sha256; an entry already there
-        is used as it is (readers verify size and sha256 before every load)."""
+        """A copy in the per-user cache (``cache.LocalCache``), named by its sha256; an entry
+        already there is used as it is (readers verify size and sha256 before every load)."""
         import obstore
 
-        cache = self._cache()
-        if sha256 and len(sha256) == 64 and all(c in "0123456789abcdef" for c in sha256):
-            cached = os.path.join(cache, sha256)
-            if os.path.isfile(cached) and not os.path.islink(cached):
-                return cached
+        cached = self._cache.artifact(sha256)
+        if cached is not None:
+            return cached
         result = obstore.get(self._store, self._key(key))  # FileNotFoundError when absent
-        digest = hashlib.sha256()
-        fd, tmp = tempfile.mkstemp(dir=cache, prefix=".download-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for chunk in result.stream(min_chunk_size=1 << 20):
-                    digest.update(chunk)
-                    f.write(chunk)
-            target = os.path.join(cache, digest.hexdigest())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return target
+        return self._cache.add_artifact(result.stream(min_chunk_size=1 << 20))
 
     @_plain
     def local_folder(self, prefix: str, name: str | None = None) -> str | None:
         """A copy in the per-user cache; with ``name`` (a version's code digest) an
         entry of that name is used as it is (readers verify it before every load)."""
-        cache = self._cache()
-        if name and len(name) == 64 and all(c in "0123456789abcdef" for c in name):
-            cached = os.path.join(cache, f"code-{name}")
-            if os.path.isdir(cached) and not os.path.islink(cached):
-                return cached
-        else:
-            cached = None
+        cached = self._cache.code(name)
+        if cached is not None:
+            return cached
         keys = self.list(prefix)
         if not keys:
             return None
-        folder = tempfile.mkdtemp(prefix=".code-", dir=cache)
-        for key in keys:
-            path = os.path.join(folder, *key[len(prefix) + 1:].split("/"))
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as f:
-                f.write(self.get(key, 1 << 30).data)
-        if cached is None:  # named by what was downloaded, so that copies never pile up
-            from ..usercode import digest
-
-            try:
-                cached = os.path.join(cache, f"code-{digest(folder)}")
-            except MlregError:
-                return folder  # not plain files: the reader refuses it
-            if os.path.isdir(cached):
-                import shutil
-
-                shutil.rmtree(folder, ignore_errors=True)
-                return cached
-        try:
-            os.rename(folder, cached)
-        except OSError:  # another process cached it meanwhile
-            import shutil
-
-            shutil.rmtree(folder, ignore_errors=True)
-        return cached
+        return self._cache.add_code(((key[len(prefix) + 1:], lambda key=key: self.get(key, 1 << 30).data)
+                                      for key in keys), name)
 
     # ------------------------------------------------------------ leases
 
