@@ -54,6 +54,8 @@ _PUSH_ARG = {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "F
              "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
              "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"}
 _CONSTANTS = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
+_MEMO_PUT = frozenset({"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"})  # MEMOIZE has no argument: the next index
+_MEMO_GET = frozenset({"GET", "BINGET", "LONG_BINGET"})
 _REFUSED = {"PERSID": "a persistent ID", "BINPERSID": "a persistent ID", "EXT1": "the copyreg extension registry",
             "EXT2": "the copyreg extension registry", "EXT4": "the copyreg extension registry",
             "NEXT_BUFFER": "an out-of-band buffer", "READONLY_BUFFER": "an out-of-band buffer"}
@@ -147,6 +149,10 @@ def _walk(f: Any, found: set[str], depth: int) -> None:
             name = opcode.name
             if name in _PUSH_ARG:
                 stack.append(arg)
+            elif name in _MEMO_PUT:  # the commonest opcodes first
+                memo[arg if arg is not None else len(memo)] = stack[-1]
+            elif name in _MEMO_GET:
+                stack.append(memo[arg])
             elif name in _CONSTANTS:
                 stack.append(_CONSTANTS[name])
             elif name in ("PROTO", "FRAME"):
@@ -161,12 +167,6 @@ def _walk(f: Any, found: set[str], depth: int) -> None:
                 _pop_mark(stack)
             elif name == "DUP":
                 stack.append(stack[-1])
-            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[arg] = stack[-1]
-            elif name == "MEMOIZE":
-                memo[len(memo)] = stack[-1]
-            elif name in ("GET", "BINGET", "LONG_BINGET"):
-                stack.append(memo[arg])
             elif name in ("EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET"):
                 stack.append([] if name == "EMPTY_LIST" else {} if name == "EMPTY_DICT" else set())
             elif name == "EMPTY_TUPLE":
