@@ -32,7 +32,6 @@ from .layout import (
     MARKER,
     MODEL_FILE,
     OUTCOME_FILE,
-    STAGING,
     VERSION_FILE,
     VERSIONS,
 )
@@ -184,7 +183,11 @@ class Doctor:
             problem.fixed = True
 
     def _staging(self) -> None:
-        for token in sorted(_names(self.repo.top_folder(STAGING))):
+        try:
+            tokens = self.repo.staging_tokens()
+        except OSError:
+            tokens = []  # reported by the walk
+        for token in sorted(tokens):
             staged = self.repo.staging(token)
             if staged.is_link() or self._alive(staged) or not self._old(staged.age()):
                 continue  # a symlink is reported by the walk; a held or recent one is a deploy in progress

@@ -16,7 +16,34 @@ from .atomic import UnsafeFile
 from .errors import IntegrityError
 from .layout import DEPLOY_LOCK, LOG_FILE
 from .leases import Lease
-from .storage.base import CREATE, Precondition, Storage
+from .storage.base import CREATE, Object, Precondition, Storage
+
+
+def get_checked(storage: Storage, key: str, limit: int, what: str = "") -> Object | None:
+    """``storage.get``, None when the key is absent; the one translation of what makes a
+    registry file unreadable (the repository's reads and a folder's alike).
+
+    Raises:
+        IntegrityError: larger than ``limit``, or unsafe to read (a link, a FIFO), naming it.
+    """
+    try:
+        return storage.get(key, limit)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise IntegrityError(f"{what + ' ' if what else ''}{storage.where(key)} is {e.strerror}; "
+                             "refusing to read it") from None
+    except ValueError as e:
+        raise IntegrityError(f"cannot read {storage.where(key)}: {e}") from None
+
+
+def put_checked(storage: Storage, key: str, data: bytes, *mode: Any) -> None:
+    """``storage.put`` (``mode``: CREATE or an Update, else overwrite), an unsafe file (a
+    link, a FIFO) an IntegrityError naming it."""
+    try:
+        storage.put(key, data, *mode)
+    except UnsafeFile as e:
+        raise IntegrityError(f"{storage.where(key)} is {e.strerror}; nothing was changed") from None
 
 
 class Folder:
@@ -59,21 +86,12 @@ class Folder:
         Raises:
             IntegrityError: larger than ``limit``, or unsafe to read (a link, a FIFO).
         """
-        try:
-            return self._storage.get(self.key(name), limit).data
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as e:
-            raise IntegrityError(f"{self.where(name)} is {e.strerror}; refusing to read it") from None
-        except ValueError as e:
-            raise IntegrityError(f"cannot read {self.where(name)}: {e}") from None
+        found = get_checked(self._storage, self.key(name), limit)
+        return None if found is None else found.data
 
     def write(self, name: str, data: bytes) -> None:
         """Replace the file whole (readers see the old bytes or the new)."""
-        try:
-            self._storage.put(self.key(name), data)
-        except UnsafeFile as e:
-            raise IntegrityError(f"{self.where(name)} is {e.strerror}; nothing was changed") from None
+        put_checked(self._storage, self.key(name), data)
 
     def create(self, name: str, data: bytes) -> bool:
         """Create the file; False (and nothing written) when it exists already."""
@@ -96,10 +114,6 @@ class Folder:
     def append(self, name: str, data: bytes) -> None:
         """Add to the end of a file one writer owns (a deploy log)."""
         self._storage.append(self.key(name), data)
-
-    def rewrite(self, name: str, change: Callable[[bytes], bytes | None], limit: int) -> None:
-        """Compare-and-swap the file's bytes (absent: left absent); ``change`` returns None to leave them."""
-        self._storage.update(self.key(name), lambda now: None if now is None else change(now.data), limit=limit)
 
     def remove(self, name: str = "") -> None:
         """Remove the file ``name``, or, without it, the whole folder."""

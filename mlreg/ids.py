@@ -10,6 +10,7 @@ from typing import Any
 
 from . import names, versions
 from .errors import IntegrityError
+from .folders import put_checked
 from .layout import VERSION_FILE, id_key, version_key
 from .storage.base import CREATE, Precondition
 
@@ -70,7 +71,7 @@ class IdIndex:
 
     def retire(self, version_id: str, folder: str, vfolder: str) -> None:
         """The ID file of a deleted version: it names nothing from now on, and is never given again."""
-        self._repo._put(id_key(version_id), f"{RETIRED}{folder}/{vfolder}\n".encode(), None)
+        put_checked(self._storage, id_key(version_id), f"{RETIRED}{folder}/{vfolder}\n".encode())
 
     def forget(self, version_id: str) -> None:
         """Remove an ID file no version carries (taken back before it was shown to anyone)."""

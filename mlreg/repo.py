@@ -52,8 +52,7 @@ from .metadata import (
     now,
     parse_toml,
 )
-from .atomic import UnsafeFile
-from .folders import Folder
+from .folders import Folder, get_checked, put_checked
 from .storage.base import CREATE, Object, Precondition, Storage, Update, cas_attempts
 
 if TYPE_CHECKING:
@@ -693,21 +692,11 @@ class Repository:
 
     def object(self, key: str, limit: int, what: str) -> Object | None:
         """``raw``, with the key's version token (for a compare-and-swap)."""
-        try:
-            return self.storage.get(key, limit)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as e:
-            raise IntegrityError(f"{what} {self.where(key)} is {e.strerror}; refusing to read it") from None
-        except ValueError as e:
-            raise IntegrityError(f"cannot read {self.where(key)}: {e}") from None
+        return get_checked(self.storage, key, limit, what)
 
     def _put(self, key: str, data: bytes, mode: Any) -> None:
         """``storage.put``, an unsafe file (a link, a FIFO) an IntegrityError."""
-        try:
-            self.storage.put(key, data, *(() if mode is None else (mode,)))
-        except UnsafeFile as e:
-            raise IntegrityError(f"{self.where(key)} is {e.strerror}; nothing was changed") from None
+        put_checked(self.storage, key, data, *(() if mode is None else (mode,)))
 
 
 

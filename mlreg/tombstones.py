@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .folders import put_checked
 from .layout import deleted_key
 
 
@@ -22,7 +23,7 @@ class Tombstones:
         return self._storage.exists(deleted_key(self.folder, vfolder))
 
     def write(self, vfolder: str, data: bytes) -> None:
-        self._repo._put(deleted_key(self.folder, vfolder), data, None)
+        put_checked(self._storage, deleted_key(self.folder, vfolder), data)
 
     def read(self, vfolder: str) -> dict[str, Any]:
         """One tombstone, parsed.
