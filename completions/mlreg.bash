@@ -18,14 +18,14 @@ _mlreg_walk() {
 
 _mlreg_words() {
     case "$1" in
-        '') REPLY='alias completion delete deploy describe diff doctor export history import init logs models predict promote prune pull push readme serve show status tag templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
+        '') REPLY='alias completion delete deploy describe diff doctor export history import init keys logs models predict promote prune pull push readme serve show sign status tag templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
         'alias') REPLY='list rm set --help' ;;
         'alias list') REPLY='--help --json' ;;
         'alias rm') REPLY='--help --json' ;;
         'alias set') REPLY='--help --json --expect' ;;
         'completion') REPLY='--help' ;;
         'delete') REPLY='--help --model --yes -y --json' ;;
-        'deploy') REPLY='--help --no-promote --if-changed --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code --tag --metric --metrics-file --param --source' ;;
+        'deploy') REPLY='--help --no-promote --if-changed --no-sign --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code --tag --metric --metrics-file --param --source --sign-key' ;;
         'describe') REPLY='--help --json' ;;
         'diff') REPLY='--help --json' ;;
         'doctor') REPLY='--help --fix --json --older-than' ;;
@@ -33,6 +33,9 @@ _mlreg_words() {
         'history') REPLY='--help --json' ;;
         'import') REPLY='--help --json' ;;
         'init') REPLY='--help --json' ;;
+        'keys') REPLY='init show --help' ;;
+        'keys init') REPLY='--help --json' ;;
+        'keys show') REPLY='--help --json' ;;
         'logs') REPLY='--help --json' ;;
         'models') REPLY='--help --json' ;;
         'predict') REPLY='--help --jsonl --json --version --input --input-file --method --expect-sha256' ;;
@@ -46,6 +49,7 @@ _mlreg_words() {
         'readme show') REPLY='--help --json' ;;
         'serve') REPLY='--help --access-log --no-access-log --read-only --host --port --max-body --timeout --max-connections --max-per-client --token --allow-host' ;;
         'show') REPLY='--help --json --server' ;;
+        'sign') REPLY='--help --json --key --import' ;;
         'status') REPLY='--help --json' ;;
         'tag') REPLY='--help --json --remove' ;;
         'templates') REPLY='--help --json' ;;
@@ -78,6 +82,7 @@ _mlreg_valued() {
         'deploy|--metrics-file') REPLY='file' ;;
         'deploy|--param') REPLY='none' ;;
         'deploy|--source') REPLY='none' ;;
+        'deploy|--sign-key') REPLY='none' ;;
         'doctor|--older-than') REPLY='none' ;;
         'export|--output') REPLY='file' ;;
         'export|-o') REPLY='file' ;;
@@ -102,6 +107,8 @@ _mlreg_valued() {
         'serve|--token') REPLY='none' ;;
         'serve|--allow-host') REPLY='none' ;;
         'show|--server') REPLY='none' ;;
+        'sign|--key') REPLY='none' ;;
+        'sign|--import') REPLY='none' ;;
         'tag|--remove') REPLY='tag-key' ;;
         'versions|--status') REPLY='status' ;;
         'versions|--tag') REPLY='tag' ;;
@@ -144,6 +151,8 @@ _mlreg_arg() {
         'readme edit|1') REPLY='model' ;;
         'readme show|1') REPLY='model' ;;
         'show|1') REPLY='model' ;;
+        'sign|1') REPLY='model' ;;
+        'sign|2') REPLY='version' ;;
         'status|1') REPLY='model' ;;
         'status|2') REPLY='version' ;;
         'tag|1') REPLY='model' ;;
@@ -158,6 +167,7 @@ _mlreg_arg() {
 _mlreg_group() {
     case "$1" in
         'alias') REPLY='1' ;;
+        'keys') REPLY='1' ;;
         'readme') REPLY='1' ;;
         *) REPLY='' ;;
     esac

@@ -19,14 +19,14 @@ import typer
 from typer.main import get_command_name
 
 from . import __version__, render
-from .commands import calling, changing, deploying, docs, lifecycle, moving, reading, upkeep
+from .commands import calling, changing, deploying, docs, lifecycle, moving, reading, trusting, upkeep
 from .commands.base import app, on_sigterm, options, reader_gone
 from .errors import UsageError
 
 __all__ = ["app", "app_for", "hoist_global_options", "main", "run"]
 
 # Importing a command module registers its commands on the app.
-COMMAND_MODULES = (deploying, reading, changing, lifecycle, calling, moving, docs, upkeep)
+COMMAND_MODULES = (deploying, reading, changing, lifecycle, calling, moving, docs, trusting, upkeep)
 
 
 def _pipe_was_closed() -> bool:

@@ -97,6 +97,7 @@ class Verified:
     ok: bool
     problem: str = ""
     refused: bool = False  # the problem is this reader's load policy's refusal (verify --load)
+    signatures: tuple[Any, ...] = ()  # each checked (``ops.signing.SignatureCheck``)
 
     def to_json(self) -> dict[str, Any]:
         from .views import verified

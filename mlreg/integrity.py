@@ -25,6 +25,7 @@ from .metadata import VersionRecord
 from .repo import Repository
 
 if TYPE_CHECKING:
+    from .ops.signing import SignatureCheck
     from .policy import Policy
     from .trust import TrustList
 
@@ -70,10 +71,16 @@ def check_callable(record: VersionRecord, trust_file: str | None = None,
     return trust
 
 
-def load_rule(record: VersionRecord, trust: TrustList | None) -> Policy | None:
+def load_rule(repo: Repository, record: VersionRecord, trust: TrustList | None,
+              checks: list[SignatureCheck] | None = None) -> Policy | None:
     """How this reader may load ``record``'s artifact: None, as any pickle (the policy is
-    ``pickle``, or the trust file vouches for it under ``[models]``); else the policy
-    whose allowlist its imports must pass (``predict.load_verified`` enforces it).
+    ``pickle``, or the version is vouched for: listed under ``[models]``, or signed by a
+    signer this reader trusts); else the policy whose allowlist its imports must pass
+    (``predict.load_verified`` enforces it).
+
+    Signatures are checked (unless ``checks`` holds them checked already) only when the
+    policy alone would not load the version: a plain scikit-learn model loads under
+    the allowlist with no cryptography at all.
 
     Raises:
         IntegrityError (exit 7): refused whatever it imports: a version with code of
@@ -86,17 +93,74 @@ def load_rule(record: VersionRecord, trust: TrustList | None) -> Policy | None:
     if policy.mode == "pickle" or (trust is not None and trust.vouches(
             names.folder(record.model), record.sha256, record.code_sha256)):
         return None
+    if _needs_vouching(record, policy):
+        from .ops.signing import check_signatures, vouched_by_signature
+
+        if vouched_by_signature(check_signatures(repo, record, trust) if checks is None else checks):
+            return None
     where = f"the trust file {trust.path}" if trust is not None else "a trust file (--trust-file / MLREG_TRUST_FILE)"
+    sign = f"or have a signer you trust sign it (`mlreg sign {record.model} {record.version}`)"
     if record.code_sha256 is not None:
         raise IntegrityError(
             f"{record.model} {record.version} was deployed with --code, and code shipped with a version runs when it "
-            f"loads: it loads only when vouched for; list \"{record.sha256}+{record.code_sha256}\" for "
+            f"loads: it loads only when vouched for: {sign}, or list \"{record.sha256}+{record.code_sha256}\" for "
             f"{names.folder(record.model)} under [models] in {where}; nothing of it has run")
-    if policy.mode == "safe-only":
+    if policy.mode == "safe-only" and record.format == "joblib":
         raise IntegrityError(
             f"{record.model} {record.version} is a pickle (joblib) and the load policy of {where} is safe-only "
-            f"(ONNX and skops only); list its sha256 under [models] there to vouch for it; nothing of it has run")
+            f"(ONNX and skops only): {sign}, or list its sha256 under [models] there; nothing of it has run")
     return policy
+
+
+def _needs_vouching(record: VersionRecord, policy: Policy) -> bool:
+    """Whether the policy alone would refuse ``record`` (as far as its record tells: the
+    walk at load is what decides for a pickle)."""
+    if record.code_sha256 is not None:
+        return True
+    if record.format != "joblib":
+        return False
+    return policy.mode == "safe-only" or record.imports is None or policy.first_refused(record.imports) is not None
+
+
+def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
+          trust_readable: bool = True) -> tuple[list[SignatureCheck], bool]:
+    """The version's signatures, each checked, and whether this reader would load it
+    under its trust file and policy (``trusted``, SPEC §11): by the rules a load
+    applies (``check_callable``'s pins, ``load_rule``), its imports as recorded
+    (read from the artifact when its record has none; a load reads them again).
+    A trust file that cannot be read (``trust_readable`` False) trusts nothing."""
+    from . import names
+    from .ops.signing import check_signatures
+
+    try:
+        checks = check_signatures(repo, record, trust)
+    except IntegrityError:  # its code is not what was deployed
+        return [], False
+    if not trust_readable:
+        return checks, False
+    try:
+        if trust is not None:
+            trust.check(names.folder(record.model), record.version, record.sha256, record.code_sha256)
+        policy = load_rule(repo, record, trust, checks)
+    except IntegrityError:
+        return checks, False
+    if policy is None or record.format != "joblib":
+        return checks, True
+    imports = record.imports if record.imports is not None else _imports_read(repo, record)
+    return checks, imports is not None and policy.first_refused(imports) is None
+
+
+def _imports_read(repo: Repository, record: VersionRecord) -> list[str] | None:
+    """What the artifact would import, read from its bytes (None: unreadable, or not what
+    was deployed)."""
+    from .pickles import Unreadable, imports_of
+    from .predict import open_verified
+
+    try:
+        with open_verified(repo.artifact_path(record), record.size, record.sha256) as f:
+            return sorted(imports_of(f))
+    except (IntegrityError, Unreadable, OSError):
+        return None
 
 
 def open_for_load(repo: Repository, record: VersionRecord) -> tuple[BinaryIO, str, str | None]:

@@ -34,6 +34,7 @@ OUTCOME_FILE = "outcome.toml"
 VERSIONS = "versions"
 LOCK_FILE, DEPLOY_LOCK = ".lock", ".deploy.lock"
 CODE_DIR = "code"
+SIGNED_FILE, SIGNATURES = "signed.toml", "signatures"
 LOG_FILE = "deploy.log"
 
 

@@ -99,8 +99,9 @@ class Policy:
     def how_to_allow(self, name: str) -> str:
         """The two ways to let a refused import load, in one line."""
         where = f"the trust file {self.source}" if self.source else "a trust file (--trust-file / MLREG_TRUST_FILE)"
-        return (f'add "{name}" to allow_imports under [policy] in {where}, or list the version\'s sha256 '
-                "under [models] there (it then loads as any pickle)")
+        return (f'add "{name}" to allow_imports under [policy] in {where}, or have a signer you trust sign '
+                "the version (`mlreg sign NAME VERSION`; your own key, or one under [signers] there): "
+                "a vouched-for version loads as any pickle")
 
 
 def _cython_unpickle(name: str) -> bool:

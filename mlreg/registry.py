@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .predictor import Predictor
     from .storage.base import Storage
     from .ops.promote import PromoteResult
+    from .ops.signing import SignatureCheck
     from .ops.transfer import TransferResult
     from .templates import Template
 
@@ -314,11 +315,73 @@ class Registry:
         from .integrity import check_callable, load_rule, open_for_load
         from .predict import load_verified
 
-        policy = load_rule(record, check_callable(record, self.trust_file, expect_sha256))
+        policy = load_rule(self.repo, record, check_callable(record, self.trust_file, expect_sha256))
         for sentence in drift(record.environment):
             warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
         f, path, code_dir = open_for_load(self.repo, record)
         return load_verified(f, path, code_dir, policy, f"{record.model} {record.version}")
+
+    def version_json(self, record: VersionRecord) -> dict[str, Any]:
+        """A version's JSON (SPEC §2) with what this reader makes of it (SPEC §11):
+        ``signatures`` (each checked: ``key``, ``valid``, ``signer``) and ``trusted``
+        (whether it would load here, under the trust file and load policy)."""
+        return self.versions_json([record])[0]
+
+    def versions_json(self, records: Sequence[VersionRecord]) -> list[dict[str, Any]]:
+        """``version_json`` of each, the trust file read once."""
+        from .integrity import judge
+
+        try:
+            trust, readable = self._trust_or_none(), True
+        except IntegrityError:
+            trust, readable = None, False
+        found = []
+        for record in records:
+            checks, trusted = judge(self.repo, record, trust, readable)
+            found.append({**record.to_json(), "signatures": [c.to_json() for c in checks], "trusted": trusted})
+        return found
+
+    def sign(self, name: str, version: str, key: str | os.PathLike[str] | None = None, *,
+             signature: str | os.PathLike[str] | None = None) -> "SignatureCheck":
+        """Sign a version (a reviewer's approval) with the private key (PEM) ``key``, by
+        default the user's own (``mlreg keys init``). With ``signature``, file instead a
+        signature the reference ``model_signing sign key`` made over a folder holding
+        exactly the version's signed files; ``key`` is then the public key that made it
+        (default: a key this reader trusts, found by the bundle's hint).
+
+        Returns the signature, checked as a reader here checks it.
+
+        Raises:
+            VersionNotFound, Busy (still Deploying), UsageError (no key),
+            IntegrityError (the version's bytes are not what was deployed, or the
+            signature does not sign them).
+        """
+        from .errors import Busy
+        from .integrity import problem
+        from .ops.signing import check_signatures, import_signature, read_signature, sign_version
+
+        record = self.version(name, version)
+        if record.status == "deploying":
+            raise Busy(f"{record.model} {record.version} is still Deploying; sign it once it has ended")
+        wrong = problem(self.repo, record)
+        if wrong:
+            raise IntegrityError(f"{record.model} {record.version}: {wrong}; refusing to sign it")
+        trust = self._trust_or_none()
+        if signature is not None:
+            made = import_signature(self.repo, record, *read_signature(signature, key, trust))
+        else:
+            from .signing import load_signer, own_signer
+
+            signer = load_signer(os.fspath(key)) if key is not None else own_signer()
+            if signer is None:
+                raise UsageError("you have no signing key: run `mlreg keys init` (or give --key PRIVATE.pem)")
+            made = sign_version(self.repo, record, signer)
+        return next(c for c in check_signatures(self.repo, record, trust) if c.key == made.key)
+
+    def _trust_or_none(self) -> Any:
+        from .trust import load_trust
+
+        return load_trust(self.trust_file) if self.trust_file is not None else None
 
     @property
     def predictor(self) -> "Predictor":
@@ -414,6 +477,7 @@ class Registry:
     def verify(self, name: str | None = None, version: str | None = None, load: bool = False) -> list["Verified"]:
         """Rehash artifacts against their recorded size and sha256 (never unpickling them):
         every version of the registry, of model ``name``, or one ``version`` of it.
+        Every signature of a version is checked: one that does not hold is its problem.
         With ``load``, each Active version whose bytes match is also loaded as
         ``predict`` would load it, under this reader's load policy and trust file: a
         refusal (an import not allowed, code nobody vouched for) is its problem.
@@ -423,6 +487,7 @@ class Registry:
         """
         from .doctor import Verified
         from .integrity import problem as integrity_problem
+        from .ops.signing import check_signatures
 
         if name is None:
             self.repo.require()
@@ -431,15 +496,20 @@ class Registry:
             chosen = self.repo.versions(self.repo.load_model(name), cached=False)
         else:
             chosen = [self.version(name, version)]
+        trust = self._trust_or_none() if chosen else None
         results = []
         for v in chosen:
             problem = "still Deploying" if v.status == "deploying" else integrity_problem(self.repo, v)
-            refused = False
+            refused, checks = False, []
+            if not problem:
+                checks = check_signatures(self.repo, v, trust)
+                bad = next((c for c in checks if not c.valid), None)
+                problem = "" if bad is None else f"the signature by {bad.key} does not hold: {bad.problem}"
             if load and not problem and v.status == "active":
                 problem = self._load_problem(v)
                 refused = bool(problem)
             results.append(Verified(v.model, v.version, v.version_id, ok=not problem or v.status == "deploying",
-                                    problem=problem, refused=refused))
+                                    problem=problem, refused=refused, signatures=tuple(checks)))
         return results
 
     def _load_problem(self, record: VersionRecord) -> str:
@@ -672,6 +742,7 @@ class Registry:
         metrics: Mapping[str, float] | None = None,
         params: Mapping[str, str] | None = None,
         source: str | None = None,
+        sign: bool | str | os.PathLike[str] = True,
         outcome: bool = False,
     ) -> Any:
         """Deploy a model as a new version of model ``name``; returns its record (with
@@ -703,6 +774,9 @@ class Registry:
         (a training run's URL, say), and without it the git commit, dirty flag
         and ``origin`` of the current directory's work tree are recorded.
 
+        ``sign``: True signs the new version with the user's own key when they have one
+        (``mlreg keys init``), False never signs, a path signs with that private key (PEM).
+
         Returns the Active version's record.
 
         Raises:
@@ -718,7 +792,7 @@ class Registry:
             version_bump=version_bump, version=version, description=description, type=type,
             framework=framework, template=template, sample_input=sample_input, readme=readme, promote=promote,
             check_timeout=check_timeout, progress=progress, code=code, if_changed=if_changed, tags=tags,
-            metrics=metrics, params=params, source=source)
+            metrics=metrics, params=params, source=source, sign=sign)
         result = deploy(self.repo, request)
         return result if outcome else result.record
 

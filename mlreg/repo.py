@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from .history import History
     from .ids import IdIndex
     from .tombstones import Tombstones
+    from .signatures import Signatures
 
 CAS_ATTEMPTS = 1000  # tries of one compare-and-swap of model.toml before giving up (exit 6)
 MAX_README_BYTES = 1 << 20
@@ -114,6 +115,12 @@ class Repository:
         from .tombstones import Tombstones
 
         return Tombstones(self, folder)
+
+    def signatures(self, record: VersionRecord) -> Signatures:
+        """The version's signature files (``signatures.Signatures``)."""
+        from .signatures import Signatures
+
+        return Signatures(self.version_folder(names.folder(record.model), versions.folder(record.version)))
 
     @property
     def ids(self) -> IdIndex:

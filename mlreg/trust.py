@@ -14,6 +14,9 @@ models, or in the user's config), named by ``--trust-file`` or
     iris-classifier = ["3b1f...64 hex digits", "..."]
     churn = ["ARTIFACT_SHA256+CODE_SHA256"]   # a version deployed with --code
 
+    [signers]                          # optional: the keys whose signatures vouch
+    alice = "-----BEGIN PUBLIC KEY----- ..."  # or a path to a PEM file (relative: to this file)
+
 ``[policy]`` sets the load policy (``mlreg.policy``); without a trust file the
 default holds (``allowlist``, nothing added). ``[models]``, when present, pins:
 a model it names loads only the artifacts listed for it, and a model it does not
@@ -21,20 +24,24 @@ name loads nothing, so a tampered registry fails closed; each listed artifact is
 vouched for and loads as any pickle, whatever the policy. A version with code of
 its own (``deploy --code``) is vouched for only by an entry naming both its
 artifact's sha256 and its ``code_sha256``: an artifact's hash alone never vouches
-for code, since whoever can write the registry could swap the code beside it. A
-trust file that cannot be read stops every load.
+for code, since whoever can write the registry could swap the code beside it.
+``[signers]`` names the keys whose signatures vouch for a version (without the
+table, the user's own key does). A trust file that cannot be read stops every load.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import IntegrityError, InvalidName
 from .metadata import MAX_METADATA_BYTES, parse_toml
 from .names import folder as folder_name
 from .policy import DEFAULT, POLICIES, Policy
+
+if TYPE_CHECKING:
+    from .signing import PublicKey
 
 _ENTRY = re.compile(r"^[0-9a-f]{64}(\+[0-9a-f]{64})?$")
 _IMPORT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -45,6 +52,7 @@ class TrustList:
     path: str
     allowed: dict[str, frozenset[str]] | None  # [models]; None: the file has none (nothing pinned)
     policy: Policy = field(default_factory=Policy)
+    signers: dict[str, PublicKey] | None = None  # [signers]; None: the file has none (the user's own key vouches)
 
     def vouches(self, model: str, sha256: str, code_sha256: str | None = None) -> bool:
         """Whether ``[models]`` lists this artifact (with its code, for a version with code)."""
@@ -84,19 +92,17 @@ def load_trust(path: str) -> TrustList:
         raise IntegrityError(f"trust file {path} does not exist; refusing to load any model") from None
     except OSError as e:
         raise IntegrityError(f"cannot read the trust file {path}: {e.strerror}; refusing to load any model") from None
-    if "signers" in data:
-        raise IntegrityError(f"trust file {path}: [signers] needs signed versions, which this mlreg cannot check "
-                             "yet; remove the table (vouch for versions under [models]); refusing to load any model")
-    unknown = sorted(set(data) - {"models", "policy"})
+    unknown = sorted(set(data) - {"models", "policy", "signers"})
     if unknown:
-        raise IntegrityError(f"trust file {path}: unknown table [{unknown[0]}] (it holds [policy] and "
-                             "[models]); refusing to load any model")
+        raise IntegrityError(f"trust file {path}: unknown table [{unknown[0]}] (it holds [policy], [models] and "
+                             "[signers]); refusing to load any model")
     models = data.get("models")
     if models is not None and not isinstance(models, dict):
         raise IntegrityError(f"trust file {path}: [models] must be a table")
     policy = _policy(path, data.get("policy", {}))
+    signers = _signers(path, data["signers"]) if "signers" in data else None
     if models is None:
-        return TrustList(path, None, policy)
+        return TrustList(path, None, policy, signers)
     allowed: dict[str, frozenset[str]] = {}
     for key, values in models.items():
         try:
@@ -107,7 +113,40 @@ def load_trust(path: str) -> TrustList:
             raise IntegrityError(f"trust file {path}: {key!r} must be a list of sha256 values (64 hex digits, "
                                  "or ARTIFACT_SHA256+CODE_SHA256 for a version with --code)")
         allowed[folder] = allowed.get(folder, frozenset()) | {v.lower() for v in values}
-    return TrustList(path, allowed, policy)
+    return TrustList(path, allowed, policy, signers)
+
+
+def _signers(path: str, table: Any) -> dict[str, PublicKey]:
+    """The ``[signers]`` table: name -> public key (PEM text, or a path to a PEM file,
+    relative to the trust file's folder).
+
+    Raises:
+        IntegrityError: naming the entry that holds no public key.
+    """
+    import os
+
+    from .errors import UsageError
+    from .signing import public_key
+
+    if not isinstance(table, dict):
+        raise IntegrityError(f"trust file {path}: [signers] must be a table of name = public key")
+    found = {}
+    for name, value in table.items():
+        if not isinstance(value, str):
+            raise IntegrityError(f"trust file {path}: [signers] {name!r} must be a PEM public key or a path to one")
+        where = f"trust file {path}: [signers] {name!r}"
+        try:
+            if "-----BEGIN" in value:
+                found[name] = public_key(value, where)
+                continue
+            pem_path = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.expanduser(value))
+            with open(pem_path, "rb") as f:
+                found[name] = public_key(f.read(1 << 16), f"{where} ({pem_path})")
+        except OSError as e:
+            raise IntegrityError(f"{where}: cannot read {value}: {e.strerror}; refusing to load any model") from None
+        except UsageError as e:
+            raise IntegrityError(f"{e}; refusing to load any model") from None
+    return found
 
 
 def _policy(path: str, table: Any) -> Policy:

@@ -115,6 +115,30 @@ def digest(root: str) -> str:
     return total.hexdigest()
 
 
+def file_digests(root: str) -> dict[str, str]:
+    """Each file below ``root`` (relative, with ``/``) and its sha256: what a signature
+    lists of a version's code.
+
+    Raises:
+        IntegrityError: as ``digest``.
+    """
+    from .atomic import UnsafeFile, open_regular
+
+    found = {}
+    for relative in _files(root):
+        try:
+            fd = open_regular(os.path.join(root, relative))
+        except UnsafeFile as e:
+            raise IntegrityError(f"code file {os.path.join(root, relative)} is {e.strerror}; refusing to use "
+                                 "the version's code") from None
+        file_hash = hashlib.sha256()
+        with os.fdopen(fd, "rb") as f:
+            while chunk := f.read(1 << 20):
+                file_hash.update(chunk)
+        found[relative.replace(os.sep, "/")] = file_hash.hexdigest()
+    return found
+
+
 def _files(root: str) -> list[str]:
     """Every file below ``root``, relative, sorted; caches of compiled code are left out."""
     found = []

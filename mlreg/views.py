@@ -60,12 +60,6 @@ def alias(name: str, r: Any) -> dict[str, Any]:
     return {"alias": name, "version": r.version, "version_id": r.version_id}
 
 
-def deployed(r: Any, new: bool) -> dict[str, Any]:
-    """``deploy``: the version, and whether it is new (False when ``--if-changed``
-    found an Active version with the same artifact)."""
-    return {**version(r), "deployed": new}
-
-
 def model(info: Any) -> dict[str, Any]:
     """A model (``ModelInfo``: its record and its number of versions)."""
     r = info.record
@@ -138,7 +132,8 @@ def report(r: Any) -> dict[str, Any]:
 
 def verified(v: Any) -> dict[str, Any]:
     """One artifact ``verify`` rehashed (``Verified``)."""
-    return {"model": v.model, "version": v.version, "version_id": v.version_id, "ok": v.ok, "problem": v.problem}
+    return {"model": v.model, "version": v.version, "version_id": v.version_id, "ok": v.ok, "problem": v.problem,
+            "signatures": [s.to_json() for s in v.signatures]}
 
 
 def template(t: Any) -> dict[str, Any]:

@@ -59,6 +59,9 @@ def _environment(monkeypatch, tmp_path_factory, request, fake_trust_file):
     monkeypatch.delenv("MLREG_REGISTRY", raising=False)
     monkeypatch.delenv("MLREG_LOCK_TIMEOUT", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
+    # no signing key (a test that wants one runs `mlreg keys init`), and a cache of its own
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("NO_COLOR", "1")
     module = request.node.module.__name__.rpartition(".")[2] if request.node.module else ""
     if module in REAL_CHECK_MODULES or request.node.get_closest_marker("real_check"):

@@ -14,17 +14,17 @@ LAYERS = {
     "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment", "fields",
              "leases"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
-                          "readme", "inputs", "usercode", "pickles", "policy", "predict", "artifacts", "checker", "invocation"],
+                          "readme", "inputs", "usercode", "pickles", "policy", "signing", "predict", "artifacts", "checker", "invocation"],
     "storage": ["storage", "storage.base", "storage.cache", "storage.local", "storage.memory", "storage.s3"],
     # the only door to storage: operations and doctor ask it, by name, never a storage key
-    "repository": ["folders", "history", "ids", "tombstones", "repo"],
+    "repository": ["folders", "history", "ids", "tombstones", "signatures", "repo"],
     "operations": ["integrity", "ops", "ops.publish", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer",
-                   "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive"],
+                   "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive", "ops.signing"],
     # doctor is detection plus calls into the operations: above them, never called by them
     "upkeep": ["doctor"],
     "facade": ["model", "registry", "predictor", "__init__"],
     "faces": ["web.http", "web.auth", "web.markdown", "server", "web", "web.pages", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
-              "commands.changing", "commands.calling", "commands.moving", "commands.docs", "commands.upkeep", "commands.lifecycle", "cli", "__main__"],
+              "commands.changing", "commands.calling", "commands.moving", "commands.docs", "commands.upkeep", "commands.lifecycle", "commands.trusting", "cli", "__main__"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
 

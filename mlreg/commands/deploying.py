@@ -9,9 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .. import render
-from ..errors import DeploymentFailed
+from ..errors import DeploymentFailed, UsageError
 from ..registry import Registry
-from ..views import deployed
 from .base import (
     JsonFlag,
     command,
@@ -63,6 +62,8 @@ def deploy(
     metrics_file: Annotated[Optional[list[str]], typer.Option("--metrics-file", metavar="FILE", help="A JSON object of metrics (as a training script or DVC writes; nested objects become a.b). Repeatable.")] = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", metavar="KEY=VALUE", help="A training parameter. Repeatable.")] = None,
     source: Annotated[Optional[str], typer.Option("--source", metavar="TEXT", help="Where the model came from (e.g. a training run's URL); default: the git commit, dirty flag and origin of the current directory.")] = None,
+    sign_key: Annotated[Optional[str], typer.Option("--sign-key", metavar="PEM", help="Sign the new version with this private key instead of yours (`mlreg keys init`).")] = None,
+    no_sign: Annotated[bool, typer.Option("--no-sign", help="Do not sign the new version (by default it is signed with your key, when you have one).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy a model file as a new version; exit 0 if Active, 5 if Deployment Failed.
@@ -74,17 +75,20 @@ def deploy(
     readme_text = read_text(readme, "--readme") if readme is not None else None
     lineage = dict(tags=fields.tags(tag or ()), metrics=fields.metrics(metric or (), metrics_file or ()),
                    params=fields.params(param or ()), source=source)
+    if no_sign and sign_key:
+        raise UsageError("--no-sign and --sign-key contradict each other: give one")
     progress = _CopyProgress()
+    reg = registry()
     try:
-        result = registry().deploy(
+        result = reg.deploy(
             artifact, name, version_bump=bump, version=version, description=description,
             type=type_, framework=framework, template=template, sample_input=sample_input, readme=readme_text,
             promote=not no_promote, check_timeout=check_timeout, progress=progress, code=code or (),
-            if_changed=if_changed, outcome=True, **lineage,
+            if_changed=if_changed, outcome=True, sign=False if no_sign else sign_key or True, **lineage,
         )
     except DeploymentFailed as e:
         if as_json:
-            render.emit_json(deployed(e.record, True))
+            render.emit_json({**reg.version_json(e.record), "deployed": True})
         else:
             render.out(version_line(e.record))
         render.err(f"mlreg: error: {render.clean(e)}")
@@ -92,7 +96,7 @@ def deploy(
     finally:
         progress.close()
     if as_json:
-        render.emit_json(deployed(result.record, result.deployed))
+        render.emit_json({**reg.version_json(result.record), "deployed": result.deployed})
     elif not result.deployed:
         render.out(render.clean(version_line(result.record)) + " (unchanged: nothing deployed)")
     else:

@@ -131,9 +131,10 @@ def versions(
     """
     from ..fields import tags as parse_tags
 
-    found = registry().versions(name, status, tags=parse_tags(tag or ()), alias=alias)
+    reg = registry()
+    found = reg.versions(name, status, tags=parse_tags(tag or ()), alias=alias)
     if as_json:
-        render.emit_json([v.to_json() for v in found])
+        render.emit_json(reg.versions_json(found))
     else:
         _versions_table(found)
 
@@ -151,10 +152,11 @@ def status(
     """
     from ..environment import drift
 
-    record = registry().status(name, ref)
+    reg = registry()
+    record = reg.status(name, ref)
     changed = drift(record.environment)
     if as_json:
-        render.emit_json({**record.to_json(), "environment_drift": changed})
+        render.emit_json({**reg.version_json(record), "environment_drift": changed})
     else:
         print_version(record)
         for sentence in changed:

@@ -67,7 +67,7 @@ def verify(
     load: Annotated[bool, typer.Option("--load", help="Also load each Active version as predict would, under your load policy and trust file: a version you could not call is a problem.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Rehash artifacts against the sha256 and size recorded at deploy (nothing is unpickled); exit 7 on a mismatch.
+    """Rehash artifacts against the sha256 and size recorded at deploy, and check every signature (nothing is unpickled); exit 7 on a mismatch or a signature that does not hold.
 
     With --load, each Active version is also loaded under the load policy (see "Trusting what you load").
 
@@ -80,7 +80,8 @@ def verify(
         render.emit_json([r.to_json() for r in results])
     else:
         for r in results:
-            label = "ok" if r.ok else "REFUSED" if r.refused else "MISMATCH"
+            bad_signature = any(not s.valid for s in r.signatures)
+            label = "ok" if r.ok else "REFUSED" if r.refused else "BAD SIGNATURE" if bad_signature else "MISMATCH"
             render.out(f"{label}  {render.clean(r.model)} {r.version} ({r.version_id})"
                        + (f": {render.clean(r.problem)}" if r.problem else ""))
     if not all(r.ok for r in results):

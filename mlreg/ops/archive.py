@@ -31,7 +31,7 @@ from typing import NamedTuple, Sequence
 from .. import names
 from ..errors import IntegrityError, MlregError, UsageError
 from ..history import Carried
-from ..layout import HISTORY_FILE, MARKER, MODEL_FILE, MODELS
+from ..layout import CODE_DIR, HISTORY_FILE, MARKER, MODEL_FILE, MODELS, SIGNATURES, SIGNED_FILE
 from ..metadata import ModelRecord
 from ..repo import Repository
 from .transfer import TransferResult, transfer
@@ -298,8 +298,8 @@ def _in_a_model(rest: list[str], is_dir: bool) -> bool:
     if len(rest) == 2:
         return is_dir
     if len(rest) == 3:
-        return is_dir == (rest[2] == "code")
-    return rest[2] == "code"
+        return is_dir == (rest[2] in (CODE_DIR, SIGNATURES))
+    return rest[2] == CODE_DIR or (rest[2] == SIGNATURES and len(rest) == 4 and not is_dir)
 
 
 def _peek_record(path: str, tar: tarfile.TarFile, m: tarfile.TarInfo) -> dict[str, object]:
@@ -324,7 +324,7 @@ def _check_sizes(path: str, members: list[tarfile.TarInfo], records: dict[str, d
         if not m.isfile():
             continue
         if len(parts) == 5 and parts[2] == "versions" and parts[4] not in ("version.toml", "deploy.log",
-                                                                           "outcome.toml"):
+                                                                           "outcome.toml", SIGNED_FILE):
             record = records.get(parts[3])
             if record is None or record.get("artifact") != parts[4] or record.get("size") != m.size:
                 raise IntegrityError(f"{path}: the member {m.name[:120]!r} ({m.size} bytes) is not the artifact "

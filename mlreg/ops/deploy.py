@@ -45,6 +45,7 @@ from ..leases import HELD, Lease
 if TYPE_CHECKING:
     from ..artifacts import CheckResult
     from ..deploylog import DeployLog
+    from ..signing import Signer
     from ..templates import Template
 from . import docs
 from .delete import was_deleted
@@ -56,7 +57,8 @@ from .publish import claim_version, publish_version
 class _Deploy:
     """What one deploy carries from its staging to its outcome."""
 
-    __slots__ = ("folder", "staging", "log", "leases", "record", "primary_at_start", "vfolder", "published", "lease")
+    __slots__ = ("folder", "staging", "log", "leases", "record", "primary_at_start", "vfolder", "published", "lease",
+                 "code_dir")
 
     def __init__(self, folder: str, staging: Folder, log: DeployLog, leases: contextlib.ExitStack) -> None:
         self.folder = folder
@@ -68,6 +70,7 @@ class _Deploy:
         self.vfolder: str | None = None  # claimed
         self.published = False  # its version.toml exists
         self.lease: Lease = HELD  # the claimed version's: asked before anything is published
+        self.code_dir: str | None = None  # the code's copy on this machine (deploy --code)
 
     def fenced(self) -> bool:
         """Whether this deploy lost its version's lease (paused past it): then others
@@ -106,7 +109,7 @@ def type_name(obj: Any) -> str:
 # Registry.deploy's options besides the artifact and the name (their defaults are its own).
 OPTIONS = frozenset({"version_bump", "version", "description", "type", "framework", "template", "sample_input",
                      "readme", "promote", "check_timeout", "progress", "code", "if_changed", "tags", "metrics",
-                     "params", "source"})
+                     "params", "source", "sign"})
 
 
 class DeployResult(NamedTuple):
@@ -141,6 +144,7 @@ class DeployRequest:
     code: tuple[str, ...]  # absolute .py files and package folders (deploy --code)
     if_changed: bool  # deploy nothing when an Active version has these bytes
     lineage: dict[str, Any]  # tags, metrics, params, source (SPEC §7)
+    signer: Signer | None  # the key that signs the new version (SPEC §11); None: unsigned
 
     @classmethod
     def make(cls, model_or_path: Any, name: str, templates_dir: str | None = None,
@@ -161,6 +165,7 @@ class DeployRequest:
         template, sample_input, readme, promote = o["template"], o["sample_input"], o["readme"], o["promote"]
         check_timeout, progress, code, if_changed = o["check_timeout"], o["progress"], o["code"], o["if_changed"]
         tags, metrics, params, source = o["tags"], o["metrics"], o["params"], o["source"]
+        signer = _signer(o["sign"])
 
         display = names.normalize(name)
         bump = versions.normalize_bump(version_bump)
@@ -195,7 +200,7 @@ class DeployRequest:
                    framework_flag=framework, template=chosen, sample_input=sample_input,
                    sample_from_template=sample_from_template, promote=promote, check_timeout=check_timeout,
                    progress=progress, code=tuple(os.fspath(c) for c in code), if_changed=bool(if_changed),
-                   lineage=lineage)
+                   lineage=lineage, signer=signer)
 
     @property
     def type(self) -> str | None:
@@ -266,6 +271,7 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
 
             local_code = os.path.join(scratch, CODE_DIR)
             code_sha256 = copy_code(list(code), local_code)
+            deploy.code_dir = local_code
 
         def copy_in(into: Folder) -> dict[str, Any]:
             try:
@@ -344,6 +350,22 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
             record=final,
         )
     return DeployResult(final, True)
+
+
+def _signer(sign: Any) -> Signer | None:
+    """The key ``Registry.deploy``'s ``sign`` names: True, the user's own when they have
+    one (``mlreg keys init``); False, none; a path, that private key.
+
+    Raises:
+        UsageError: the key cannot be read.
+    """
+    from ..signing import load_signer, own_signer
+
+    if sign is True:
+        return own_signer()
+    if sign is False or sign is None:
+        return None
+    return load_signer(os.fspath(sign))
 
 
 def annotations(tags: Mapping[str, str] | None, metrics: Mapping[str, float] | None,
@@ -506,6 +528,11 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
                 deploy.staging.move(name, claimed)
         record = _record(model, attempt["number"], attempt["id"], attempt["at"], fields)
         deploy.log.move(claimed.key(LOG_FILE))
+        if request.signer is not None:  # signed.toml and the signature, there before the version is
+            from .signing import sign_version
+
+            sign_version(repo, record, request.signer, deploy.code_dir)
+            deploy.log.write(f"signed with the key {request.signer.public.fingerprint}")
         checkpoint("deploy:claimed")
         if readme is not None:
             repo.model_folder(folder).write(README_FILE, readme.encode("utf-8"))

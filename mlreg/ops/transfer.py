@@ -178,7 +178,7 @@ def _copy(source: Repository, target: Repository, model: ModelRecord, v: Version
 
 def _copy_files(source: Repository, target: Repository, claimed: Folder, v: VersionRecord) -> None:
     """The artifact (checked against its sha256 as it streams), the code (against its
-    digest) and the deploy log, with a line saying where it came from."""
+    digest), the signatures and the deploy log, with a line saying where it came from."""
     from ..predict import open_verified
 
     there = source.version_folder(names.folder(v.model), versions.folder(v.version))
@@ -194,9 +194,23 @@ def _copy_files(source: Repository, target: Repository, claimed: Folder, v: Vers
         from ..usercode import verify
 
         verify(target.code_path(v), v.code_sha256)
+    _copy_signatures(source, target, v)
     log = there.read(LOG_FILE, 64 << 20) or b""
     line = f"{now()}  copied from {source.path} to {claimed.where()} by {identity.user_at_host()}\n"
     claimed.write(LOG_FILE, log + line.encode("utf-8"))
+
+
+def _copy_signatures(source: Repository, target: Repository, v: VersionRecord) -> None:
+    """``signed.toml`` and every signature go along as they are: each is checked where
+    it is read, against the version it names, so a copy needs to trust none of them."""
+    there, here = source.signatures(v), target.signatures(v)
+    signed = there.signed()
+    if signed is not None:
+        here.write_signed(signed)
+    for hex_key in there.keys():
+        bundle, pem = there.read(hex_key)
+        if bundle is not None and pem is not None:
+            here.add(hex_key, bundle, pem)
 
 
 def _readme(source: Repository, target: Repository, model: ModelRecord) -> None:
