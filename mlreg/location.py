@@ -14,9 +14,26 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 
 def default_registry() -> str:
     """The per-user data folder, e.g. ``~/.local/share/mlreg`` on Linux."""
-    import platformdirs  # only when no registry was named: keeps start-up lean
+    return user_folder("data")
 
-    return platformdirs.user_data_dir("mlreg", appauthor=False)
+
+_XDG = {"data": ("XDG_DATA_HOME", ".local/share"), "config": ("XDG_CONFIG_HOME", ".config"),
+        "cache": ("XDG_CACHE_HOME", ".cache")}
+
+
+def user_folder(kind: str) -> str:
+    """mlreg's per-user folder of ``kind`` ("data", "config" or "cache"), as platformdirs
+    names it: on Linux and the BSDs the XDG base directories, read here directly
+    (importing platformdirs costs more than a signature check); elsewhere platformdirs."""
+    import sys
+
+    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        variable, default = _XDG[kind]
+        base = os.environ.get(variable, "").strip() or os.path.join(os.path.expanduser("~"), default)
+        return os.path.join(base, "mlreg")
+    import platformdirs
+
+    return getattr(platformdirs, f"user_{kind}_dir")("mlreg", appauthor=False)
 
 
 def resolve_registry(path: str | os.PathLike[str] | None = None) -> str:

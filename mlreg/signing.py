@@ -40,6 +40,12 @@ _PEM = re.compile(rb"-----BEGIN PUBLIC KEY-----([A-Za-z0-9+/=\s]+)-----END PUBLI
 PRIVATE_FILE = "signing-key.pem"
 PUBLIC_FILE = "signing-key.pub.pem"
 _CURVES = {"secp256r1": "SHA256", "secp384r1": "SHA384", "secp521r1": "SHA512"}
+# An EC public key's DER (SubjectPublicKeyInfo), per curve: this header, then the uncompressed point.
+_SPKI_HEADERS = {
+    bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200"): ("SECP256R1", 65),
+    bytes.fromhex("3076301006072a8648ce3d020106052b81040022036200"): ("SECP384R1", 97),
+    bytes.fromhex("30819b301006072a8648ce3d020106052b8104002303818600"): ("SECP521R1", 133),
+}
 
 
 class BadSignature(Exception):
@@ -77,11 +83,20 @@ class PublicKey:
         return hashlib.sha256(self.pem).hexdigest()
 
     def _loaded(self) -> Any:
+        """The key for ``cryptography`` (an ECDSA key on one of ``_CURVES``), built from its
+        point: the DER of an EC key is a fixed header per curve, then the point, which
+        spares the import of ``cryptography``'s serialization (20 ms and more)."""
         try:
-            from cryptography.hazmat.primitives.serialization import load_der_public_key
+            from cryptography.hazmat.primitives.asymmetric import ec
         except ImportError:
             raise _crypto_missing() from None
-        return load_der_public_key(self.der)
+        for header, (curve, size) in _SPKI_HEADERS.items():
+            if self.der.startswith(header) and len(self.der) == len(header) + size:
+                try:
+                    return ec.EllipticCurvePublicKey.from_encoded_point(getattr(ec, curve)(), self.der[len(header):])
+                except ValueError:
+                    break
+        raise BadSignature(f"the key {self.fingerprint} is not an ECDSA key on P-256, P-384 or P-521")
 
 
 def public_key(pem: bytes | str, where: str) -> PublicKey:
@@ -142,9 +157,9 @@ def load_signer(path: str) -> Signer:
 
 def key_folder() -> str:
     """Where the user's own key pair lives (``mlreg keys init``)."""
-    import platformdirs
+    from .location import user_folder
 
-    return os.path.join(platformdirs.user_config_dir("mlreg", appauthor=False), "keys")
+    return os.path.join(user_folder("config"), "keys")
 
 
 def own_public() -> PublicKey | None:
@@ -299,10 +314,10 @@ def _verified_mark(data: bytes, key: PublicKey) -> str:
     """Where this user marks a (bundle, key) pair proven: the per-user cache, which no
     registry writer controls, so a later load of the same version needs no ECDSA (nor
     the import of ``cryptography``)."""
-    import platformdirs
+    from .location import user_folder
 
     name = hashlib.sha256(hashlib.sha256(data).digest() + key.der).hexdigest()
-    return os.path.join(platformdirs.user_cache_dir("mlreg", appauthor=False), "verified", name[:2], name)
+    return os.path.join(user_folder("cache"), "verified", name[:2], name)
 
 
 def _remember(path: str) -> None:
@@ -320,8 +335,6 @@ def _verify_ecdsa(bundle: Bundle, key: PublicKey) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    if not isinstance(loaded, ec.EllipticCurvePublicKey) or loaded.curve.name not in _CURVES:
-        raise BadSignature(f"the key {key.fingerprint} is not an ECDSA key on P-256, P-384 or P-521")
     try:
         loaded.verify(bundle.signature, _pae(bundle.payload), ec.ECDSA(getattr(hashes, _CURVES[loaded.curve.name])()))
     except InvalidSignature:

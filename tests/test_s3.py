@@ -390,3 +390,28 @@ def test_nothing_but_the_registry_is_left_at_its_root(s3_registry, constant_path
     assert S3Storage(s3_registry).children("") == ["mlreg.toml"]
     assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
     assert sorted(S3Storage(s3_registry).children("")) == ["ids", "mlreg.toml", "models"]
+
+
+@pytest.mark.default_policy
+def test_a_signed_version_in_the_bucket_loads_and_a_tampered_signature_does_not(s3_registry, constant_path,
+                                                                                tmp_path):
+    """Signing, checking and carrying signatures through the object store: the user's own
+    class, refused by the default policy, loads once signed by the user's key."""
+    from mlreg.storage.s3 import S3Storage
+
+    assert _run(s3_registry, "keys", "init").returncode == 0
+    deployed = _run(s3_registry, "deploy", constant_path, "--name", "m", "--json")
+    assert deployed.returncode == 0, deployed.stderr
+    assert [s["valid"] for s in json.loads(deployed.stdout)["signatures"]] == [True]
+    assert _run(s3_registry, "predict", "m", "--input", "[[1, 2]]").returncode == 0
+    local = str(tmp_path / "local")
+    assert _run(local, "pull", "m", "--from", s3_registry).returncode == 0
+    pulled = json.loads(_run(local, "status", "m", "--json").stdout)
+    assert [(s["valid"], s["key"]) for s in pulled["signatures"]] == [
+        (True, s["key"]) for s in json.loads(deployed.stdout)["signatures"]] and pulled["trusted"] is True
+    store = S3Storage(s3_registry)
+    store.put("models/m/versions/0.1.0/signed.toml", store.get("models/m/versions/0.1.0/signed.toml", 1 << 16).data + b"#")
+    r = _run(s3_registry, "predict", "m", "--input", "[[1, 2]]")
+    assert r.returncode == 7 and "fakemodels.ConstantModel" in r.stderr, r.stderr
+    v = _run(s3_registry, "verify")
+    assert v.returncode == 7 and "BAD SIGNATURE" in v.stdout

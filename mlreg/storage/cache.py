@@ -32,9 +32,9 @@ class LocalCache:
     @property
     def folder(self) -> str:
         if self._folder is None:
-            import platformdirs
+            from ..location import user_folder
 
-            self._folder = os.path.join(platformdirs.user_cache_dir("mlreg", appauthor=False), "artifacts")
+            self._folder = os.path.join(user_folder("cache"), "artifacts")
         os.makedirs(self._folder, mode=0o700, exist_ok=True)
         return self._folder
 

@@ -603,12 +603,10 @@ class S3Storage(Storage):
                 os.replace(f"{stamp}.{os.getpid()}", stamp)
 
     def _probe_stamp(self) -> str | None:
-        try:
-            import platformdirs
-        except ImportError:  # pragma: no cover - a dependency
-            return None
+        from ..location import user_folder
+
         name = hashlib.sha256(f"{self._endpoint}\0{self.bucket}".encode()).hexdigest()[:24]
-        return os.path.join(platformdirs.user_cache_dir("mlreg", appauthor=False), "probed", name)
+        return os.path.join(user_folder("cache"), "probed", name)
 
     @_plain
     def check_conditional_writes(self) -> None:
