@@ -25,7 +25,7 @@ _mlreg_words() {
         'alias set') REPLY='--help --json --expect' ;;
         'completion') REPLY='--help' ;;
         'delete') REPLY='--help --model --yes -y --json' ;;
-        'deploy') REPLY='--help --no-promote --if-changed --no-sign --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code --tag --metric --metrics-file --param --source --sign-key' ;;
+        'deploy') REPLY='--help --no-promote --if-changed --no-sign --json --name -n --bump --version --description --type --framework --template --readme --sample-input --check-timeout --code --tag --metric --metrics-file --param --source --format --sign-key' ;;
         'describe') REPLY='--help --json' ;;
         'diff') REPLY='--help --json' ;;
         'doctor') REPLY='--help --fix --json --older-than' ;;
@@ -82,6 +82,7 @@ _mlreg_valued() {
         'deploy|--metrics-file') REPLY='file' ;;
         'deploy|--param') REPLY='none' ;;
         'deploy|--source') REPLY='none' ;;
+        'deploy|--format') REPLY='none' ;;
         'deploy|--sign-key') REPLY='none' ;;
         'doctor|--older-than') REPLY='none' ;;
         'export|--output') REPLY='file' ;;

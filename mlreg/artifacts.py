@@ -216,8 +216,8 @@ class _InProcessCheck:
     """The check run in this process, for tests that are not about the check
     (``MLREG_TEST_CHECK=in-process``): no time limit, no process of its own."""
 
-    def __init__(self, artifact: str, sample_input: Any) -> None:
-        self.artifact, self.sample_input = artifact, sample_input
+    def __init__(self, artifact: str, sample_input: Any, convert: tuple[str, str] | None = None) -> None:
+        self.artifact, self.sample_input, self.convert = artifact, sample_input, convert
 
     def cancel(self) -> None:
         pass
@@ -225,7 +225,20 @@ class _InProcessCheck:
     def result(self) -> CheckResult:
         from .checker import check
 
-        return _answered(check(self.artifact, self.sample_input), "")
+        return _answered(check(self.artifact, self.sample_input, convert=self.convert), "")
+
+
+class Done:
+    """A check whose result is known already (a conversion that failed: nothing to load)."""
+
+    def __init__(self, result: CheckResult) -> None:
+        self._result = result
+
+    def cancel(self) -> None:
+        pass
+
+    def result(self) -> CheckResult:
+        return self._result
 
 
 def _answered(answer: dict[str, Any], stderr: str) -> CheckResult:
@@ -245,7 +258,8 @@ def _answered(answer: dict[str, Any], stderr: str) -> CheckResult:
 
 
 def start_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
-                code_dir: str | None = None, cwd: str | None = None) -> Check:
+                code_dir: str | None = None, cwd: str | None = None,
+                convert: tuple[str, str] | None = None) -> Check:
     """Start loading ``artifact`` in a fresh Python process with a time limit, to check it.
 
     The child finds a callable ``predict`` and, when ``sample_input`` is given,
@@ -258,10 +272,14 @@ def start_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
     ``cwd`` (default: the artifact's folder, the version's) with ``-P`` (no
     current folder on ``sys.path``), and finds the model's own code only in
     ``code_dir`` (``deploy --code``).
+
+    With ``convert`` (a format and a path), the child converts the artifact to that
+    format at that path instead, and proves parity on ``sample_input``
+    (``mlreg.convert``).
     """
     if code_dir is None and os.environ.get("MLREG_TEST_CHECK") == "in-process":
-        return _InProcessCheck(artifact, sample_input)  # type: ignore[return-value]
-    config = json.dumps({"artifact": artifact, "sample_input": sample_input, "code": code_dir})
+        return _InProcessCheck(artifact, sample_input, convert)  # type: ignore[return-value]
+    config = json.dumps({"artifact": artifact, "sample_input": sample_input, "code": code_dir, "convert": convert})
     # mlreg itself is found where this process found it (an install, or a source
     # checkout), after everything else on the child's path.
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -189,13 +189,38 @@ def _not_a_pickle(artifact: str) -> str:
             "or pickle.dump wrote")
 
 
-def check(artifact: str, sample_input: Any, code: str | None = None) -> dict[str, Any]:
-    """The check of one artifact, as its answer (``ok``, ``reason``, ``steps``, ...)."""
+def check(artifact: str, sample_input: Any, code: str | None = None,
+          convert: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The check of one artifact, as its answer (``ok``, ``reason``, ``steps``, ...); with
+    ``convert`` (a format and a path), its conversion and the proof of parity instead
+    (``mlreg.convert``)."""
     try:
+        if convert is not None:
+            return _convert(artifact, sample_input, code, *convert)
         return _check(artifact, sample_input, code)
     finally:
         while named_restore:
             named_restore.pop()()
+
+
+def _convert(artifact: str, sample_input: Any, code: str | None, target: str, output: str) -> dict[str, Any]:
+    from .convert import convert
+
+    steps: list[tuple[str, str]] = []
+
+    def step(text: str) -> None:
+        steps.append((_now(), text))
+
+    if code:
+        from .usercode import put_first
+
+        put_first(code)
+    try:
+        answer = convert(artifact, target, output, sample_input, step)
+    except Exception as e:
+        answer = {"ok": False, "reason": f"it could not be converted to {target}: {type(e).__name__}: "
+                                         f"{' '.join(str(e).split())[:300]}", "error": _error(e)}
+    return {**answer, "steps": steps}
 
 
 def _check(artifact: str, sample_input: Any, code: str | None = None) -> dict[str, Any]:
@@ -210,6 +235,15 @@ def _check(artifact: str, sample_input: Any, code: str | None = None) -> dict[st
 
         put_first(code)  # from source only, as every later load
         step(f"the model's code ({', '.join(sorted(os.listdir(code)))}) is first on sys.path")
+    from .formats import detect_path
+
+    try:
+        kind = detect_path(artifact)
+    except OSError as e:
+        answer.update(reason=f"the artifact cannot be read: {e.strerror}")
+        return answer
+    if kind != "joblib":
+        return _check_safe_format(artifact, kind, sample_input, answer, step)
     named = _recording_globals()
     try:
         import joblib
@@ -227,6 +261,44 @@ def _check(artifact: str, sample_input: Any, code: str | None = None) -> dict[st
     answer["libraries"] = libraries(named)
     answer["signature"] = signature(model)
     step(f"loaded {answer['signature']['class']} (Framework {framework}, Type {answer['type']})")
+    return _call_sample(model, sample_input, answer, step)
+
+
+def _check_safe_format(artifact: str, kind: str, sample_input: Any, answer: dict[str, Any],
+                       step: Any) -> dict[str, Any]:
+    """The check of an ``onnx`` or ``skops`` artifact, loaded as a later load will load it
+    (a skops file with every type it names trusted: it is the deployer's own file)."""
+    from .formats import MissingExtra, load_onnx, load_skops, skops_types
+
+    try:
+        with open(artifact, "rb") as f:
+            if kind == "onnx":
+                step("loading the artifact (onnx) with onnxruntime")
+                model = load_onnx(f)
+            else:
+                step("loading the artifact (skops) with skops")
+                model = load_skops(f, skops_types(f))
+    except MissingExtra as e:
+        answer.update(reason=str(e))
+        return answer
+    except Exception as e:
+        answer.update(reason=f"the {kind} artifact could not be loaded: {type(e).__name__}: "
+                      f"{' '.join(str(e).split())[:300]}", error=_error(e))
+        return answer
+    if kind == "onnx":
+        answer["framework"] = "ONNX"
+        answer["type"] = "Classification" if getattr(model, "classes_", None) is not None else "Custom"
+        answer["libraries"] = libraries({"onnxruntime", "numpy"})
+    else:
+        answer["framework"] = framework = detect_framework(model)
+        answer["type"] = detect_type(model, framework)
+        answer["libraries"] = libraries({"skops", type(model).__module__.partition(".")[0]})
+    answer["signature"] = signature(model)
+    step(f"loaded {answer['signature']['class']} (Framework {answer['framework']}, Type {answer['type']})")
+    return _call_sample(model, sample_input, answer, step)
+
+
+def _call_sample(model: Any, sample_input: Any, answer: dict[str, Any], step: Any) -> dict[str, Any]:
     if not callable(getattr(model, "predict", None)):
         answer.update(reason=f"the loaded object ({type(model).__name__}) has no callable predict")
         return answer
@@ -265,7 +337,9 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     config = json.load(sys.stdin)
-    answer = check(config["artifact"], config.get("sample_input"), config.get("code"))
+    convert = config.get("convert")
+    answer = check(config["artifact"], config.get("sample_input"), config.get("code"),
+                   None if convert is None else tuple(convert))
     out.write("\n" + json.dumps(answer, default=str) + "\n")
     out.flush()
     # The answer is out: skip unloading the model's libraries module by module

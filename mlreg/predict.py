@@ -56,31 +56,69 @@ def open_verified(path: str, size: int, sha256: str) -> BinaryIO:
 
 
 def load_verified(f: BinaryIO, path: str, code_dir: str | None = None, policy: Policy | None = None,
-                  what: str = "") -> Any:
-    """The model object, loaded with joblib from ``f`` (opened by ``open_verified``,
-    closed here), with the version's (verified) code folder first on ``sys.path``.
+                  what: str = "", recorded_format: str | None = None) -> Any:
+    """The model object, loaded from ``f`` (opened by ``open_verified``, closed here) by its
+    format, told from its content (``formats.detect``; it must be the ``recorded_format``):
+    a pickle with joblib, the version's (verified) code folder first on ``sys.path``;
+    an ONNX graph with onnxruntime; a skops file with skops and an explicit list of
+    trusted types.
 
-    With a ``policy`` (``integrity.load_rule``), the pickle is walked first, before a
-    byte is unpickled, and refused if it imports a name the policy does not allow;
-    then it is loaded by an unpickler that imports only what the policy allows.
+    With a ``policy`` (``integrity.load_rule``), a pickle is walked first, before a byte
+    is unpickled, and refused if it imports a name the policy does not allow; then it
+    is loaded by an unpickler that imports only what the policy allows. A skops file's
+    types must be allowed the same way. Without one (the version is vouched for), a
+    pickle loads as any pickle and a skops file with the types it names trusted.
 
     Raises:
-        IntegrityError (exit 7): refused by the policy (``what`` names the version);
-            nothing of the artifact has run.
-        PredictFailed: the artifact needs a module that cannot be imported here.
+        IntegrityError (exit 7): refused by the policy (``what`` names the version), or
+            not in the recorded format; nothing of the artifact has run.
+        PredictFailed: the artifact needs a module that cannot be imported here, or
+            its runtime cannot run it.
+        MissingExtra (exit 1): the format's library is not installed.
     """
+    from .formats import detect
     from .usercode import put_first
 
-    put_first(code_dir)
+    what = what or path
     with f:
+        kind = detect(f)
+        if recorded_format is not None and kind != recorded_format:
+            raise IntegrityError(f"{what}: refusing to load it: its artifact is {kind}, but its record says "
+                                 f"{recorded_format} (changed after deploy); nothing of it has run")
+        if kind != "joblib":
+            return _load_safe_format(f, kind, policy, what)
+        put_first(code_dir)
         try:
             if policy is None:
                 import joblib
 
                 return joblib.load(f)
-            return _load_allowed(f, policy, what or path)
+            return _load_allowed(f, policy, what)
         except (ModuleNotFoundError, AttributeError) as e:
             raise PredictFailed(f"cannot load {path}: {missing_code(e)}") from None
+
+
+def _load_safe_format(f: BinaryIO, kind: str, policy: Policy | None, what: str) -> Any:
+    """An ``onnx`` graph (it always loads: no Python of it runs), or a ``skops`` file whose
+    types this reader's policy allows (all it names, for a version vouched for)."""
+    from .formats import load_onnx, load_skops, skops_types
+
+    try:
+        if kind == "onnx":
+            return load_onnx(f)
+        types = skops_types(f)
+    except ValueError as e:  # not a graph onnxruntime runs, a skops file skops cannot read
+        raise PredictFailed(f"{what}: its {kind} artifact cannot be loaded: {' '.join(str(e).split())[:300]}") from None
+    refused = None if policy is None else policy.first_refused(types)
+    if refused is not None:
+        raise IntegrityError(f"{what}: refusing to load it: its skops artifact needs the type {refused} trusted, "
+                             f"which the load policy ({policy.mode}) does not allow; nothing of it has run. To allow "
+                             f"it, {policy.how_to_allow(refused)}")
+    try:
+        return load_skops(f, types)
+    except Exception as e:
+        raise PredictFailed(f"{what}: its skops artifact cannot be loaded: {type(e).__name__}: "
+                            f"{' '.join(str(e).split())[:300]}") from None
 
 
 def _load_allowed(f: BinaryIO, policy: Policy, what: str) -> Any:

@@ -319,7 +319,7 @@ class Registry:
         for sentence in drift(record.environment):
             warnings.warn(f"{record.model} {record.version}: {sentence}", RuntimeWarning, stacklevel=2)
         f, path, code_dir = open_for_load(self.repo, record)
-        return load_verified(f, path, code_dir, policy, f"{record.model} {record.version}")
+        return load_verified(f, path, code_dir, policy, f"{record.model} {record.version}", record.format)
 
     def version_json(self, record: VersionRecord) -> dict[str, Any]:
         """A version's JSON (SPEC §2) with what this reader makes of it (SPEC §11):
@@ -743,6 +743,7 @@ class Registry:
         params: Mapping[str, str] | None = None,
         source: str | None = None,
         sign: bool | str | os.PathLike[str] = True,
+        format: str | None = None,
         outcome: bool = False,
     ) -> Any:
         """Deploy a model as a new version of model ``name``; returns its record (with
@@ -774,6 +775,12 @@ class Registry:
         (a training run's URL, say), and without it the git commit, dirty flag
         and ``origin`` of the current directory's work tree are recorded.
 
+        ``format`` ("onnx" or "skops") converts a scikit-learn artifact at deploy time
+        (skl2onnx, skops; the extras ``mlreg[onnx]``, ``mlreg[skops]``) and stores the
+        converted file as the version's artifact, once its check proved parity on the
+        sample input (equal labels; probabilities and outputs within 1e-5); one that does
+        not convert or match ends Deployment Failed with the converter's reason.
+
         ``sign``: True signs the new version with the user's own key when they have one
         (``mlreg keys init``), False never signs, a path signs with that private key (PEM).
 
@@ -792,7 +799,7 @@ class Registry:
             version_bump=version_bump, version=version, description=description, type=type,
             framework=framework, template=template, sample_input=sample_input, readme=readme, promote=promote,
             check_timeout=check_timeout, progress=progress, code=code, if_changed=if_changed, tags=tags,
-            metrics=metrics, params=params, source=source, sign=sign)
+            metrics=metrics, params=params, source=source, sign=sign, format=format)
         result = deploy(self.repo, request)
         return result if outcome else result.record
 

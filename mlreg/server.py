@@ -155,7 +155,7 @@ class ModelService:
             return reg.show(rest[1]).to_json()
         if len(rest) == 3 and rest[0] == "models" and rest[2] == "versions":
             self._allow(method, "GET")
-            return [v.to_json() for v in reg.versions(rest[1])]
+            return reg.versions_json(reg.versions(rest[1]))
         if len(rest) == 3 and rest[0] == "models" and rest[2] == "predict":
             self._allow(method, "POST")
             return self._predict(reg.callable_version(rest[1]), body)
@@ -215,7 +215,7 @@ class ModelService:
         if len(tail) == 2 and tail[0] == "versions":
             ref = tail[1]
             if method in ("GET", "HEAD"):
-                return reg.version(name, ref).to_json()
+                return reg.version_json(reg.version(name, ref))
             if method == "DELETE":
                 return write(lambda b: reg.delete(name, ref).to_json())
             self._allow(method, "GET, DELETE")

@@ -14,7 +14,7 @@ LAYERS = {
     "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment", "fields",
              "leases"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
-                          "readme", "inputs", "usercode", "pickles", "policy", "signing", "predict", "artifacts", "checker", "invocation"],
+                          "readme", "inputs", "usercode", "pickles", "policy", "signing", "formats", "convert", "predict", "artifacts", "checker", "invocation"],
     "storage": ["storage", "storage.base", "storage.cache", "storage.local", "storage.memory", "storage.s3"],
     # the only door to storage: operations and doctor ask it, by name, never a storage key
     "repository": ["folders", "history", "ids", "tombstones", "signatures", "repo"],

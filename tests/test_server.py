@@ -83,6 +83,11 @@ def test_get_endpoints(served):
     assert status == 200 and model["primary"] == "0.1.0" and len(model["versions"]) == 3
     status, versions = request(port, "GET", "/v1/models/iris-classifier/versions")
     assert status == 200 and [v["status"] for v in versions] == ["active", "active", "failed"]
+    # what this server makes of each (SPEC §11): unsigned; the iris forest loads under the default policy,
+    # the test's own class under the tests' trust file
+    assert [(v["signatures"], v["trusted"]) for v in versions[:2]] == [([], True), ([], True)]
+    status, one = request(port, "GET", "/v1/models/iris-classifier/versions/0.2.0")
+    assert status == 200 and one["signatures"] == [] and one["format"] == "joblib"
 
 
 def test_error_statuses(served):

@@ -7,7 +7,6 @@ Every test reads with no trust file (marker ``default_policy``) unless it writes
 
 import base64
 import hashlib
-import json
 import os
 import shutil
 import stat
@@ -18,7 +17,7 @@ import tomllib
 import pytest
 
 import fakemodels
-from conftest import fake_artifact, mlreg_command
+from conftest import fake_artifact
 
 pytestmark = [pytest.mark.default_policy, pytest.mark.folder]
 

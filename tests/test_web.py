@@ -94,6 +94,7 @@ def test_every_page_reads(reg):
     _, version = b.get("/models/m/versions/0.1.0")
     assert "stage=dev" in version and "acc" in version and "4 features" in version and "allocated version" in version
     assert ">sklearn.linear_model._logistic.LogisticRegression</code>" in version  # what it imports
+    assert "<dt>Signatures</dt><dd>none</dd>" in version and "yes: this server loads it" in version
     assert b.get("/?q=nothing-like-it")[1].count('href="/models/m"') == 0
     assert b.get("/static/mlreg.css")[0].status == 200 and b.get("/static/mlreg.js")[0].status == 200
     assert b.get("/models/nope")[0].status == 404 and b.get("/models/m/versions/9.9.9")[0].status == 404

@@ -43,7 +43,7 @@ def init(
 @command()
 @funnel
 def deploy(
-    artifact: Annotated[str, typer.Argument(help="The model file (joblib or pickle) to deploy.")],
+    artifact: Annotated[str, typer.Argument(help="The model file to deploy: joblib or pickle, skops, or ONNX (told by its content).")],
     name: Annotated[str, typer.Option("--name", "-n", help="Model name; a new name creates the model.")],
     bump: Annotated[str, typer.Option("--bump", help="Version part to bump: major, minor or patch.")] = "minor",
     version: Annotated[Optional[str], typer.Option("--version", metavar="X.Y.Z", help="Exact, unused version instead of a bump.")] = None,
@@ -62,6 +62,7 @@ def deploy(
     metrics_file: Annotated[Optional[list[str]], typer.Option("--metrics-file", metavar="FILE", help="A JSON object of metrics (as a training script or DVC writes; nested objects become a.b). Repeatable.")] = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", metavar="KEY=VALUE", help="A training parameter. Repeatable.")] = None,
     source: Annotated[Optional[str], typer.Option("--source", metavar="TEXT", help="Where the model came from (e.g. a training run's URL); default: the git commit, dirty flag and origin of the current directory.")] = None,
+    format_: Annotated[Optional[str], typer.Option("--format", metavar="onnx|skops", help="Convert the scikit-learn artifact at deploy (skl2onnx or skops) and store the converted file; the check proves parity on the sample input. Needs pip install 'mlreg[onnx]' or 'mlreg[skops]'.")] = None,
     sign_key: Annotated[Optional[str], typer.Option("--sign-key", metavar="PEM", help="Sign the new version with this private key instead of yours (`mlreg keys init`).")] = None,
     no_sign: Annotated[bool, typer.Option("--no-sign", help="Do not sign the new version (by default it is signed with your key, when you have one).")] = False,
     as_json: JsonFlag = False,
@@ -84,7 +85,8 @@ def deploy(
             artifact, name, version_bump=bump, version=version, description=description,
             type=type_, framework=framework, template=template, sample_input=sample_input, readme=readme_text,
             promote=not no_promote, check_timeout=check_timeout, progress=progress, code=code or (),
-            if_changed=if_changed, outcome=True, sign=False if no_sign else sign_key or True, **lineage,
+            if_changed=if_changed, outcome=True, sign=False if no_sign else sign_key or True, format=format_,
+            **lineage,
         )
     except DeploymentFailed as e:
         if as_json:

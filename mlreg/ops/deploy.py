@@ -109,7 +109,7 @@ def type_name(obj: Any) -> str:
 # Registry.deploy's options besides the artifact and the name (their defaults are its own).
 OPTIONS = frozenset({"version_bump", "version", "description", "type", "framework", "template", "sample_input",
                      "readme", "promote", "check_timeout", "progress", "code", "if_changed", "tags", "metrics",
-                     "params", "source", "sign"})
+                     "params", "source", "sign", "format"})
 
 
 class DeployResult(NamedTuple):
@@ -145,6 +145,7 @@ class DeployRequest:
     if_changed: bool  # deploy nothing when an Active version has these bytes
     lineage: dict[str, Any]  # tags, metrics, params, source (SPEC §7)
     signer: Signer | None  # the key that signs the new version (SPEC §11); None: unsigned
+    convert: str | None  # --format: "onnx" or "skops", converted at deploy; None: deployed as it is
 
     @classmethod
     def make(cls, model_or_path: Any, name: str, templates_dir: str | None = None,
@@ -166,6 +167,12 @@ class DeployRequest:
         check_timeout, progress, code, if_changed = o["check_timeout"], o["progress"], o["code"], o["if_changed"]
         tags, metrics, params, source = o["tags"], o["metrics"], o["params"], o["source"]
         signer = _signer(o["sign"])
+        convert = o["format"]
+        from ..formats import CONVERTIBLE
+
+        if convert is not None and convert not in CONVERTIBLE:
+            raise UsageError(f"--format {convert!r}: mlreg converts to {' or '.join(CONVERTIBLE)} (a joblib artifact "
+                             "is deployed as it is, without --format)")
 
         display = names.normalize(name)
         bump = versions.normalize_bump(version_bump)
@@ -200,7 +207,7 @@ class DeployRequest:
                    framework_flag=framework, template=chosen, sample_input=sample_input,
                    sample_from_template=sample_from_template, promote=promote, check_timeout=check_timeout,
                    progress=progress, code=tuple(os.fspath(c) for c in code), if_changed=bool(if_changed),
-                   lineage=lineage, signer=signer)
+                   lineage=lineage, signer=signer, convert=convert)
 
     @property
     def type(self) -> str | None:
@@ -249,11 +256,12 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
     loads the local file that was streamed (the same bytes: the same sha256),
     in its child process while they stream.
     """
-    from ..artifacts import Check, artifact_name, start_check
+    from ..artifacts import Check, Done, artifact_name, start_check
 
     log = deploy.log
     local_code = None
-    check: Check | None = None
+    check: Check | Done | None = None
+    failed: CheckResult | None = None  # a conversion that failed: the version ends Deployment Failed
     path, code, artifact = request.artifact_path, request.code, request.artifact
     fields = dict(type=request.type or CUSTOM, framework=request.framework or CUSTOM,
                   sample_input=None if request.sample_input is None else json.dumps(request.sample_input),
@@ -264,7 +272,6 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
         target_name = artifact_name(path or "model.joblib")
         local = os.path.abspath(path) if path is not None else _dump(artifact,
                                                                          os.path.join(scratch, target_name))
-        fields.update(_imports(local, log))
         code_sha256 = None
         if code:
             from ..usercode import copy_code
@@ -272,6 +279,9 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
             local_code = os.path.join(scratch, CODE_DIR)
             code_sha256 = copy_code(list(code), local_code)
             deploy.code_dir = local_code
+        if request.convert is not None:
+            local, target_name, failed = _convert(local, target_name, request, scratch, local_code, log)
+        fields.update(_imports(local, log))
 
         def copy_in(into: Folder) -> dict[str, Any]:
             try:
@@ -297,7 +307,8 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
         else:
             # The check needs the bytes, not the registry: it loads the local file while
             # the same bytes stream up.
-            check = start_check(local, request.sample_input, request.check_timeout, code_dir=local_code, cwd=scratch)
+            check = Done(failed) if failed is not None else start_check(
+                local, request.sample_input, request.check_timeout, code_dir=local_code, cwd=scratch)
             _allocate(repo, deploy, request, fields, copy_in)
     except BaseException:
         if check is not None:
@@ -313,7 +324,10 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
         record = deploy.record
         assert record is not None and deploy.vfolder is not None
         log.write(f"allocated version {record.version} (ID {record.version_id}); status Deploying")
-        if check is None:  # what a later load will read, in its folder
+        if failed is not None:
+            check = Done(failed)
+            log.write(f"the conversion to {request.convert} failed: the version ends Deployment Failed")
+        elif check is None:  # what a later load will read, in its folder
             log.write(f"checking in a child process (time limit {request.check_timeout:g}s)")
             log.sync()
             check = start_check(repo.artifact_path(record), request.sample_input, request.check_timeout,
@@ -565,20 +579,56 @@ def _note_new_model(repo: Repository, model: ModelRecord) -> None:
         note(f"created model {model.name!r} (did you mean {', '.join(close)}?)")
 
 
+def _convert(local: str, name: str, request: DeployRequest, scratch: str, code_dir: str | None,
+             log: DeployLog) -> tuple[str, str, CheckResult | None]:
+    """``--format``: the artifact converted (its path and name in the version), in the check's
+    child process with its time limit, parity proven on the sample input; or, when it does
+    not convert or match, the original and the failed result (the version ends Deployment
+    Failed with the converter's reason)."""
+    from ..artifacts import start_check
+    from ..formats import SUFFIX
+
+    target = request.convert
+    assert target is not None
+    output = os.path.join(scratch, "converted" + SUFFIX[target])
+    log.write(f"converting to {target} in a child process (time limit {request.check_timeout:g}s)")
+    result = start_check(local, request.sample_input, request.check_timeout, code_dir=code_dir, cwd=scratch,
+                         convert=(target, output)).result()
+    for at, text in result.steps:
+        log.write(f"convert: {text}", at=at)
+    if not result.ok:
+        log.write(f"convert: {result.reason}")
+        return local, name, result
+    return output, "model" + SUFFIX[target], None
+
+
 def _imports(path: str, log: DeployLog) -> dict[str, Any]:
-    """The artifact's format and what it would import, read without unpickling it
-    (``pickles.imports_of``), for the record and the log."""
+    """The artifact's format (from its content) and what it would import, read without
+    loading it (``pickles.imports_of``; a skops file's types by skops' own reading), for
+    the record and the log.
+
+    Raises:
+        MissingExtra: a skops file, and skops is not installed.
+    """
+    from ..formats import detect, skops_types
     from ..pickles import Unreadable, imports_of
 
-    try:
-        with open(path, "rb") as f:
-            found: list[str] | None = imports_of(f)
-        log.write(f"format joblib; it imports {len(found)} names: {', '.join(found[:8])}"
-                  f"{' ...' if len(found) > 8 else ''}")
-    except (Unreadable, OSError) as e:
-        found = None
-        log.write(f"format joblib; what it imports cannot be read ({e}): it loads only where vouched for")
-    return {"format": "joblib", "imports": found}
+    with open(path, "rb") as f:
+        kind = detect(f)
+        if kind == "onnx":
+            log.write("format onnx: a graph onnxruntime runs; nothing of Python is imported when it loads")
+            return {"format": kind, "imports": []}
+        read, what = (skops_types, "the types it names beyond skops' own") if kind == "skops" else \
+            (imports_of, "what it imports")
+        try:
+            found: list[str] | None = read(f)
+        except (ValueError, Unreadable) as e:
+            log.write(f"format {kind}; {what} cannot be read ({e}): it loads only where vouched for")
+            return {"format": kind, "imports": None}
+    assert found is not None
+    log.write(f"format {kind}; {what}: {len(found)} names{': ' if found else ''}{', '.join(found[:8])}"
+              f"{' ...' if len(found) > 8 else ''}")
+    return {"format": kind, "imports": found}
 
 
 def _record(model: ModelRecord, number: versions.Version, version_id: str, at: str,

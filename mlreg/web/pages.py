@@ -191,7 +191,9 @@ class Pages:
         host = c.request.headers.get("host") or "127.0.0.1:8080"
         invocation = reg.version_invocation(handle, v.version_id, url=f"http://{host}") if v.status == "active" \
             else None
+        trust = reg.version_json(v)  # its signatures, each checked, and whether this server would load it
         return self._page(c, "version.html", status=status, title=f"{model.name} {v.version}", model=model, v=v,
+                          signatures=trust["signatures"], trusted=trust["trusted"],
                           signature=signature(v.signature), log=log, error=error, invocation=invocation,
                           back=f"/models/{quote(folder)}/versions/{quote(v.version, safe='')}",
                           tags_text="\n".join(f"{k}={t}" for k, t in sorted(v.tags.items())),
