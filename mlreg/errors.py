@@ -131,6 +131,11 @@ class IntegrityError(MlregError):
     exit_code = 7
 
 
+class PolicyRefusal(IntegrityError):
+    """The load policy refused what an artifact imports (or the types a skops file needs):
+    nothing of it ran. A version vouched for (signed by a trusted signer) loads anyway."""
+
+
 class CheckNotPassed(MlregError):
     """A check such as ``readme check`` did not pass."""
 

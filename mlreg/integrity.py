@@ -78,9 +78,11 @@ def load_rule(repo: Repository, record: VersionRecord, trust: TrustList | None,
     signer this reader trusts); else the policy whose allowlist its imports must pass
     (``predict.load_verified`` enforces it).
 
-    Signatures are checked (unless ``checks`` holds them checked already) only when the
-    policy alone would not load the version: a plain scikit-learn model loads under
-    the allowlist with no cryptography at all.
+    Here signatures are checked (unless ``checks`` holds them checked already) only for a
+    version the policy refuses whatever it imports (code of its own, a pickle under
+    ``safe-only``); a pickle whose imports the walk refuses asks them at load
+    (``Registry.load_version``). A plain scikit-learn model loads under the allowlist
+    with no cryptography at all.
 
     Raises:
         IntegrityError (exit 7): refused whatever it imports: a version with code of
@@ -113,13 +115,10 @@ def load_rule(repo: Repository, record: VersionRecord, trust: TrustList | None,
 
 
 def _needs_vouching(record: VersionRecord, policy: Policy) -> bool:
-    """Whether the policy alone would refuse ``record`` (as far as its record tells: the
-    walk at load is what decides for a pickle)."""
-    if record.code_sha256 is not None:
-        return True
-    if record.format != "joblib":
-        return False
-    return policy.mode == "safe-only" or record.imports is None or policy.first_refused(record.imports) is not None
+    """Whether the policy refuses ``record`` whatever it imports: code of its own, or a
+    pickle under ``safe-only``. (What a pickle imports is judged by the walk at load, and
+    a refused load asks the signatures then: ``Registry.load_version``.)"""
+    return record.code_sha256 is not None or (policy.mode == "safe-only" and record.format == "joblib")
 
 
 def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
@@ -130,7 +129,7 @@ def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
     (read from the artifact when its record has none; a load reads them again).
     A trust file that cannot be read (``trust_readable`` False) trusts nothing."""
     from . import names
-    from .ops.signing import check_signatures
+    from .ops.signing import check_signatures, vouched_by_signature
 
     try:
         checks = check_signatures(repo, record, trust)
@@ -144,10 +143,11 @@ def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
         policy = load_rule(repo, record, trust, checks)
     except IntegrityError:
         return checks, False
-    if policy is None or record.format != "joblib":
+    if policy is None or record.format == "onnx":
         return checks, True
     imports = record.imports if record.imports is not None else _imports_read(repo, record)
-    return checks, imports is not None and policy.first_refused(imports) is None
+    allowed = imports is not None and policy.first_refused(imports) is None
+    return checks, allowed or vouched_by_signature(checks)
 
 
 def _imports_read(repo: Repository, record: VersionRecord) -> list[str] | None:

@@ -13,7 +13,7 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .errors import BadInput, IntegrityError, PredictFailed, UsageError
+from .errors import BadInput, IntegrityError, PolicyRefusal, PredictFailed, UsageError
 from .inputs import as_frame, feature_names, to_model_input
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def _load_safe_format(f: BinaryIO, kind: str, policy: Policy | None, what: str) 
         raise PredictFailed(f"{what}: its {kind} artifact cannot be loaded: {' '.join(str(e).split())[:300]}") from None
     refused = None if policy is None else policy.first_refused(types)
     if refused is not None:
-        raise IntegrityError(f"{what}: refusing to load it: its skops artifact needs the type {refused} trusted, "
+        raise PolicyRefusal(f"{what}: refusing to load it: its skops artifact needs the type {refused} trusted, "
                              f"which the load policy ({policy.mode}) does not allow; nothing of it has run. To allow "
                              f"it, {policy.how_to_allow(refused)}")
     try:
@@ -136,7 +136,7 @@ def _load_allowed(f: BinaryIO, policy: Policy, what: str) -> Any:
             return restricted_load(f, policy)
         except Refused as e:
             refused = e.name
-    raise IntegrityError(f"{what}: refusing to load it: its artifact imports {refused}, which the load policy "
+    raise PolicyRefusal(f"{what}: refusing to load it: its artifact imports {refused}, which the load policy "
                          f"({policy.mode}) does not allow; nothing of it has run. To allow it, "
                          f"{policy.how_to_allow(refused)}")
 
