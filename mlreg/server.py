@@ -29,13 +29,16 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Sequence
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from .errors import BadInput, MlregError, PartlyUnreadable, redact
 from .registry import Registry
-from .web.http import HTTP_OF_EXIT, HTTPError, Reply, Request, allow, parse_json
+from .web.http import HTTP_OF_EXIT, HTTPError, Reply, Request, parse_json
+from .web.routes import Route, Router, route
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+# Paths the JSON API answers (with everything below /v1/ and /v2/); the pages answer the rest.
+API_PATHS = frozenset({"/healthz", "/v1", "/v2", "/invocations", "/ping", "/health", "/metrics"})
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -92,13 +95,16 @@ def for_http(message: str, path: str) -> str:
 class ModelService:
     """The API without sockets: ``handle(method, path, body)`` -> (status, JSON value)."""
 
-    def __init__(self, registry: Registry, policy: Any = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, registry: Registry, policy: Any = None, host: str = "127.0.0.1",
+                 model: str | None = None) -> None:
         from .web.auth import WritePolicy
 
         self.registry = registry
         self.policy = policy if policy is not None else WritePolicy(host)
         self.host = host
         self.pages: Any = None
+        self.model = model  # serve --model NAME[@REF]: the model /invocations answers for
+        self.router = Router(self._routes())
 
     def handle(self, method: str, path: str, body: bytes | None,
                headers: dict[str, str] | None = None, local: str = "") -> tuple[int, Any]:
@@ -121,7 +127,7 @@ class ModelService:
     def respond(self, request: Request) -> Reply:
         """Any request: the JSON API below /v1 and /healthz, else the web pages."""
         route = urlsplit(request.path).path
-        if route == "/healthz" or route.startswith("/v1/") or route == "/v1":
+        if route in API_PATHS or route.startswith(("/v1/", "/v2/")):
             status, payload, headers = self._answer(request)
             if status == 204:
                 return Reply(204, b"", "application/json", headers)
@@ -133,119 +139,146 @@ class ModelService:
             self.pages = Pages(self.registry, self.policy)
         return self.pages.respond(request)
 
+    def _routes(self) -> list[Route]:
+        """Every JSON route: the one place a path, its methods and its handler are named."""
+        return [
+            route("/healthz", GET=self._healthz),
+            route("/v1/models", GET=self._models),
+            route("/v1/models/{name}", GET=self._model),
+            route("/v1/models/{name}/versions", GET=self._versions),
+            route("/v1/models/{name}/predict", POST=self._predict_primary),
+            route("/v1/models/{name}/versions/{ref}/predict", POST=self._predict_version),
+            route("/v1/versions/{version_id}/predict", POST=self._predict_id),
+            route("/v1/models/{name}/promote", POST=self._promote),
+            route("/v1/models/{name}/description", PUT=self._describe),
+            route("/v1/models/{name}/readme", GET=self._readme, PUT=self._set_readme),
+            route("/v1/models/{name}/aliases", GET=self._aliases),
+            route("/v1/models/{name}/aliases/{alias}", PUT=self._set_alias, DELETE=self._remove_alias),
+            route("/v1/models/{name}/versions/{ref}", GET=self._version, DELETE=self._delete),
+            route("/v1/models/{name}/versions/{ref}/tags", PUT=self._tags),
+            route("/invocations", POST=self._invocations),
+            route("/ping", GET=self._ping),
+            route("/health", GET=self._ping),
+        ]
+
     def _route(self, request: Request) -> Any:
-        method, path, body = request.method, request.path, request.body
-        parts = [unquote(p) for p in urlsplit(path).path.strip("/").split("/")]
-        reg = self.registry
-        if parts == ["healthz"]:
-            self._allow(method, "GET")
-            return {"status": "ok", "registry": reg.path}
-        if parts[:1] != ["v1"] or len(parts) < 2:
-            raise HTTPError(404, f"no route {path}; see GET /v1/models")
-        rest = parts[1:]
-        if rest == ["models"]:
-            self._allow(method, "GET")
-            try:
-                found = reg.models()
-            except PartlyUnreadable as e:
-                found = e.found  # the unreadable ones answer 500 on their own routes
-            return [m.to_json() for m in found]
-        if len(rest) == 2 and rest[0] == "models":
-            self._allow(method, "GET")
-            return reg.show(rest[1]).to_json()
-        if len(rest) == 3 and rest[0] == "models" and rest[2] == "versions":
-            self._allow(method, "GET")
-            return reg.versions_json(reg.versions(rest[1]))
-        if len(rest) == 3 and rest[0] == "models" and rest[2] == "predict":
-            self._allow(method, "POST")
-            return self._predict(reg.callable_version(rest[1]), body)
-        if len(rest) == 5 and rest[0] == "models" and rest[2] == "versions" and rest[4] == "predict":
-            self._allow(method, "POST")
-            return self._predict(reg.callable_version(rest[1], rest[3]), body)
-        if len(rest) == 3 and rest[0] == "versions" and rest[2] == "predict":
-            self._allow(method, "POST")
-            record = reg.version_by_id(rest[1])
-            return self._predict(reg.callable_version(record.model, record.version_id), body)
-        if len(rest) >= 3 and rest[0] == "models":
-            return self._write_api(request, rest)
-        raise HTTPError(404, f"no route {path}; see GET /v1/models")
+        path = "/" + urlsplit(request.path).path.strip("/")  # (a trailing slash names the same route)
+        found = self.router.find(request.method, path)
+        if found is None:
+            raise HTTPError(404, f"no route {request.path}; see GET /v1/models")
+        _, handler, fields = found
+        return handler(request, **fields)
 
-    def _write_api(self, request: Request, rest: list[str]) -> Any:
-        """The write API of SPEC §9 (and the reads beside it), each over one Registry call."""
-        reg, name, method = self.registry, rest[1], request.method
-        tail = rest[2:]
+    # ------------------------------------------------------------ reads
 
-        def write(fn: Any) -> Any:
-            from .web.auth import Denied
+    def _healthz(self, request: Request) -> Any:
+        return {"status": "ok", "registry": self.registry.path}
 
-            try:
-                self.policy.check_api_write(request.headers, self.host, request.local, request.method)
-            except Denied as e:
-                raise HTTPError(e.status, str(e)) from None
-            return fn(_json_body(request.body) if request.body else {})
-
-        if tail == ["promote"]:
-            self._allow(method, "POST")
-            return write(lambda b: reg.promote(name, _field(b, "version", str),
-                                               expect_primary=_expect(b, "expect_primary")).to_json())
-        if tail == ["description"]:
-            self._allow(method, "PUT")
-            return write(lambda b: reg.describe(name, _field(b, "description", str)).to_json())
-        if tail == ["readme"]:
-            if method in ("GET", "HEAD"):
-                text = reg.readme(name)
-                from .readme import sha256
-
-                return {"model": reg.model(name).record.name, "readme": text, "readme_sha256": sha256(text)}
-            self._allow(method, "GET, PUT")
-            return write(lambda b: {"model": reg.model(name).record.name,
-                                    "readme_sha256": reg.set_readme(name, _field(b, "readme", str),
-                                                                    _optional(b, "expect_sha256"))})
-        if tail == ["aliases"]:
-            self._allow(method, "GET")
-            return [a.to_json() for a in reg.aliases(name)]
-        if len(tail) == 2 and tail[0] == "aliases":
-            alias = tail[1]
-            if method == "PUT":
-                return write(lambda b: reg.set_alias(name, alias, _field(b, "version", str),
-                                                     expect=_expect(b, "expect")).to_json())
-            if method == "DELETE":
-                return write(lambda b: reg.remove_alias(name, alias).to_json())
-            self._allow(method, "PUT, DELETE")
-        if len(tail) == 2 and tail[0] == "versions":
-            ref = tail[1]
-            if method in ("GET", "HEAD"):
-                return reg.version_json(reg.version(name, ref))
-            if method == "DELETE":
-                return write(lambda b: reg.delete(name, ref).to_json())
-            self._allow(method, "GET, DELETE")
-        if len(tail) == 3 and tail[0] == "versions" and tail[2] == "tags":
-            self._allow(method, "PUT")
-
-            def tags(b: dict[str, Any]) -> Any:
-                to_set = b.get("set") or {}
-                remove = b.get("remove") or []
-                if not isinstance(to_set, dict) or not isinstance(remove, list) or \
-                        not all(isinstance(k, str) for k in remove):
-                    raise BadInput('send {"set": {KEY: VALUE}, "remove": [KEY]}')
-                return reg.tag(name, tail[1], {str(k): v for k, v in to_set.items()}, remove).to_json()
-
-            return write(tags)
-        raise HTTPError(404, f"no route {request.path}; see GET /v1/models")
-
-    _allow = staticmethod(allow)
-
-    def _predict(self, record: Any, body: bytes | None) -> dict[str, Any]:
-        if not body:
-            raise BadInput('send a JSON body: {"inputs": [[...]]}')
+    def _models(self, request: Request) -> Any:
         try:
-            payload = parse_json(body)
-        except ValueError as e:
-            raise BadInput(str(e)) from None
-        method = payload.get("method", "predict") if isinstance(payload, dict) else "predict"
-        if not isinstance(method, str):
-            raise BadInput('"method" must be a string')
-        return self.registry.predictor.predict(record, payload, method)
+            found = self.registry.models()
+        except PartlyUnreadable as e:
+            found = e.found  # the unreadable ones answer 500 on their own routes
+        return [m.to_json() for m in found]
+
+    def _model(self, request: Request, name: str) -> Any:
+        return self.registry.show(name).to_json()
+
+    def _versions(self, request: Request, name: str) -> Any:
+        return self.registry.versions_json(self.registry.versions(name))
+
+    def _version(self, request: Request, name: str, ref: str) -> Any:
+        return self.registry.version_json(self.registry.version(name, ref))
+
+    def _readme(self, request: Request, name: str) -> Any:
+        from .readme import sha256
+
+        text = self.registry.readme(name)
+        return {"model": self.registry.model(name).record.name, "readme": text, "readme_sha256": sha256(text)}
+
+    def _aliases(self, request: Request, name: str) -> Any:
+        return [a.to_json() for a in self.registry.aliases(name)]
+
+    # ------------------------------------------------------------ predictions
+
+    def _predict_primary(self, request: Request, name: str) -> Any:
+        return self._predict(self.registry.callable_version(name), request)
+
+    def _predict_version(self, request: Request, name: str, ref: str) -> Any:
+        return self._predict(self.registry.callable_version(name, ref), request)
+
+    def _predict_id(self, request: Request, version_id: str) -> Any:
+        record = self.registry.version_by_id(version_id)
+        return self._predict(self.registry.callable_version(record.model, record.version_id), request)
+
+    # ------------------------------------------------------------ writes (SPEC §9)
+
+    def _write(self, request: Request, fn: Any) -> Any:
+        """A write: allowed by the write policy (``mlreg.web.auth``), its JSON body given to ``fn``."""
+        from .web.auth import Denied
+
+        try:
+            self.policy.check_api_write(request.headers, self.host, request.local, request.method)
+        except Denied as e:
+            raise HTTPError(e.status, str(e)) from None
+        return fn(_json_body(request.body) if request.body else {})
+
+    def _promote(self, request: Request, name: str) -> Any:
+        return self._write(request, lambda b: self.registry.promote(
+            name, _field(b, "version", str), expect_primary=_expect(b, "expect_primary")).to_json())
+
+    def _describe(self, request: Request, name: str) -> Any:
+        return self._write(request, lambda b: self.registry.describe(name, _field(b, "description", str)).to_json())
+
+    def _set_readme(self, request: Request, name: str) -> Any:
+        reg = self.registry
+        return self._write(request, lambda b: {
+            "model": reg.model(name).record.name,
+            "readme_sha256": reg.set_readme(name, _field(b, "readme", str), _optional(b, "expect_sha256"))})
+
+    def _set_alias(self, request: Request, name: str, alias: str) -> Any:
+        return self._write(request, lambda b: self.registry.set_alias(
+            name, alias, _field(b, "version", str), expect=_expect(b, "expect")).to_json())
+
+    def _remove_alias(self, request: Request, name: str, alias: str) -> Any:
+        return self._write(request, lambda b: self.registry.remove_alias(name, alias).to_json())
+
+    def _delete(self, request: Request, name: str, ref: str) -> Any:
+        return self._write(request, lambda b: self.registry.delete(name, ref).to_json())
+
+    def _tags(self, request: Request, name: str, ref: str) -> Any:
+        def tags(b: dict[str, Any]) -> Any:
+            to_set = b.get("set") or {}
+            remove = b.get("remove") or []
+            if not isinstance(to_set, dict) or not isinstance(remove, list) or \
+                    not all(isinstance(k, str) for k in remove):
+                raise BadInput('send {"set": {KEY: VALUE}, "remove": [KEY]}')
+            return self.registry.tag(name, ref, {str(k): v for k, v in to_set.items()}, remove).to_json()
+
+        return self._write(request, tags)
+
+    def _predict(self, record: Any, request: Request) -> dict[str, Any]:
+        """mlreg's predict answer; the body in mlreg's form or MLflow's (``web.scoring``)."""
+        from .web.scoring import payload
+
+        rows, method = payload(request.body or b"", request.headers.get("content-type", ""))
+        return self.registry.predictor.predict(record, rows, method)
+
+    # ------------------------------------------------------------ MLflow's scoring server
+
+    def _invocations(self, request: Request) -> Any:
+        """``POST /invocations``: the model ``serve --model NAME[@REF]`` names, MLflow's answer."""
+        from .web.scoring import payload
+
+        if self.model is None:
+            raise HTTPError(404, "/invocations answers for one model: start the server with --model NAME[@REF]")
+        name, _, ref = self.model.partition("@")
+        record = self.registry.callable_version(name, ref or None)
+        rows, method = payload(request.body or b"", request.headers.get("content-type", ""))
+        return {"predictions": self.registry.predictor.predict(record, rows, method)["predictions"]}
+
+    def _ping(self, request: Request) -> Any:
+        return {"status": "ok"}
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -357,7 +390,8 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
             if self.path.startswith("/v1/"):  # the hot path: no header copy for a predict
                 route = self.path.split("?", 1)[0]
                 if self.command == "POST" and route.endswith("/predict"):
-                    status, payload = service.handle(self.command, self.path, body)
+                    status, payload = service.handle(self.command, self.path, body,
+                                                     {"content-type": self.headers.get("Content-Type", "")})
                     self._send(status, payload)
                     return
             headers = {k.lower(): v for k, v in self.headers.items()}
@@ -505,8 +539,9 @@ def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
                 max_body: int = DEFAULT_MAX_BODY, timeout: float = DEFAULT_TIMEOUT,
                 access_log: bool = True, max_connections: int = 64, token: str | None = None,
                 read_only: bool = False, allow_hosts: Sequence[str] = (),
-                max_per_client: int | None = None) -> Server:
+                max_per_client: int | None = None, model: str | None = None) -> Server:
     """A server bound to ``host:port`` (port 0 picks a free one); call ``serve_forever``.
+    ``model`` (``NAME[@REF]``) is the model ``POST /invocations`` answers for.
 
     Raises:
         RegistryNotFound, FormatTooNew: the registry is missing or too new.
@@ -517,7 +552,7 @@ def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
     registry.check()
     from .web.auth import WritePolicy
 
-    service = ModelService(registry, WritePolicy(host, token, read_only, allow_hosts), host)
+    service = ModelService(registry, WritePolicy(host, token, read_only, allow_hosts), host, model)
     per_client = max_per_client if max_per_client is not None else max(1, max_connections // 2)
     server_class = type("Server", (Server,), {"max_connections": max_connections, "max_per_client": per_client})
     return server_class((host, port), make_handler(service, max_body, timeout, access_log))

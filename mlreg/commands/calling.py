@@ -78,8 +78,11 @@ def serve(
     token: Annotated[Optional[str], typer.Option("--token", metavar="TOKEN", envvar="MLREG_SERVE_TOKEN", show_envvar=False, help="Writes (API and pages) need Authorization: Bearer TOKEN, or a page session signed in with it; default $MLREG_SERVE_TOKEN. Without one, only a loopback server accepts writes.")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write (403), whoever asks.")] = False,
     allow_host: Annotated[Optional[list[str]], typer.Option("--allow-host", metavar="NAME", help="Also accept writes whose Host header is NAME (the name people reach this server by). Writes naming any other host are refused, so a web page cannot reach this server by DNS rebinding. Repeatable.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", metavar="NAME[@REF]", help="The model POST /invocations (MLflow's scoring route) answers for: its primary, or the version REF names (a number, an ID, @ALIAS).")] = None,
 ) -> None:
     """Serve the registry: web pages at / and the HTTP JSON API at /v1, so people can browse and change it and programs can call any version.
+
+    Predict routes also take MLflow's bodies (dataframe_split, dataframe_records, instances, inputs, text/csv); POST /invocations answers for --model.
 
     Example: mlreg serve --port 8080 & curl -s -X POST localhost:8080/v1/models/iris-classifier/predict -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
     """
@@ -89,7 +92,7 @@ def serve(
     try:
         server = make_server(reg, host, port, max_body=max_body, timeout=timeout, access_log=access_log,
                              max_connections=max_connections, token=token, read_only=read_only,
-                             allow_hosts=allow_host or (), max_per_client=max_per_client)
+                             allow_hosts=allow_host or (), max_per_client=max_per_client, model=model)
     except OSError as e:
         import errno
 
