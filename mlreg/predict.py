@@ -160,6 +160,16 @@ def call(model: Any, payload: Any, method: str = "predict") -> list:
         UsageError: a method outside the allow-list, or one the model lacks.
         BadInput: input the model cannot take, with what it expects.
     """
+    return plain(call_raw(model, payload, method))
+
+
+def call_raw(model: Any, payload: Any, method: str = "predict") -> Any:
+    """``call``, its answer as the model gave it (a NumPy array, mostly): for a protocol
+    that sends types and shapes (the Open Inference Protocol).
+
+    Raises:
+        UsageError, BadInput, PredictFailed: as ``call``.
+    """
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     function = getattr(model, method, None)
@@ -191,7 +201,7 @@ def call(model: Any, payload: Any, method: str = "predict") -> list:
     except Exception as e:
         # The model's own code failed: say so, so that it does not read like a bug in mlreg.
         raise PredictFailed(f"the model's {method} raised {type(e).__name__}: {' '.join(str(e).split())[:500]}") from None
-    return plain(result)
+    return result
 
 
 def plain(value: Any) -> Any:

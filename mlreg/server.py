@@ -116,7 +116,10 @@ class ModelService:
     def _answer(self, request: Request) -> tuple[int, Any, tuple[tuple[str, str], ...]]:
         """(status, JSON value, headers) of an API request."""
         try:
-            return 200, self._route(request), ()
+            answer = self._route(request)
+            if isinstance(answer, Reply):  # bytes of its own (binary tensors)
+                return answer.status, answer, answer.headers
+            return 200, answer, ()
         except HTTPError as e:
             return e.status, {"error": redact(str(e))}, (("Allow", e.allow),) if e.allow else ()
         except MlregError as e:
@@ -129,6 +132,8 @@ class ModelService:
         route = urlsplit(request.path).path
         if route in API_PATHS or route.startswith(("/v1/", "/v2/")):
             status, payload, headers = self._answer(request)
+            if isinstance(payload, Reply):
+                return payload
             if status == 204:
                 return Reply(204, b"", "application/json", headers)
             return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n",
@@ -159,6 +164,15 @@ class ModelService:
             route("/invocations", POST=self._invocations),
             route("/ping", GET=self._ping),
             route("/health", GET=self._ping),
+            route("/v2", GET=self._v2_server),
+            route("/v2/health/live", GET=self._v2_live),
+            route("/v2/health/ready", GET=self._v2_ready),
+            route("/v2/models/{name}", GET=self._v2_model),
+            route("/v2/models/{name}/versions/{ref}", GET=self._v2_model),
+            route("/v2/models/{name}/ready", GET=self._v2_model_ready),
+            route("/v2/models/{name}/versions/{ref}/ready", GET=self._v2_model_ready),
+            route("/v2/models/{name}/infer", POST=self._v2_infer),
+            route("/v2/models/{name}/versions/{ref}/infer", POST=self._v2_infer),
         ]
 
     def _route(self, request: Request) -> Any:
@@ -279,6 +293,47 @@ class ModelService:
 
     def _ping(self, request: Request) -> Any:
         return {"status": "ok"}
+
+    # ------------------------------------------------------------ the Open Inference Protocol (V2)
+
+    def _v2_server(self, request: Request) -> Any:
+        from . import __version__
+
+        return {"name": "mlreg", "version": __version__, "extensions": ["binary_tensor_data"]}
+
+    def _v2_live(self, request: Request) -> Any:
+        return {"live": True}
+
+    def _v2_ready(self, request: Request) -> Any:
+        return {"ready": True}
+
+    def _v2_loaded(self, name: str, ref: str | None) -> tuple[Any, Any]:
+        record = self.registry.callable_version(name, ref)
+        return record, self.registry.predictor.model_for(record)
+
+    def _v2_model(self, request: Request, name: str, ref: str | None = None) -> Any:
+        from .predict import METHODS
+        from .web.oip import metadata
+
+        record, model = self._v2_loaded(name, ref)
+        active = [v.version for v in self.registry.versions(name, "active")]
+        return metadata(record, active, [m for m in METHODS if callable(getattr(model, m, None))])
+
+    def _v2_model_ready(self, request: Request, name: str, ref: str | None = None) -> Any:
+        record, _ = self._v2_loaded(name, ref)
+        return {"name": record.model, "version": record.version, "ready": True}
+
+    def _v2_infer(self, request: Request, name: str, ref: str | None = None) -> Reply:
+        from .predict import call_raw
+        from .web.oip import model_input, outputs_asked, read_request, response
+
+        infer = read_request(request.body or b"", request.headers)
+        rows = model_input(infer)
+        record, model = self._v2_loaded(name, ref)
+        results = [(method, binary, call_raw(model, rows, method)) for method, binary in outputs_asked(infer)]
+        body, headers = response(record.model, record.version, infer.get("id"), results)
+        return Reply(200, body, "application/json" if not headers else "application/octet-stream",
+                     tuple(headers.items()))
 
 
 class _DeadlineReader(io.RawIOBase):
