@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .errors import MlregError, NotFound
 from .metadata import VersionRecord
@@ -28,6 +28,7 @@ class Predictor:
         self._loading: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._swept = time.monotonic()
+        self.on_load: Callable[[str, str, float], None] | None = None  # told each load's seconds (serve's metrics)
 
     @property
     def loaded(self) -> int:
@@ -51,7 +52,10 @@ class Predictor:
             lock = self._loading.setdefault(record.version_id, threading.Lock())
         with lock:
             if record.version_id not in self._models:
+                started = time.perf_counter()
                 self._models[record.version_id] = self.registry.load_version(record, expect_sha256)
+                if self.on_load is not None:
+                    self.on_load(record.model, record.version, time.perf_counter() - started)
             return self._models[record.version_id]
 
     def predict(self, record: VersionRecord, payload: Any, method: str = "predict",

@@ -105,6 +105,11 @@ class ModelService:
         self.pages: Any = None
         self.model = model  # serve --model NAME[@REF]: the model /invocations answers for
         self.router = Router(self._routes())
+        from .web.metrics import Metrics
+
+        self.metrics = Metrics(registry)
+        registry.predictor.on_load = self.metrics.loaded
+        self._current = threading.local()  # the request's route, model and version: its metrics' labels
 
     def handle(self, method: str, path: str, body: bytes | None,
                headers: dict[str, str] | None = None, local: str = "") -> tuple[int, Any]:
@@ -114,7 +119,21 @@ class ModelService:
         return self._answer(Request(method, path, body, headers or {}, local=local))[:2]
 
     def _answer(self, request: Request) -> tuple[int, Any, tuple[tuple[str, str], ...]]:
-        """(status, JSON value, headers) of an API request."""
+        """(status, JSON value, headers) of an API request, counted in the metrics."""
+        started = time.perf_counter()
+        current = self._current
+        current.route, current.model, current.version = "unmatched", "", ""
+        status, answer, headers = self._answer_uncounted(request)
+        self.metrics.request(current.route, current.model, current.version, status, time.perf_counter() - started)
+        return status, answer, headers
+
+    def _served(self, record: Any, rows: int | None = None) -> None:
+        """Label this request's metrics with the version that answers (and count its rows)."""
+        self._current.model, self._current.version = record.model, record.version
+        if rows is not None:
+            self.metrics.predicted(record.model, record.version, rows)
+
+    def _answer_uncounted(self, request: Request) -> tuple[int, Any, tuple[tuple[str, str], ...]]:
         try:
             answer = self._route(request)
             if isinstance(answer, Reply):  # bytes of its own (binary tensors)
@@ -142,7 +161,10 @@ class ModelService:
             from .web.pages import Pages
 
             self.pages = Pages(self.registry, self.policy)
-        return self.pages.respond(request)
+        started = time.perf_counter()
+        reply = self.pages.respond(request)
+        self.metrics.request("pages", "", "", reply.status, time.perf_counter() - started)
+        return reply
 
     def _routes(self) -> list[Route]:
         """Every JSON route: the one place a path, its methods and its handler are named."""
@@ -164,6 +186,7 @@ class ModelService:
             route("/invocations", POST=self._invocations),
             route("/ping", GET=self._ping),
             route("/health", GET=self._ping),
+            route("/metrics", GET=self._metrics),
             route("/v2", GET=self._v2_server),
             route("/v2/health/live", GET=self._v2_live),
             route("/v2/health/ready", GET=self._v2_ready),
@@ -180,7 +203,8 @@ class ModelService:
         found = self.router.find(request.method, path)
         if found is None:
             raise HTTPError(404, f"no route {request.path}; see GET /v1/models")
-        _, handler, fields = found
+        matched, handler, fields = found
+        self._current.route = matched.name
         return handler(request, **fields)
 
     # ------------------------------------------------------------ reads
@@ -276,7 +300,10 @@ class ModelService:
         from .web.scoring import payload
 
         rows, method = payload(request.body or b"", request.headers.get("content-type", ""))
-        return self.registry.predictor.predict(record, rows, method)
+        self._served(record)
+        answer = self.registry.predictor.predict(record, rows, method)
+        self._served(record, len(answer["predictions"]))
+        return answer
 
     # ------------------------------------------------------------ MLflow's scoring server
 
@@ -289,10 +316,18 @@ class ModelService:
         name, _, ref = self.model.partition("@")
         record = self.registry.callable_version(name, ref or None)
         rows, method = payload(request.body or b"", request.headers.get("content-type", ""))
-        return {"predictions": self.registry.predictor.predict(record, rows, method)["predictions"]}
+        self._served(record)
+        predictions = self.registry.predictor.predict(record, rows, method)["predictions"]
+        self._served(record, len(predictions))
+        return {"predictions": predictions}
 
     def _ping(self, request: Request) -> Any:
         return {"status": "ok"}
+
+    def _metrics(self, request: Request) -> Reply:
+        from .web.metrics import CONTENT_TYPE
+
+        return Reply(200, self.metrics.exposition(), CONTENT_TYPE)
 
     # ------------------------------------------------------------ the Open Inference Protocol (V2)
 
@@ -309,6 +344,7 @@ class ModelService:
 
     def _v2_loaded(self, name: str, ref: str | None) -> tuple[Any, Any]:
         record = self.registry.callable_version(name, ref)
+        self._served(record)
         return record, self.registry.predictor.model_for(record)
 
     def _v2_model(self, request: Request, name: str, ref: str | None = None) -> Any:
@@ -324,6 +360,7 @@ class ModelService:
         return {"name": record.model, "version": record.version, "ready": True}
 
     def _v2_infer(self, request: Request, name: str, ref: str | None = None) -> Reply:
+        from .inputs import Table
         from .predict import call_raw
         from .web.oip import model_input, outputs_asked, read_request, response
 
@@ -331,6 +368,7 @@ class ModelService:
         rows = model_input(infer)
         record, model = self._v2_loaded(name, ref)
         results = [(method, binary, call_raw(model, rows, method)) for method, binary in outputs_asked(infer)]
+        self._served(record, len(rows.rows) if isinstance(rows, Table) else len(rows))
         body, headers = response(record.model, record.version, infer.get("id"), results)
         return Reply(200, body, "application/json" if not headers else "application/octet-stream",
                      tuple(headers.items()))
