@@ -126,7 +126,9 @@ def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
     """The version's signatures, each checked, and whether this reader would load it
     under its trust file and policy (``trusted``, SPEC §11): by the rules a load
     applies (``check_callable``'s pins, ``load_rule``), its imports as recorded
-    (read from the artifact when its record has none; a load reads them again).
+    (read from the artifact when its record has none; a load reads them again, and
+    judges scikit-learn's names exactly, which this forecast does by their form, so
+    that a reading command never imports scikit-learn).
     A trust file that cannot be read (``trust_readable`` False) trusts nothing."""
     from . import names
     from .ops.signing import check_signatures, vouched_by_signature
@@ -146,7 +148,7 @@ def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
     if policy is None or record.format == "onnx":
         return checks, True
     imports = record.imports if record.imports is not None else _imports_read(repo, record)
-    allowed = imports is not None and policy.first_refused(imports) is None
+    allowed = imports is not None and policy.first_refused(imports, forecast=True) is None
     return checks, allowed or vouched_by_signature(checks)
 
 

@@ -89,12 +89,24 @@ class Policy:
 
     def allows(self, name: str) -> bool:
         """Whether a pickle may import ``name`` (``module.qualname``) under ``allowlist``."""
-        return (name in self.allow_imports or name in BUILTIN or name in BUILTIN_SCIPY
-                or name in BUILTIN_NUMPY_SCALARS or name in BUILTIN_FUNCTIONS or _cython_unpickle(name)
-                or _sklearn_class(name))
+        return self.allows_without_import(name) or _sklearn_class(name)
 
-    def first_refused(self, imports: Collection[str]) -> str | None:
-        return next((name for name in sorted(imports) if not self.allows(name)), None)
+    def first_refused(self, imports: Collection[str], *, forecast: bool = False) -> str | None:
+        """The first of ``imports`` the policy does not allow (None: all allowed). With
+        ``forecast`` (a reading command's ``trusted``, which must not import scikit-learn
+        to answer), a scikit-learn name is judged by its form (a class, by its capital)
+        unless scikit-learn is loaded already; a load always judges exactly."""
+        import sys
+
+        exact = not forecast or "sklearn" in sys.modules
+        return next((name for name in sorted(imports)
+                     if not (self.allows(name) if exact or not name.startswith("sklearn.")
+                             else _looks_like_sklearn_class(name) or self.allows_without_import(name))), None)
+
+    def allows_without_import(self, name: str) -> bool:
+        """``allows``, short of the check that imports scikit-learn."""
+        return (name in self.allow_imports or name in BUILTIN or name in BUILTIN_SCIPY
+                or name in BUILTIN_NUMPY_SCALARS or name in BUILTIN_FUNCTIONS or _cython_unpickle(name))
 
     def how_to_allow(self, name: str) -> str:
         """The two ways to let a refused import load, in one line."""
@@ -102,6 +114,12 @@ class Policy:
         return (f'add "{name}" to allow_imports under [policy] in {where}, or have a signer you trust sign '
                 "the version (`mlreg sign NAME VERSION`; your own key, or one under [signers] there): "
                 "a vouched-for version loads as any pickle")
+
+
+def _looks_like_sklearn_class(name: str) -> bool:
+    """A scikit-learn name of a class's form (``sklearn.module.ClassName``), no dunder."""
+    last = name.rpartition(".")[2]
+    return name.startswith("sklearn.") and "__" not in name and last[:1].isupper()
 
 
 def _cython_unpickle(name: str) -> bool:

@@ -253,13 +253,25 @@ def test_signatures_travel_with_push_export_and_import(cli, signed, registry_pat
     assert cli("--registry", third, "verify", registry=False).exit_code == 0
 
 
-def test_read_commands_import_no_cryptography(signed, registry_path):
-    """`status` and `versions` of signed versions stay as fast as before."""
-    for command in (["status", "m"], ["versions", "m"]):
+def test_read_commands_import_no_cryptography(signed, registry_path, iris_model_path, cli):
+    """`status` and `versions` of signed versions stay as fast as before; with --json (which
+    says `signatures` and `trusted`), a signature proven once is not proven again, and a
+    scikit-learn model's `trusted` never imports scikit-learn."""
+    assert cli("deploy", iris_model_path, "--name", "iris").exit_code == 0
+
+    def imported(*command):
         p = subprocess.run([sys.executable, "-X", "importtime", "-m", "mlreg", "--registry", str(registry_path),
                             *command], capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
-        assert "cryptography" not in p.stderr, command
+        return {line.split("|")[-1].strip().split(".")[0] for line in p.stderr.splitlines() if "|" in line}
+
+    for command in (["status", "m"], ["versions", "m"], ["status", "iris"]):
+        assert "cryptography" not in imported(*command), command
+    for first in (["versions", "m", "--json"], ["versions", "iris", "--json"]):
+        assert "sklearn" not in imported(*first)  # proves each signature once (marked in the user's cache)
+    for command in (["status", "m", "--json"], ["versions", "m", "--json"], ["versions", "iris", "--json"]):
+        assert not {"cryptography", "sklearn"} & imported(*command), command
+    assert cli("versions", "iris", "--json").json()[0]["trusted"] is True
 
 
 # ------------------------------------------------------------------ the reference tool, both ways
