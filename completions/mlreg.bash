@@ -47,7 +47,7 @@ _mlreg_words() {
         'readme check') REPLY='--help --json' ;;
         'readme edit') REPLY='--help --file' ;;
         'readme show') REPLY='--help --json' ;;
-        'serve') REPLY='--help --access-log --no-access-log --read-only --host --port --max-body --timeout --max-connections --max-per-client --token --allow-host --model' ;;
+        'serve') REPLY='--help --access-log --no-access-log --read-only --host --port --max-body --timeout --max-connections --max-per-client --token --allow-host --drain --model' ;;
         'show') REPLY='--help --json --server' ;;
         'sign') REPLY='--help --json --key --import' ;;
         'status') REPLY='--help --json' ;;
@@ -107,6 +107,7 @@ _mlreg_valued() {
         'serve|--max-per-client') REPLY='none' ;;
         'serve|--token') REPLY='none' ;;
         'serve|--allow-host') REPLY='none' ;;
+        'serve|--drain') REPLY='none' ;;
         'serve|--model') REPLY='none' ;;
         'show|--server') REPLY='none' ;;
         'sign|--key') REPLY='none' ;;

@@ -110,6 +110,9 @@ class ModelService:
         self.metrics = Metrics(registry)
         registry.predictor.on_load = self.metrics.loaded
         self._current = threading.local()  # the request's route, model and version: its metrics' labels
+        self.draining = False  # SIGTERM came: readiness answers 503, every answer closes its connection
+        self.in_flight = 0  # requests being answered now (what a drain waits for)
+        self._in_flight_guard = threading.Lock()
 
     def handle(self, method: str, path: str, body: bytes | None,
                headers: dict[str, str] | None = None, local: str = "") -> tuple[int, Any]:
@@ -340,7 +343,24 @@ class ModelService:
         return {"live": True}
 
     def _v2_ready(self, request: Request) -> Any:
+        if self.draining:
+            raise HTTPError(503, "this server is draining (it got SIGTERM): send new requests elsewhere")
         return {"ready": True}
+
+    def begin(self) -> None:
+        with self._in_flight_guard:
+            self.in_flight += 1
+
+    def end(self) -> None:
+        with self._in_flight_guard:
+            self.in_flight -= 1
+
+    def drained(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the requests in flight to be answered; whether they were."""
+        deadline = time.monotonic() + seconds
+        while self.in_flight > 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.in_flight <= 0
 
     def _v2_loaded(self, name: str, ref: str | None) -> tuple[Any, Any]:
         record = self.registry.callable_version(name, ref)
@@ -478,6 +498,15 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
             self._serve(None)
 
         def _serve(self, body: bytes | None) -> None:
+            service.begin()
+            try:
+                self._serve_counted(body)
+            finally:
+                service.end()
+                if service.draining:
+                    self.close_connection = True
+
+        def _serve_counted(self, body: bytes | None) -> None:
             self._started = time.perf_counter()
             self.connection.settimeout(timeout)  # the answer gets its own time, not what is left
             if self.path.startswith("/v1/"):  # the hot path: no header copy for a predict

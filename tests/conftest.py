@@ -38,7 +38,7 @@ REAL_CHECK_MODULES = {"test_checker", "test_code", "test_crash", "test_lifecycle
 # default load policy: not on its allowlist. Every test reads models as a user who
 # allowed them in a trust file would; tests of the policy itself (marker
 # ``default_policy``) read with none.
-FAKE_CLASSES = ("ConstantModel", "SlowToLoad", "NoPredict", "FailsOnPredict")
+FAKE_CLASSES = ("ConstantModel", "SlowToLoad", "NoPredict", "FailsOnPredict", "SlowPredict")
 
 
 @pytest.fixture(scope="session")

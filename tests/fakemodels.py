@@ -32,3 +32,15 @@ class NoPredict:
 class FailsOnPredict(ConstantModel):
     def predict(self, rows):
         raise ValueError("this model cannot predict")
+
+
+class SlowPredict(ConstantModel):
+    """Takes ``seconds`` to answer each predict (a request in flight while serve stops)."""
+
+    def __init__(self, value=1, seconds=1.0):
+        super().__init__(value)
+        self.seconds = seconds
+
+    def predict(self, rows):
+        time.sleep(self.seconds)
+        return [self.value for _ in rows]

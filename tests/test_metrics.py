@@ -2,6 +2,7 @@
 `promtool check metrics`; requests counted under the version that answered."""
 
 import http.client
+import time
 import os
 import shutil
 import subprocess
@@ -70,3 +71,38 @@ def test_promtool_finds_the_exposition_clean(served):
         pytest.skip("needs promtool (Debian's prometheus package)")
     p = subprocess.run([promtool, "check", "metrics"], input=_scrape(port), capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(tmp_path):
+    """SIGTERM while a slow prediction is in flight: it is answered, readiness turns 503 on a
+    connection kept open (a load balancer's), and the process exits 0 (SPEC §12)."""
+    import re
+    import signal
+    import threading
+
+    import fakemodels
+    import mlreg
+    from conftest import fake_artifact, mlreg_command
+
+    reg = mlreg.Registry(tmp_path / "registry")
+    reg.deploy(fake_artifact(tmp_path, fakemodels.SlowPredict(7, seconds=2.0)), "slow")
+    proc = subprocess.Popen(mlreg_command() + ["--registry", reg.path, "serve", "--port", "0", "--no-access-log",
+                                               "--drain", "10"], stderr=subprocess.PIPE, text=True)
+    port = int(re.search(r"http://127\.0\.0\.1:(\d+)", proc.stderr.readline()).group(1))
+    balancer = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    balancer.request("GET", "/v2/health/ready")
+    ready = balancer.getresponse()
+    assert ready.status == 200 and ready.read()
+    answers = []
+    slow = threading.Thread(target=lambda: answers.append(request(port, "POST", "/v1/models/slow/predict", ROW)))
+    slow.start()
+    time.sleep(0.8)  # the prediction is in flight
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    balancer.request("GET", "/v2/health/ready")
+    reply = balancer.getresponse()
+    assert reply.status == 503 and b"draining" in reply.read()
+    slow.join(30)
+    assert answers and answers[0][0] == 200 and answers[0][1]["predictions"] == [7]
+    assert proc.wait(timeout=20) == 0
+    assert "every request in flight was answered" in proc.stderr.read()

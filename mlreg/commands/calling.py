@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from typing import Annotated, Optional
+import threading
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -78,6 +80,7 @@ def serve(
     token: Annotated[Optional[str], typer.Option("--token", metavar="TOKEN", envvar="MLREG_SERVE_TOKEN", show_envvar=False, help="Writes (API and pages) need Authorization: Bearer TOKEN, or a page session signed in with it; default $MLREG_SERVE_TOKEN. Without one, only a loopback server accepts writes.")] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write (403), whoever asks.")] = False,
     allow_host: Annotated[Optional[list[str]], typer.Option("--allow-host", metavar="NAME", help="Also accept writes whose Host header is NAME (the name people reach this server by). Writes naming any other host are refused, so a web page cannot reach this server by DNS rebinding. Repeatable.")] = None,
+    drain: Annotated[float, typer.Option("--drain", metavar="SECONDS", min=0, help="On SIGTERM: stop accepting connections, answer /v2/health/ready with 503, let requests in flight finish for up to this long, then exit 0.")] = 10.0,
     model: Annotated[Optional[str], typer.Option("--model", metavar="NAME[@REF]", help="The model POST /invocations (MLflow's scoring route) answers for: its primary, or the version REF names (a number, an ID, @ALIAS).")] = None,
 ) -> None:
     """Serve the registry: web pages at / and the HTTP JSON API at /v1, so people can browse and change it and programs can call any version.
@@ -104,7 +107,18 @@ def serve(
     mode = "read-only: " + policy.why_read_only() if not policy.writable else (
         "writes need the token" if policy.token else "writes allowed from this machine")
     render.err(f"mlreg: serving {reg.path} on http://{bound_host}:{bound_port} ({mode}; Ctrl-C to stop)")
+    service = server.RequestHandlerClass.service
+
+    def stop(signum: int, frame: Any) -> None:
+        # serve_forever runs on this thread: it is told to stop from another one
+        service.draining = True
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     finally:
-        server.server_close()
+        server.server_close()  # no new connections from here on
+    if service.draining:
+        drained = service.drained(drain)
+        render.err(f"mlreg: stopped on SIGTERM; {'every request in flight was answered' if drained else f'{service.in_flight} request(s) still in flight after --drain {drain:g}s were dropped'}")
