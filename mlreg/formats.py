@@ -17,7 +17,6 @@ from typing import Any, BinaryIO
 
 from .errors import MlregError
 
-FORMATS = ("joblib", "skops", "onnx")
 CONVERTIBLE = ("onnx", "skops")
 EXTRAS = {"onnx": ("onnxruntime", "mlreg[onnx]"), "skops": ("skops.io", "mlreg[skops]"),
           "convert-onnx": ("skl2onnx", "mlreg[onnx]")}

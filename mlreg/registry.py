@@ -338,6 +338,10 @@ class Registry:
         (whether it would load here, under the trust file and load policy)."""
         return self.versions_json([record])[0]
 
+    def overview_json(self, overview: ModelOverview) -> dict[str, Any]:
+        """``show --json``: the overview, each version's JSON with ``signatures`` and ``trusted``."""
+        return {**overview.to_json(), "versions": self.versions_json(overview.versions)}
+
     def versions_json(self, records: Sequence[VersionRecord]) -> list[dict[str, Any]]:
         """``version_json`` of each, the trust file read once."""
         from .integrity import judge

@@ -223,7 +223,7 @@ class ModelService:
         return [m.to_json() for m in found]
 
     def _model(self, request: Request, name: str) -> Any:
-        return self.registry.show(name).to_json()
+        return self.registry.overview_json(self.registry.show(name))
 
     def _versions(self, request: Request, name: str) -> Any:
         return self.registry.versions_json(self.registry.versions(name))

@@ -63,11 +63,6 @@ class Signatures:
         self.folder.write(f"{SIGNATURES}/{hex_key}.pem", pem)
         self.folder.write(f"{SIGNATURES}/{hex_key}.sig", bundle)
 
-    def files(self) -> list[str]:
-        """Every signature file's name below the version's folder (for a copy)."""
-        return [f"{SIGNATURES}/{n}" for n in self.folder.names(SIGNATURES)] + \
-            ([SIGNED_FILE] if self.folder.exists(SIGNED_FILE) else [])
-
 
 def read_signed(data: bytes, where: str) -> dict[str, Any]:
     """``signed.toml`` parsed, its keys checked.

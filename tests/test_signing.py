@@ -90,6 +90,8 @@ def test_a_users_own_signed_version_loads_under_the_default_policy(cli, custom):
     signed = cli("deploy", custom, "--name", "m", "--json").json()
     assert signed["signatures"] == [{"key": key["fingerprint"], "valid": True, "signer": None}]
     assert signed["trusted"] is True
+    shown = cli("show", "m", "--json").json()["versions"]  # every version JSON says it
+    assert [(v["signatures"] != [], v["trusted"]) for v in shown] == [(False, False), (True, True)]
     r = cli("predict", "m", "--input", ROWS)
     assert r.exit_code == 0, r.stderr
     assert r.json()["predictions"] == [7]

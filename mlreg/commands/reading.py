@@ -62,9 +62,10 @@ def show(
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UsageError(f"--server {server!r} is not a URL: give http://HOST:PORT or https://HOST")
         url = server.strip().rstrip("/")
-    overview = registry().show(name, url=url)
+    reg = registry()
+    overview = reg.show(name, url=url)
     if as_json:
-        render.emit_json(overview.to_json())
+        render.emit_json(reg.overview_json(overview))
         return
     r = overview.info.record
     render.fields([
