@@ -47,7 +47,7 @@ _mlreg_words() {
         'readme check') REPLY='--help --json' ;;
         'readme edit') REPLY='--help --file' ;;
         'readme show') REPLY='--help --json' ;;
-        'serve') REPLY='--help --access-log --no-access-log --read-only --host --port --max-body --timeout --max-connections --max-per-client --token --allow-host --drain --model' ;;
+        'serve') REPLY='--help --access-log --no-access-log --read-only --host --port --max-body --timeout --max-connections --max-per-client --token --allow-host --drain --refresh --model' ;;
         'show') REPLY='--help --json --server' ;;
         'sign') REPLY='--help --json --key --import' ;;
         'status') REPLY='--help --json' ;;
@@ -108,6 +108,7 @@ _mlreg_valued() {
         'serve|--token') REPLY='none' ;;
         'serve|--allow-host') REPLY='none' ;;
         'serve|--drain') REPLY='none' ;;
+        'serve|--refresh') REPLY='none' ;;
         'serve|--model') REPLY='none' ;;
         'show|--server') REPLY='none' ;;
         'sign|--key') REPLY='none' ;;

@@ -96,8 +96,9 @@ class ModelService:
     """The API without sockets: ``handle(method, path, body)`` -> (status, JSON value)."""
 
     def __init__(self, registry: Registry, policy: Any = None, host: str = "127.0.0.1",
-                 model: str | None = None) -> None:
+                 model: str | None = None, refresh: float | None = None) -> None:
         from .web.auth import WritePolicy
+        from .web.refresh import Pointers, default_refresh
 
         self.registry = registry
         self.policy = policy if policy is not None else WritePolicy(host)
@@ -105,6 +106,8 @@ class ModelService:
         self.pages: Any = None
         self.model = model  # serve --model NAME[@REF]: the model /invocations answers for
         self.router = Router(self._routes())
+        # which version each (model, reference) names, re-read once per refresh window
+        self.pointers = Pointers(default_refresh(registry.repo.remote) if refresh is None else refresh)
         from .web.metrics import Metrics
 
         self.metrics = Metrics(registry)
@@ -166,6 +169,8 @@ class ModelService:
             self.pages = Pages(self.registry, self.policy)
         started = time.perf_counter()
         reply = self.pages.respond(request)
+        if request.method not in ("GET", "HEAD"):
+            self.pointers.forget()  # a page's write (promote, alias, delete) is seen at once here
         self.metrics.request("pages", "", "", reply.status, time.perf_counter() - started)
         return reply
 
@@ -242,15 +247,23 @@ class ModelService:
 
     # ------------------------------------------------------------ predictions
 
+    def _callable(self, name: str, ref: str | None = None) -> Any:
+        """The Active version a prediction of ``name`` (at ``ref``, else its primary) uses,
+        as read at most ``--refresh`` seconds ago (``web.refresh``)."""
+        return self.pointers.resolve((name, ref), lambda: self.registry.callable_version(name, ref))
+
     def _predict_primary(self, request: Request, name: str) -> Any:
-        return self._predict(self.registry.callable_version(name), request)
+        return self._predict(self._callable(name), request)
 
     def _predict_version(self, request: Request, name: str, ref: str) -> Any:
-        return self._predict(self.registry.callable_version(name, ref), request)
+        return self._predict(self._callable(name, ref), request)
 
     def _predict_id(self, request: Request, version_id: str) -> Any:
-        record = self.registry.version_by_id(version_id)
-        return self._predict(self.registry.callable_version(record.model, record.version_id), request)
+        def read() -> Any:
+            record = self.registry.version_by_id(version_id)
+            return self.registry.callable_version(record.model, record.version_id)
+
+        return self._predict(self.pointers.resolve(("", version_id), read), request)
 
     # ------------------------------------------------------------ writes (SPEC §9)
 
@@ -262,7 +275,10 @@ class ModelService:
             self.policy.check_api_write(request.headers, self.host, request.local, request.method)
         except Denied as e:
             raise HTTPError(e.status, str(e)) from None
-        return fn(_json_body(request.body) if request.body else {})
+        try:
+            return fn(_json_body(request.body) if request.body else {})
+        finally:
+            self.pointers.forget()  # this replica sees its own writes at once
 
     def _promote(self, request: Request, name: str) -> Any:
         return self._write(request, lambda b: self.registry.promote(
@@ -317,7 +333,7 @@ class ModelService:
         if self.model is None:
             raise HTTPError(404, "/invocations answers for one model: start the server with --model NAME[@REF]")
         name, _, ref = self.model.partition("@")
-        record = self.registry.callable_version(name, ref or None)
+        record = self._callable(name, ref or None)
         rows, method = payload(request.body or b"", request.headers.get("content-type", ""))
         self._served(record)
         predictions = self.registry.predictor.predict(record, rows, method)["predictions"]
@@ -363,7 +379,7 @@ class ModelService:
         return self.in_flight <= 0
 
     def _v2_loaded(self, name: str, ref: str | None) -> tuple[Any, Any]:
-        record = self.registry.callable_version(name, ref)
+        record = self._callable(name, ref)
         self._served(record)
         return record, self.registry.predictor.model_for(record)
 
@@ -661,9 +677,12 @@ def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
                 max_body: int = DEFAULT_MAX_BODY, timeout: float = DEFAULT_TIMEOUT,
                 access_log: bool = True, max_connections: int = 64, token: str | None = None,
                 read_only: bool = False, allow_hosts: Sequence[str] = (),
-                max_per_client: int | None = None, model: str | None = None) -> Server:
+                max_per_client: int | None = None, model: str | None = None,
+                refresh: float | None = None) -> Server:
     """A server bound to ``host:port`` (port 0 picks a free one); call ``serve_forever``.
-    ``model`` (``NAME[@REF]``) is the model ``POST /invocations`` answers for.
+    ``model`` (``NAME[@REF]``) is the model ``POST /invocations`` answers for; ``refresh``
+    how many seconds the version a request names is kept (``web.refresh``; None: the
+    registry's default).
 
     Raises:
         RegistryNotFound, FormatTooNew: the registry is missing or too new.
@@ -674,7 +693,8 @@ def make_server(registry: Registry, host: str = "127.0.0.1", port: int = 8080,
     registry.check()
     from .web.auth import WritePolicy
 
-    service = ModelService(registry, WritePolicy(host, token, read_only, allow_hosts), host, model)
+    service = ModelService(registry, WritePolicy(host, token, read_only, allow_hosts), host, model,
+                           refresh)
     per_client = max_per_client if max_per_client is not None else max(1, max_connections // 2)
     server_class = type("Server", (Server,), {"max_connections": max_connections, "max_per_client": per_client})
     return server_class((host, port), make_handler(service, max_body, timeout, access_log))

@@ -23,7 +23,7 @@ LAYERS = {
     # doctor is detection plus calls into the operations: above them, never called by them
     "upkeep": ["doctor"],
     "facade": ["model", "registry", "predictor", "__init__"],
-    "faces": ["web.http", "web.routes", "web.scoring", "web.oip", "web.metrics", "web.auth", "web.markdown", "server", "web", "web.pages", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
+    "faces": ["web.http", "web.routes", "web.refresh", "web.scoring", "web.oip", "web.metrics", "web.auth", "web.markdown", "server", "web", "web.pages", "render", "completion", "commands", "commands.base", "commands.deploying", "commands.reading",
               "commands.changing", "commands.calling", "commands.moving", "commands.docs", "commands.upkeep", "commands.lifecycle", "commands.trusting", "cli", "__main__"],
 }
 RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}

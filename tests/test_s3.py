@@ -415,3 +415,55 @@ def test_a_signed_version_in_the_bucket_loads_and_a_tampered_signature_does_not(
     assert r.returncode == 7 and "fakemodels.ConstantModel" in r.stderr, r.stderr
     v = _run(s3_registry, "verify")
     assert v.returncode == 7 and "BAD SIGNATURE" in v.stdout
+
+
+def test_two_replicas_through_two_gateways_see_a_promote_and_a_delete_within_the_refresh(
+        s3_env, s3_registry, iris_model_path, constant_path, tmp_path):
+    """Two ``serve`` processes on one bucket, each through its own gateway (as two hosts
+    behind a load balancer): a promote and a delete made by a third process are seen by
+    both within ``--refresh``."""
+    import http.client
+    import re
+
+    assert _run(s3_registry, "deploy", iris_model_path, "--name", "iris").returncode == 0
+    assert _run(s3_registry, "deploy", constant_path, "--name", "iris").returncode == 0  # 0.2.0, primary
+    replicas, ports = [], []
+    for i, endpoint in enumerate((s3_env.endpoint, s3_env.endpoint2)):
+        proc = _spawn(s3_registry, "serve", "--port", "0", "--refresh", "0.5", "--no-access-log",
+                      endpoint=endpoint, env={"XDG_CACHE_HOME": str(tmp_path / f"cache{i}")})
+        replicas.append(proc)
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        assert match
+        ports.append(int(match.group(1)))
+
+    def ask(port, path):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", path, body=json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2]]}),
+                     headers={"Content-Type": "application/json"})
+        answer = conn.getresponse()
+        status, body = answer.status, json.loads(answer.read())
+        conn.close()
+        return status, body.get("version")
+
+    def seen_within(predicate, limit):
+        started = time.monotonic()
+        waiting = set(ports)
+        while waiting and time.monotonic() - started < limit:
+            waiting = {port for port in waiting if not predicate(port)}
+            time.sleep(0.05)
+        return not waiting, time.monotonic() - started
+
+    try:
+        for port in ports:
+            assert ask(port, "/v1/models/iris/predict") == (200, "0.2.0")
+            assert ask(port, "/v1/models/iris/versions/0.1.0/predict") == (200, "0.1.0")
+        assert _run(s3_registry, "promote", "iris", "0.1.0").returncode == 0
+        seen, took = seen_within(lambda port: ask(port, "/v1/models/iris/predict") == (200, "0.1.0"), 5)
+        assert seen and took < 1.5, took  # the refresh (0.5 s) and a round trip, with room for a slow machine
+        assert _run(s3_registry, "delete", "iris", "0.2.0", "--yes").returncode == 0
+        seen, took = seen_within(lambda port: ask(port, "/v1/models/iris/versions/0.2.0/predict")[0] == 404, 5)
+        assert seen and took < 1.5, took
+    finally:
+        for proc in replicas:
+            proc.terminate()
+            proc.wait(timeout=10)

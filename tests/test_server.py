@@ -345,3 +345,31 @@ def test_one_client_cannot_take_every_connection(served_template, registry_path)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_refresh_keeps_the_version_a_request_names_and_forgets_it_after_a_write(served_template, registry_path,
+                                                                                 monkeypatch):
+    """``--refresh``: within the window a request costs no read of the model's pointers
+    (a promote made elsewhere is not seen yet); after it, the next request sees it; a
+    write through this server is seen at once."""
+    from mlreg.server import ModelService
+
+    shutil.copytree(served_template, registry_path)
+    reg = mlreg.Registry(registry_path)
+    service = ModelService(reg, refresh=0.6)
+    body = json.dumps({"inputs": ROWS}).encode()
+    assert service.handle("POST", "/v1/models/iris-classifier/predict", body)[1]["version"] == "0.1.0"
+    reads = []
+    real = reg.repo.load_model
+    monkeypatch.setattr(reg.repo, "load_model", lambda *a, **k: reads.append(a) or real(*a, **k))
+    mlreg.Registry(registry_path).promote("iris-classifier", "0.2.0")  # another process's promote
+    assert service.handle("POST", "/v1/models/iris-classifier/predict", body)[1]["version"] == "0.1.0"
+    assert reads == []  # answered from what it read less than --refresh ago
+    time.sleep(0.7)
+    assert service.handle("POST", "/v1/models/iris-classifier/predict", body)[1]["version"] == "0.2.0"
+    assert len(reads) == 1
+    status, _ = service.handle("POST", "/v1/models/iris-classifier/promote", json.dumps({"version": "0.1.0"}).encode(),
+                               {"host": "127.0.0.1:8080", "content-type": "application/json"}, local="127.0.0.1")
+    assert status == 200
+    assert service.handle("POST", "/v1/models/iris-classifier/predict", body)[1]["version"] == "0.1.0"
+    assert ModelService(reg).pointers.refresh == 0  # a folder's default: read for every request

@@ -81,6 +81,7 @@ def serve(
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every write (403), whoever asks.")] = False,
     allow_host: Annotated[Optional[list[str]], typer.Option("--allow-host", metavar="NAME", help="Also accept writes whose Host header is NAME (the name people reach this server by). Writes naming any other host are refused, so a web page cannot reach this server by DNS rebinding. Repeatable.")] = None,
     drain: Annotated[float, typer.Option("--drain", metavar="SECONDS", min=0, help="On SIGTERM: stop accepting connections, answer /v2/health/ready with 503, let requests in flight finish for up to this long, then exit 0.")] = 10.0,
+    refresh: Annotated[Optional[float], typer.Option("--refresh", metavar="SECONDS", min=0, help="Re-read which version each model's primary, aliases and numbers name at most this often, so a loaded model answers with no store round trip; a promote or delete made elsewhere is seen within this time. Default 1 on s3://, 0 (every request) on a folder.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", metavar="NAME[@REF]", help="The model POST /invocations (MLflow's scoring route) answers for: its primary, or the version REF names (a number, an ID, @ALIAS).")] = None,
 ) -> None:
     """Serve the registry: web pages at / and the HTTP JSON API at /v1, so people can browse and change it and programs can call any version.
@@ -95,7 +96,8 @@ def serve(
     try:
         server = make_server(reg, host, port, max_body=max_body, timeout=timeout, access_log=access_log,
                              max_connections=max_connections, token=token, read_only=read_only,
-                             allow_hosts=allow_host or (), max_per_client=max_per_client, model=model)
+                             allow_hosts=allow_host or (), max_per_client=max_per_client, model=model,
+                             refresh=refresh)
     except OSError as e:
         import errno
 
