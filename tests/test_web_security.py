@@ -94,7 +94,7 @@ def test_a_planted_session_is_worth_nothing(reg):
 
 def test_sessions_expire(reg, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(auth.time, "time", lambda: clock[0])
     s = ModelService(reg, WritePolicy("127.0.0.1", token="t0ken"))
     b = Browser(s)
     b.post("/login", {"token": "t0ken", "next": "/"}, csrf=False)
@@ -110,6 +110,40 @@ def test_sessions_expire(reg, monkeypatch):
         clock[0] += auth.SESSION_MAX / 8 + 1
         b.get("/")
     assert "Sign in to make changes" in b.get("/models/m")[1]
+
+
+def test_a_session_is_a_signed_cookie_every_replica_sharing_the_token_accepts(reg):
+    """No session lives in server memory: a replica (or a restarted server) with the same
+    token accepts the cookie; another token, or a cookie altered to claim a sign-in, is
+    worth nothing; signing out replaces the cookie."""
+    first = Browser(ModelService(reg, WritePolicy("127.0.0.1", token="t0ken")))
+    reply, _ = first.post("/login", {"token": "t0ken", "next": "/"}, csrf=False)
+    assert [v for k, v in reply.headers if k == "Set-Cookie"][0].endswith(
+        f"; Max-Age={auth.SESSION_MAX}; HttpOnly; SameSite=Strict; Path=/")
+    replica = Browser(ModelService(reg, WritePolicy("127.0.0.1", token="t0ken")))
+    replica.cookie = first.cookie
+    assert replica.post("/models/m/description", {"description": "from the replica"})[0].status == 303
+    assert reg.model("m").record.description == "from the replica"
+    rotated = Browser(ModelService(reg, WritePolicy("127.0.0.1", token="new-t0ken")))
+    rotated.cookie = first.cookie
+    reply, _ = rotated.post("/models/m/description", {"description": "rotated"})
+    assert _location(reply).startswith("/login") and rotated.cookie != first.cookie
+    forged = Browser(ModelService(reg, WritePolicy("127.0.0.1", token="t0ken")))
+    forged.get("/")  # a signed-out cookie of this server, its payload rewritten to claim a sign-in
+    import base64
+
+    value = forged.cookie.split("=", 1)[1]
+    payload, _, signature = value.partition(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    data["s"] = data["t"]
+    forged.cookie = "mlreg_session=" + base64.urlsafe_b64encode(
+        json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=") + "." + signature
+    reply, _ = forged.post("/models/m/description", {"description": "forged"})
+    assert _location(reply).startswith("/login")
+    signed_in = replica.cookie
+    replica.request("POST", "/logout", b"", {"content-type": "application/x-www-form-urlencoded"})
+    assert replica.cookie != signed_in and "Sign in to make changes" in replica.get("/models/m")[1]
+    assert reg.model("m").record.description == "from the replica"
 
 
 def test_signing_in_at_a_write_returns_to_its_page(reg):

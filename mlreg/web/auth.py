@@ -11,14 +11,19 @@
   with ``--allow-host``): a page on another site that rebinds its own name to
   127.0.0.1 (DNS rebinding) sends its own name, and is refused.
 
-Page sessions are issued by this server only, kept in memory, replaced at
-sign-in, and forgotten after ``SESSION_IDLE`` seconds without a request (and
-a sign-in after ``SESSION_MAX``); a cookie this server did not issue is
-ignored, so nobody can choose a victim's session.
+Page sessions live in the visitor's cookie, not in server memory: a random
+session ID, when it signed in and when it was last seen, signed with
+``itsdangerous`` under a secret derived from the token (so every replica that
+shares the token accepts the cookie, and a restart signs nobody out; without a
+token, a secret of this process). A session expires ``SESSION_IDLE`` seconds
+after it was last seen (the cookie is renewed as it is used) and a sign-in
+``SESSION_MAX`` seconds after it was made; a new ID is issued at sign-in and at
+sign-out; a cookie this server's secret did not sign is ignored, so nobody can
+choose a victim's session. Changing the token ends every session.
 
 Browsers add what makes cross-site writes refusable: a page write carries a
-CSRF token (an HMAC of the visitor's session cookie with this server's
-secret, which lives only in memory), and a write from another site
+CSRF token (an HMAC of the visitor's session ID with the same secret), and a
+write from another site
 (``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is not this server) is
 refused (403) whatever it carries. The JSON write API, when not authorised by
 a bearer token, also needs ``Content-Type: application/json``: a browser
@@ -31,15 +36,25 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import threading
 import time
-from collections import OrderedDict
-from typing import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 SESSION_COOKIE = "mlreg_session"
-MAX_SESSIONS = 10_000
-SESSION_IDLE = 12 * 3600  # a session unused this long is forgotten
+SESSION_IDLE = 12 * 3600  # a session unused this long is over
 SESSION_MAX = 7 * 86400  # a sign-in lasts at most this long
+SESSION_RENEW = 60  # a session's cookie is sent again, with a new "last seen", at most this often
+CLOCK_SKEW = 300  # a cookie "seen" this far in the future (another replica's clock) still counts
+
+
+@dataclass
+class Session:
+    """A visitor of the pages, as its signed cookie says."""
+
+    id: str
+    signed_at: float  # when it signed in with the token (time.time()); 0.0: not signed in
+    seen: float  # when it was last seen (time.time())
+    send: bool = False  # the cookie must be (re)sent with this answer
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -79,10 +94,11 @@ class WritePolicy:
         bound = host_name(host)
         self.hosts = frozenset(LOOPBACK_NAMES | {host_name(h) for h in allow_hosts if h.strip()}
                                | ({bound} if bound not in ("", "0.0.0.0", "::") else set()))
-        self._secret = secrets.token_bytes(32)
-        # session ID -> (created, last seen, signed in at or 0.0); oldest first
-        self._sessions: OrderedDict[str, list[float]] = OrderedDict()
-        self._guard = threading.Lock()
+        # One secret signs the session cookies and the CSRF tokens: derived from the
+        # token (every replica sharing it accepts the cookies), else this process's own.
+        self._secret = (hmac.new(self.token.encode(), b"mlreg page sessions v1", hashlib.sha256).digest()
+                        if self.token else secrets.token_bytes(32))
+        self._signer: Any = None
 
     # ------------------------------------------------------------ who
 
@@ -108,58 +124,67 @@ class WritePolicy:
 
     # ------------------------------------------------------------ sessions
 
-    def session(self, given: str | None) -> str | None:
-        """``given`` if this server issued it and it has not expired (it is touched), else None."""
-        if not given:
-            return None
-        at = time.monotonic()
-        with self._guard:
-            found = self._sessions.get(given)
-            if found is None:
-                return None
-            created, seen, signed = found
-            if at - seen > SESSION_IDLE or (signed and at - signed > SESSION_MAX):
-                del self._sessions[given]
-                return None
-            found[1] = at
-            self._sessions.move_to_end(given)
-        return given
+    @property
+    def signer(self) -> Any:
+        if self._signer is None:
+            from itsdangerous import URLSafeSerializer
 
-    def new_session(self, signed_in: bool = False) -> str:
-        """A new session ID, issued and remembered by this server."""
-        session = secrets.token_urlsafe(24)
-        at = time.monotonic()
-        with self._guard:
-            while len(self._sessions) >= MAX_SESSIONS:
-                self._sessions.popitem(last=False)  # the least recently used
-            self._sessions[session] = [at, at, at if signed_in else 0.0]
+            self._signer = URLSafeSerializer(self._secret, salt="mlreg-session")
+        return self._signer
+
+    def session(self, cookie: str | None) -> Session | None:
+        """The session ``cookie`` holds if this server's secret signed it and it has not
+        expired (renewed when last seen more than ``SESSION_RENEW`` ago), else None."""
+        if not cookie:
+            return None
+        from itsdangerous import BadData
+
+        try:
+            data = self.signer.loads(cookie)
+            sid, signed_at, seen = data["i"], float(data["s"]), float(data["t"])
+        except (BadData, KeyError, TypeError, ValueError):
+            return None
+        now = time.time()
+        if not isinstance(sid, str) or seen > now + CLOCK_SKEW or now - seen > SESSION_IDLE:
+            return None
+        if signed_at and now - signed_at > SESSION_MAX:
+            return None
+        session = Session(sid, signed_at, seen)
+        if now - seen > SESSION_RENEW:
+            session.seen, session.send = now, True
         return session
 
-    def signed_in(self, session: str | None) -> bool:
+    def new_session(self, signed_in: bool = False) -> Session:
+        """A new session ID, signed out unless ``signed_in``; its cookie is to be sent."""
+        now = time.time()
+        return Session(secrets.token_urlsafe(18), now if signed_in else 0.0, now, send=True)
+
+    def cookie(self, session: Session) -> str:
+        """The signed cookie value that carries ``session``."""
+        return self.signer.dumps({"i": session.id, "s": session.signed_at, "t": session.seen})
+
+    def signed_in(self, session: Session | None) -> bool:
         if self.token is None:
             return True
-        with self._guard:
-            found = self._sessions.get(session or "")
-        return found is not None and found[2] > 0.0 and time.monotonic() - found[2] <= SESSION_MAX
+        return session is not None and session.signed_at > 0.0 and time.time() - session.signed_at <= SESSION_MAX
 
-    def sign_in(self, session: str | None, token: str) -> str | None:
+    def sign_in(self, session: Session | None, token: str) -> Session | None:
         """With the right token, a NEW signed-in session replacing ``session`` (so
         that a session ID known before sign-in is worth nothing after); else None."""
         if not self.token_ok(token):
             return None
-        self.sign_out(session)
         return self.new_session(signed_in=True)
 
-    def sign_out(self, session: str | None) -> None:
-        with self._guard:
-            self._sessions.pop(session or "", None)
+    def sign_out(self, session: Session | None) -> Session:
+        """A new, signed-out session to replace ``session`` in the visitor's cookie."""
+        return self.new_session()
 
     # ------------------------------------------------------------ CSRF
 
-    def csrf_token(self, session: str) -> str:
-        return hmac.new(self._secret, session.encode(), hashlib.sha256).hexdigest()
+    def csrf_token(self, session: Session) -> str:
+        return hmac.new(self._secret, session.id.encode(), hashlib.sha256).hexdigest()
 
-    def csrf_ok(self, session: str | None, given: str | None) -> bool:
+    def csrf_ok(self, session: Session | None, given: str | None) -> bool:
         return bool(session and given) and hmac.compare_digest(self.csrf_token(session), given or "")
 
     # ----------------------------------------------------------- checks
@@ -192,7 +217,7 @@ class WritePolicy:
         if method != "DELETE" and headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise Denied(403, "a write needs Content-Type: application/json")
 
-    def check_page_write(self, headers: Mapping[str, str], host: str, session: str | None, csrf: str | None,
+    def check_page_write(self, headers: Mapping[str, str], host: str, session: Session | None, csrf: str | None,
                          local: str = "") -> None:
         """Raises Denied unless a form post from the pages may proceed."""
         if self.read_only or not self.writable:

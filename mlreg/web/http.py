@@ -35,20 +35,6 @@ class HTTPError(Exception):
         self.allow = allow
 
 
-def allow(method: str, allowed: str) -> None:
-    """Raises HTTPError unless ``method`` is one of ``allowed`` ("GET, PUT"): 204 with
-    ``Allow`` for OPTIONS, else 405 with ``Allow``. HEAD goes where GET does."""
-    ok = [m.strip() for m in allowed.split(",")]
-    if "GET" in ok and "HEAD" not in ok:
-        ok.append("HEAD")
-    if method in ok:
-        return
-    listed = ", ".join(ok + ["OPTIONS"])
-    if method == "OPTIONS":
-        raise HTTPError(204, "", allow=listed)
-    raise HTTPError(405, f"{method or 'that method'} is not allowed here; use {allowed}", allow=listed)
-
-
 def has_lone_surrogate(value: object) -> bool:
     """Whether a parsed JSON value holds a string with a lone UTF-16 surrogate
     (``"\\ud800"``): valid JSON, but not text, and no UTF-8 can carry it."""

@@ -14,9 +14,10 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from .. import render
 from ..errors import Conflict, MlregError, NotFound, UsageError, redact
-from .http import HTTP_OF_EXIT, HTTPError, Reply, Request, allow
+from .http import HTTP_OF_EXIT, HTTPError, Reply, Request
+from .routes import Route, Router, route
 from ..registry import Registry
-from .auth import SESSION_COOKIE, Denied, WritePolicy
+from .auth import SESSION_COOKIE, SESSION_IDLE, SESSION_MAX, Denied, Session, WritePolicy
 from .markdown import render_markdown
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -53,20 +54,15 @@ class Pages:
         self.env.globals["label"] = _label
         self._flash: dict[str, str] = {}
         self._guard = threading.Lock()
+        self.router = Router(self._routes())
 
     # ------------------------------------------------------------- dispatch
 
     def respond(self, request: Request) -> Reply:
-        url = urlsplit(request.path)
-        try:  # a model's name and a version's number may need percent-encoding: é, +
-            parts = [unquote(p, errors="strict") for p in url.path.split("/") if p]
-        except UnicodeDecodeError:
-            parts = ["", "not UTF-8"]  # no such page
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        session, new_session = self._session(request)
-        context = c = _Context(request, query, session, new_session)
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        context = c = _Context(request, query, self._session(request))
         try:
-            reply = self._route(context, parts)
+            reply = self._route(context)
         except Page as page:
             reply = page.reply
         except NotFound as e:
@@ -78,54 +74,62 @@ class Pages:
             reply = self._page(context, "error.html", status=500, title="Error",
                                message=redact(f"unexpected error: {type(e).__name__}: {e}"))
         headers = reply.headers
-        if c.new_session:
-            headers += (("Set-Cookie", f"{SESSION_COOKIE}={c.session}; HttpOnly; SameSite=Strict; Path=/"),)
+        if c.session.send:  # new, renewed, signed in or out
+            max_age = SESSION_MAX if c.session.signed_at else SESSION_IDLE
+            headers += (("Set-Cookie", f"{SESSION_COOKIE}={self.policy.cookie(c.session)}; Max-Age={max_age}; "
+                                       "HttpOnly; SameSite=Strict; Path=/"),)
         return reply._replace(headers=headers)
 
-    def _route(self, c: _Context, parts: list[str]) -> Reply:
-        m = c.request.method
-        if parts[:1] == ["static"] and len(parts) == 2 and parts[1] in STATIC:
-            _allow(m, "GET")
-            with open(os.path.join(HERE, "static", parts[1]), "rb") as f:
-                return Reply(200, f.read(), STATIC[parts[1]], (("Cache-Control", "max-age=300"),))
-        if not parts:
-            _allow(m, "GET")
-            return self.models_page(c)
-        if parts == ["login"]:
-            _allow(m, "GET, POST")
-            return self.login(c)
-        if parts == ["logout"]:
-            _allow(m, "POST")
-            self.policy.sign_out(c.session)
-            return _see("/")
-        if parts[0] != "models" or len(parts) < 2:
+    def _routes(self) -> list[Route]:
+        """Every page and form action: the one place a page's path, methods and handler are named."""
+        w = self._writing
+        return [
+            route("/", GET=self.models_page),
+            route("/static/{file}", GET=self.static),
+            route("/login", GET=self.login, POST=self.login),
+            route("/logout", POST=self.logout),
+            route("/models/{folder}", GET=self.model_page),
+            route("/models/{folder}/description", POST=w(self.describe)),
+            route("/models/{folder}/promote", POST=w(self.promote)),
+            route("/models/{folder}/aliases", POST=w(self.set_alias)),
+            route("/models/{folder}/aliases/{alias}/delete", POST=w(self.remove_alias)),
+            route("/models/{folder}/readme", POST=w(self.save_readme)),
+            route("/models/{folder}/readme/preview", POST=w(self.preview)),
+            route("/models/{folder}/versions/{ref}", GET=self.version_page),
+            route("/models/{folder}/versions/{ref}/tags", POST=w(self.tags)),
+            route("/models/{folder}/versions/{ref}/delete", GET=self.confirm_delete, POST=w(self.delete)),
+        ]
+
+    def _route(self, c: _Context) -> Reply:
+        path = "/" + "/".join(p for p in urlsplit(c.request.path).path.split("/") if p)
+        try:  # a model's name and a version's number may need percent-encoding: é, +
+            unquote(path, errors="strict")
+            found = self.router.find(c.request.method, path)
+        except UnicodeDecodeError:
+            found = None
+        except HTTPError as e:  # 405, or OPTIONS: from the table, with Allow
+            headers = (("Allow", e.allow or ""),)
+            if e.status == 204:
+                return Reply(204, b"", "text/plain", headers)
+            return Reply(e.status, json.dumps({"error": str(e)}).encode() + b"\n", "application/json", headers)
+        if found is None:
             raise NotFound(f"no page {c.request.path}")
-        folder, rest = parts[1], parts[2:]
-        if not rest:
-            _allow(m, "GET")
-            return self.model_page(c, folder)
-        actions: dict[tuple[str, ...], Callable[[_Context, str, dict[str, str]], Reply]] = {
-            ("description",): self.describe, ("promote",): self.promote, ("aliases",): self.set_alias,
-            ("readme",): self.save_readme, ("readme", "preview"): self.preview,
-        }
-        if tuple(rest) in actions:
-            _allow(m, "POST")
-            return self._write(c, lambda form: actions[tuple(rest)](c, folder, form))
-        if len(rest) == 3 and rest[0] == "aliases" and rest[2] == "delete":
-            _allow(m, "POST")
-            return self._write(c, lambda form: self.remove_alias(c, folder, rest[1]))
-        if rest[0] == "versions" and len(rest) == 2:
-            _allow(m, "GET")
-            return self.version_page(c, folder, rest[1])
-        if rest[0] == "versions" and len(rest) == 3 and rest[2] == "tags":
-            _allow(m, "POST")
-            return self._write(c, lambda form: self.tags(c, folder, rest[1], form))
-        if rest[0] == "versions" and len(rest) == 3 and rest[2] == "delete":
-            _allow(m, "GET, POST")
-            if m in ("GET", "HEAD"):
-                return self.confirm_delete(c, folder, rest[1])
-            return self._write(c, lambda form: self.delete(c, folder, rest[1], form))
-        raise NotFound(f"no page {c.request.path}")
+        _, handler, fields = found
+        return handler(c, **fields)
+
+    def _writing(self, action: Callable[..., Reply]) -> Callable[..., Reply]:
+        """A form action's handler: the write checked (``_write``), then ``action(c, **fields, form=...)``."""
+        return lambda c, **fields: self._write(c, lambda form: action(c, **fields, form=form))
+
+    def static(self, c: _Context, file: str) -> Reply:
+        if file not in STATIC:
+            raise NotFound(f"no page {c.request.path}")
+        with open(os.path.join(HERE, "static", file), "rb") as f:
+            return Reply(200, f.read(), STATIC[file], (("Cache-Control", "max-age=300"),))
+
+    def logout(self, c: _Context) -> Reply:
+        c.session = self.policy.sign_out(c.session)
+        return _see("/")
 
     # ---------------------------------------------------------------- pages
 
@@ -218,7 +222,7 @@ class Pages:
                 return self._page(c, "error.html", status=403, title="Refused", message=str(e))
             session = self.policy.sign_in(c.session, form.get("token", ""))
             if session is not None:  # a new session: one known before sign-in is worth nothing now
-                c.session, c.new_session = session, True
+                c.session = session
                 return _see(form.get("next") or "/")
             return self._page(c, "login.html", status=403, title="Sign in", error="That is not this server's token.",
                               next=_safe_next(form.get("next")))
@@ -240,7 +244,7 @@ class Pages:
         with self._guard:
             if len(self._flash) > MAX_FLASH:
                 self._flash.clear()
-            self._flash[c.session] = text
+            self._flash[c.session.id] = text
         return _see(where)
 
     def describe(self, c: _Context, folder: str, form: dict[str, str]) -> Reply:
@@ -269,7 +273,7 @@ class Pages:
             raise Page(self.model_page(c, folder, status=HTTP_OF_EXIT.get(e.exit_code, 400), error=str(e))) from None
         return self._flash_and_see(c, back, f"@{result.alias} now names {result.record.version}.")
 
-    def remove_alias(self, c: _Context, folder: str, alias: str) -> Reply:
+    def remove_alias(self, c: _Context, folder: str, alias: str, form: dict[str, str]) -> Reply:
         try:
             result = self.registry.remove_alias(folder, alias)
         except (NotFound, UsageError) as e:
@@ -327,17 +331,19 @@ class Pages:
 
     # ------------------------------------------------------------- helpers
 
-    def _session(self, request: Request) -> tuple[str, bool]:
-        """The visitor's session if this server issued it and it is live, else a new one."""
+    def _session(self, request: Request) -> Session:
+        """The visitor's session if this server signed its cookie and it is live, else a new one."""
         for part in request.headers.get("cookie", "").split(";"):
             key, _, value = part.strip().partition("=")
-            if key == SESSION_COOKIE and self.policy.session(value) is not None:
-                return value, False
-        return self.policy.new_session(), True
+            if key == SESSION_COOKIE:
+                session = self.policy.session(value)
+                if session is not None:
+                    return session
+        return self.policy.new_session()
 
     def _page(self, c: _Context, template: str, status: int = 200, **values: Any) -> Reply:
         with self._guard:
-            flash = self._flash.pop(c.session, None) if c.request.method in ("GET", "HEAD") else None
+            flash = self._flash.pop(c.session.id, None) if c.request.method in ("GET", "HEAD") else None
         writable = self.policy.writable
         signed_in = writable and self.policy.signed_in(c.session)
         html = self.env.get_template(template).render(
@@ -349,22 +355,10 @@ class Pages:
 
 
 class _Context:
-    __slots__ = ("request", "query", "session", "new_session")
+    __slots__ = ("request", "query", "session")
 
-    def __init__(self, request: Request, query: dict[str, str], session: str, new_session: bool) -> None:
-        self.request, self.query, self.session, self.new_session = request, query, session, new_session
-
-
-def _allow(method: str, allowed: str) -> None:
-    """As ``http.allow``, answered now: 204 to OPTIONS, else 405, each with ``Allow``."""
-    try:
-        allow(method, allowed)
-    except HTTPError as e:
-        headers = (("Allow", e.allow or allowed),)
-        if e.status == 204:
-            raise Page(Reply(204, b"", "text/plain", headers)) from None
-        raise Page(Reply(e.status, json.dumps({"error": str(e)}).encode() + b"\n", "application/json",
-                         headers)) from None
+    def __init__(self, request: Request, query: dict[str, str], session: Session) -> None:
+        self.request, self.query, self.session = request, query, session
 
 
 def _see(where: str) -> Reply:
