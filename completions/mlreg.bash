@@ -18,7 +18,7 @@ _mlreg_walk() {
 
 _mlreg_words() {
     case "$1" in
-        '') REPLY='alias completion delete deploy describe diff doctor export history import init keys logs models predict promote prune pull push readme serve show sign status tag templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
+        '') REPLY='alias completion delete deploy describe diff doctor export history import import-mlflow init keys logs models predict promote prune pull push readme serve show sign status tag templates verify versions --help --debug --version --registry --lock-timeout --trust-file' ;;
         'alias') REPLY='list rm set --help' ;;
         'alias list') REPLY='--help --json' ;;
         'alias rm') REPLY='--help --json' ;;
@@ -32,6 +32,7 @@ _mlreg_words() {
         'export') REPLY='--help --json --output -o' ;;
         'history') REPLY='--help --json' ;;
         'import') REPLY='--help --json' ;;
+        'import-mlflow') REPLY='--help --dry-run --json --model --name' ;;
         'init') REPLY='--help --json' ;;
         'keys') REPLY='init show --help' ;;
         'keys init') REPLY='--help --json' ;;
@@ -87,6 +88,8 @@ _mlreg_valued() {
         'doctor|--older-than') REPLY='none' ;;
         'export|--output') REPLY='file' ;;
         'export|-o') REPLY='file' ;;
+        'import-mlflow|--model') REPLY='none' ;;
+        'import-mlflow|--name') REPLY='model' ;;
         'predict|--version') REPLY='active' ;;
         'predict|--input') REPLY='none' ;;
         'predict|--input-file') REPLY='file' ;;
@@ -142,6 +145,7 @@ _mlreg_arg() {
         'export|2') REPLY='version' ;;
         'history|1') REPLY='model' ;;
         'import|1') REPLY='file' ;;
+        'import-mlflow|1') REPLY='none' ;;
         'init|1') REPLY='dir' ;;
         'logs|1') REPLY='model' ;;
         'logs|2') REPLY='version' ;;

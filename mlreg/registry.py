@@ -17,6 +17,7 @@ from . import versions
 from .errors import (
     IntegrityError,
     InvalidVersion,
+    MlregError,
     NotActive,
     PartlyUnreadable,
     PolicyRefusal,
@@ -691,6 +692,41 @@ class Registry:
 
         return import_archive(self.repo, os.fspath(path))
 
+    def import_mlflow(self, source: str, models: Sequence[str] = (), name: str | None = None,
+                      dry_run: bool = False, workers: int | None = None) -> list[Any]:
+        """Copy MLflow registered models from ``source`` (an ``mlruns`` folder,
+        ``sqlite:///PATH``, or one MLmodel folder named ``name``) into this registry
+        (SPEC §13; ``mlreg.ops.import_mlflow``); ``models``: only these. Each version is
+        deployed and checked like any deploy, ``workers`` at once (default: the cores).
+        ``dry_run`` writes nothing. Returns one ``Plan`` a model (``to_json()``).
+
+        Raises:
+            SourceNotFound, ModelNotFound (3); NotAnMlflowStore, InvalidName (2);
+            VersionExists (4); MissingExtra (1). Nothing is written for any of them.
+        """
+        import dataclasses
+
+        from .ops.deploy import DeployRequest, OPTIONS, deploy
+        from .ops.import_mlflow import lineage_of, origin_of, plan, run
+
+        plans = plan(self.repo, source, models, name)
+        if dry_run:
+            return plans
+
+        def deploy_one(p: Any, step: Any) -> Any:
+            defaults = {o: None for o in OPTIONS}
+            defaults.update(version_bump="minor", promote=False, check_timeout=300.0, code=(), if_changed=False,
+                            sign=True, source=step.mlflow.source or "mlflow", **lineage_of(step.mlflow))
+            request = DeployRequest.make(step.artifact, p.display, **{**defaults, "version": step.number,
+                                         "description": p.model.description or None,
+                                         "sample_input": _rows_or_none(step.mlmodel.input_example)})
+            return deploy(self.repo, dataclasses.replace(request, origin=origin_of(step.mlflow, step.mlmodel)))
+
+        if any(p.to_import for p in plans):
+            self.repo.ensure()  # once, before the deploys run side by side
+        run(self.repo, plans, deploy_one, workers)
+        return plans
+
     def push(self, name: str, to: str | os.PathLike[str], versions: Sequence[str] = (),
              promote: bool = False) -> "TransferResult":
         """Copy the model's Active versions (``versions``: those refs, else all) to the
@@ -841,3 +877,13 @@ def _status_value(status: str) -> str:
     if value not in STATUSES:
         raise UsageError(f"unknown status {status!r}: use deploying, active or failed")
     return value
+
+
+def _rows_or_none(example: Any) -> Any:
+    """An MLflow input example as a deploy's sample input, when mlreg can read it as rows."""
+    from .inputs import rows_of
+
+    try:
+        return None if example is None else rows_of(example)
+    except MlregError:
+        return None

@@ -14,12 +14,14 @@ LAYERS = {
     "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment", "fields",
              "leases"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
-                          "readme", "inputs", "usercode", "pickles", "policy", "signing", "formats", "convert", "predict", "artifacts", "checker", "invocation"],
+                          "readme", "inputs", "usercode", "pickles", "policy", "signing", "formats", "convert", "predict", "artifacts", "checker", "invocation",
+                          "mlflowstore"],
     "storage": ["storage", "storage.base", "storage.cache", "storage.local", "storage.memory", "storage.s3"],
     # the only door to storage: operations and doctor ask it, by name, never a storage key
     "repository": ["folders", "history", "ids", "tombstones", "signatures", "repo"],
     "operations": ["integrity", "ops", "ops.publish", "ops.deploy", "ops.promote", "ops.docs", "ops.transfer",
-                   "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive", "ops.signing"],
+                   "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive", "ops.signing",
+                   "ops.import_mlflow"],
     # doctor is detection plus calls into the operations: above them, never called by them
     "upkeep": ["doctor"],
     "facade": ["model", "registry", "predictor", "__init__"],

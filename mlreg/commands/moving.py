@@ -1,4 +1,5 @@
-"""Moving models between registries: ``push`` and ``pull`` (SPEC §8), ``export`` and ``import`` (§7)."""
+"""Moving models between registries: ``push`` and ``pull`` (SPEC §8), ``export`` and ``import`` (§7),
+``import-mlflow`` (§13)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .. import render
+from ..metadata import STATUS_LABELS
 from .base import JsonFlag, NameArg, command, funnel, registry
 
 VersionsOption = Annotated[Optional[list[str]], typer.Option(
@@ -93,3 +95,36 @@ def import_(
     Example: mlreg --registry ./other import iris.tar.gz
     """
     _report("imported", registry().import_archive(archive), as_json)
+
+
+@command(name="import-mlflow")
+@funnel
+def import_mlflow(
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="An mlruns folder (MLflow's file store), sqlite:///PATH (MLflow's database; four slashes for an absolute path) or one MLmodel folder (with --name).")],
+    model: Annotated[Optional[list[str]], typer.Option("--model", metavar="NAME", help="Import only this registered model (repeatable); default: every one.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", metavar="NAME", help="The model one MLmodel folder becomes (its one version is 0.1.0).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read everything and report what would be imported or skipped, in the same form; write nothing.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Copy MLflow registered models into this registry, without MLflow: MLflow version N becomes 0.N.0.
+
+    Each version with a scikit-learn flavour (pickle, cloudpickle or skops) is deployed and checked like any deploy, with MLflow's time, user, tags, run params and metrics; aliases carry over, and the primary is the highest version in stage Production, else @champion, else the newest Active one. Other flavours are skipped with the reason. Running it again copies nothing new. Needs: pip install 'mlreg[mlflow]'.
+
+    Example: mlreg import-mlflow ./mlruns --dry-run && mlreg import-mlflow sqlite:///mlflow.db --model iris-classifier
+    """
+    plans = registry().import_mlflow(source, model or (), name, dry_run)
+    if as_json:
+        render.emit_json({"models": [p.to_json() for p in plans]})
+        return
+    if not plans:
+        render.out("no registered models to import")
+    for p in plans:
+        data = p.to_json()
+        verb = "would import" if dry_run else "imported"
+        done = ", ".join(f"{i['version']} (MLflow {i['mlflow_version']}"
+                         + ("" if dry_run else f", {STATUS_LABELS[i['status']]}") + ")"
+                         for i in data["imported"]) or "nothing new"
+        primary = f"; primary {p.primary}" if p.primary else ""
+        render.out(f"{render.clean(p.display)}: {verb} {done}{primary}")
+        for skipped in data["skipped"]:
+            render.out(f"  skipped MLflow version {skipped['mlflow_version']}: {render.clean(skipped['reason'])}")

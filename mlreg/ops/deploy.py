@@ -121,6 +121,18 @@ class DeployResult(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where a version copied from another registry came from (``import-mlflow``): its
+    deploy is recorded with the other registry's time and user, and its input names
+    when the artifact has none of its own."""
+
+    deployed_at: str  # ISO 8601, UTC
+    deployed_by: str
+    feature_names: tuple[str, ...] = ()
+    note: str = ""  # the deploy log's line on where the version came from
+
+
+@dataclasses.dataclass(frozen=True)
 class DeployRequest:
     """One deploy's inputs, validated once (``DeployRequest.make``) before anything is
     written, then passed whole."""
@@ -146,6 +158,7 @@ class DeployRequest:
     lineage: dict[str, Any]  # tags, metrics, params, source (SPEC §7)
     signer: Signer | None  # the key that signs the new version (SPEC §11); None: unsigned
     convert: str | None  # --format: "onnx" or "skops", converted at deploy; None: deployed as it is
+    origin: Origin | None = None  # a version copied from another registry (import-mlflow)
 
     @classmethod
     def make(cls, model_or_path: Any, name: str, templates_dir: str | None = None,
@@ -269,6 +282,8 @@ def _deploy(repo: Repository, deploy: _Deploy, scratch: str, request: DeployRequ
     try:
         log.write(f"deploy of {path or 'an in-memory ' + type_name(artifact)} as {request.display!r} "
                   f"by {identity.user_at_host()} (pid {os.getpid()})")
+        if request.origin is not None and request.origin.note:
+            log.write(request.origin.note)
         target_name = artifact_name(path or "model.joblib")
         local = os.path.abspath(path) if path is not None else _dump(artifact,
                                                                          os.path.join(scratch, target_name))
@@ -505,9 +520,10 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
         take_back_the_id()
         attempt["number"] = number
         attempt["id"] = repo.ids.new(folder, versions.folder(number))
-        attempt["at"] = now()  # the version's deployed_at, and the model's last deploy (Models page)
+        # the version's deployed_at, and the model's last deploy (Models page)
+        attempt["at"] = request.origin.deployed_at if request.origin is not None else now()
         checkpoint("deploy:id-allocated")
-        changes: dict[str, Any] = {"last_deployed_at": attempt["at"]}
+        changes: dict[str, Any] = {"last_deployed_at": max(attempt["at"], model.last_deployed_at or "")}
         if highest is None or number > highest:
             changes["highest_version"] = str(number)
         if description is not None:
@@ -541,6 +557,8 @@ def _allocate(repo: Repository, deploy: _Deploy, request: DeployRequest, fields:
             for name in (fields["artifact"], CODE_DIR):
                 deploy.staging.move(name, claimed)
         record = _record(model, attempt["number"], attempt["id"], attempt["at"], fields)
+        if request.origin is not None:
+            record = record.replace(deployed_by=request.origin.deployed_by)
         deploy.log.move(claimed.key(LOG_FILE))
         if request.signer is not None:  # signed.toml and the signature, there before the version is
             from .signing import sign_version
@@ -670,7 +688,7 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
         framework=request.framework or result.framework or CUSTOM,
         environment={"python": python_version(), "libraries": result.libraries},
         process={},  # only needed while deploying, to tell a live deploy from a dead one
-        signature=dict(result.signature),
+        signature=_signature(result, request.origin),
     )
     log = deploy.log
     if not result.ok:
@@ -721,6 +739,15 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
                                   marks=("deploy:primary-written", "deploy:history-written"))
     log.write(outcome)
     return record
+
+
+def _signature(result: CheckResult, origin: Origin | None) -> dict[str, Any]:
+    """What the check read of the model's inputs, with the input names the other
+    registry recorded when the artifact names none."""
+    found = dict(result.signature)
+    if origin is not None and origin.feature_names and "feature_names" not in found:
+        found["feature_names"] = list(origin.feature_names)
+    return found
 
 
 def _fence(repo: Repository, deploy: _Deploy, model: ModelRecord | None) -> None:

@@ -1,0 +1,200 @@
+"""``mlreg import-mlflow`` (SPEC §13) on registries MLflow itself made.
+
+The fixtures under ``tests/fixtures/mlflow`` were written by MLflow's public API
+(``build.py`` there; MLflow is not needed here), and moved after they were written,
+as an rsync'd ``mlruns`` is: every absolute path they hold points at a folder that is
+gone. ``record.json`` is what MLflow's client read back, and each version's
+predictions: every imported field and prediction is compared with it.
+"""
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import mlreg
+from conftest import mlreg_command
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mlflow")
+RECORD = json.load(open(os.path.join(FIXTURES, "record.json")))
+SOURCES = {"file_store": os.path.join(FIXTURES, "mlruns"),
+           "sqlite": "sqlite:///" + os.path.join(FIXTURES, "sqlite", "mlflow.db")}
+PYFUNC_REASON = ("its flavours (python_function) include no scikit-learn one; mlreg imports scikit-learn models "
+                 "(pickle, cloudpickle or skops)")
+
+
+def run(registry, *args, **kwargs):
+    return subprocess.run(mlreg_command() + ["--registry", str(registry), "import-mlflow", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def as_iso(ms):
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@pytest.fixture(scope="module", params=sorted(SOURCES))
+def imported(request, tmp_path_factory):
+    """A registry each MLflow store was imported into once, with the run's JSON."""
+    registry = tmp_path_factory.mktemp(request.param) / "registry"
+    result = run(registry, SOURCES[request.param], "--json")
+    assert result.returncode == 0, result.stderr
+    return request.param, registry, json.loads(result.stdout)
+
+
+def test_every_version_imports_with_the_reasons_of_the_skipped(imported):
+    _, _, answer = imported
+    assert answer == {"models": [
+        {"model": "diabetes-regressor", "skipped": [],
+         "imported": [{"mlflow_version": 1, "version": "0.1.0", "status": "active"},
+                      {"mlflow_version": 2, "version": "0.2.0", "status": "active"}]},
+        {"model": "echo-pyfunc", "imported": [], "skipped": [{"mlflow_version": 1, "reason": PYFUNC_REASON}]},
+        {"model": "iris-classifier", "skipped": [],
+         "imported": [{"mlflow_version": 1, "version": "0.1.0", "status": "active"},
+                      {"mlflow_version": 2, "version": "0.2.0", "status": "active"},
+                      {"mlflow_version": 3, "version": "0.3.0", "status": "active"}]}]}
+
+
+def test_every_field_is_what_mlflow_recorded(imported):
+    store, registry, _ = imported
+    reg = mlreg.Registry(registry)
+    for model in RECORD[store]["models"]:
+        if model["name"] == "echo-pyfunc":
+            assert [m.record.name for m in reg.models()].count("echo-pyfunc") == 0
+            continue
+        assert reg.model(model["name"]).record.description == model["description"]
+        listed = {v.version: v for v in reg.versions(model["name"])}
+        for v in model["versions"]:
+            record = listed[f"0.{v['version']}.0"]
+            assert record.status == "active"
+            assert record.deployed_at == as_iso(v["creation_timestamp"])
+            assert record.deployed_by == v["user"]
+            assert record.tags == {**v["tags"], "mlflow.version": str(v["version"]), "mlflow.run_id": v["run_id"]}
+            assert record.params == v["params"]
+            assert record.metrics == pytest.approx(v["metrics"])
+            assert record.source == {"text": v["source"]}
+        aliases = {a.alias: a.record.version for a in reg.aliases(model["name"])}
+        assert aliases == {alias: f"0.{n}.0" for alias, n in model["aliases"].items()}
+    # the primary: the highest version in Production, else @champion
+    assert reg.model("iris-classifier").record.primary == "0.2.0"  # Production; @champion is 0.3.0
+    assert reg.model("diabetes-regressor").record.primary == "0.1.0"  # no stage: @champion
+    skops = reg.version("iris-classifier", "0.3.0")
+    assert skops.format == "skops"
+    log = "\n".join(reg.logs("iris-classifier", "0.3.0"))
+    assert "imported from MLflow: version 3 (stage Staging" in log and "check: sample input predicted" in log
+
+
+def test_every_version_predicts_what_mlflow_predicted(imported):
+    store, registry, _ = imported
+    reg = mlreg.Registry(registry)
+    for model in RECORD[store]["models"]:
+        for v in model["versions"]:
+            if "predictions" not in v:
+                continue
+            rows = v["probe"] if v["columns"] is None else [dict(zip(v["columns"], row)) for row in v["probe"]]
+            got = reg.predict(model["name"], rows, version=f"0.{v['version']}.0")["predictions"]
+            assert got == pytest.approx(v["predictions"]), (model["name"], v["version"])
+
+
+def test_the_signature_takes_mlflow_input_names_and_the_models_own(imported):
+    _, registry, _ = imported
+    reg = mlreg.Registry(registry)
+    assert reg.version("diabetes-regressor", "0.1.0").signature["feature_names"][:3] == ["age", "sex", "bmi"]
+
+
+def test_a_second_run_copies_nothing_new(imported, tmp_path):
+    store, registry, _ = imported
+    copy = tmp_path / "registry"
+    shutil.copytree(registry, copy)
+    result = run(copy, SOURCES[store], "--json")
+    assert result.returncode == 0, result.stderr
+    models = json.loads(result.stdout)["models"]
+    assert all(m["imported"] == [] for m in models)
+    assert [s["reason"] for s in models[2]["skipped"]] == [f"already imported as 0.{n}.0 (same sha256)"
+                                                           for n in (1, 2, 3)]
+    assert len(mlreg.Registry(copy).history("iris-classifier")) == len(mlreg.Registry(registry).history("iris-classifier"))
+
+
+def test_dry_run_writes_nothing_not_even_the_registry(tmp_path):
+    registry = tmp_path / "registry"
+    result = run(registry, SOURCES["sqlite"], "--dry-run", "--json", "--model", "iris-classifier")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"models": [{"model": "iris-classifier", "skipped": [], "imported": [
+        {"mlflow_version": n, "version": f"0.{n}.0", "status": "dry-run"} for n in (1, 2, 3)]}]}
+    assert not registry.exists()
+    text = run(registry, SOURCES["file_store"], "--dry-run")
+    assert text.returncode == 0 and "iris-classifier: would import 0.1.0 (MLflow 1)" in text.stdout
+    assert not registry.exists()
+
+
+def test_model_picks_models(tmp_path):
+    result = run(tmp_path / "r", SOURCES["file_store"], "--model", "diabetes-regressor", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [m["model"] for m in json.loads(result.stdout)["models"]] == ["diabetes-regressor"]
+    assert [m.record.name for m in mlreg.Registry(tmp_path / "r").models()] == ["diabetes-regressor"]
+
+
+def test_a_clash_is_exit_4_and_nothing_is_written(tmp_path, constant_path):
+    reg = mlreg.Registry(tmp_path / "r")
+    reg.deploy(constant_path, "iris-classifier")  # 0.1.0, other bytes than MLflow's version 1
+    result = run(reg.path, SOURCES["file_store"])
+    assert result.returncode == 4
+    assert result.stderr.strip().splitlines() == [
+        "mlreg: error: 'iris-classifier' already has 0.1.0 with other content than MLflow version 1; nothing was "
+        "imported (import into another registry, or delete iris-classifier 0.1.0 first)"]
+    assert [v.version for v in reg.versions("iris-classifier")] == ["0.1.0"]
+    assert [m.record.name for m in reg.models()] == ["iris-classifier"]
+
+
+@pytest.mark.parametrize("source, code, message", [
+    ("missing-folder", 3, "does not exist"),
+    ("sqlite:///missing.db", 3, "no MLflow database at missing.db"),
+    (".", 2, "is not an MLflow store"),
+])
+def test_a_missing_source_is_3_and_one_that_is_no_store_2(tmp_path, source, code, message):
+    result = run(tmp_path / "r", source, cwd=tmp_path)
+    assert result.returncode == code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_database_that_is_not_mlflow_s_is_exit_2(tmp_path):
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.commit()
+    result = run(tmp_path / "r", f"sqlite:///{tmp_path / 'other.db'}")
+    assert result.returncode == 2 and "is not an MLflow database" in result.stderr
+
+
+def test_a_name_mlreg_cannot_hold_is_exit_2_with_nothing_written(tmp_path):
+    store = tmp_path / "mlruns"
+    shutil.copytree(SOURCES["file_store"], store)
+    meta = store / "models" / "iris-classifier" / "meta.yaml"
+    meta.write_text(meta.read_text().replace("name: iris-classifier", "name: ../escape"))
+    result = run(tmp_path / "r", store)
+    assert result.returncode == 2 and "MLflow model '../escape' cannot be an mlreg model" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_one_mlmodel_folder_with_name(tmp_path):
+    found = [here for here, _, files in os.walk(os.path.join(FIXTURES, "mlruns"))
+             if "MLmodel" in files and "model.skops" in files]
+    assert len(found) == 1
+    assert run(tmp_path / "r", found[0]).returncode == 2  # without --name
+    result = run(tmp_path / "r", found[0], "--name", "Iris From Folder", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["models"][0]["imported"] == [
+        {"mlflow_version": 1, "version": "0.1.0", "status": "active"}]
+    reg = mlreg.Registry(tmp_path / "r")
+    assert reg.model("iris from folder").record.primary == "0.1.0"
+    assert reg.predict("iris from folder", [[5.1, 3.5, 1.4, 0.2]])["predictions"] == [0]
+
+
+def test_mlflow_is_never_imported(tmp_path):
+    code = ("import sys, mlreg; mlreg.Registry(sys.argv[1]).import_mlflow(sys.argv[2], dry_run=True); "
+            "assert not [m for m in sys.modules if m == 'mlflow' or m.startswith('mlflow.')], 'mlflow imported'")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "r"), SOURCES["file_store"]], check=True, timeout=120)
