@@ -716,9 +716,9 @@ class Registry:
         def deploy_one(p: Any, step: Any) -> Any:
             defaults = {o: None for o in OPTIONS}
             defaults.update(version_bump="minor", promote=False, check_timeout=300.0, code=(), if_changed=False,
-                            sign=True, source=step.mlflow.source or "mlflow", **lineage_of(step.mlflow))
+                            sign=True, **lineage_of(step.mlflow))
             request = DeployRequest.make(step.artifact, p.display, **{**defaults, "version": step.number,
-                                         "description": p.model.description or None,
+                                         "description": (p.model.description or None) if p.new else None,
                                          "sample_input": _rows_or_none(step.mlmodel.input_example)})
             return deploy(self.repo, dataclasses.replace(request, origin=origin_of(step.mlflow, step.mlmodel)))
 

@@ -198,3 +198,27 @@ def test_mlflow_is_never_imported(tmp_path):
     code = ("import sys, mlreg; mlreg.Registry(sys.argv[1]).import_mlflow(sys.argv[2], dry_run=True); "
             "assert not [m for m in sys.modules if m == 'mlflow' or m.startswith('mlflow.')], 'mlflow imported'")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "r"), SOURCES["file_store"]], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("imported", ["file_store"], indirect=True)  # one store is enough: the plan is the same
+def test_a_new_mlflow_version_is_all_a_later_run_imports(imported, tmp_path):
+    """MLflow gained version 4 since the first import: only it is copied; the description
+    edited here stays, the primary follows MLflow's rule again (Production: 0.2.0)."""
+    _, registry, _ = imported
+    copy, mlruns = tmp_path / "registry", tmp_path / "mlruns"
+    shutil.copytree(registry, copy)
+    shutil.copytree(SOURCES["file_store"], mlruns)
+    model = mlruns / "models" / "iris-classifier"
+    shutil.copytree(model / "version-3", model / "version-4")
+    meta = model / "version-4" / "meta.yaml"
+    meta.write_text(meta.read_text().replace("version: 3\n", "version: 4\n").replace("current_stage: Staging",
+                                                                                    "current_stage: None"))
+    reg = mlreg.Registry(copy)
+    reg.describe("iris-classifier", "Edited here.")
+    result = run(copy, mlruns, "--model", "iris-classifier", "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)["models"][0]
+    assert answer["imported"] == [{"mlflow_version": 4, "version": "0.4.0", "status": "active"}]
+    assert [s["mlflow_version"] for s in answer["skipped"]] == [1, 2, 3]
+    assert reg.model("iris-classifier").record.description == "Edited here."
+    assert reg.model("iris-classifier").record.primary == "0.2.0"

@@ -47,6 +47,7 @@ class Plan:
     model: MlflowModel
     display: str  # the mlreg model's name
     steps: list[Step]
+    new: bool = True  # the model is not in this registry yet (its description is MLflow's)
     primary: str | None = None  # once imported: the model's primary
 
     @property
@@ -99,7 +100,8 @@ def plan(repo: Repository, source: str, only: Sequence[str] = (), name: str | No
                 existing = repo.load_model(display)
             except NotFound:
                 existing = None
-        plans.append(Plan(model, display, [_step(repo, existing, display, v) for v in model.versions]))
+        plans.append(Plan(model, display, [_step(repo, existing, display, v) for v in model.versions],
+                          new=existing is None))
     missing = [m for m, seen in wanted.items() if not seen]
     if missing:
         from ..errors import ModelNotFound
@@ -237,14 +239,15 @@ def origin_of(version: MlflowVersion, mlmodel: MLmodel) -> Any:
 
 
 def lineage_of(version: MlflowVersion) -> dict[str, Any]:
-    """Tags (with ``mlflow.version`` and ``mlflow.run_id``), params and metrics mlreg can
-    hold: each entry is checked alone, and one mlreg would refuse is left out."""
+    """Tags (with ``mlflow.version`` and ``mlflow.run_id``), params, metrics and source mlreg
+    can hold: each entry is checked alone, and one mlreg would refuse is left out."""
     from ..fields import bad_table
 
     tags = {**version.tags, "mlflow.version": str(version.number)}
     if version.run_id:
         tags["mlflow.run_id"] = version.run_id
-    found: dict[str, Any] = {}
+    source = version.source.strip()
+    found: dict[str, Any] = {"source": source if 0 < len(source) <= 1024 and source.isprintable() else "mlflow"}
     for kind, table in (("tags", tags), ("params", version.params), ("metrics", version.metrics)):
         found[kind] = {k: v for k, v in table.items() if bad_table({k: v}, kind) is None}
     return found
