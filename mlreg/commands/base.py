@@ -35,7 +35,9 @@ def _flag_type_hidden() -> None:
     reads as if the flag took a value: show no type for flags."""
     from typer.core import TyperOption
 
-    shown = TyperOption.display_type_rich
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:  # a release that shows no type beside a flag
+        return
 
     def display_type_rich(self: Any, ctx: Any) -> Any:
         return None if self.is_flag else shown(self, ctx)
