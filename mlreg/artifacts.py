@@ -288,10 +288,16 @@ def start_check(artifact: str, sample_input: Any = None, timeout: float = 300.0,
     proc = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=cwd or os.path.dirname(os.path.abspath(artifact)),
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**CHECK_THREADS, **os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         start_new_session=True,  # a group of its own, killed whole at the deadline
     )
     return Check(proc, config, timeout)
+
+
+# A check predicts a few sample rows: one thread of each numeric library is plenty, and
+# checks running side by side (import-mlflow) would otherwise start a pool per core each
+# (OpenBLAS's alone cost a numpy import about 60 ms more CPU). The caller's own settings win.
+CHECK_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _tail(text: str | bytes | None, lines: int = 30) -> str:
