@@ -1,4 +1,6 @@
 
+import os
+
 import pytest
 
 from mlreg import metadata
@@ -77,3 +79,21 @@ def test_records_pickle_and_copy_like_frozen_dataclasses():
     with pytest.raises(AttributeError):
         record.status = "failed"
     assert record.replace(status="failed").status == "failed" and record.status != "failed"
+
+
+def test_a_metadata_file_is_parsed_once_per_content_and_never_shared(reg, constant_path):
+    """``Repository.toml`` keeps what it parsed by the bytes' digest: a caller's changes to
+    what it got never reach the next caller, and new bytes (however written) are parsed."""
+    reg.deploy(constant_path, "m")
+    key = "models/m/model.toml"
+    first = reg.repo.toml(key)
+    first["description"] = "changed by a caller"
+    first.setdefault("aliases", {})["x"] = "y"
+    again = reg.repo.toml(key)
+    assert again["description"] == "" and "x" not in again.get("aliases", {})
+    path = os.path.join(reg.path, "models", "m", "model.toml")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:  # in place, as a hand edit would
+        f.write(text.replace('description = ""', 'description = "edited by hand"'))
+    assert reg.repo.toml(key)["description"] == "edited by hand"
