@@ -259,19 +259,19 @@ def test_bad_lock_timeout_environment_exit_2(cli, monkeypatch):
     assert r.exit_code == 2 and "MLREG_LOCK_TIMEOUT" in r.stderr
 
 
-def test_deploy_if_changed_deploys_identical_bytes_once(sh, iris_model_path, tmp_path):
-    first = sh("deploy", str(iris_model_path), "--name", "m", "--if-changed", "--json")
+def test_deploy_if_changed_deploys_identical_bytes_once(sh, constant_path, tmp_path):
+    first = sh("deploy", str(constant_path), "--name", "m", "--if-changed", "--json")
     assert first.exit_code == 0 and first.json()["deployed"] is True and first.json()["version"] == "0.1.0"
-    again = sh("deploy", str(iris_model_path), "--name", "m", "--if-changed", "--json")
+    again = sh("deploy", str(constant_path), "--name", "m", "--if-changed", "--json")
     assert again.exit_code == 0 and again.json()["deployed"] is False
     assert again.json()["version"] == "0.1.0" and again.json()["version_id"] == first.json()["version_id"]
-    text = sh("deploy", str(iris_model_path), "--name", "m", "--if-changed")
+    text = sh("deploy", str(constant_path), "--name", "m", "--if-changed")
     assert text.exit_code == 0 and "nothing deployed" in text.stdout
     other = tmp_path / "other.joblib"
-    other.write_bytes(iris_model_path.read_bytes() + b"\n")  # other bytes (joblib ignores the tail)
+    other.write_bytes(constant_path.read_bytes() + b"\n")  # other bytes (joblib ignores the tail)
     changed = sh("deploy", str(other), "--name", "m", "--if-changed", "--json")
     assert changed.exit_code == 0 and changed.json()["deployed"] is True and changed.json()["version"] == "0.2.0"
-    plain = sh("deploy", str(iris_model_path), "--name", "m", "--json")  # without it, a new version as before
+    plain = sh("deploy", str(constant_path), "--name", "m", "--json")  # without it, a new version as before
     assert plain.json()["version"] == "0.3.0" and plain.json()["deployed"] is True
 
 

@@ -131,10 +131,10 @@ def test_dry_run_writes_nothing_not_even_the_registry(tmp_path):
 
 
 def test_model_picks_models(tmp_path):
-    result = run(tmp_path / "r", SOURCES["file_store"], "--model", "diabetes-regressor", "--json")
+    result = run(tmp_path / "r", SOURCES["file_store"], "--model", "diabetes-regressor", "--model", "echo-pyfunc",
+                 "--json", "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert [m["model"] for m in json.loads(result.stdout)["models"]] == ["diabetes-regressor"]
-    assert [m.record.name for m in mlreg.Registry(tmp_path / "r").models()] == ["diabetes-regressor"]
+    assert [m["model"] for m in json.loads(result.stdout)["models"]] == ["diabetes-regressor", "echo-pyfunc"]
 
 
 def test_a_clash_is_exit_4_and_nothing_is_written(tmp_path, constant_path):
