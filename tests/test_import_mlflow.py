@@ -81,6 +81,10 @@ def test_every_field_is_what_mlflow_recorded(imported):
     # the primary: the highest version in Production, else @champion
     assert reg.model("iris-classifier").record.primary == "0.2.0"  # Production; @champion is 0.3.0
     assert reg.model("diabetes-regressor").record.primary == "0.1.0"  # no stage: @champion
+    from mlreg.identity import user_at_host
+
+    # the version says who made it in MLflow; the history, who imported it here
+    assert {e.by for e in reg.history("iris-classifier") if e.event == "deploy"} == {user_at_host()}
     skops = reg.version("iris-classifier", "0.3.0")
     assert skops.format == "skops"
     log = "\n".join(reg.logs("iris-classifier", "0.3.0"))

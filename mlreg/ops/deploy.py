@@ -706,7 +706,7 @@ def _finish(repo: Repository, deploy: _Deploy, result: CheckResult, request: Dep
         record = checked
         promoted = result.ok and promote and _should_take_primary(model.primary, deploy.primary_at_start,
                                                                    record.version)
-        events = [HistoryEvent(at=now(), by=record.deployed_by, event="deploy", version=record.version,
+        events = [HistoryEvent(at=now(), by=identity.user_at_host(), event="deploy", version=record.version,
                                version_id=record.version_id, status=record.status, detail=record.reason)]
         if promoted:  # the README is this deploy's to write (a template's, perhaps): below
             primary = make_primary(model, record, seen.readme, f"deploy of {record.version}", follow_readme=False)

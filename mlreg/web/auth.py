@@ -45,6 +45,7 @@ SESSION_IDLE = 12 * 3600  # a session unused this long is over
 SESSION_MAX = 7 * 86400  # a sign-in lasts at most this long
 SESSION_RENEW = 60  # a session's cookie is sent again, with a new "last seen", at most this often
 CLOCK_SKEW = 300  # a cookie "seen" this far in the future (another replica's clock) still counts
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass
@@ -55,7 +56,6 @@ class Session:
     signed_at: float  # when it signed in with the token (time.time()); 0.0: not signed in
     seen: float  # when it was last seen (time.time())
     send: bool = False  # the cookie must be (re)sent with this answer
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class Denied(Exception):
