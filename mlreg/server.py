@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
+from . import views
 from .errors import BadInput, MlregError, PartlyUnreadable, redact
 from .registry import Registry
 from .web.http import HTTP_OF_EXIT, HTTPError, Reply, Request, parse_json
@@ -218,7 +219,7 @@ class ModelService:
     # ------------------------------------------------------------ reads
 
     def _healthz(self, request: Request) -> Any:
-        return {"status": "ok", "registry": self.registry.path}
+        return views.health(self.registry.path)
 
     def _models(self, request: Request) -> Any:
         try:
@@ -240,7 +241,7 @@ class ModelService:
         from .readme import sha256
 
         text = self.registry.readme(name)
-        return {"model": self.registry.model(name).record.name, "readme": text, "readme_sha256": sha256(text)}
+        return views.readme(self.registry.model(name).record.name, text, sha256(text))
 
     def _aliases(self, request: Request, name: str) -> Any:
         return [a.to_json() for a in self.registry.aliases(name)]
@@ -338,10 +339,10 @@ class ModelService:
         self._served(record)
         predictions = self.registry.predictor.predict(record, rows, method)["predictions"]
         self._served(record, len(predictions))
-        return {"predictions": predictions}
+        return views.mlflow_predictions(predictions)
 
     def _ping(self, request: Request) -> Any:
-        return {"status": "ok"}
+        return views.ping()
 
     def _metrics(self, request: Request) -> Reply:
         from .web.metrics import CONTENT_TYPE
@@ -353,15 +354,15 @@ class ModelService:
     def _v2_server(self, request: Request) -> Any:
         from . import __version__
 
-        return {"name": "mlreg", "version": __version__, "extensions": ["binary_tensor_data"]}
+        return views.v2_server(__version__)
 
     def _v2_live(self, request: Request) -> Any:
-        return {"live": True}
+        return views.v2_live()
 
     def _v2_ready(self, request: Request) -> Any:
         if self.draining:
             raise HTTPError(503, "this server is draining (it got SIGTERM): send new requests elsewhere")
-        return {"ready": True}
+        return views.v2_ready()
 
     def begin(self) -> None:
         with self._in_flight_guard:
@@ -385,15 +386,14 @@ class ModelService:
 
     def _v2_model(self, request: Request, name: str, ref: str | None = None) -> Any:
         from .predict import METHODS
-        from .web.oip import metadata
 
         record, model = self._v2_loaded(name, ref)
         active = [v.version for v in self.registry.versions(name, "active")]
-        return metadata(record, active, [m for m in METHODS if callable(getattr(model, m, None))])
+        return views.v2_model(record, active, [m for m in METHODS if callable(getattr(model, m, None))])
 
     def _v2_model_ready(self, request: Request, name: str, ref: str | None = None) -> Any:
         record, _ = self._v2_loaded(name, ref)
-        return {"name": record.model, "version": record.version, "ready": True}
+        return views.v2_model_ready(record)
 
     def _v2_infer(self, request: Request, name: str, ref: str | None = None) -> Reply:
         from .inputs import Table

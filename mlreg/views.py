@@ -170,3 +170,61 @@ def diff(d: Any) -> dict[str, Any]:
             entry["change"] = c.change
         found.append(entry)
     return {"model": d.model, "a": version(d.a), "b": version(d.b), "changes": found}
+
+
+# ---------------------------------------------------------------- serve's other answers (SPEC §9, §12)
+
+
+def health(registry_path: str) -> dict[str, Any]:
+    """``GET /healthz``."""
+    return {"status": "ok", "registry": registry_path}
+
+
+def ping() -> dict[str, Any]:
+    """``GET /ping`` and ``GET /health`` (MLflow's scoring server's)."""
+    return {"status": "ok"}
+
+
+def readme(model: str, text: str, sha256: str) -> dict[str, Any]:
+    """``GET /v1/models/{name}/readme``."""
+    return {"model": model, "readme": text, "readme_sha256": sha256}
+
+
+def mlflow_predictions(predictions: list[Any]) -> dict[str, Any]:
+    """``POST /invocations``: MLflow's answer."""
+    return {"predictions": predictions}
+
+
+def v2_server(version: str) -> dict[str, Any]:
+    """``GET /v2``: the Open Inference Protocol's server metadata."""
+    return {"name": "mlreg", "version": version, "extensions": ["binary_tensor_data"]}
+
+
+def v2_live() -> dict[str, Any]:
+    return {"live": True}
+
+
+def v2_ready() -> dict[str, Any]:
+    return {"ready": True}
+
+
+def v2_model_ready(r: Any) -> dict[str, Any]:
+    """``GET /v2/models/{name}[/versions/{version}]/ready`` of a version (``VersionRecord``)."""
+    return {"name": r.model, "version": r.version, "ready": True}
+
+
+def v2_model(r: Any, active: list[str], methods: list[str]) -> dict[str, Any]:
+    """``GET /v2/models/{name}[/versions/{version}]``: a version's metadata, from its
+    recorded signature; ``active`` the model's Active version numbers, ``methods`` the
+    prediction methods its model has."""
+    sig = signature(r.signature)
+    width = sig["n_features"] if sig["n_features"] is not None else -1
+    inputs = [{"name": "input", "datatype": "FP64", "shape": [-1, width]}]
+    classes = sig["classes"]
+    label = "FP64" if classes is None else ("BYTES" if any(isinstance(c, str) for c in classes) else "INT64")
+    outputs = [{"name": "predict", "datatype": label, "shape": [-1]}]
+    if "predict_proba" in methods:
+        outputs.append({"name": "predict_proba", "datatype": "FP64",
+                        "shape": [-1, len(classes) if classes is not None else -1]})
+    return {"name": r.model, "versions": active, "platform": f"mlreg_{r.format}", "inputs": inputs,
+            "outputs": outputs}

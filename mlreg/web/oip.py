@@ -197,20 +197,3 @@ def _pack(array: Any, datatype: str) -> bytes:
         return b"".join(parts)
     code, _ = _BINARY[datatype]
     return array.astype(f"<{'b1' if code == '?' else array.dtype.str[1:]}", copy=False).tobytes()
-
-
-def metadata(record: Any, active: list[str], methods: list[str]) -> dict[str, Any]:
-    """A model's metadata (``GET /v2/models/{name}``): from the version's recorded signature."""
-    from ..views import signature
-
-    sig = signature(record.signature)
-    width = sig["n_features"] if sig["n_features"] is not None else -1
-    inputs = [{"name": "input", "datatype": "FP64", "shape": [-1, width]}]
-    classes = sig["classes"]
-    label = "FP64" if classes is None else ("BYTES" if any(isinstance(c, str) for c in classes) else "INT64")
-    outputs = [{"name": "predict", "datatype": label, "shape": [-1]}]
-    if "predict_proba" in methods:
-        outputs.append({"name": "predict_proba", "datatype": "FP64",
-                        "shape": [-1, len(classes) if classes is not None else -1]})
-    return {"name": record.model, "versions": active, "platform": f"mlreg_{record.format}",
-            "inputs": inputs, "outputs": outputs}
