@@ -693,12 +693,14 @@ class Registry:
         return import_archive(self.repo, os.fspath(path))
 
     def import_mlflow(self, source: str, models: Sequence[str] = (), name: str | None = None,
-                      dry_run: bool = False, workers: int | None = None) -> list[Any]:
+                      dry_run: bool = False, workers: int | None = None,
+                      done: Callable[[Any, Any], None] | None = None) -> list[Any]:
         """Copy MLflow registered models from ``source`` (an ``mlruns`` folder,
         ``sqlite:///PATH``, or one MLmodel folder named ``name``) into this registry
         (SPEC §13; ``mlreg.ops.import_mlflow``); ``models``: only these. Each version is
         deployed and checked like any deploy, ``workers`` at once (default: the cores).
-        ``dry_run`` writes nothing. Returns one ``Plan`` a model (``to_json()``).
+        ``dry_run`` writes nothing; ``done(plan, step)`` is told of each version as its
+        deploy ends. Returns one ``Plan`` a model (``to_json()``).
 
         Raises:
             SourceNotFound, ModelNotFound (3); NotAnMlflowStore, InvalidName (2);
@@ -724,7 +726,7 @@ class Registry:
 
         if any(p.to_import for p in plans):
             self.repo.ensure()  # once, before the deploys run side by side
-        run(self.repo, plans, deploy_one, workers)
+        run(self.repo, plans, deploy_one, workers, done)
         return plans
 
     def push(self, name: str, to: str | os.PathLike[str], versions: Sequence[str] = (),

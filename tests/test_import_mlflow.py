@@ -189,10 +189,13 @@ def test_one_mlmodel_folder_with_name(tmp_path):
              if "MLmodel" in files and "model.skops" in files]
     assert len(found) == 1
     assert run(tmp_path / "r", found[0]).returncode == 2  # without --name
-    result = run(tmp_path / "r", found[0], "--name", "Iris From Folder", "--json")
+    result = run(tmp_path / "r", found[0], "--name", "Iris From Folder")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["models"][0]["imported"] == [
-        {"mlflow_version": 1, "version": "0.1.0", "status": "active"}]
+    assert "mlreg: Iris From Folder 0.1.0 (MLflow version 1): Active" in result.stderr  # progress, as each ends
+    assert result.stdout == "Iris From Folder: imported 0.1.0 (MLflow 1, Active); primary 0.1.0\n"
+    again = run(tmp_path / "r", found[0], "--name", "Iris From Folder", "--json")
+    assert json.loads(again.stdout)["models"][0] == {"model": "Iris From Folder", "imported": [], "skipped": [
+        {"mlflow_version": 1, "reason": "already imported as 0.1.0 (same sha256)"}]}
     reg = mlreg.Registry(tmp_path / "r")
     assert reg.model("iris from folder").record.primary == "0.1.0"
     assert reg.predict("iris from folder", [[5.1, 3.5, 1.4, 0.2]])["predictions"] == [0]

@@ -112,7 +112,11 @@ def import_mlflow(
 
     Example: mlreg import-mlflow ./mlruns --dry-run && mlreg import-mlflow sqlite:///mlflow.db --model iris-classifier
     """
-    plans = registry().import_mlflow(source, model or (), name, dry_run)
+    def done(p: Any, step: Any) -> None:  # a long import shows its progress
+        render.err(f"mlreg: {render.clean(p.display)} {step.number} (MLflow version {step.mlflow.number}): "
+                   f"{STATUS_LABELS[step.status]}")
+
+    plans = registry().import_mlflow(source, model or (), name, dry_run, done=None if as_json else done)
     if as_json:
         render.emit_json({"models": [p.to_json() for p in plans]})
         return

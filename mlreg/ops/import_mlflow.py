@@ -158,9 +158,10 @@ def _step(repo: Repository, existing: Any, display: str, version: MlflowVersion)
 
 
 def run(repo: Repository, plans: list[Plan], deploy_one: Callable[[Plan, Step], Any],
-        workers: int | None = None) -> None:
+        workers: int | None = None, done: Callable[[Plan, Step], None] | None = None) -> None:
     """Deploy every planned version (``deploy_one``), up to ``workers`` at once, then give
-    each model that gained a version MLflow's aliases and primary. Sets each step's status.
+    each model that gained a version MLflow's aliases and primary. Sets each step's status;
+    ``done`` is told of each version as its deploy ends.
 
     Raises:
         The first error a deploy raised other than a failed check (which is a status).
@@ -179,6 +180,8 @@ def run(repo: Repository, plans: list[Plan], deploy_one: Callable[[Plan, Step], 
             s.status = "failed"
         except BaseException as e:  # reported after the others finish
             return e
+        if done is not None:
+            done(p, s)
         return None
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
