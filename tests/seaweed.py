@@ -143,8 +143,8 @@ class SeaweedFS:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=10)
+            try:  # weed's graceful shutdown can take 10 s and more; its data is thrown away anyway
+                proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
