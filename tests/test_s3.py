@@ -234,8 +234,10 @@ def test_a_deploy_paused_past_its_lease_publishes_nothing(s3_env, s3_registry, c
     joblib.dump(fakemodels.SlowToLoad(2), slow)
     assert _run(s3_registry, "deploy", constant_path, "--name", "m").returncode == 0
     lease = {"MLREG_DEPLOY_LEASE": "2"}
+    # the check (which starts as the copy begins) outlasts the version's allocation, even
+    # on a busy machine, so that the version is seen Deploying
     proc = _spawn(s3_registry, "deploy", slow, "--name", "m", "--sample-input", "[[1, 2]]",
-                  env={**lease, "MLREG_TEST_LOAD_SECONDS": "3"})
+                  env={**lease, "MLREG_TEST_LOAD_SECONDS": "6"})
     deadline = time.monotonic() + 120
     while True:
         seen = _run(s3_registry, "versions", "m", "--json", endpoint=s3_env.endpoint2, env=lease)
