@@ -17,7 +17,6 @@ from . import versions
 from .errors import (
     IntegrityError,
     InvalidVersion,
-    MlregError,
     NotActive,
     PartlyUnreadable,
     PolicyRefusal,
@@ -706,28 +705,9 @@ class Registry:
             SourceNotFound, ModelNotFound (3); NotAnMlflowStore, InvalidName (2);
             VersionExists (4); MissingExtra (1). Nothing is written for any of them.
         """
-        import dataclasses
+        from .ops.import_mlflow import import_mlflow
 
-        from .ops.deploy import DeployRequest, OPTIONS, deploy
-        from .ops.import_mlflow import lineage_of, origin_of, plan, run
-
-        plans = plan(self.repo, source, models, name)
-        if dry_run:
-            return plans
-
-        def deploy_one(p: Any, step: Any) -> Any:
-            defaults = {o: None for o in OPTIONS}
-            defaults.update(version_bump="minor", promote=False, check_timeout=300.0, code=(), if_changed=False,
-                            sign=True, **lineage_of(step.mlflow))
-            request = DeployRequest.make(step.artifact, p.display, **{**defaults, "version": step.number,
-                                         "description": (p.model.description or None) if p.new else None,
-                                         "sample_input": _rows_or_none(step.mlmodel.input_example)})
-            return deploy(self.repo, dataclasses.replace(request, origin=origin_of(step.mlflow, step.mlmodel)))
-
-        if any(p.to_import for p in plans):
-            self.repo.ensure()  # once, before the deploys run side by side
-        run(self.repo, plans, deploy_one, workers, done)
-        return plans
+        return import_mlflow(self.repo, source, models, name, dry_run, workers, done)
 
     def push(self, name: str, to: str | os.PathLike[str], versions: Sequence[str] = (),
              promote: bool = False) -> "TransferResult":
@@ -879,13 +859,3 @@ def _status_value(status: str) -> str:
     if value not in STATUSES:
         raise UsageError(f"unknown status {status!r}: use deploying, active or failed")
     return value
-
-
-def _rows_or_none(example: Any) -> Any:
-    """An MLflow input example as a deploy's sample input, when mlreg can read it as rows."""
-    from .inputs import rows_of
-
-    try:
-        return None if example is None else rows_of(example)
-    except MlregError:
-        return None

@@ -157,7 +157,46 @@ def _step(repo: Repository, existing: Any, display: str, version: MlflowVersion)
     return step
 
 
-def run(repo: Repository, plans: list[Plan], deploy_one: Callable[[Plan, Step], Any],
+def import_mlflow(repo: Repository, source: str, models: Sequence[str] = (), name: str | None = None,
+                  dry_run: bool = False, workers: int | None = None,
+                  done: Callable[[Plan, Step], None] | None = None) -> list[Plan]:
+    """``Registry.import_mlflow`` (its docstring tells the arguments and the errors): the
+    plan, then (unless ``dry_run``) every planned version deployed."""
+    plans = plan(repo, source, models, name)
+    if dry_run:
+        return plans
+    if any(p.to_import for p in plans):
+        repo.ensure()  # once, before the deploys run side by side
+    run(repo, plans, deploy_step, workers, done)
+    return plans
+
+
+def deploy_step(repo: Repository, p: Plan, step: Step) -> Any:
+    """Deploy one MLflow version as ``step.number``, by the one deploy protocol, recorded
+    with MLflow's time, user, tags, params, metrics and input names.
+
+    Raises:
+        DeploymentFailed (its check failed: the version is there, Deployment Failed), and
+        what any deploy raises.
+    """
+    from ..inputs import rows_of
+    from .deploy import OPTIONS, DeployRequest, deploy
+
+    assert step.artifact is not None and step.mlmodel is not None
+    sample = step.mlmodel.input_example
+    try:
+        sample = None if sample is None else rows_of(sample)
+    except UsageError:
+        sample = None  # an input example mlreg cannot read as rows: the check loads, predicts nothing
+    options: dict[str, Any] = {o: None for o in OPTIONS}
+    options.update(version_bump="minor", promote=False, check_timeout=300.0, code=(), if_changed=False, sign=True,
+                   version=step.number, sample_input=sample, **lineage_of(step.mlflow),
+                   description=(p.model.description or None) if p.new else None)
+    request = DeployRequest.make(step.artifact, p.display, **options)
+    return deploy(repo, dataclasses.replace(request, origin=origin_of(step.mlflow, step.mlmodel)))
+
+
+def run(repo: Repository, plans: list[Plan], deploy_one: Callable[[Repository, Plan, Step], Any],
         workers: int | None = None, done: Callable[[Plan, Step], None] | None = None) -> None:
     """Deploy every planned version (``deploy_one``), up to ``workers`` at once, then give
     each model that gained a version MLflow's aliases and primary. Sets each step's status;
@@ -174,7 +213,7 @@ def run(repo: Repository, plans: list[Plan], deploy_one: Callable[[Plan, Step], 
     def one(item: tuple[Plan, Step]) -> BaseException | None:
         p, s = item
         try:
-            deploy_one(p, s)
+            deploy_one(repo, p, s)
             s.status = "active"
         except DeploymentFailed:
             s.status = "failed"
