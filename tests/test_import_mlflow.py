@@ -229,3 +229,20 @@ def test_a_new_mlflow_version_is_all_a_later_run_imports(imported, tmp_path):
     assert [s["mlflow_version"] for s in answer["skipped"]] == [1, 2, 3]
     assert reg.model("iris-classifier").record.description == "Edited here."
     assert reg.model("iris-classifier").record.primary == "0.2.0"
+
+
+def test_a_version_whose_check_fails_is_there_failed_and_the_run_exits_5(tmp_path):
+    import pickle
+
+    mlruns = tmp_path / "mlruns"
+    shutil.copytree(SOURCES["file_store"], mlruns)
+    meta = (mlruns / "models" / "iris-classifier" / "version-1" / "meta.yaml").read_text()
+    location = next(line.split("/mlruns/", 1)[1] for line in meta.splitlines() if line.startswith("storage_location"))
+    (mlruns / location / "model.pkl").write_bytes(pickle.dumps({"not": "a model"}))  # loads; has no predict
+    result = run(tmp_path / "r", mlruns, "--model", "iris-classifier", "--json")
+    assert result.returncode == 5, result.stderr
+    assert [i["status"] for i in json.loads(result.stdout)["models"][0]["imported"]] == ["failed", "active", "active"]
+    reg = mlreg.Registry(tmp_path / "r")
+    assert reg.version("iris-classifier", "0.1.0").status == "failed"
+    assert reg.model("iris-classifier").record.primary == "0.2.0"
+    assert "legacy" not in {a.alias for a in reg.aliases("iris-classifier")}  # it named the failed version

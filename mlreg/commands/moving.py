@@ -9,7 +9,7 @@ import typer
 
 from .. import render
 from ..metadata import STATUS_LABELS
-from .base import JsonFlag, NameArg, command, funnel, registry
+from .base import EXIT_STATUS, JsonFlag, NameArg, command, funnel, registry
 
 VersionsOption = Annotated[Optional[list[str]], typer.Option(
     "--version", metavar="VERSION|ID", help="A version to copy (repeatable); default: every Active version.")]
@@ -108,7 +108,7 @@ def import_mlflow(
 ) -> None:
     """Copy MLflow registered models into this registry, without MLflow: MLflow version N becomes 0.N.0.
 
-    Each version with a scikit-learn flavour (pickle, cloudpickle or skops) is deployed and checked like any deploy, with MLflow's time, user, tags, run params and metrics; aliases carry over, and the primary is the highest version in stage Production, else @champion, else the newest Active one. Other flavours are skipped with the reason. Running it again copies nothing new. Needs: pip install 'mlreg[mlflow]'.
+    Each version with a scikit-learn flavour (pickle, cloudpickle or skops) is deployed and checked like any deploy, with MLflow's time, user, tags, run params and metrics; aliases carry over, and the primary is the highest version in stage Production, else @champion, else the newest Active one. Other flavours are skipped with the reason. Running it again copies nothing new. Exits 5 when a version's check failed (it is there, Deployment Failed, with its log). Needs: pip install 'mlreg[mlflow]'.
 
     Example: mlreg import-mlflow ./mlruns --dry-run && mlreg import-mlflow sqlite:///mlflow.db --model iris-classifier
     """
@@ -119,16 +119,17 @@ def import_mlflow(
     plans = registry().import_mlflow(source, model or (), name, dry_run, done=None if as_json else done)
     if as_json:
         render.emit_json({"models": [p.to_json() for p in plans]})
-        return
-    if not plans:
+    elif not plans:
         render.out("no registered models to import")
-    for p in plans:
+    for p in plans if not as_json else ():
         data = p.to_json()
         verb = "would import" if dry_run else "imported"
-        done = ", ".join(f"{i['version']} (MLflow {i['mlflow_version']}"
-                         + ("" if dry_run else f", {STATUS_LABELS[i['status']]}") + ")"
-                         for i in data["imported"]) or "nothing new"
+        listed = ", ".join(f"{i['version']} (MLflow {i['mlflow_version']}"
+                           + ("" if dry_run else f", {STATUS_LABELS[i['status']]}") + ")"
+                           for i in data["imported"]) or "nothing new"
         primary = f"; primary {p.primary}" if p.primary else ""
-        render.out(f"{render.clean(p.display)}: {verb} {done}{primary}")
+        render.out(f"{render.clean(p.display)}: {verb} {listed}{primary}")
         for skipped in data["skipped"]:
             render.out(f"  skipped MLflow version {skipped['mlflow_version']}: {render.clean(skipped['reason'])}")
+    if any(step.status == "failed" for p in plans for step in p.steps):
+        raise typer.Exit(EXIT_STATUS["failed"])  # as a deploy whose check failed: 5
