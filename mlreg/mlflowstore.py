@@ -186,9 +186,9 @@ class Store:
         """The MLmodel folder of a version, and why there is none."""
         tried = []
         for uri in (storage_location, source):
-            if not uri:
+            if not uri or not isinstance(uri, str):  # absent, or not what MLflow writes
                 continue
-            if uri.startswith("runs:/") and run_artifacts:
+            if uri.startswith("runs:/") and isinstance(run_artifacts, str):
                 rest = uri[len("runs:/"):].split("/", 1)
                 uri = run_artifacts.rstrip("/") + "/" + (rest[1] if len(rest) > 1 else "")
             path = _local_path(uri)
