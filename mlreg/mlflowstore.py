@@ -85,6 +85,14 @@ def _yaml(path: str) -> Any:
         raise UsageError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
 
 
+def _ms(value: Any) -> int:
+    """A timestamp in milliseconds as MLflow writes it; 0 for anything else."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _text(path: str) -> str:
     with open(path, "rb") as f:
         return f.read(MAX_YAML).decode("utf-8", errors="replace")
@@ -191,6 +199,10 @@ class Store:
             if uri.startswith("runs:/") and isinstance(run_artifacts, str):
                 rest = uri[len("runs:/"):].split("/", 1)
                 uri = run_artifacts.rstrip("/") + "/" + (rest[1] if len(rest) > 1 else "")
+            if uri.startswith("models:/m-"):  # an MLflow 3 logged model, by its ID, under the store
+                found = self._logged_model(uri[len("models:/"):].split("/")[0])
+                if found is not None:
+                    return found, None
             path = _local_path(uri)
             if path is None:
                 tried.append(uri)
@@ -203,6 +215,22 @@ class Store:
         if where and not _local_path(where) and not where.startswith("models:/"):
             return None, f"its artifacts are at {where}, not on this machine: download them, or point at a local copy"
         return None, f"its artifacts were not found (looked for {where}, and under {self.bases[0]})"
+
+
+    def _logged_model(self, model_id: str) -> str | None:
+        """The artifacts folder of logged model ``model_id`` (``m-...``) below the store:
+        ``[EXPERIMENT/]models/ID/artifacts`` under the store or its artifact root."""
+        import glob
+
+        if "/" in model_id or model_id in (".", ".."):
+            return None
+        tail = os.path.join("models", glob.escape(model_id), "artifacts")
+        for base in self.bases:
+            for depth in ("", "*", os.path.join("*", "*")):
+                for found in sorted(glob.glob(os.path.join(glob.escape(base), depth, tail))):
+                    if os.path.isfile(os.path.join(found, "MLmodel")):
+                        return found
+        return None
 
 
 class FileStore(Store):
@@ -253,7 +281,7 @@ class FileStore(Store):
         found, missing = self._folder(str(meta.get("source") or ""), meta.get("storage_location"),
                                       run.get("artifact_uri"))
         return MlflowVersion(
-            number=int(meta["version"]), created_ms=int(meta.get("creation_timestamp") or 0),
+            number=int(meta["version"]), created_ms=_ms(meta.get("creation_timestamp")),
             user=str(meta.get("user_id") or run.get("user_id") or ""), stage=str(meta.get("current_stage") or "None"),
             run_id=run_id, source=str(meta.get("source") or ""), description=str(meta.get("description") or ""),
             tags=tags, params=run.get("params", {}), metrics=run.get("metrics", {}), folder=found, missing=missing)
@@ -342,7 +370,7 @@ class SqliteStore(Store):
                                        (name, number)).fetchall())
                 found, missing = self._folder(source or "", location, run.get("artifact_uri"))
                 versions.append(MlflowVersion(
-                    number=int(number), created_ms=int(created or 0), user=str(user or run.get("user_id") or ""),
+                    number=int(number), created_ms=_ms(created), user=str(user or run.get("user_id") or ""),
                     stage=str(stage or "None"), run_id=run_id or "", source=source or "", description=text or "",
                     tags={str(k): str(v) for k, v in tags.items()}, params=run.get("params", {}),
                     metrics=run.get("metrics", {}), folder=found, missing=missing))

@@ -270,8 +270,11 @@ def origin_of(version: MlflowVersion, mlmodel: MLmodel) -> Any:
     """The deploy's time, user and input names, as MLflow recorded them."""
     from .deploy import Origin
 
-    at = dt.datetime.fromtimestamp(version.created_ms / 1000, dt.timezone.utc) if version.created_ms else \
-        dt.datetime.now(dt.timezone.utc)
+    try:
+        at = dt.datetime.fromtimestamp(version.created_ms / 1000, dt.timezone.utc) if version.created_ms else \
+            dt.datetime.now(dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds: the import's own
+        at = dt.datetime.now(dt.timezone.utc)
     stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     run = f", run {version.run_id}" if version.run_id else ""
     note = (f"imported from MLflow: version {version.number} (stage {version.stage}{run}, created {stamp} "
