@@ -259,3 +259,14 @@ def test_odd_values_in_a_hand_edited_store_are_read_never_a_traceback(tmp_path):
     # no storage_location to go by: the logged model is found by its ID (models:/m-...) under the store
     assert json.loads(result.stdout)["models"][0]["imported"][0] == {"mlflow_version": 1, "version": "0.1.0",
                                                                      "status": "dry-run"}
+
+
+def test_two_mlflow_names_that_are_one_mlreg_name_are_exit_2_with_nothing_written(tmp_path):
+    mlruns = tmp_path / "mlruns"
+    shutil.copytree(SOURCES["file_store"], mlruns)
+    shutil.copytree(mlruns / "models" / "iris-classifier", mlruns / "models" / "Iris Classifier")
+    meta = mlruns / "models" / "Iris Classifier" / "meta.yaml"
+    meta.write_text(meta.read_text().replace("name: iris-classifier", "name: Iris Classifier"))
+    result = run(tmp_path / "r", mlruns)
+    assert result.returncode == 2 and "would both be mlreg model 'iris-classifier'" in result.stderr, result.stderr
+    assert not (tmp_path / "r").exists()

@@ -85,6 +85,7 @@ def plan(repo: Repository, source: str, only: Sequence[str] = (), name: str | No
     except RegistryNotFound:
         present = False
     wanted = {m: False for m in only}
+    folders: dict[str, str] = {}  # mlreg folder -> the MLflow name that takes it
     plans = []
     for model in store.models():
         if only and model.name not in wanted:
@@ -94,6 +95,11 @@ def plan(repo: Repository, source: str, only: Sequence[str] = (), name: str | No
             display = names.normalize(model.name)
         except InvalidName as e:
             raise InvalidName(f"MLflow model {model.name!r} cannot be an mlreg model: {e}; nothing was imported") from None
+        twin = folders.setdefault(names.folder(display), model.name)
+        if twin != model.name:  # mlreg's names ignore case and spacing; MLflow's do not
+            raise InvalidName(f"MLflow models {twin!r} and {model.name!r} would both be mlreg model "
+                              f"{names.folder(display)!r}; nothing was imported (import one with --model, "
+                              "then the other into another registry)")
         existing = None
         if present:
             try:
