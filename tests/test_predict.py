@@ -213,7 +213,8 @@ def test_client_round_trip(reg, iris, regressor_path):
     assert reg.promote("trees", "0.1.0", expect_primary="0.1.1").changed
 
 
-@pytest.mark.parametrize("distribution", ["scikit-learn", "numpy", "joblib", "typer", "semver"])
+@pytest.mark.parametrize("distribution", ["scikit-learn", "numpy", "joblib", "typer", "semver", "PyYAML", "markdown-it-py",
+                                          "tomli-w", "mlreg"])
 def test_installed_version_reads_what_importlib_metadata_reads(distribution):
     """Drift reads the Version header itself (fast); it must agree with importlib.metadata."""
     from importlib import metadata
