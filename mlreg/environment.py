@@ -7,6 +7,7 @@ same are compared; ``importlib.metadata`` answers without importing them, so
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -55,16 +56,21 @@ def _normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
+@functools.lru_cache(maxsize=64)
+def _listing(folder: str) -> tuple[str, ...]:
+    """A folder's entries, read once a process (``drift`` asks for a dozen libraries)."""
+    try:
+        return tuple(os.listdir(folder))
+    except OSError:
+        return ()
+
+
 def _metadata_folders(normalized: str) -> list[str]:
     """The ``NAME-VERSION.dist-info`` (or ``.egg-info``) folders of that distribution, in
     ``sys.path`` order (the first is the one imports find)."""
     found = []
     for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for name in names:
+        for name in _listing(entry or "."):
             stem, dot, kind = name.rpartition(".")
             if dot and kind in ("dist-info", "egg-info") and \
                     _normalized(stem.split("-", 1)[0]) == normalized:

@@ -329,17 +329,10 @@ class ModelService:
 
     def _invocations(self, request: Request) -> Any:
         """``POST /invocations``: the model ``serve --model NAME[@REF]`` names, MLflow's answer."""
-        from .web.scoring import payload
-
         if self.model is None:
             raise HTTPError(404, "/invocations answers for one model: start the server with --model NAME[@REF]")
         name, _, ref = self.model.partition("@")
-        record = self._callable(name, ref or None)
-        rows, method = payload(request.body or b"", request.headers.get("content-type", ""))
-        self._served(record)
-        predictions = self.registry.predictor.predict(record, rows, method)["predictions"]
-        self._served(record, len(predictions))
-        return views.mlflow_predictions(predictions)
+        return views.mlflow_predictions(self._predict(self._callable(name, ref or None), request)["predictions"])
 
     def _ping(self, request: Request) -> Any:
         return views.ping()

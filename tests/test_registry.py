@@ -458,3 +458,14 @@ def test_a_model_handle_writes_by_its_name_and_reads_again_afterwards(reg, const
     assert model.delete("0.1.0").version == "0.1.0"
     assert [v.version for v in model.versions()] == ["0.2.0"]
     assert reg.model("m").record.primary == "0.2.0"
+
+
+def test_the_deploy_defaults_an_operation_uses_are_registry_deploys():
+    """ops.deploy.DEFAULTS (what import-mlflow deploys with) is Registry.deploy's signature."""
+    import inspect
+
+    from mlreg.ops.deploy import DEFAULTS
+
+    parameters = inspect.signature(mlreg.Registry.deploy).parameters
+    given = {k: p.default for k, p in parameters.items() if k not in ("self", "model_or_path", "name", "outcome")}
+    assert given == DEFAULTS

@@ -106,10 +106,15 @@ def type_name(obj: Any) -> str:
 
 
 
-# Registry.deploy's options besides the artifact and the name (their defaults are its own).
-OPTIONS = frozenset({"version_bump", "version", "description", "type", "framework", "template", "sample_input",
-                     "readme", "promote", "check_timeout", "progress", "code", "if_changed", "tags", "metrics",
-                     "params", "source", "sign", "format"})
+# Registry.deploy's options besides the artifact and the name, with the defaults its
+# signature gives them (tests/test_registry.py holds the two alike), for an operation
+# that deploys without the facade (import-mlflow).
+DEFAULTS: dict[str, Any] = {
+    "version_bump": "minor", "version": None, "description": None, "type": None, "framework": None,
+    "template": None, "sample_input": None, "readme": None, "promote": True, "check_timeout": 300.0,
+    "progress": None, "code": (), "if_changed": False, "tags": None, "metrics": None, "params": None,
+    "source": None, "sign": True, "format": None}
+OPTIONS = frozenset(DEFAULTS)
 
 
 class DeployResult(NamedTuple):

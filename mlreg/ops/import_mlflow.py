@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
@@ -60,14 +59,6 @@ class Plan:
                              for s in self.steps if s.artifact is not None],
                 "skipped": [{"mlflow_version": s.mlflow.number, "reason": s.reason}
                             for s in self.steps if s.artifact is None]}
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def plan(repo: Repository, source: str, only: Sequence[str] = (), name: str | None = None) -> list[Plan]:
@@ -148,7 +139,9 @@ def _step(repo: Repository, existing: Any, display: str, version: MlflowVersion)
         except NotFound:
             here = None
         if here is not None:
-            if here.sha256 == sha256_of(artifact):
+            from ..artifacts import hash_file
+
+            if here.sha256 == hash_file(artifact)[1]:
                 step.reason = f"already imported as {number} (same sha256)"
                 return step
             from ..errors import VersionExists
@@ -186,7 +179,7 @@ def deploy_step(repo: Repository, p: Plan, step: Step) -> Any:
         what any deploy raises.
     """
     from ..inputs import rows_of
-    from .deploy import OPTIONS, DeployRequest, deploy
+    from .deploy import DEFAULTS, DeployRequest, deploy
 
     assert step.artifact is not None and step.mlmodel is not None
     sample = step.mlmodel.input_example
@@ -194,10 +187,8 @@ def deploy_step(repo: Repository, p: Plan, step: Step) -> Any:
         sample = None if sample is None else rows_of(sample)
     except UsageError:
         sample = None  # an input example mlreg cannot read as rows: the check loads, predicts nothing
-    options: dict[str, Any] = {o: None for o in OPTIONS}
-    options.update(version_bump="minor", promote=False, check_timeout=300.0, code=(), if_changed=False, sign=True,
-                   version=step.number, sample_input=sample, **lineage_of(step.mlflow),
-                   description=(p.model.description or None) if p.new else None)
+    options = {**DEFAULTS, "promote": False, "version": step.number, "sample_input": sample,
+               **lineage_of(step.mlflow), "description": (p.model.description or None) if p.new else None}
     request = DeployRequest.make(step.artifact, p.display, **options)
     return deploy(repo, dataclasses.replace(request, origin=origin_of(step.mlflow, step.mlmodel)))
 
