@@ -15,6 +15,7 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable
 
@@ -212,9 +213,16 @@ class Check:
         return _answered(answer, stderr)
 
 
+_IN_PROCESS = threading.Lock()
+
+
 class _InProcessCheck:
     """The check run in this process, for tests that are not about the check
-    (``MLREG_TEST_CHECK=in-process``): no time limit, no process of its own."""
+    (``MLREG_TEST_CHECK=in-process``): no time limit, no process of its own.
+
+    One runs at a time: checks started side by side (import-mlflow's threads) would
+    otherwise import scikit-learn's modules from two threads at once, which Python's
+    import lock may refuse as a deadlock; each real check has a process of its own."""
 
     def __init__(self, artifact: str, sample_input: Any, convert: tuple[str, str] | None = None) -> None:
         self.artifact, self.sample_input, self.convert = artifact, sample_input, convert
@@ -225,7 +233,8 @@ class _InProcessCheck:
     def result(self) -> CheckResult:
         from .checker import check
 
-        return _answered(check(self.artifact, self.sample_input, convert=self.convert), "")
+        with _IN_PROCESS:
+            return _answered(check(self.artifact, self.sample_input, convert=self.convert), "")
 
 
 class Done:

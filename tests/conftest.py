@@ -35,9 +35,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.
 # Tests about the deploy check itself, crashes and concurrency keep its real child
 # process (a fresh Python with a time limit); the others check in-process
 # (MLREG_TEST_CHECK, a seam for tests only), which spares each deploy a fresh
-# Python and its scikit-learn import.
+# Python and its scikit-learn import. (The walkthroughs and the quick start are about
+# what a user reads; CI runs the quick start with the real check right after installing.)
 REAL_CHECK_MODULES = {"test_checker", "test_code", "test_crash", "test_lifecycle_crash", "test_concurrency",
-                      "test_lock_holds", "test_s3", "test_imports", "test_registry_example", "test_walkthrough"}
+                      "test_lock_holds", "test_s3", "test_imports"}
 
 
 # The tests' own model classes (fakemodels.py) are what a user's own classes are to the
@@ -55,25 +56,54 @@ def fake_trust_file(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _environment(monkeypatch, tmp_path_factory, request, fake_trust_file):
-    """Isolate every test from the user's registry and settings."""
-    if request.node.get_closest_marker("default_policy"):
-        monkeypatch.delenv("MLREG_TRUST_FILE", raising=False)
+def _isolate(mp: pytest.MonkeyPatch, tmp_path_factory, trust_file: Path | None) -> None:
+    """Keep mlreg away from the user's registry and settings: no MLREG_REGISTRY, signing
+    key, cache or colours of theirs; the tests' trust file (or none)."""
+    if trust_file is None:
+        mp.delenv("MLREG_TRUST_FILE", raising=False)
     else:
-        monkeypatch.setenv("MLREG_TRUST_FILE", str(fake_trust_file))
-    monkeypatch.delenv("MLREG_REGISTRY", raising=False)
-    monkeypatch.delenv("MLREG_LOCK_TIMEOUT", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
+        mp.setenv("MLREG_TRUST_FILE", str(trust_file))
+    mp.delenv("MLREG_REGISTRY", raising=False)
+    mp.delenv("MLREG_LOCK_TIMEOUT", raising=False)
+    mp.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
     # no signing key (a test that wants one runs `mlreg keys init`), and a cache of its own
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-    monkeypatch.setenv("NO_COLOR", "1")
-    module = request.node.module.__name__.rpartition(".")[2] if request.node.module else ""
-    if module in REAL_CHECK_MODULES or request.node.get_closest_marker("real_check"):
-        monkeypatch.delenv("MLREG_TEST_CHECK", raising=False)
+    mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    mp.setenv("NO_COLOR", "1")
+
+
+def _check_mode(mp: pytest.MonkeyPatch, real: bool) -> None:
+    if real:
+        mp.delenv("MLREG_TEST_CHECK", raising=False)
     else:
-        monkeypatch.setenv("MLREG_TEST_CHECK", "in-process")
+        mp.setenv("MLREG_TEST_CHECK", "in-process")
+
+
+# Session- and module-scoped fixtures are made before any test's own fixtures: these two
+# give them the environment the tests of their module have (they used to see the user's
+# settings, and deploy with the real check everywhere).
+@pytest.fixture(scope="session", autouse=True)
+def _session_environment(tmp_path_factory, fake_trust_file):
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, tmp_path_factory, fake_trust_file)
+        _check_mode(mp, real=False)
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_check_mode(request, _session_environment):
+    with pytest.MonkeyPatch.context() as mp:
+        _check_mode(mp, real=request.module.__name__.rpartition(".")[2] in REAL_CHECK_MODULES)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch, tmp_path_factory, request, fake_trust_file, _module_check_mode):
+    """Isolate every test from the user's registry and settings, and from other tests."""
+    default_policy = request.node.get_closest_marker("default_policy")
+    _isolate(monkeypatch, tmp_path_factory, None if default_policy else fake_trust_file)
+    module = request.node.module.__name__.rpartition(".")[2] if request.node.module else ""
+    _check_mode(monkeypatch, real=module in REAL_CHECK_MODULES or bool(request.node.get_closest_marker("real_check")))
 
 
 @pytest.fixture
