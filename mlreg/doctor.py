@@ -89,22 +89,6 @@ class Report:
         return report(self)
 
 
-@dataclass(frozen=True)
-class Verified:
-    model: str
-    version: str
-    version_id: str
-    ok: bool
-    problem: str = ""
-    refused: bool = False  # the problem is this reader's load policy's refusal (verify --load)
-    signatures: tuple[Any, ...] = ()  # each checked (``ops.signing.SignatureCheck``)
-
-    def to_json(self) -> dict[str, Any]:
-        from .views import verified
-
-        return verified(self)
-
-
 class Doctor:
     """One examination of a registry (``Registry.doctor`` makes and runs it), through
     the repository, as every operation works. A registry in a folder is also

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from .metadata import VersionRecord
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -34,3 +37,22 @@ def snippets(name: str, folder: str, registry: str | None, sample: Any, url: str
         f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
     )
     return {"cli": shlex.join(cli), "python": python, "curl": curl}
+
+
+def sample_input(versions: list[VersionRecord]) -> Any:
+    """Rows for the snippets: the primary's sample input, else the newest version's that
+    has one, else zeros of the right width."""
+    ordered = sorted(versions, key=lambda v: (v.primary, v.deployed_at), reverse=True)
+    for v in ordered:
+        text = v.extra.get("sample_input")
+        if isinstance(text, str):
+            try:
+                return json.loads(text)
+            except ValueError:
+                continue
+    for v in ordered:
+        signature = v.signature
+        n = signature.get("n_features") if isinstance(signature, dict) else None
+        if isinstance(n, int) and 0 < n <= 64:
+            return [[0.0] * n]
+    return [[0.0]]

@@ -24,12 +24,12 @@ from .errors import (
     VersionNotFound,
 )
 from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
-from .metadata import STATUSES, HistoryEvent, ModelRecord, VersionRecord
+from .metadata import STATUSES, HistoryEvent, VersionRecord
 from .repo import ModelInfo, Repository
 from .views import prediction
 
 if TYPE_CHECKING:
-    from .doctor import Report, Verified
+    from .doctor import Report
     from .model import Model
     from .ops.aliases import AliasResult
     from .ops.diff import Diff
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .ops.promote import PromoteResult
     from .ops.signing import SignatureCheck
     from .ops.transfer import TransferResult
+    from .ops.verify import Verified
     from .templates import Template
 
 __all__ = ["ModelInfo", "ModelOverview", "PromoteResult", "Registry", "prediction"]
@@ -66,8 +67,7 @@ class ModelOverview(NamedTuple):
 
 
 class Registry:
-    """A model registry in a folder or a bucket; every mlreg operation is a method
-    (those of a model's lifecycle, SPEC §7, come from ``mlreg.lifecycle``).
+    """A model registry in a folder or a bucket; every mlreg operation is a method.
 
     ``path`` is chosen like the CLI's: the argument, else ``MLREG_REGISTRY``,
     else the per-user data folder. ``lock_timeout`` (seconds, -1 for ever)
@@ -137,12 +137,12 @@ class Registry:
         """The model's overview: record, versions and invocation code (its cURL line for a
         server at ``url``, default ``http://127.0.0.1:8080``). ``name`` may be a
         model already read (``Registry.model``)."""
-        from .invocation import DEFAULT_URL, snippets
+        from .invocation import DEFAULT_URL, sample_input, snippets
         from .readme import summary
 
         model = self.model(name) if isinstance(name, str) else name
         record, all_versions = model.record, model.versions()
-        sample = self._sample_input(record, all_versions)
+        sample = sample_input(all_versions)
         registry = None if self.path == resolve_registry() else self.path
         return ModelOverview(
             info=ModelInfo(record, len(all_versions)),
@@ -159,33 +159,13 @@ class Registry:
         Raises:
             ModelNotFound, VersionNotFound.
         """
-        from .invocation import DEFAULT_URL, snippets
+        from .invocation import DEFAULT_URL, sample_input, snippets
 
         model = self.model(name) if isinstance(name, str) else name
         v = model.version(ref)
         registry = None if self.path == resolve_registry() else self.path
-        sample = self._sample_input(model.record, [v.replace(primary=True)])
+        sample = sample_input([v.replace(primary=True)])
         return snippets(model.name, model.folder, registry, sample, url or DEFAULT_URL, version_id=v.version_id)
-
-    def _sample_input(self, record: ModelRecord, all_versions: list[VersionRecord]) -> Any:
-        """Rows for the invocation snippets: the primary's sample input, else the
-        newest version's that has one, else zeros of the right width."""
-        import json
-
-        ordered = sorted(all_versions, key=lambda v: (v.primary, v.deployed_at), reverse=True)
-        for v in ordered:
-            text = v.extra.get("sample_input")
-            if isinstance(text, str):
-                try:
-                    return json.loads(text)
-                except ValueError:
-                    continue
-        for v in ordered:
-            signature = v.signature
-            n = signature.get("n_features") if isinstance(signature, dict) else None
-            if isinstance(n, int) and 0 < n <= 64:
-                return [[0.0] * n]
-        return [[0.0]]
 
     def versions(self, name: str, status: str | None = None, tags: Mapping[str, str] | None = None,
                  alias: str | None = None) -> list[VersionRecord]:
@@ -373,7 +353,7 @@ class Registry:
         """
         from .errors import Busy
         from .integrity import problem
-        from .ops.signing import check_signatures, import_signature, read_signature, sign_version
+        from .ops.signing import sign
 
         record = self.version(name, version)
         if record.status == "deploying":
@@ -381,17 +361,7 @@ class Registry:
         wrong = problem(self.repo, record)
         if wrong:
             raise IntegrityError(f"{record.model} {record.version}: {wrong}; refusing to sign it")
-        trust = self._trust_or_none()
-        if signature is not None:
-            made = import_signature(self.repo, record, *read_signature(signature, key, trust))
-        else:
-            from .signing import load_signer, own_signer
-
-            signer = load_signer(os.fspath(key)) if key is not None else own_signer()
-            if signer is None:
-                raise UsageError("you have no signing key: run `mlreg keys init` (or give --key PRIVATE.pem)")
-            made = sign_version(self.repo, record, signer)
-        return next(c for c in check_signatures(self.repo, record, trust) if c.key == made.key)
+        return sign(self.repo, record, self._trust_or_none(), key, signature)
 
     def _trust_or_none(self) -> Any:
         from .trust import load_trust
@@ -500,9 +470,7 @@ class Registry:
         Raises:
             ModelNotFound, VersionNotFound, IntegrityError (unreadable metadata).
         """
-        from .doctor import Verified
-        from .integrity import problem as integrity_problem
-        from .ops.signing import check_signatures
+        from .ops.verify import verify
 
         if name is None:
             self.repo.require()
@@ -512,20 +480,7 @@ class Registry:
         else:
             chosen = [self.version(name, version)]
         trust = self._trust_or_none() if chosen else None
-        results = []
-        for v in chosen:
-            problem = "still Deploying" if v.status == "deploying" else integrity_problem(self.repo, v)
-            refused, checks = False, []
-            if not problem:
-                checks = check_signatures(self.repo, v, trust)
-                bad = next((c for c in checks if not c.valid), None)
-                problem = "" if bad is None else f"the signature by {bad.key} does not hold: {bad.problem}"
-            if load and not problem and v.status == "active":
-                problem = self._load_problem(v)
-                refused = bool(problem)
-            results.append(Verified(v.model, v.version, v.version_id, ok=not problem or v.status == "deploying",
-                                    problem=problem, refused=refused, signatures=tuple(checks)))
-        return results
+        return verify(self.repo, chosen, trust, self._load_problem if load else None)
 
     def _load_problem(self, record: VersionRecord) -> str:
         """'' when this reader loads ``record`` (``load_version``), else why not."""
@@ -825,7 +780,8 @@ class Registry:
             DeploymentFailed: the check failed; ``error.record`` is the version's record.
             LockTimeout, FormatTooNew, IntegrityError.
         """
-        from .ops.deploy import DeployRequest, deploy
+        from .ops.deploy import deploy
+        from .ops.deploy_request import DeployRequest
 
         request = DeployRequest.make(
             model_or_path, name, templates_dir=self.repo.templates_dir() if template is not None else None,

@@ -461,10 +461,10 @@ def test_a_model_handle_writes_by_its_name_and_reads_again_afterwards(reg, const
 
 
 def test_the_deploy_defaults_an_operation_uses_are_registry_deploys():
-    """ops.deploy.DEFAULTS (what import-mlflow deploys with) is Registry.deploy's signature."""
+    """ops.deploy_request.DEFAULTS (what import-mlflow deploys with) is Registry.deploy's signature."""
     import inspect
 
-    from mlreg.ops.deploy import DEFAULTS
+    from mlreg.ops.deploy_request import DEFAULTS
 
     parameters = inspect.signature(mlreg.Registry.deploy).parameters
     given = {k: p.default for k, p in parameters.items() if k not in ("self", "model_or_path", "name", "outcome")}

@@ -179,7 +179,8 @@ def deploy_step(repo: Repository, p: Plan, step: Step) -> Any:
         what any deploy raises.
     """
     from ..inputs import rows_of
-    from .deploy import DEFAULTS, DeployRequest, deploy
+    from .deploy import deploy
+    from .deploy_request import DEFAULTS, DeployRequest
 
     assert step.artifact is not None and step.mlmodel is not None
     sample = step.mlmodel.input_example
@@ -265,7 +266,7 @@ def _follow(repo: Repository, p: Plan) -> None:
 
 def origin_of(version: MlflowVersion, mlmodel: MLmodel) -> Any:
     """The deploy's time, user and input names, as MLflow recorded them."""
-    from .deploy import Origin
+    from .deploy_request import Origin
 
     try:
         at = dt.datetime.fromtimestamp(version.created_ms / 1000, dt.timezone.utc) if version.created_ms else \

@@ -170,6 +170,29 @@ def vouched_by_signature(checks: list[SignatureCheck]) -> bool:
     return any(c.valid and c.trusted_key for c in checks)
 
 
+def sign(repo: Repository, record: VersionRecord, trust: TrustList | None,
+         key: str | os.PathLike[str] | None = None, signature: str | os.PathLike[str] | None = None
+         ) -> SignatureCheck:
+    """``Registry.sign`` (which checks the version's bytes first): sign ``record`` with
+    the private key ``key`` (default the user's own), or file the reference CLI's
+    ``signature`` made with the public ``key``. Returns the signature as a reader with
+    ``trust`` checks it.
+
+    Raises:
+        UsageError (no key), IntegrityError (a signature that does not sign the version).
+    """
+    if signature is not None:
+        made = import_signature(repo, record, *read_signature(signature, key, trust))
+    else:
+        from ..signing import load_signer, own_signer
+
+        signer = load_signer(os.fspath(key)) if key is not None else own_signer()
+        if signer is None:
+            raise UsageError("you have no signing key: run `mlreg keys init` (or give --key PRIVATE.pem)")
+        made = sign_version(repo, record, signer)
+    return next(c for c in check_signatures(repo, record, trust) if c.key == made.key)
+
+
 def sign_version(repo: Repository, record: VersionRecord, signer: Signer, code_dir: str | None = None) -> SignatureCheck:
     """Sign ``record`` with ``signer`` (writing its ``signed.toml`` first when it has none).
     Signing again with the same key replaces that key's signature; the version is
