@@ -9,7 +9,6 @@ machine and an in-memory store (and, later, an object store) alike. Operations
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, NamedTuple, Sequence
 
@@ -73,7 +72,7 @@ class Repository:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self.path = storage.where("")
-        self._parsed: dict[str, tuple[bytes, dict[str, Any]]] = {}  # key -> (sha256 of its bytes, parsed)
+        self._parsed: dict[str, tuple[bytes, dict[str, Any]]] = {}  # key -> (its bytes, parsed)
 
     def __repr__(self) -> str:
         return f"Repository({self.storage!r})"
@@ -161,16 +160,16 @@ class Repository:
         if data is None:
             raise FileNotFoundError(self.where(key))
         # Parsing is most of a read (version.toml: about 0.25 ms, a predict's largest cost
-        # in serve): the same bytes are parsed once. Keyed by the bytes' own digest, so
-        # whatever changed them, however, is parsed afresh.
-        digest = hashlib.sha256(data).digest()
+        # in serve): the same bytes are parsed once. Kept with the bytes themselves, so
+        # whatever changed them, however, is parsed afresh (a digest would cost every
+        # command hashlib's import, 3.5 ms).
         kept = self._parsed.get(key)
-        if kept is not None and kept[0] == digest:
+        if kept is not None and kept[0] == data:
             return _copied(kept[1])
         parsed = parse_toml(data, self.where(key))
         if len(self._parsed) >= MAX_PARSED:
             self._parsed.clear()
-        self._parsed[key] = (digest, parsed)
+        self._parsed[key] = (data, parsed)
         return _copied(parsed)
 
     def check_format(self) -> None:
@@ -220,7 +219,12 @@ class Repository:
         if self._is_file():
             raise UsageError(f"{self.path} exists and is not a folder")
         if [n for n in self.storage.children("") if not n.startswith(".")]:
-            raise UsageError(f"{self.path} is a non-empty folder that is not an mlreg registry; choose another path")
+            try:  # another process's init may have written the marker since it was looked for
+                self.check_format()
+                return False
+            except (FileNotFoundError, NotADirectoryError):
+                raise UsageError(f"{self.path} is a non-empty folder that is not an mlreg registry; "
+                                 "choose another path") from None
         # mlreg never runs where updates could be lost silently (SPEC §8): a store that
         # lets a stale compare-and-swap succeed is refused before the marker is written.
         self.storage.check_conditional_writes()

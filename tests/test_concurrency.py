@@ -12,6 +12,7 @@ import joblib
 import pytest
 
 import fakemodels
+import mlreg
 from conftest import mlreg_command
 
 
@@ -151,3 +152,25 @@ def test_sigkill_at_any_moment(registry_path, constant_path, big_artifact, delay
                          capture_output=True, text=True)
     assert nxt.returncode == 0
     assert json.loads(nxt.stdout)["version"] not in [v["version"] for v in found]
+
+
+def test_a_first_write_that_finds_another_init_half_done_uses_its_registry(registry_path, monkeypatch):
+    """Two first deploys: one looks for mlreg.toml (absent), the other then creates the
+    registry, and the first finds the folder no longer empty. That is the other's
+    registry, not "a non-empty folder that is not a registry" (exit 2, once seen among
+    8 parallel first deploys)."""
+    ours, theirs = mlreg.Registry(registry_path), mlreg.Registry(registry_path)
+    real = type(ours.repo).check_format
+    looks = []
+
+    def racing(self):
+        looks.append(1)
+        if len(looks) == 1:
+            theirs.repo.ensure()  # meanwhile, the other process makes the registry
+            raise FileNotFoundError(registry_path / "mlreg.toml")
+        return real(self)
+
+    monkeypatch.setattr(type(ours.repo), "check_format", lambda self: racing(self) if self is ours.repo
+                        else real(self))
+    assert ours.repo.init() is False
+    ours.repo.check_format()
