@@ -7,8 +7,6 @@ on stderr and its exit code (SPEC §3). Here: the global options, and running a
 command line fast (only the command asked for is built).
 """
 
-from __future__ import annotations
-
 import copy
 import os
 import signal
@@ -18,15 +16,21 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.main import get_command_name
 
-from . import __version__, render
-from .commands import calling, changing, deploying, docs, lifecycle, moving, reading, trusting, upkeep
-from .commands.base import app, on_sigterm, options, reader_gone
+from . import __version__, commands, render
+from .commands.base import app as _app
+from .commands.base import on_sigterm, options, reader_gone
 from .errors import UsageError
 
-__all__ = ["app", "app_for", "hoist_global_options", "main", "run"]
+__all__ = ["app_for", "hoist_global_options", "main", "run"]  # and ``app``, below
 
-# Importing a command module registers its commands on the app.
-COMMAND_MODULES = (deploying, reading, changing, lifecycle, calling, moving, docs, trusting, upkeep)
+
+def __getattr__(name: str) -> Any:
+    # ``mlreg.cli.app``: the whole Typer app, every command module imported (a command
+    # line imports only the module of its command: ``app_for``).
+    if name == "app":
+        commands.load_all()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _pipe_was_closed() -> bool:
@@ -47,7 +51,7 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def main_options(
     registry: Annotated[Optional[str], typer.Option(
         "--registry", metavar="PATH",
@@ -109,7 +113,8 @@ def _command_word(argv: list[str]) -> str | None:
 
 
 def app_for(argv: list[str]) -> typer.Typer:
-    """The app, cut down to the one command the command line names.
+    """The app, cut down to the one command the command line names, with only that
+    command's module imported (``commands.COMMANDS``).
 
     Typer turns every command's signature into Click parameters before it
     parses anything; for a shell loop calling `mlreg status`, that is most of
@@ -118,12 +123,15 @@ def app_for(argv: list[str]) -> typer.Typer:
     the closest names) get the whole app.
     """
     word = _command_word(argv)
-    commands = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == word]
-    groups = [g for g in app.registered_groups if g.name == word]
-    if not commands and not groups:
-        return app
-    cut = copy.copy(app)
-    cut.registered_commands, cut.registered_groups = commands, groups
+    module = commands.COMMANDS.get(word or "")
+    if module is None:
+        commands.load_all()
+        return _app
+    commands.load(module)  # only the module of the command asked for is imported
+    found = [c for c in _app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == word]
+    groups = [g for g in _app.registered_groups if g.name == word]
+    cut = copy.copy(_app)
+    cut.registered_commands, cut.registered_groups = found, groups
     return cut
 
 

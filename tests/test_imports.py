@@ -48,6 +48,31 @@ def test_typer_builds_only_the_command_asked_for(argv, commands, groups):
     assert [g.name for g in cut.registered_groups] == groups
 
 
+def test_the_command_table_names_the_module_of_every_command():
+    from typer.main import get_command_name
+
+    from mlreg import commands
+    from mlreg.cli import app
+
+    registered = {c.name or get_command_name(c.callback.__name__): c.callback.__module__
+                  for c in app.registered_commands}
+    registered.update({g.name: g.typer_instance.registered_commands[0].callback.__module__
+                       for g in app.registered_groups})
+    assert {name: f"mlreg.commands.{module}" for name, module in commands.COMMANDS.items()} == registered
+    assert sorted(set(commands.COMMANDS.values())) == sorted(commands.MODULES)
+
+
+@pytest.mark.parametrize("command, module", [("versions", "reading"), ("status", "reading"),
+                                             ("deploy", "deploying"), ("readme", "docs")])
+def test_a_command_line_imports_only_its_commands_module(command, module):
+    code = ("import sys\n"
+            "from mlreg.cli import app_for\n"
+            f"app_for([{command!r}, 'm'])\n"
+            "print(sorted(m for m in sys.modules if m.startswith('mlreg.commands.')))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert p.stdout.strip() == str(sorted({"mlreg.commands.base", f"mlreg.commands.{module}"}))
+
+
 @pytest.mark.parametrize("argv", [[], ["--help"], ["-h", "status"], ["statu", "m"], ["--registry", "status"]])
 def test_the_whole_app_answers_help_and_unknown_commands(argv):
     from mlreg.cli import app, app_for

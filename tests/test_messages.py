@@ -100,3 +100,13 @@ def test_versions_at_80_columns_keeps_aliases_and_tags_whole(reg, constant_path,
     out = capsys.readouterr().out
     assert "@champion" in out and "dataset=2026-11" in out and "…" not in out, out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_control_characters_are_shown_as_python_writes_their_escapes():
+    from mlreg.render import clean
+
+    controls = "".join(map(chr, (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F,
+                                 *range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+    assert clean(controls, newlines=True) == controls.encode("unicode_escape").decode("ascii")
+    assert clean("tab\there\nnext", newlines=True) == "tab\there\nnext"
+    assert clean("a\tb\nc") == "a b\\nc"

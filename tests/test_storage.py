@@ -49,7 +49,8 @@ def test_create_succeeds_once(store):
     token = store.put("ids/abcd1234", b"m/0.1.0\n", CREATE)
     with pytest.raises(Precondition):
         store.put("ids/abcd1234", b"other/0.1.0\n", CREATE)
-    assert store.get("ids/abcd1234", LIMIT) == (b"m/0.1.0\n", token)
+    found = store.get("ids/abcd1234", LIMIT)
+    assert (found.data, found.token) == (b"m/0.1.0\n", token)
 
 
 def test_update_needs_the_token_that_was_read(store):
@@ -57,7 +58,8 @@ def test_update_needs_the_token_that_was_read(store):
     second = store.put("models/m/model.toml", b"two", Update(first))
     with pytest.raises(Precondition):
         store.put("models/m/model.toml", b"three", Update(first))  # stale
-    assert store.get("models/m/model.toml", LIMIT) == (b"two", second)
+    found = store.get("models/m/model.toml", LIMIT)
+    assert (found.data, found.token) == (b"two", second)
     with pytest.raises(Precondition):
         store.put("models/m/absent.toml", b"x", Update(second))  # gone, or never there
 

@@ -3,8 +3,6 @@ docstring's ``Example:`` shown last), the global options, the error funnel (an
 ``MlregError`` is one line on stderr and its exit code, SPEC §3), the common
 arguments, and the helpers that print a version."""
 
-from __future__ import annotations
-
 import contextlib
 import functools
 import os

@@ -1,7 +1,5 @@
 """Calling models: ``predict`` and ``serve``."""
 
-from __future__ import annotations
-
 import signal
 import sys
 import threading

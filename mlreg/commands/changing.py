@@ -1,7 +1,5 @@
 """The commands that change a model's shared state: ``describe``, ``promote``."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

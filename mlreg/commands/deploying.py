@@ -1,7 +1,5 @@
 """``mlreg init`` and ``mlreg deploy``."""
 
-from __future__ import annotations
-
 import sys
 import time
 from typing import Annotated, Any, Optional

@@ -1,7 +1,5 @@
 """A model's documentation: ``readme show|edit|check`` and ``templates``."""
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import Annotated, Optional

@@ -1,7 +1,5 @@
 """A model's lifecycle (SPEC §7): ``alias list|set|rm``, ``tag``, ``delete``, ``prune``, ``diff``."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Any, Optional
 

@@ -1,8 +1,6 @@
 """Moving models between registries: ``push`` and ``pull`` (SPEC §8), ``export`` and ``import`` (§7),
 ``import-mlflow`` (§13)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Optional
 
 import typer

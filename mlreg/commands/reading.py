@@ -1,7 +1,5 @@
 """The read commands: ``models``, ``show``, ``versions``, ``status``, ``logs``, ``history``."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer
@@ -130,10 +128,14 @@ def versions(
 
     Example: mlreg versions "Iris Classifier" --status active --tag dataset=2026-11 --json | jq -r '.[].version'
     """
-    from ..fields import tags as parse_tags
-
     reg = registry()
-    found = reg.versions(name, status, tags=parse_tags(tag or ()), alias=alias)
+    if tag:
+        from ..fields import tags as parse_tags
+
+        wanted = parse_tags(tag)
+    else:
+        wanted = {}  # (fields, its regular expressions, only for --tag: half a millisecond)
+    found = reg.versions(name, status, tags=wanted, alias=alias)
     if as_json:
         render.emit_json(reg.versions_json(found))
     else:

@@ -1,7 +1,5 @@
 """Keys and signatures: ``keys init``, ``keys show`` and ``sign`` (SPEC §11)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

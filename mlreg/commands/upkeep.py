@@ -1,7 +1,5 @@
 """Keeping a registry sound: ``doctor``, ``verify``, and shell ``completion``."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Optional
 
@@ -28,9 +26,11 @@ def completion(
     Example: mlreg completion bash > ~/.local/share/bash-completion/completions/mlreg
     """
     from ..completion import SHELLS, render
+    from . import load_all
 
     if shell not in SHELLS:
         raise UsageError(f"unknown shell {shell!r}: use bash, zsh or fish")
+    load_all()  # the script names every command, not only this one
     sys.stdout.write(render(shell, app))
 
 

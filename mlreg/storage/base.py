@@ -45,9 +45,26 @@ class AlreadyExists(Precondition):
     from an update that lost its race, which is the other ``Precondition``."""
 
 
-class Object(NamedTuple):
-    data: bytes
-    token: str
+class Object:
+    """A key's bytes and its version token (what ``Update`` is given back). A backend
+    that derives the token from the bytes (a folder: their sha256) may give a function
+    of the bytes instead: it runs when the token is first asked for, which a read
+    never does."""
+
+    __slots__ = ("data", "_token")
+
+    def __init__(self, data: bytes, token: str | Callable[[bytes], str]) -> None:
+        self.data = data
+        self._token = token
+
+    @property
+    def token(self) -> str:
+        if callable(self._token):
+            self._token = self._token(self.data)
+        return self._token
+
+    def __repr__(self) -> str:
+        return f"Object({len(self.data)} bytes)"
 
 
 def cas_attempts(limit: int = 1000, first: float = 0.001, cap: float = 0.05) -> Iterator[int]:

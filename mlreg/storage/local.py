@@ -14,21 +14,27 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import time
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
-from .. import atomic, lock
+from .. import atomic
 from ..layout import LOCK_FILE
 from ..leases import HELD, Lease
 from .base import CREATE, OVERWRITE, AlreadyExists, Object, Precondition, Storage, Update
+
+if TYPE_CHECKING:
+    from .. import lock
 
 _CHUNK = 1 << 20
 _MAX_COMPARED = 256 << 20  # keys updated by compare-and-swap are small metadata
 
 
 def token_of(data: bytes) -> str:
+    """A file's version token: its bytes' sha256 (made only for an update; hashlib's
+    import is about 3 ms of a read command's start)."""
+    import hashlib
+
     return hashlib.sha256(data).hexdigest()
 
 
@@ -84,7 +90,7 @@ class LocalStorage(Storage):
         for attempt in range(50):
             try:
                 data = atomic.read_bytes(path, limit)
-                return Object(data, token_of(data))
+                return Object(data, token_of)
             except atomic.UnsafeFile as e:
                 # A create links its complete temporary file to the key, then removes the
                 # temporary name: for that instant the file has two names. A hard link
@@ -127,6 +133,8 @@ class LocalStorage(Storage):
         return token_of(data)
 
     def put_stream(self, key: str, source: BinaryIO, progress: Callable[[int], None] | None = None) -> tuple[int, str]:
+        import hashlib
+
         path = self.safe_path(key)
         atomic.make_dirs(os.path.dirname(path))
         tmp = atomic.temp_name(path)
@@ -177,6 +185,8 @@ class LocalStorage(Storage):
 
     @contextlib.contextmanager
     def lease(self, key: str, *, claim: bool = False) -> Iterator[Lease]:
+        from .. import lock  # (imported by the writes that need it, not by every read)
+
         path = self.safe_path(key)
         atomic.make_dirs(os.path.dirname(path))
         try:
@@ -189,6 +199,8 @@ class LocalStorage(Storage):
             lock.release_held(fd)
 
     def alive(self, key: str) -> bool:
+        from .. import lock
+
         return lock.is_held(self.safe_path(key))
 
     def exists(self, key: str) -> bool:
@@ -254,5 +266,7 @@ class LocalStorage(Storage):
             return None
 
     def _folder_lock(self, path: str) -> lock.Lock:
+        from .. import lock
+
         folder = os.path.dirname(path)
         return lock.Lock(os.path.join(folder, LOCK_FILE), self.lock_timeout, what=f"{folder}")
