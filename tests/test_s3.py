@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 
 import mlreg
 from conftest import mlreg_command
@@ -207,9 +208,6 @@ def test_an_artifact_of_several_parts_is_stored_whole(s3_registry, tmp_path, mon
     out = _run(s3_registry, "predict", "m", "--input", "[[1]]")
     assert out.returncode == 0 and json.loads(out.stdout)["predictions"] == [7], out.stderr
     assert _run(s3_registry, "verify").returncode == 0
-
-
-import pytest
 
 
 def _can_be_another_host():
