@@ -18,7 +18,7 @@ Every path that loads or checks a version goes through here: ``predict``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Sequence
 
 from .errors import IntegrityError, NotActive
 from .metadata import VersionRecord
@@ -89,9 +89,9 @@ def load_rule(repo: Repository, record: VersionRecord, trust: TrustList | None,
         its own (``--code``) nobody vouched for, or a pickle under ``safe-only``.
     """
     from . import names
-    from .policy import Policy
+    from .policy import default_policy
 
-    policy = trust.policy if trust is not None else Policy()
+    policy = trust.policy if trust is not None else default_policy()
     if policy.mode == "pickle" or (trust is not None and trust.vouches(
             names.folder(record.model), record.sha256, record.code_sha256)):
         return None
@@ -122,19 +122,21 @@ def _needs_vouching(record: VersionRecord, policy: Policy) -> bool:
 
 
 def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
-          trust_readable: bool = True) -> tuple[list[SignatureCheck], bool]:
+          trust_readable: bool = True, unsigned: bool = False) -> tuple[list[SignatureCheck], bool]:
     """The version's signatures, each checked, and whether this reader would load it
     under its trust file and policy (``trusted``, SPEC §11): by the rules a load
     applies (``check_callable``'s pins, ``load_rule``), its imports as recorded
     (read from the artifact when its record has none; a load reads them again, and
     judges scikit-learn's names exactly, which this forecast does by their form, so
     that a reading command never imports scikit-learn).
-    A trust file that cannot be read (``trust_readable`` False) trusts nothing."""
+    A trust file that cannot be read (``trust_readable`` False) trusts nothing.
+    ``unsigned``: the caller knows the version holds no signature files (a listing of
+    many versions found them in one look: ``Repository.signed_folders``)."""
     from . import names
     from .ops.signing import check_signatures, vouched_by_signature
 
     try:
-        checks = check_signatures(repo, record, trust)
+        checks = [] if unsigned else check_signatures(repo, record, trust)
     except IntegrityError:  # its code is not what was deployed
         return [], False
     if not trust_readable:
@@ -150,6 +152,36 @@ def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
     imports = record.imports if record.imports is not None else _imports_read(repo, record)
     allowed = imports is not None and policy.first_refused(imports, forecast=True) is None
     return checks, allowed or vouched_by_signature(checks)
+
+
+def judge_all(repo: Repository, records: Sequence[VersionRecord], trust: TrustList | None,
+              trust_readable: bool = True) -> list[tuple[list[SignatureCheck], bool]]:
+    """``judge`` of each of ``records`` (a listing's JSON). Which versions hold signatures
+    is one listing a model, not one each; and without a trust file, an unsigned version's
+    judgment depends only on its format, whether it has code, and its recorded imports:
+    judged once for all the versions that share them."""
+    from . import names, versions
+
+    signed: dict[str, set[str]] | None = None
+    if len(records) > 8:
+        try:
+            signed = {m: repo.signed_folders(names.folder(m)) for m in {r.model for r in records}}
+        except OSError:
+            signed = None  # each version's own listing says what is wrong
+    judged: dict[tuple[Any, ...], bool] = {}
+    found = []
+    for record in records:
+        unsigned = signed is not None and versions.folder(record.version) not in signed[record.model]
+        alike = (record.format, record.code_sha256 is None, tuple(record.imports)) \
+            if unsigned and trust is None and record.imports is not None else None
+        if alike is not None and alike in judged:
+            found.append(([], judged[alike]))
+            continue
+        checks, trusted = judge(repo, record, trust, trust_readable, unsigned)
+        if alike is not None:
+            judged[alike] = trusted
+        found.append((checks, trusted))
+    return found
 
 
 def _imports_read(repo: Repository, record: VersionRecord) -> list[str] | None:

@@ -83,6 +83,7 @@ class Policy:
         self.mode = mode
         self.allow_imports = frozenset(allow_imports)
         self.source = source  # the trust file it came from (None: the default)
+        self._judged: dict[tuple[tuple[str, ...], bool], str | None] = {}  # first_refused's answers
 
     def __repr__(self) -> str:
         return f"Policy({self.mode!r}, {sorted(self.allow_imports)!r})"
@@ -99,9 +100,13 @@ class Policy:
         import sys
 
         exact = not forecast or "sklearn" in sys.modules
-        return next((name for name in sorted(imports)
-                     if not (self.allows(name) if exact or not name.startswith("sklearn.")
-                             else _looks_like_sklearn_class(name) or self.allows_without_import(name))), None)
+        key = (tuple(imports), exact)  # a listing asks it of many versions with the same imports
+        if key not in self._judged:
+            self._judged[key] = next((
+                name for name in sorted(imports)
+                if not (self.allows(name) if exact or not name.startswith("sklearn.")
+                        else _looks_like_sklearn_class(name) or self.allows_without_import(name))), None)
+        return self._judged[key]
 
     def allows_without_import(self, name: str) -> bool:
         """``allows``, short of the check that imports scikit-learn."""
@@ -114,6 +119,17 @@ class Policy:
         return (f'add "{name}" to allow_imports under [policy] in {where}, or have a signer you trust sign '
                 "the version (`mlreg sign NAME VERSION`; your own key, or one under [signers] there): "
                 "a vouched-for version loads as any pickle")
+
+
+_DEFAULT: list[Policy] = []
+
+
+def default_policy() -> Policy:
+    """The policy of a reader without a trust file: one for the process (it keeps what
+    it judged)."""
+    if not _DEFAULT:
+        _DEFAULT.append(Policy())
+    return _DEFAULT[0]
 
 
 def _looks_like_sklearn_class(name: str) -> bool:

@@ -324,17 +324,14 @@ class Registry:
 
     def versions_json(self, records: Sequence[VersionRecord]) -> list[dict[str, Any]]:
         """``version_json`` of each, the trust file read once."""
-        from .integrity import judge
+        from .integrity import judge_all
 
         try:
             trust, readable = self._trust_or_none(), True
         except IntegrityError:
             trust, readable = None, False
-        found = []
-        for record in records:
-            checks, trusted = judge(self.repo, record, trust, readable)
-            found.append({**record.to_json(), "signatures": [c.to_json() for c in checks], "trusted": trusted})
-        return found
+        return [{**record.to_json(), "signatures": [c.to_json() for c in checks], "trusted": trusted}
+                for record, (checks, trusted) in zip(records, judge_all(self.repo, records, trust, readable))]
 
     def sign(self, name: str, version: str, key: str | os.PathLike[str] | None = None, *,
              signature: str | os.PathLike[str] | None = None) -> "SignatureCheck":

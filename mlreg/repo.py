@@ -32,6 +32,7 @@ from .layout import (
     MODELS,
     OUTCOME_FILE,
     README_FILE,
+    SIGNATURES,
     STAGING,
     TEMPLATES,
     VERSION_FILE,
@@ -123,6 +124,15 @@ class Repository:
         from .signatures import Signatures
 
         return Signatures(self.version_folder(names.folder(record.model), versions.folder(record.version)))
+
+    def signed_folders(self, folder: str) -> set[str]:
+        """The version folders of model ``folder`` that hold signature files, in one
+        listing (listing each version's own costs a request, or a walk, each).
+
+        Raises:
+            OSError: a version folder is a link.
+        """
+        return self.storage.holding(versions_key(folder), SIGNATURES)
 
     @property
     def ids(self) -> IdIndex:

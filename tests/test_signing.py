@@ -350,3 +350,23 @@ def test_mlreg_files_a_signature_the_reference_cli_made(cli, custom, registry_pa
     r = cli("sign", "m", "0.1.0", "--import", signature, "--key", public)
     assert r.exit_code == 7 and "extra.txt" in r.stderr
     assert cli("verify", "m").exit_code == 0
+
+
+def test_a_long_listing_judges_each_version_as_status_does(cli, custom, iris_model_path, registry_path):
+    """Past eight versions, `versions --json` finds the signed ones in one listing and
+    judges alike versions once: each version still reads as `status --json` reads it."""
+    for _ in range(6):
+        assert cli("deploy", custom, "--name", "m", "--no-sign").exit_code == 0
+    for _ in range(3):
+        assert cli("deploy", iris_model_path, "--name", "m", "--no-sign").exit_code == 0
+    _key(cli)
+    assert cli("sign", "m", "0.2.0").exit_code == 0
+    assert cli("sign", "m", "0.8.0").exit_code == 0
+    (_version_dir(registry_path, "0.5.0") / "signatures").mkdir()  # an empty folder signs nothing
+    listed = cli("versions", "m", "--json").json()
+    assert len(listed) == 9
+    for v in listed:
+        alone = cli("status", "m", v["version"], "--json").json()
+        assert (v["signatures"], v["trusted"]) == (alone["signatures"], alone["trusted"]), v["version"]
+    assert [v["version"] for v in listed if v["signatures"]] == ["0.2.0", "0.8.0"]
+    assert [v["trusted"] for v in listed] == [False, True, False, False, False, False, True, True, True]

@@ -155,7 +155,7 @@ class _Minimal(MemoryStorage):
     interface's default, made of those (what a new backend starts from)."""
 
 
-for _name in ("exists", "children", "stamps", "append", "move", "delete_folder", "local_folder", "age",
+for _name in ("exists", "children", "stamps", "holding", "append", "move", "delete_folder", "local_folder", "age",
               "local_path"):
     setattr(_Minimal, _name, getattr(Storage, _name))
 
@@ -194,6 +194,16 @@ def test_stamps_change_when_a_leaf_is_replaced(backend):
     backend.put("v/2/version.toml", b"changed")
     after = backend.stamps("v", "version.toml")
     assert after["1"] == before["1"] and after["2"] != before["2"]
+
+
+def test_holding_names_the_folders_that_hold_a_key_or_a_folder(backend):
+    backend.put("v/1/signatures/a.sig", b"s")
+    backend.put("v/2/version.toml", b"v")
+    backend.put("v/3/signatures", b"a key, not a folder")
+    backend.put("v/4/signatures-old/b.sig", b"s")
+    backend.put("w/5/signatures/c.sig", b"s")
+    assert backend.holding("v", "signatures") == {"1", "3"}
+    assert backend.holding("none", "signatures") == set()
 
 
 def test_append_adds_at_the_end(backend):

@@ -207,6 +207,20 @@ class Storage(abc.ABC):
                     found[name] = self.get(key, 1 << 62).token
         return found
 
+    def holding(self, prefix: str, name: str) -> set[str]:
+        """The folders just below ``prefix`` that hold ``name`` (a key, or a folder of
+        keys), found in one listing rather than by asking each folder.
+
+        Raises:
+            OSError: a folder below ``prefix`` is a link (``atomic.UnsafeFile``).
+        """
+        found = set()
+        for key in self.list(prefix):
+            child, _, rest = key[len(prefix) + 1:].partition("/")
+            if rest == name or rest.startswith(name + "/"):
+                found.add(child)
+        return found
+
     def append(self, key: str, data: bytes, sync: bool = True) -> None:
         """Add ``data`` at the end of ``key`` (created if absent). Only for keys that
         one writer owns at a time (a deploy's log): on an object store it is a

@@ -227,6 +227,20 @@ class LocalStorage(Storage):
             pass
         return found
 
+    def holding(self, prefix: str, name: str) -> set[str]:
+        found = set()
+        try:
+            with os.scandir(self.safe_path(prefix, folder=True)) as it:
+                for entry in it:
+                    if entry.is_symlink():
+                        raise atomic.UnsafeFile(errno.ELOOP, "a symlink; mlreg never follows links inside a "
+                                                "registry", entry.path)
+                    if os.path.lexists(f"{entry.path}/{name}"):
+                        found.add(entry.name)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return found
+
     def append(self, key: str, data: bytes, sync: bool = True) -> None:
         path = self.safe_path(key)
         try:
