@@ -325,12 +325,13 @@ class Registry:
     def versions_json(self, records: Sequence[VersionRecord]) -> list[dict[str, Any]]:
         """``version_json`` of each, the trust file read once."""
         from .integrity import judge_all
+        from .views import judged_version
 
         try:
             trust, readable = self._trust_or_none(), True
         except IntegrityError:
             trust, readable = None, False
-        return [{**record.to_json(), "signatures": [c.to_json() for c in checks], "trusted": trusted}
+        return [judged_version(record, checks, trusted)
                 for record, (checks, trusted) in zip(records, judge_all(self.repo, records, trust, readable))]
 
     def sign(self, name: str, version: str, key: str | os.PathLike[str] | None = None, *,

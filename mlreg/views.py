@@ -42,6 +42,15 @@ def version(r: Any) -> dict[str, Any]:
     }
 
 
+def judged_version(r: Any, checks: list[Any], trusted: bool) -> dict[str, Any]:
+    """A version as a reader sees it (SPEC §11): ``signatures``, each checked
+    (``SignatureCheck``), and ``trusted``, whether it would load here."""
+    shown = version(r)
+    shown["signatures"] = [c.to_json() for c in checks]
+    shown["trusted"] = trusted
+    return shown
+
+
 def signature(raw: Any) -> dict[str, Any]:
     """A version's ``signature`` (SPEC §7): ``n_features``, ``feature_names`` and
     ``classes``, each null when unknown (anything unexpected reads as unknown)."""
