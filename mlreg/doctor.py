@@ -492,7 +492,7 @@ class Doctor:
             problem = self.report.add("highest-version", path, f"records {model.highest_version} as the highest "
                                       f"version, below {top}: a next deploy would skip to a free number anyway")
         if self.fix:
-            from .repo import Change
+            from .changes import Change
 
             def prepare(seen: Any) -> Change:
                 current = seen.model

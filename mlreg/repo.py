@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, NamedTuple
 
 from . import names, versions
 from .checkpoints import checkpoint
@@ -53,6 +53,7 @@ from .metadata import (
     now,
     parse_toml,
 )
+from .changes import Change, Seen
 from .folders import Folder, get_checked, put_checked
 from .storage.base import CREATE, Object, Precondition, Storage, Update, cas_attempts
 
@@ -758,20 +759,6 @@ class ModelInfo(NamedTuple):
         return model(self)
 
 
-def existing(seen: Seen, model_path: str) -> ModelRecord:
-    """The model record an update of an existing model read.
-
-    Raises:
-        IntegrityError: model.toml has disappeared.
-        ModelNotFound: the model's delete has begun.
-    """
-    if seen.model is None:
-        raise IntegrityError(f"{model_path} disappeared")
-    if seen.model.deleting_model is not None:
-        raise ModelNotFound(f"model {seen.model.name!r} is being deleted; nothing was changed")
-    return seen.model
-
-
 def mark(name: str | None) -> None:
     if name is not None:
         checkpoint(name)
@@ -779,26 +766,6 @@ def mark(name: str | None) -> None:
 
 def model_toml(record: ModelRecord) -> str:
     return dump_toml(record.to_toml())
-
-
-class Seen(NamedTuple):
-    """A model's shared state as one attempt of a read-modify-write read it."""
-
-    model: ModelRecord | None  # None before the model's first deploy has written model.toml
-    readme: bytes | None
-
-
-class Change(NamedTuple):
-    """What one attempt of a read-modify-write wants done, prepared from what it read
-    (``Repository.update``). Nothing to write and nothing to record is a no-op."""
-
-    model: ModelRecord | None = None  # the new model.toml, by compare-and-swap
-    readme: str | bytes | None = None  # the new README, replaced only if unchanged since read
-    readme_first: bool = False  # write the README first, and try again when it changed
-    then: Callable[[], None] | None = None  # after the writes, before the history
-    events: Sequence[HistoryEvent] = ()  # added to the history last
-    result: Any = None  # what update returns
-    lost: Callable[[], None] | None = None  # this attempt lost its race: undo what it prepared
 
 
 @contextlib.contextmanager

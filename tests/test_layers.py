@@ -18,7 +18,7 @@ LAYERS = {
                           "mlflowstore"],
     "storage": ["storage", "storage.base", "storage.cache", "storage.local", "storage.memory", "storage.s3"],
     # the only door to storage: operations and doctor ask it, by name, never a storage key
-    "repository": ["folders", "history", "ids", "tombstones", "signatures", "repo"],
+    "repository": ["folders", "history", "ids", "tombstones", "signatures", "changes", "repo"],
     "operations": ["integrity", "ops", "ops.publish", "ops.deploy", "ops.deploy_request", "ops.promote",
                    "ops.docs", "ops.transfer", "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive",
                    "ops.signing", "ops.import_mlflow", "ops.verify"],

@@ -9,7 +9,8 @@ from .. import identity, versions
 from ..errors import AliasMoved, AliasNotFound, NotActive
 from ..fields import alias_name
 from ..metadata import HistoryEvent, VersionRecord, now
-from ..repo import Change, Repository, Seen, existing
+from ..changes import Change, Seen, existing
+from ..repo import Repository
 
 
 class AliasResult(NamedTuple):

@@ -150,7 +150,7 @@ def _carry_aliases(target: Repository, source_model: ModelRecord) -> list[str]:
     the target does not have itself (its own stay as they are); the names set."""
     from .. import identity, versions
     from ..metadata import HistoryEvent, now
-    from ..repo import Change, Seen, existing
+    from ..changes import Change, Seen, existing
 
     wanted = dict(source_model.aliases)
     if not wanted:

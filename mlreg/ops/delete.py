@@ -22,7 +22,8 @@ from ..checkpoints import checkpoint
 from ..errors import InUse, IntegrityError, StillDeploying, VersionNotFound, quote_arg
 from ..layout import MODEL_FILE, VERSION_FILE
 from ..metadata import HistoryEvent, ModelRecord, VersionRecord, dump_toml, now
-from ..repo import Change, ModelInfo, Repository, Seen, existing
+from ..changes import Change, Seen, existing
+from ..repo import ModelInfo, Repository
 
 
 def _refusal(model: ModelRecord, v: VersionRecord) -> Exception | None:

@@ -37,7 +37,8 @@ from ..metadata import (
     dump_toml,
     now,
 )
-from ..repo import Change, Repository, Seen, existing
+from ..changes import Change, Seen, existing
+from ..repo import Repository
 from ..folders import Folder
 from ..leases import HELD, Lease
 

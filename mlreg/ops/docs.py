@@ -15,14 +15,8 @@ from ..metadata import (
     VersionRecord,
     now,
 )
-from ..repo import (
-    MAX_README_BYTES,
-    Change,
-    ModelInfo,
-    Repository,
-    Seen,
-    existing,
-)
+from ..changes import Change, Seen, existing
+from ..repo import MAX_README_BYTES, ModelInfo, Repository
 
 if TYPE_CHECKING:
     from ..templates import Template

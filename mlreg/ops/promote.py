@@ -15,12 +15,8 @@ from ..metadata import (
     VersionRecord,
     now,
 )
-from ..repo import (
-    Change,
-    Repository,
-    Seen,
-    existing,
-)
+from ..changes import Change, Seen, existing
+from ..repo import Repository
 
 from . import docs
 

@@ -21,7 +21,8 @@ from ..errors import IntegrityError, LeaseLost, NotActive, VersionExists
 from ..folders import Folder
 from ..layout import CODE_DIR, LOG_FILE, VERSION_FILE
 from ..metadata import MAX_METADATA_BYTES, HistoryEvent, ModelRecord, VersionRecord, now
-from ..repo import Change, Repository, Seen, existing
+from ..changes import Change, Seen, existing
+from ..repo import Repository
 from .promote import make_primary
 from .publish import claim_version, discard_claimed, publish_version
 
