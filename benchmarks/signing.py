@@ -66,7 +66,7 @@ def main() -> None:
         # What every predict imports anyway (joblib, mlreg's predict) is imported first.
         probe = (
             "import sys, time; import joblib, mlreg, mlreg.predict  # what every predict imports anyway\n"
-            "from mlreg.integrity import check_callable, load_rule\n"
+            "from mlreg.ops.integrity import check_callable, load_rule\n"
             "reg = mlreg.Registry(sys.argv[1], trust_file=sys.argv[2] or None); record = reg.status('m')\n"
             "start = time.perf_counter(); rule = load_rule(reg.repo, record, check_callable(record, reg.trust_file))\n"
             "assert rule is None, rule; print(time.perf_counter() - start)")

@@ -29,7 +29,7 @@ from .repo import ModelInfo, Repository
 from .views import prediction
 
 if TYPE_CHECKING:
-    from .doctor import Report
+    from .doctor import Report, Verified
     from .model import Model
     from .ops.aliases import AliasResult
     from .ops.diff import Diff
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from .ops.promote import PromoteResult
     from .ops.signing import SignatureCheck
     from .ops.transfer import TransferResult
-    from .ops.verify import Verified
     from .templates import Template
 
 __all__ = ["ModelInfo", "ModelOverview", "PromoteResult", "Registry", "prediction"]
@@ -277,7 +276,7 @@ class Registry:
         Raises:
             NotActive, IntegrityError.
         """
-        from .integrity import check_callable
+        from .ops.integrity import check_callable
 
         check_callable(record, self.trust_file, expect_sha256)
 
@@ -293,7 +292,7 @@ class Registry:
             PredictFailed (the artifact needs a module that cannot be imported).
         """
         from .environment import drift
-        from .integrity import check_callable, load_rule, open_for_load
+        from .ops.integrity import check_callable, load_rule, open_for_load
         from .predict import load_verified
 
         trust = check_callable(record, self.trust_file, expect_sha256)
@@ -324,7 +323,7 @@ class Registry:
 
     def versions_json(self, records: Sequence[VersionRecord]) -> list[dict[str, Any]]:
         """``version_json`` of each, the trust file read once."""
-        from .integrity import judge_all
+        from .ops.integrity import judge_all
         from .views import judged_version
 
         try:
@@ -350,7 +349,7 @@ class Registry:
             signature does not sign them).
         """
         from .errors import Busy
-        from .integrity import problem
+        from .ops.integrity import problem
         from .ops.signing import sign
 
         record = self.version(name, version)
@@ -468,7 +467,7 @@ class Registry:
         Raises:
             ModelNotFound, VersionNotFound, IntegrityError (unreadable metadata).
         """
-        from .ops.verify import verify
+        from .doctor import verify
 
         if name is None:
             self.repo.require()

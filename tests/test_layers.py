@@ -19,9 +19,9 @@ LAYERS = {
     "storage": ["storage", "storage.base", "storage.cache", "storage.local", "storage.memory", "storage.s3"],
     # the only door to storage: operations and doctor ask it, by name, never a storage key
     "repository": ["folders", "history", "ids", "tombstones", "signatures", "changes", "repo"],
-    "operations": ["integrity", "ops", "ops.publish", "ops.deploy", "ops.deploy_request", "ops.promote",
+    "operations": ["ops", "ops.integrity", "ops.publish", "ops.deploy", "ops.deploy_request", "ops.promote",
                    "ops.docs", "ops.transfer", "ops.aliases", "ops.tags", "ops.delete", "ops.diff", "ops.archive",
-                   "ops.signing", "ops.import_mlflow", "ops.verify"],
+                   "ops.signing", "ops.import_mlflow"],
     # doctor is detection plus calls into the operations: above them, never called by them
     "upkeep": ["doctor"],
     "facade": ["model", "registry", "predictor", "__init__"],

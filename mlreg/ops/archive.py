@@ -189,7 +189,7 @@ def import_archive(repo: Repository, path: str) -> TransferResult:
         VersionExists (exit 4, nothing written): a number present with other
             content, or an ID used by another version.
     """
-    from ..integrity import problem as integrity_problem
+    from .integrity import problem as integrity_problem
     scratch = tempfile.mkdtemp(prefix="mlreg-import-")
     try:
         root = os.path.join(scratch, "registry")

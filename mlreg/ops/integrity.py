@@ -20,21 +20,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, BinaryIO, Sequence
 
-from .errors import IntegrityError, NotActive
-from .metadata import VersionRecord
-from .repo import Repository
+from ..errors import IntegrityError, NotActive
+from ..metadata import VersionRecord
+from ..repo import Repository
 
 if TYPE_CHECKING:
-    from .ops.signing import SignatureCheck
-    from .policy import Policy
-    from .trust import TrustList
+    from .signing import SignatureCheck
+    from ..policy import Policy
+    from ..trust import TrustList
 
 
 def problem(repo: Repository, record: VersionRecord) -> str:
     """'' when what the store holds now (read afresh, never from a cache) is what was
     deployed: the artifact's size and sha256, and the code's digest; else the problem."""
-    from .predict import open_verified
-    from .usercode import verify
+    from ..predict import open_verified
+    from ..usercode import verify
 
     try:
         open_verified(repo.artifact_path(record, cached=False), record.size, record.sha256).close()
@@ -54,7 +54,7 @@ def check_callable(record: VersionRecord, trust_file: str | None = None,
     Raises:
         NotActive, IntegrityError.
     """
-    from . import names
+    from .. import names
 
     if record.status != "active":
         raise NotActive(f"{record.model!r} {record.version} is {record.status_label}; only Active versions can be called")
@@ -63,7 +63,7 @@ def check_callable(record: VersionRecord, trust_file: str | None = None,
                              f"not the expected {expect_sha256.strip()}; refusing to load it")
     if trust_file is None:
         return None
-    from .trust import load_trust
+    from ..trust import load_trust
 
     trust = load_trust(trust_file)
     # The folder the version lies in (its record was checked to name it), never a claim.
@@ -88,15 +88,15 @@ def load_rule(repo: Repository, record: VersionRecord, trust: TrustList | None,
         IntegrityError (exit 7): refused whatever it imports: a version with code of
         its own (``--code``) nobody vouched for, or a pickle under ``safe-only``.
     """
-    from . import names
-    from .policy import default_policy
+    from .. import names
+    from ..policy import default_policy
 
     policy = trust.policy if trust is not None else default_policy()
     if policy.mode == "pickle" or (trust is not None and trust.vouches(
             names.folder(record.model), record.sha256, record.code_sha256)):
         return None
     if _needs_vouching(record, policy):
-        from .ops.signing import check_signatures, vouched_by_signature
+        from .signing import check_signatures, vouched_by_signature
 
         if vouched_by_signature(check_signatures(repo, record, trust) if checks is None else checks):
             return None
@@ -132,8 +132,8 @@ def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
     A trust file that cannot be read (``trust_readable`` False) trusts nothing.
     ``unsigned``: the caller knows the version holds no signature files (a listing of
     many versions found them in one look: ``Repository.signed_folders``)."""
-    from . import names
-    from .ops.signing import check_signatures, vouched_by_signature
+    from .. import names
+    from .signing import check_signatures, vouched_by_signature
 
     try:
         checks = [] if unsigned else check_signatures(repo, record, trust)
@@ -160,7 +160,7 @@ def judge_all(repo: Repository, records: Sequence[VersionRecord], trust: TrustLi
     is one listing a model, not one each; and without a trust file, an unsigned version's
     judgment depends only on its format, whether it has code, and its recorded imports:
     judged once for all the versions that share them."""
-    from . import names, versions
+    from .. import names, versions
 
     signed: dict[str, set[str]] | None = None
     if len(records) > 8:
@@ -187,8 +187,8 @@ def judge_all(repo: Repository, records: Sequence[VersionRecord], trust: TrustLi
 def _imports_read(repo: Repository, record: VersionRecord) -> list[str] | None:
     """What the artifact would import, read from its bytes (None: unreadable, or not what
     was deployed)."""
-    from .pickles import Unreadable, imports_of
-    from .predict import open_verified
+    from ..pickles import Unreadable, imports_of
+    from ..predict import open_verified
 
     try:
         with open_verified(repo.artifact_path(record), record.size, record.sha256) as f:
@@ -204,7 +204,7 @@ def open_for_load(repo: Repository, record: VersionRecord) -> tuple[BinaryIO, st
     Raises:
         IntegrityError: the artifact or the code is not what was deployed.
     """
-    from .usercode import verify
+    from ..usercode import verify
 
     code_dir = verify(repo.code_path(record), record.code_sha256)
     f, path = repo.open_artifact(record)
