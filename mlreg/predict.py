@@ -63,7 +63,7 @@ def load_verified(f: BinaryIO, path: str, code_dir: str | None = None, policy: P
     an ONNX graph with onnxruntime; a skops file with skops and an explicit list of
     trusted types.
 
-    With a ``policy`` (``integrity.load_rule``), a pickle is walked first, before a byte
+    With a ``policy`` (``ops.integrity.load_rule``), a pickle is walked first, before a byte
     is unpickled, and refused if it imports a name the policy does not allow; then it
     is loaded by an unpickler that imports only what the policy allows. A skops file's
     types must be allowed the same way. Without one (the version is vouched for), a

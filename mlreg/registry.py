@@ -271,7 +271,7 @@ class Registry:
     def check_trusted(self, record: VersionRecord, expect_sha256: str | None = None) -> None:
         """Check that ``record`` may be called: it is Active, and its artifact is the one
         expected (``expect_sha256``) and listed in the trust file, read afresh
-        (``integrity.check_callable``).
+        (``ops.integrity.check_callable``).
 
         Raises:
             NotActive, IntegrityError.
