@@ -248,3 +248,17 @@ def test_age_of_a_key_and_of_nothing(backend):
     age = backend.age("k")
     assert age is not None and 0 <= age < 300
     assert backend.age("missing") is None
+
+
+def test_a_folder_below_that_is_a_link_is_refused_by_the_listings_of_many(tmp_path):
+    """stamps and holding scan the folders below a prefix: a link there is refused, never followed."""
+    from mlreg.atomic import UnsafeFile
+
+    store = LocalStorage(str(tmp_path / "root"))
+    store.put("v/1/version.toml", b"a")
+    (tmp_path / "elsewhere" / "signatures").mkdir(parents=True)
+    os.symlink(tmp_path / "elsewhere", tmp_path / "root" / "v" / "2")
+    with pytest.raises(UnsafeFile):
+        store.stamps("v", "version.toml")
+    with pytest.raises(UnsafeFile):
+        store.holding("v", "signatures")

@@ -212,34 +212,24 @@ class LocalStorage(Storage):
         except (FileNotFoundError, NotADirectoryError):
             return []
 
-    def stamps(self, prefix: str, leaf: str) -> dict[str, Any]:
-        found: dict[str, Any] = {}
+    def _entries_below(self, prefix: str) -> Iterator[os.DirEntry[str]]:
+        """Each entry just below ``prefix`` (none when it is absent), refusing a link."""
         try:
             with os.scandir(self.safe_path(prefix, folder=True)) as it:
                 for entry in it:
                     if entry.is_symlink():
                         raise atomic.UnsafeFile(errno.ELOOP, "a symlink; mlreg never follows links inside a "
                                                 "registry", entry.path)
-                    key = atomic.file_key(f"{entry.path}/{leaf}")
-                    if key is not None:
-                        found[entry.name] = list(key)
+                    yield entry
         except (FileNotFoundError, NotADirectoryError):
-            pass
-        return found
+            return
+
+    def stamps(self, prefix: str, leaf: str) -> dict[str, Any]:
+        return {entry.name: list(key) for entry in self._entries_below(prefix)
+                if (key := atomic.file_key(f"{entry.path}/{leaf}")) is not None}
 
     def holding(self, prefix: str, name: str) -> set[str]:
-        found = set()
-        try:
-            with os.scandir(self.safe_path(prefix, folder=True)) as it:
-                for entry in it:
-                    if entry.is_symlink():
-                        raise atomic.UnsafeFile(errno.ELOOP, "a symlink; mlreg never follows links inside a "
-                                                "registry", entry.path)
-                    if os.path.lexists(f"{entry.path}/{name}"):
-                        found.add(entry.name)
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-        return found
+        return {entry.name for entry in self._entries_below(prefix) if os.path.lexists(f"{entry.path}/{name}")}
 
     def append(self, key: str, data: bytes, sync: bool = True) -> None:
         path = self.safe_path(key)
