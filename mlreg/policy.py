@@ -121,15 +121,11 @@ class Policy:
                 "a vouched-for version loads as any pickle")
 
 
-_DEFAULT: list[Policy] = []
-
-
+@functools.cache
 def default_policy() -> Policy:
     """The policy of a reader without a trust file: one for the process (it keeps what
     it judged)."""
-    if not _DEFAULT:
-        _DEFAULT.append(Policy())
-    return _DEFAULT[0]
+    return Policy()
 
 
 def _looks_like_sklearn_class(name: str) -> bool:
