@@ -25,7 +25,7 @@ from .errors import (
 )
 from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
 from .metadata import STATUSES, HistoryEvent, VersionRecord
-from .repo import ModelInfo, Repository
+from .repo import ModelInfo, Repository, gc_paused
 from .views import prediction
 
 if TYPE_CHECKING:
@@ -324,14 +324,14 @@ class Registry:
     def versions_json(self, records: Sequence[VersionRecord]) -> list[dict[str, Any]]:
         """``version_json`` of each, the trust file read once."""
         from .ops.integrity import judge_all
-        from .views import judged_version
+        from .views import judged_versions
 
         try:
             trust, readable = self._trust_or_none(), True
         except IntegrityError:
             trust, readable = None, False
-        return [judged_version(record, checks, trusted)
-                for record, (checks, trusted) in zip(records, judge_all(self.repo, records, trust, readable))]
+        with gc_paused():  # (thousands of new objects without a cycle among them)
+            return judged_versions(records, judge_all(self.repo, records, trust, readable))
 
     def sign(self, name: str, version: str, key: str | os.PathLike[str] | None = None, *,
              signature: str | os.PathLike[str] | None = None) -> "SignatureCheck":

@@ -9,11 +9,28 @@ these.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
-def version(r: Any) -> dict[str, Any]:
-    """A version (``VersionRecord``)."""
+def version(r: Any, shown: dict[int, Any] | None = None) -> dict[str, Any]:
+    """A version (``VersionRecord``).
+
+    ``shown``, kept across the records of one listing (all alive meanwhile), holds
+    what was shown of each table by its identity: the versions read from a listing
+    cache share their signature and imports, shown once.
+    """
+    if shown is None:
+        shown_signature, imports = signature(r.signature), r.imports
+        shown_imports = None if imports is None else sorted(imports)
+    else:
+        shown_signature = shown.get(id(r.signature))
+        if shown_signature is None:
+            shown_signature = shown[id(r.signature)] = signature(r.signature)
+        imports = r.imports
+        shown_imports = None if imports is None else shown.get(id(imports))
+        if shown_imports is None and imports is not None:
+            shown_imports = shown[id(imports)] = sorted(imports)
     return {
         "model": r.model,
         "version": r.version,
@@ -36,19 +53,23 @@ def version(r: Any) -> dict[str, Any]:
         "metrics": r.metrics,
         "params": r.params,
         "source": r.source,
-        "signature": signature(r.signature),
+        "signature": shown_signature,
         "format": r.format,
-        "imports": None if r.imports is None else sorted(r.imports),
+        "imports": shown_imports,
     }
 
 
-def judged_version(r: Any, checks: list[Any], trusted: bool) -> dict[str, Any]:
-    """A version as a reader sees it (SPEC §11): ``signatures``, each checked
-    (``SignatureCheck``), and ``trusted``, whether it would load here."""
-    shown = version(r)
-    shown["signatures"] = [c.to_json() for c in checks]
-    shown["trusted"] = trusted
-    return shown
+def judged_versions(records: Iterable[Any], judgments: Iterable[tuple[list[Any], bool]]) -> list[dict[str, Any]]:
+    """Versions as a reader sees them (SPEC §11): each with its ``signatures``, each
+    checked (``SignatureCheck``), and ``trusted``, whether it would load here."""
+    shown: dict[int, Any] = {}
+    found = []
+    for r, (checks, trusted) in zip(records, judgments):
+        one = version(r, shown)
+        one["signatures"] = [c.to_json() for c in checks] if checks else []
+        one["trusted"] = trusted
+        found.append(one)
+    return found
 
 
 def signature(raw: Any) -> dict[str, Any]:

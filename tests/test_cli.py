@@ -1,5 +1,6 @@
 """The CLI through typer's CliRunner: exit codes, JSON keys and stderr, asserted exactly."""
 
+import json
 import os
 
 import pytest
@@ -283,3 +284,17 @@ def test_references_on_the_command_line(sh, constant_path):
     assert sh("predict", "m", "--version", "@latest", "--input", "[[1]]").json()["version"] == "0.2.0"
     assert sh("status", "m", "@champion").exit_code == 3
     assert sh("status", "m", "@BAD NAME").exit_code == 2
+
+
+def test_a_listing_writes_each_item_as_json_dumps_does():
+    from mlreg.render import item_encoder
+
+    encode = item_encoder()
+    shared = {"n_features": 4, "classes": [0, "b", 2.5]}
+    items = [{"text": "é \u2028 \x00 \" \\ 🙂", "n": 1, "f": 0.1, "big": 10**30, "neg0": -0.0, "nan": float("nan"),
+              "inf": float("-inf"), "t": True, "none": None, "nested": [{"x": []}, {}], "again": shared, "more": shared},
+             [], "plain"]
+    for item in items:
+        assert encode(item) == json.dumps(item, ensure_ascii=False)
+    with pytest.raises(TypeError):
+        encode({"x": object()})

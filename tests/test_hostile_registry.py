@@ -2,7 +2,6 @@
 anything there: metadata that lies, links, FIFOs, over-long numbers. Nothing they plant
 is followed, written through, hangs a reader or loads an artifact it should not."""
 
-import json
 import os
 import shutil
 import subprocess
@@ -238,16 +237,17 @@ def test_verify_reads_every_version_file_not_the_cache(reg, constant_path):
         atomic.create_exclusive(os.path.join(reg.path, "ids", vid), f"m/{number}\n")
     reg.versions("m")  # writes the cache
     cache = os.path.join(reg.path, "models", "m", index.INDEX_FILE)
-    data = json.load(open(cache))
+    data = open(cache, "rb").read()
     victim = os.path.join(reg.path, "models", "m", "versions", "0.3.0", "model.joblib")
     with open(victim, "wb") as f:
         f.write(b"tampered")
     # Forge the cache to agree with the tampered artifact.
     import hashlib
 
-    data["entries"]["0.3.0"][1]["sha256"] = hashlib.sha256(b"tampered").hexdigest()
-    data["entries"]["0.3.0"][1]["size"] = len(b"tampered")
-    atomic.write_atomic(cache, json.dumps(data))
+    entries = index.load(data)
+    stamp, forged = entries["0.3.0"]
+    entries["0.3.0"] = (stamp, {**forged, "sha256": hashlib.sha256(b"tampered").hexdigest(), "size": len(b"tampered")})
+    atomic.write_atomic(cache, index.dump(entries))
     bad = [r for r in reg.verify("m") if not r.ok]
     assert [r.version for r in bad] == ["0.3.0"]
     assert [p.path for p in reg.doctor().problems if p.kind == "artifact"] == [victim]

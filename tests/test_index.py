@@ -61,9 +61,11 @@ def test_a_changed_version_file_wins_over_the_cache(many):
 def test_a_corrupt_or_foreign_cache_is_ignored(many):
     expected = [v.to_json() for v in many.versions("m")]
     for junk in (b"{not json", b'{"format": 99, "entries": {}}', b"[]",
-                 b'{"format": 2, "shared": [], "entries": {"0.1.0": [[1, 2, 3], {}, {"environment": 5}]}}',
-                 b'{"format": 2, "shared": [], "entries": {"0.1.0": [[1, 2, 3], [], {}]}}',
-                 b'{"format": 2, "shared": [], "entries": {"0.1.0": 7}}'):
+                 b'{"format": 3, "columns": [["id"]], "values": [], "entries": {"0.1.0": [[1, 2, 3], 0, [5]]}}',
+                 b'{"format": 3, "columns": [["id"]], "values": ["x"], "entries": {"0.1.0": [[1, 2, 3], 1, [0]]}}',
+                 b'{"format": 3, "columns": [["id", "size"]], "values": ["x"], "entries": {"0.1.0": [[1, 2, 3], 0, [0]]}}',
+                 b'{"format": 3, "columns": [[7]], "values": ["x"], "entries": {"0.1.0": [[1, 2, 3], 0, [0]]}}',
+                 b'{"format": 3, "columns": [], "values": [], "entries": {"0.1.0": 7}}'):
         with open(_cache(many), "wb") as f:
             f.write(junk)
         assert [v.to_json() for v in many.versions("m")] == expected
@@ -102,20 +104,25 @@ def test_tables_shared_by_versions_are_stored_once(many):
     with open(_cache(many)) as f:
         data = json.load(f)
     assert len(data["entries"]) == 40
-    # all 40 clones carry the same environment and signature (and source, deployed from a
-    # git work tree): one copy each
-    tables = {frozenset(refs) for _, _, refs in data["entries"].values()}
-    assert len(tables) == 1 and {"environment", "signature"} <= set(next(iter(tables)))
-    assert len(data["shared"]) == len(next(iter(tables)))
+    # all 40 clones hold the same keys, and carry the same environment and signature (and
+    # source, deployed from a git work tree): one copy each, and one of the keys
+    assert len(data["columns"]) == 1
+    keys = data["columns"][0]
+    for name in ("environment", "signature", "model", "sha256"):
+        assert len({row[keys.index(name)] for _, _, row in data["entries"].values()}) == 1
+    assert len({row[keys.index("id")] for _, _, row in data["entries"].values()}) == 40
+    file = metadata.read_toml(os.path.join(many.path, "models", "m", "versions", "0.2.0", "version.toml"))
+    assert sum(type(v) is dict for v in data["values"]) == sum(type(v) is dict for v in file.values())
     env = [v.environment for v in many.versions("m")]
     assert env[0]["python"] and all(e == env[0] for e in env)
 
 
 def test_doctor_proves_the_cache_agrees_with_the_versions(many):
     many.versions("m")  # writes the cache
-    data = json.load(open(_cache(many)))
-    data["entries"]["0.7.0"][1]["status"] = "failed"  # a forged entry whose file is unchanged
-    atomic.write_atomic(_cache(many), json.dumps(data))
+    entries = index.load(open(_cache(many), "rb").read())
+    stamp, data = entries["0.7.0"]
+    entries["0.7.0"] = (stamp, {**data, "status": "failed"})  # a forged entry whose file is unchanged
+    atomic.write_atomic(_cache(many), index.dump(entries))
     assert [(p.kind, p.fixed) for p in many.doctor().problems] == [("listing-cache", False)]
     assert [(p.kind, p.fixed) for p in many.doctor(fix=True).problems] == [("listing-cache", True)]
     assert many.doctor().ok and many.status("m", "0.7.0").status == "active"

@@ -171,7 +171,8 @@ def judge_all(repo: Repository, records: Sequence[VersionRecord], trust: TrustLi
     judged: dict[tuple[Any, ...], bool] = {}
     found = []
     for record in records:
-        unsigned = signed is not None and versions.folder(record.version) not in signed[record.model]
+        signed_here = signed[record.model] if signed is not None else None
+        unsigned = signed_here is not None and not (signed_here and versions.folder(record.version) in signed_here)
         alike = (record.format, record.code_sha256 is None, tuple(record.imports)) \
             if unsigned and trust is None and record.imports is not None else None
         if alike is not None and alike in judged:

@@ -229,7 +229,9 @@ class LocalStorage(Storage):
                 if (key := atomic.file_key(f"{entry.path}/{leaf}")) is not None}
 
     def holding(self, prefix: str, name: str) -> set[str]:
-        return {entry.name for entry in self._entries_below(prefix) if os.path.lexists(f"{entry.path}/{name}")}
+        # (access: a bool, where lexists raises and catches for each folder without it)
+        return {entry.name for entry in self._entries_below(prefix)
+                if os.access(f"{entry.path}/{name}", os.F_OK, follow_symlinks=False)}
 
     def append(self, key: str, data: bytes, sync: bool = True) -> None:
         path = self.safe_path(key)
