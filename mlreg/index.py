@@ -17,6 +17,7 @@ not run anyone's code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 INDEX_FILE = "versions.index.json"
@@ -24,12 +25,14 @@ FORMAT = 3
 MIN_VERSIONS = 32  # below this, parsing the files is as fast as reading a cache
 MAX_INDEX_BYTES = 256 << 20
 
-Entries = dict[str, tuple[Any, dict[str, Any]]]
+Entries = dict[str, tuple[Any, list[Any]]]
 
 
-def load(data: bytes) -> Entries:
-    """The cached entries ``{version folder: (stamp, parsed version.toml)}`` in the
-    cache's bytes ``data``; {} when unusable.
+def load(data: bytes, keys: Sequence[str]) -> Entries:
+    """The cached entries ``{version folder: (stamp, values)}`` in the cache's bytes
+    ``data``: each version's values of ``keys`` in their order (None where its file
+    lacks one), then a dict of any other keys it holds. {} when unusable, or written
+    for other keys (by another mlreg).
 
     Values that many versions share (the environment, the signature, the model's
     name, often the artifact's digest) are stored once and shared by the records
@@ -39,52 +42,37 @@ def load(data: bytes) -> Entries:
 
     try:
         data = json.loads(data)
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            return {}
-        columns = [tuple(keys) for keys in data["columns"]]
-        if not all(type(key) is str for keys in columns for key in keys):
+        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("keys") != list(keys):
             return {}
         value = data["values"].__getitem__
-        entries = {}
-        for vfolder, (stamp, shape, row) in data["entries"].items():
-            keys = columns[shape]
-            if len(row) != len(keys):
-                return {}  # (any value of the table is checked as the file's would be)
-            entries[vfolder] = (stamp, dict(zip(keys, map(value, row))))
-        return entries
+        return {vfolder: (stamp, list(map(value, row))) for vfolder, (stamp, row) in data["entries"].items()}
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         return {}
 
 
-def dump(entries: Entries) -> bytes:
+def dump(keys: Sequence[str], entries: Entries) -> bytes:
     """The cache's bytes (the caller writes them atomically, or goes without).
 
-    Each distinct value is written once, in ``values``, and each distinct set of
-    keys once, in ``columns``; an entry is its stamp, its columns' place and its
-    values' places: a cache of 10,000 versions of one model is a quarter of the
-    size of one holding each version's table, and decodes twice as fast.
+    Each distinct value is written once, in ``values`` (null first: a key a file
+    lacks), and an entry is its stamp and its values' places: a cache of 10,000
+    versions of one model is a fifth of the size of one holding each version's
+    table, and decodes in a third of the time.
     """
     import json
 
-    values: list[Any] = []
-    places: dict[Any, int] = {}
-    columns: list[list[str]] = []
-    shapes: dict[tuple[str, ...], int] = {}
+    values: list[Any] = [None]
+    places: dict[Any, int] = {(type(None), None): 0}
     out = {}
-    for vfolder, (stamp, data) in entries.items():
-        keys = tuple(data)
-        shape = shapes.setdefault(keys, len(columns))
-        if shape == len(columns):
-            columns.append(list(keys))
-        row = []
-        for value in data.values():
+    for vfolder, (stamp, row) in entries.items():
+        found = []
+        for value in row:
             kind = type(value)
             # by type and text: True is not 1, 0.0 is not -0.0, and tables compare by content
-            mark = (kind, json.dumps(value, sort_keys=True) if kind in (dict, list) or kind is float else value)
+            mark = (kind, json.dumps(value, sort_keys=True) if kind in (dict, list, float) else value)
             place = places.setdefault(mark, len(values))
             if place == len(values):
                 values.append(value)
-            row.append(place)
-        out[vfolder] = [stamp, shape, row]
-    return json.dumps({"format": FORMAT, "columns": columns, "values": values, "entries": out},
+            found.append(place)
+        out[vfolder] = [stamp, found]
+    return json.dumps({"format": FORMAT, "keys": list(keys), "values": values, "entries": out},
                       separators=(",", ":")).encode()

@@ -279,7 +279,8 @@ class VersionRecord(Record):
                  "framework": CUSTOM, "finished_at": None, "reason": None,
                  "environment": _NEW_DICT, "process": _NEW_DICT, "code_sha256": None, "tags": _NEW_DICT,
                  "metrics": _NEW_DICT, "params": _NEW_DICT, "source": None, "signature": _NEW_DICT,
-                 "format": "joblib", "imports": None, "primary": False, "aliases": (), "interrupted": False, "extra": _NEW_DICT}
+                 "format": "joblib", "imports": None, "extra": _NEW_DICT, "primary": False, "aliases": (),
+                 "interrupted": False}
     # No __slots__: a listing builds thousands, and an instance's dict is made in one
     # step where 27 slots are set one by one (about 2 of the 8 microseconds a record took).
     model: str
@@ -325,35 +326,50 @@ class VersionRecord(Record):
                ("imports", "imports", list, None))
     _CHECKED = ("tags", "metrics", "params", "source")
     _KNOWN = frozenset(key for _, key, _, _ in _STORED) | {"schema"}
+    _STORED_ATTRS = tuple(attr for attr, _, _, _ in _STORED)
 
-    _KEYS = tuple(key for _, key, _, _ in _STORED)
-    _SHAPES: ClassVar[dict[tuple[type, ...], tuple[tuple[tuple[int, Any], ...], int]]] = {}
+    KEYS = tuple(key for _, key, _, _ in _STORED)  # what a version.toml holds, in the order of stored()
+    _SHAPES: ClassVar[dict[tuple[type, ...], tuple[tuple[int, Any], ...]]] = {}
+    _DERIVED = (False, (), False)  # primary, aliases, interrupted: what a reader adds
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], path: str) -> "VersionRecord":
         """The record a parsed ``version.toml`` holds, its types checked.
 
-        `versions` builds thousands of these, so this sets the fields directly
-        rather than through ``__init__``, and checks which keys a file holds and
-        the type of each once for all the files of that shape (TOML's parser
-        gives exactly str, int, dict, bool: a bool is no size).
-
         Raises:
             IntegrityError: a key is missing, of the wrong type, or the status unknown.
         """
         _check_schema(data, path)
-        values = list(map(data.get, cls._KEYS))  # None: absent (TOML has no null)
+        values = list(map(data.get, cls.KEYS))  # None: absent (TOML has no null)
+        unknown = data.keys() - cls._KNOWN \
+            if len(data) > len(values) - values.count(None) + ("schema" in data) else ()
+        values.append({k: v for k, v in data.items() if k in unknown} if unknown else {})
+        return cls.from_stored(values, path)
+
+    @classmethod
+    def from_stored(cls, values: list[Any], path: str) -> "VersionRecord":
+        """The record whose stored fields are ``values``: those of ``KEYS`` in their
+        order (None where absent), then the keys a newer mlreg wrote (a dict), as
+        ``from_toml`` and the listing cache (``stored()``) give them; ``values`` is
+        used up. Its types are checked as the file's are.
+
+        A listing builds thousands of these, so this sets the fields directly rather
+        than through ``__init__``, and checks which keys a file holds and the type of
+        each once for all of that shape (TOML's parser gives exactly str, int, dict,
+        bool: a bool is no size).
+
+        Raises:
+            IntegrityError: a key is missing, of the wrong type, or the status unknown.
+        """
         shape = tuple(map(type, values))
-        known = cls._SHAPES.get(shape)
-        if known is None:
-            known = cls._shape(values, path)
+        defaults = cls._SHAPES.get(shape)
+        if defaults is None:
+            defaults = cls._shape(values, path)
             if len(cls._SHAPES) < 1024:
-                cls._SHAPES[shape] = known
-        defaults, present = known
+                cls._SHAPES[shape] = defaults
         for i, default in defaults:
             values[i] = {} if default is _NEW_DICT else default
-        unknown = data.keys() - cls._KNOWN if len(data) > present + ("schema" in data) else ()
-        values += (False, (), False, {k: v for k, v in data.items() if k in unknown} if unknown else {})
+        values += cls._DERIVED
         record = object.__new__(cls)
         object.__setattr__(record, "__dict__", dict(zip(cls._DEFAULTS, values)))
         if record.status not in STATUSES:
@@ -375,9 +391,9 @@ class VersionRecord(Record):
         return record
 
     @classmethod
-    def _shape(cls, values: list[Any], path: str) -> tuple[tuple[tuple[int, Any], ...], int]:
-        """For a file whose known keys hold ``values`` (None where absent): the defaults
-        its absent keys take (place, default) and how many known keys it holds.
+    def _shape(cls, values: list[Any], path: str) -> tuple[tuple[int, Any], ...]:
+        """For a file whose stored fields are ``values`` (None where absent): the
+        defaults its absent keys take (place, default).
 
         Raises:
             IntegrityError: a key is missing or of the wrong type.
@@ -391,7 +407,13 @@ class VersionRecord(Record):
                     defaults.append((i, default))
             elif type(value) is not kind:
                 raise IntegrityError(f"metadata file {path}: {key!r} should be {kind.__name__}, not {value!r}")
-        return tuple(defaults), sum(value is not None for value in values)
+        if len(values) != len(cls._STORED) + 1 or type(values[-1]) is not dict:
+            raise IntegrityError(f"metadata file {path}: not a version's fields")
+        return tuple(defaults)
+
+    def stored(self) -> list[Any]:
+        """What ``from_stored`` takes to make this record again (as it was read)."""
+        return [*map(self.__dict__.__getitem__, self._STORED_ATTRS), self.extra]
 
     def to_toml(self) -> dict[str, Any]:
         data = {"schema": SCHEMA}

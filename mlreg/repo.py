@@ -446,10 +446,10 @@ class Repository:
             raise IntegrityError(f"{e.filename} is {e.strerror}; refusing to read it") from None
         index_key = model_key(folder, index.INDEX_FILE)
         try:
-            cached = index.load(self.storage.get(index_key, index.MAX_INDEX_BYTES).data)
+            cached = index.load(self.storage.get(index_key, index.MAX_INDEX_BYTES).data, VersionRecord.KEYS)
         except (OSError, ValueError):
             cached = {}
-        fresh: dict[str, Any] = {}
+        fresh: dict[str, tuple[Any, VersionRecord]] = {}
         found = []
         stale = False
         base = self.where(prefix)  # for messages: where(key) for every version costs a tenth of the listing
@@ -458,28 +458,33 @@ class Repository:
             if record.deleting and record.is_deleting(vfolder):
                 continue
             stamp = stamps[vfolder]
+            where = f"{base}/{vfolder}/{VERSION_FILE}"
             entry = cached.get(vfolder)
+            version = None
             if entry is not None and entry[0] == stamp:
-                data = entry[1]
-            else:
                 try:
-                    data, stale = self.toml(version_key(folder, vfolder, VERSION_FILE)), True
+                    version = VersionRecord.from_stored(entry[1], where)
+                except IntegrityError:
+                    pass  # a forged entry: the file says what it holds
+            if version is None:
+                try:
+                    version, stale = VersionRecord.from_toml(self.toml(version_key(folder, vfolder, VERSION_FILE)), where), True
                 except FileNotFoundError:
                     continue
-            fresh[vfolder] = (stamp, data)
-            where = f"{base}/{vfolder}/{VERSION_FILE}"
-            version = VersionRecord.from_toml(data, where)
+            fresh[vfolder] = (stamp, version)
             check_home(version, folder, vfolder, where)
             found.append(self.as_read(version, folder, vfolder, primary_vfolder, aliased.get(vfolder, ())))
         if stale or len(fresh) != len(cached):
             with contextlib.suppress(OSError, ValueError):  # a read-only registry goes without
-                self.storage.put(index_key, index.dump(fresh))
+                self.storage.put(index_key, index.dump(VersionRecord.KEYS, {
+                    vfolder: (stamp, version.stored()) for vfolder, (stamp, version) in fresh.items()}))
         return found
 
     def cache_disagreements(self, folder: str) -> list[str]:
         """The version folders whose entry in the listing cache is current (its stamp is
         their version.toml's now) yet holds other than that file holds: what only a
-        hand could do, and what listings would show. [] without a cache.
+        hand could do, and what listings would show were the entry a valid record.
+        [] without a cache.
 
         Raises:
             OSError, ValueError: the cache, or the versions' folder, unreadable.
@@ -487,19 +492,26 @@ class Repository:
         from . import index
 
         try:
-            cached = index.load(self.storage.get(model_key(folder, index.INDEX_FILE), index.MAX_INDEX_BYTES).data)
+            cached = index.load(self.storage.get(model_key(folder, index.INDEX_FILE), index.MAX_INDEX_BYTES).data,
+                                VersionRecord.KEYS)
         except FileNotFoundError:
             return []
         stamps = self.storage.stamps(versions_key(folder), VERSION_FILE)
         wrong = []
-        for vfolder, (stamp, data) in sorted(cached.items()):
+        for vfolder, (stamp, values) in sorted(cached.items()):
             if stamps.get(vfolder) != stamp:
                 continue  # stale: never used, rewritten by the next listing
+            where = self.where(version_key(folder, vfolder, VERSION_FILE))
             try:
-                if self.toml(version_key(folder, vfolder, VERSION_FILE)) != data:
-                    wrong.append(vfolder)
+                real = VersionRecord.from_toml(self.toml(version_key(folder, vfolder, VERSION_FILE)), where)
             except (FileNotFoundError, IntegrityError):
                 continue  # doctor reports it with the version
+            try:
+                held = VersionRecord.from_stored(values, where)
+            except IntegrityError:
+                continue  # never used: listings read the file instead
+            if held != real or held.extra != real.extra:
+                wrong.append(vfolder)
         return wrong
 
     def cache_where(self, folder: str) -> str:

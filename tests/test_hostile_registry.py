@@ -244,10 +244,11 @@ def test_verify_reads_every_version_file_not_the_cache(reg, constant_path):
     # Forge the cache to agree with the tampered artifact.
     import hashlib
 
-    entries = index.load(data)
-    stamp, forged = entries["0.3.0"]
-    entries["0.3.0"] = (stamp, {**forged, "sha256": hashlib.sha256(b"tampered").hexdigest(), "size": len(b"tampered")})
-    atomic.write_atomic(cache, index.dump(entries))
+    keys = metadata.VersionRecord.KEYS
+    entries = index.load(data, keys)
+    entries["0.3.0"][1][keys.index("sha256")] = hashlib.sha256(b"tampered").hexdigest()
+    entries["0.3.0"][1][keys.index("size")] = len(b"tampered")
+    atomic.write_atomic(cache, index.dump(keys, entries))
     bad = [r for r in reg.verify("m") if not r.ok]
     assert [r.version for r in bad] == ["0.3.0"]
     assert [p.path for p in reg.doctor().problems if p.kind == "artifact"] == [victim]

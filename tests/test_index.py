@@ -60,15 +60,28 @@ def test_a_changed_version_file_wins_over_the_cache(many):
 
 def test_a_corrupt_or_foreign_cache_is_ignored(many):
     expected = [v.to_json() for v in many.versions("m")]
+    good = json.loads(open(_cache(many), "rb").read())
+    status = good["keys"].index("status")
+
+    def forged(change):
+        data = json.loads(json.dumps(good))
+        change(data)
+        return json.dumps(data).encode()
+
+    def wrong_type(data):  # a current entry whose status is a number
+        data["entries"]["0.7.0"][1][status] = len(data["values"])
+        data["values"].append(7)
+
     for junk in (b"{not json", b'{"format": 99, "entries": {}}', b"[]",
-                 b'{"format": 3, "columns": [["id"]], "values": [], "entries": {"0.1.0": [[1, 2, 3], 0, [5]]}}',
-                 b'{"format": 3, "columns": [["id"]], "values": ["x"], "entries": {"0.1.0": [[1, 2, 3], 1, [0]]}}',
-                 b'{"format": 3, "columns": [["id", "size"]], "values": ["x"], "entries": {"0.1.0": [[1, 2, 3], 0, [0]]}}',
-                 b'{"format": 3, "columns": [[7]], "values": ["x"], "entries": {"0.1.0": [[1, 2, 3], 0, [0]]}}',
-                 b'{"format": 3, "columns": [], "values": [], "entries": {"0.1.0": 7}}'):
+                 forged(lambda data: data["keys"].reverse()),  # another mlreg's fields
+                 forged(lambda data: data["entries"]["0.7.0"][1].append(len(data["values"]) + 5)),  # past the values
+                 forged(lambda data: data["entries"]["0.7.0"][1].pop()),  # a value short
+                 forged(wrong_type),
+                 forged(lambda data: data["entries"].update({"0.7.0": 7}))):
         with open(_cache(many), "wb") as f:
             f.write(junk)
         assert [v.to_json() for v in many.versions("m")] == expected
+        assert many.doctor().ok  # nothing a listing would show differs from the files
     assert json.loads(open(_cache(many)).read())["format"] == index.FORMAT
 
 
@@ -104,25 +117,24 @@ def test_tables_shared_by_versions_are_stored_once(many):
     with open(_cache(many)) as f:
         data = json.load(f)
     assert len(data["entries"]) == 40
-    # all 40 clones hold the same keys, and carry the same environment and signature (and
-    # source, deployed from a git work tree): one copy each, and one of the keys
-    assert len(data["columns"]) == 1
-    keys = data["columns"][0]
+    # all 40 clones carry the same environment and signature (and source, deployed from a
+    # git work tree): one copy each
+    keys = data["keys"]
     for name in ("environment", "signature", "model", "sha256"):
-        assert len({row[keys.index(name)] for _, _, row in data["entries"].values()}) == 1
-    assert len({row[keys.index("id")] for _, _, row in data["entries"].values()}) == 40
+        assert len({row[keys.index(name)] for _, row in data["entries"].values()}) == 1
+    assert len({row[keys.index("id")] for _, row in data["entries"].values()}) == 40
     file = metadata.read_toml(os.path.join(many.path, "models", "m", "versions", "0.2.0", "version.toml"))
-    assert sum(type(v) is dict for v in data["values"]) == sum(type(v) is dict for v in file.values())
+    assert sum(type(v) is dict and v != {} for v in data["values"]) == sum(type(v) is dict for v in file.values())
     env = [v.environment for v in many.versions("m")]
     assert env[0]["python"] and all(e == env[0] for e in env)
 
 
 def test_doctor_proves_the_cache_agrees_with_the_versions(many):
     many.versions("m")  # writes the cache
-    entries = index.load(open(_cache(many), "rb").read())
-    stamp, data = entries["0.7.0"]
-    entries["0.7.0"] = (stamp, {**data, "status": "failed"})  # a forged entry whose file is unchanged
-    atomic.write_atomic(_cache(many), index.dump(entries))
+    keys = metadata.VersionRecord.KEYS
+    entries = index.load(open(_cache(many), "rb").read(), keys)
+    entries["0.7.0"][1][keys.index("status")] = "failed"  # a forged entry whose file is unchanged
+    atomic.write_atomic(_cache(many), index.dump(keys, entries))
     assert [(p.kind, p.fixed) for p in many.doctor().problems] == [("listing-cache", False)]
     assert [(p.kind, p.fixed) for p in many.doctor(fix=True).problems] == [("listing-cache", True)]
     assert many.doctor().ok and many.status("m", "0.7.0").status == "active"
