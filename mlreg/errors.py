@@ -155,6 +155,12 @@ class PartlyUnreadable(IntegrityError):
         self.found = found
         self.problems = problems
 
+    @classmethod
+    def of(cls, found: list[Any], problems: list[str], what: str) -> "PartlyUnreadable":
+        """The error of a listing of ``what``s: the first problem, and how many more."""
+        more = f" (and {len(problems) - 1} more unreadable {what}s)" if len(problems) > 1 else ""
+        return cls(f"{problems[0]}{more}", found, problems)
+
 
 class Note(UserWarning):
     """Something a user should know that is not an error, e.g. that a deploy

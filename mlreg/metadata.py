@@ -7,15 +7,16 @@ back, so a newer tool's fields survive an older tool's update.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import tomllib
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from . import atomic
 from . import names as _names
 from . import versions as _versions
-from .errors import IntegrityError, InvalidName
+from .errors import IntegrityError, InvalidName, UsageError
 
 FORMAT = 1  # the registry format this mlreg reads and writes (mlreg.toml)
 SCHEMA = 1  # the schema of model.toml and version.toml
@@ -25,6 +26,19 @@ MAX_METADATA_BYTES = 1 << 20
 INTERRUPTED = "interrupted: the deploy process ended before the deploy finished"
 STATUSES = ("deploying", "active", "failed")
 STATUS_LABELS = {"deploying": "Deploying", "active": "Active", "failed": "Deployment Failed"}
+
+
+def status_named(text: str) -> str:
+    """The status a user's word names: one of STATUSES, or its label in any case.
+
+    Raises:
+        UsageError: any other word.
+    """
+    value = text.strip().lower().replace(" ", "-")
+    value = {"deployment-failed": "failed"}.get(value, value)
+    if value not in STATUSES:
+        raise UsageError(f"unknown status {text!r}: use deploying, active or failed")
+    return value
 CUSTOM = "Custom"
 
 
@@ -504,3 +518,42 @@ def _folder_of_name(name: str) -> str | None:
         return _names.folder(name)
     except InvalidName:
         return None
+
+
+class ModelInfo(NamedTuple):
+    """A model's record with what is counted from the tree."""
+
+    record: ModelRecord
+    version_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The model object of SPEC §2 (``mlreg.views.model``)."""
+        from .views import model
+
+        return model(self)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Any:
+    """Pause Python's cyclic garbage collector while thousands of records are built.
+
+    They hold no reference cycles, yet every few hundred new objects the
+    collector walked the growing heap: about a tenth of listing 10,000 versions.
+    What was made meanwhile then joins the oldest generation unexamined (a
+    freeze and a thaw move it there; not when a program froze objects of its
+    own, which a thaw would release): else the first allocation after the pause
+    walked all of it at once (14 ms at 10,000 versions). The next full
+    collection still examines it.
+    """
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .deploylog import MAX_LOG_BYTES
 from .layout import LOG_FILE
-from .metadata import HistoryEvent, ModelRecord, VersionRecord
-from .repo import ModelInfo
+from .metadata import HistoryEvent, ModelInfo, ModelRecord, VersionRecord
 
 if TYPE_CHECKING:
     from .ops.aliases import AliasResult

@@ -24,8 +24,8 @@ from .errors import (
     VersionNotFound,
 )
 from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
-from .metadata import STATUSES, HistoryEvent, VersionRecord
-from .repo import ModelInfo, Repository, gc_paused
+from .metadata import HistoryEvent, ModelInfo, VersionRecord, gc_paused, status_named
+from .repo import Repository
 from .views import prediction
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class Registry:
             except IntegrityError as e:
                 problems.append(str(e))  # one model's bad metadata must not hide the others
         if problems:
-            raise PartlyUnreadable(_listing_failed(problems, "model"), found, problems)
+            raise PartlyUnreadable.of(found, problems, "model")
         return found
 
     def model(self, name: str) -> "Model":
@@ -174,7 +174,7 @@ class Registry:
         Raises:
             InvalidName, ModelNotFound, UsageError (unknown status, bad alias), IntegrityError.
         """
-        wanted = _status_value(status) if status else None
+        wanted = status_named(status) if status else None
         if alias is not None:
             from .fields import alias_name
 
@@ -430,7 +430,7 @@ class Registry:
         problems: list[str] = []
         found = all_templates(self.repo.templates_dir(), problems)
         if problems:
-            raise PartlyUnreadable(_listing_failed(problems, "template"), found, problems)
+            raise PartlyUnreadable.of(found, problems, "template")
         return found
 
     def check(self) -> None:
@@ -574,7 +574,6 @@ class Registry:
         Raises:
             UsageError (bad keys or values), VersionNotFound, StillDeploying.
         """
-        from .errors import UsageError
         from .fields import bad_table, tag_keys
         from .ops.tags import tag
 
@@ -611,7 +610,6 @@ class Registry:
         ``keep`` most recently deployed Active ones (``failed_only``: only Deployment
         Failed versions); with ``dry_run``, only list them. Returns those deleted
         (or that would be), oldest number first."""
-        from .errors import UsageError
         from .ops.delete import prune
 
         if keep < 0:
@@ -800,15 +798,3 @@ class Registry:
 
         return unchanged(self.repo, name, model_or_path)
 
-
-def _listing_failed(problems: list[str], what: str) -> str:
-    more = f" (and {len(problems) - 1} more unreadable {what}s)" if len(problems) > 1 else ""
-    return f"{problems[0]}{more}"
-
-
-def _status_value(status: str) -> str:
-    value = status.strip().lower().replace(" ", "-")
-    value = {"deployment-failed": "failed"}.get(value, value)
-    if value not in STATUSES:
-        raise UsageError(f"unknown status {status!r}: use deploying, active or failed")
-    return value

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from . import names, versions
 from .checkpoints import checkpoint
@@ -46,10 +46,12 @@ from .metadata import (
     INTERRUPTED,
     MAX_METADATA_BYTES,
     HistoryEvent,
+    ModelInfo,
     ModelRecord,
     VersionRecord,
     check_home,
     dump_toml,
+    gc_paused,
     now,
     parse_toml,
 )
@@ -758,19 +760,6 @@ def _copied(value: Any) -> Any:
     return value
 
 
-class ModelInfo(NamedTuple):
-    """A model's record with what is counted from the tree."""
-
-    record: ModelRecord
-    version_count: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The model object of SPEC §2 (``mlreg.views.model``)."""
-        from .views import model
-
-        return model(self)
-
-
 def mark(name: str | None) -> None:
     if name is not None:
         checkpoint(name)
@@ -778,32 +767,6 @@ def mark(name: str | None) -> None:
 
 def model_toml(record: ModelRecord) -> str:
     return dump_toml(record.to_toml())
-
-
-@contextlib.contextmanager
-def gc_paused() -> Any:
-    """Pause Python's cyclic garbage collector while thousands of records are built.
-
-    They hold no reference cycles, yet every few hundred new objects the
-    collector walked the growing heap: about a tenth of listing 10,000 versions.
-    What was made meanwhile then joins the oldest generation unexamined (a
-    freeze and a thaw move it there; not when a program froze objects of its
-    own, which a thaw would release): else the first allocation after the pause
-    walked all of it at once (14 ms at 10,000 versions). The next full
-    collection still examines it.
-    """
-    import gc
-
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
 
 
 def alias_folders(model: ModelRecord) -> dict[str, tuple[str, ...]]:

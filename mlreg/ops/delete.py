@@ -21,9 +21,9 @@ from .. import identity, versions
 from ..checkpoints import checkpoint
 from ..errors import InUse, IntegrityError, StillDeploying, VersionNotFound, quote_arg
 from ..layout import MODEL_FILE, VERSION_FILE
-from ..metadata import HistoryEvent, ModelRecord, VersionRecord, dump_toml, now
+from ..metadata import HistoryEvent, ModelInfo, ModelRecord, VersionRecord, dump_toml, now
 from ..changes import Change, Seen, existing
-from ..repo import ModelInfo, Repository
+from ..repo import Repository
 
 
 def _refusal(model: ModelRecord, v: VersionRecord) -> Exception | None:

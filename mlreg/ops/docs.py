@@ -11,12 +11,13 @@ from ..errors import (
 )
 from ..metadata import (
     HistoryEvent,
+    ModelInfo,
     ModelRecord,
     VersionRecord,
     now,
 )
 from ..changes import Change, Seen, existing
-from ..repo import MAX_README_BYTES, ModelInfo, Repository
+from ..repo import MAX_README_BYTES, Repository
 
 if TYPE_CHECKING:
     from ..templates import Template
