@@ -9,7 +9,7 @@ new object), any change gives it a new stamp. A missing, stale or corrupt cache 
 correctness. Whoever lists a model's versions and finds entries stale rewrites
 the cache atomically, when it can write (a read-only registry just goes
 without); concurrent rewrites carry the same facts, so the last one winning is
-fine. Models with few versions have no cache.
+fine. A model of one version has no cache.
 
 The cache is JSON, never pickle: a registry may be shared, and reading it must
 not run anyone's code.
@@ -22,7 +22,7 @@ from typing import Any
 
 INDEX_FILE = "versions.index.json"
 FORMAT = 3
-MIN_VERSIONS = 32  # below this, parsing the files is as fast as reading a cache
+MIN_VERSIONS = 2  # one version: its file is read as fast as a cache (10 files: 4.2 ms, their cache 0.4)
 MAX_INDEX_BYTES = 256 << 20
 
 Entries = dict[str, tuple[Any, list[Any]]]

@@ -415,37 +415,36 @@ class Repository:
         return record.replace(primary=True) if vfolder == primary_folder else record
 
     def versions(self, record: ModelRecord, cached: bool = True) -> list[VersionRecord]:
-        """Every version of a model, oldest number first; many are read through ``mlreg.index``
+        """Every version of a model, oldest number first; read through ``mlreg.index``
         unless ``cached`` is False (integrity checks read every file: a cache anyone
         can edit is never their source of truth)."""
         from . import index
 
-        # Few versions in a folder: parsing the files is as fast as a cache. On an object
-        # store each file is a request, and the cache (checked by one listing) is one.
-        names = [] if cached and self.storage.remote else self._children(versions_key(record.folder))
-        if not cached or (len(names) < index.MIN_VERSIONS and not self.storage.remote):
-            found = []
-            for vfolder in self.version_folders(record.folder, names):
-                try:
-                    found.append(self.read_version(record, vfolder))
-                except FileNotFoundError:
-                    continue  # a folder without version.toml is not a version; `doctor` reports it
-            return found
-        with gc_paused():
-            return self.versions_indexed(record)
+        if cached:
+            try:  # (before any read: a file replaced meanwhile is only missed by a later listing)
+                stamps = self.storage.stamps(versions_key(record.folder), VERSION_FILE)
+            except OSError as e:
+                raise IntegrityError(f"{e.filename} is {e.strerror}; refusing to read it") from None
+            if len(stamps) >= index.MIN_VERSIONS or self.storage.remote:
+                with gc_paused():
+                    return self.versions_indexed(record, stamps)
+        found = []
+        for vfolder in self.version_folders(record.folder, list(stamps) if cached else None):
+            try:
+                found.append(self.read_version(record, vfolder))
+            except FileNotFoundError:
+                continue  # a folder without version.toml is not a version; `doctor` reports it
+        return found
 
-    def versions_indexed(self, record: ModelRecord) -> list[VersionRecord]:
-        """The records of many versions: from the cache where each file is unchanged."""
+    def versions_indexed(self, record: ModelRecord, stamps: dict[str, Any]) -> list[VersionRecord]:
+        """The records of the versions whose version.toml have ``stamps`` (``Storage.stamps``):
+        from the cache where each file is unchanged."""
         from . import index
 
         primary_vfolder = primary_folder(record.primary)
         aliased = alias_folders(record)
         folder = record.folder
         prefix = versions_key(folder)
-        try:
-            stamps = self.storage.stamps(prefix, VERSION_FILE)  # taken before reading: a file replaced meanwhile only misses later
-        except OSError as e:
-            raise IntegrityError(f"{e.filename} is {e.strerror}; refusing to read it") from None
         index_key = model_key(folder, index.INDEX_FILE)
         try:
             cached = index.load(self.storage.get(index_key, index.MAX_INDEX_BYTES).data, VersionRecord.KEYS)
