@@ -25,21 +25,30 @@ def iris_artifact(path: str) -> str:
     return path
 
 
-def time_once(argv: Sequence[str], env: dict | None = None) -> float:
+def time_once(argv: Sequence[str], env: dict | None = None, cpu: bool = False) -> float:
+    """Seconds one run of ``argv`` took: wall-clock, or with ``cpu`` the CPU time (user and
+    system) the process used, which a busy machine's waiting for a core does not inflate."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) if cpu else wall
 
 
-def compare(commands: dict[str, Sequence[str]], runs: int, warmup: int = 2, env: dict | None = None) -> dict[str, list[float]]:
-    """Run each command ``runs`` times, interleaved so machine noise hits all alike."""
+def compare(commands: dict[str, Sequence[str]], runs: int, warmup: int = 2, env: dict | None = None,
+            cpu: bool = False) -> dict[str, list[float]]:
+    """Run each command ``runs`` times, interleaved so machine noise hits all alike
+    (``cpu``: their CPU time, not the wall-clock)."""
     for argv in commands.values():
         for _ in range(warmup):
             time_once(argv, env)
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, argv in commands.items():
-            times[name].append(time_once(argv, env))
+            times[name].append(time_once(argv, env, cpu))
     return times
 
 

@@ -385,22 +385,22 @@ class VersionRecord(Record):
             values[i] = {} if default is _NEW_DICT else default
         values += cls._DERIVED
         record = object.__new__(cls)
-        object.__setattr__(record, "__dict__", dict(zip(cls._DEFAULTS, values)))
-        if record.status not in STATUSES:
-            raise IntegrityError(f"metadata file {path}: unknown status {record.status!r}")
-        if record.imports is not None and not all(type(i) is str for i in record.imports):
+        fields = dict(zip(cls._DEFAULTS, values))
+        object.__setattr__(record, "__dict__", fields)
+        if fields["status"] not in STATUSES:
+            raise IntegrityError(f"metadata file {path}: unknown status {fields['status']!r}")
+        if fields["imports"] is not None and {*map(type, fields["imports"])} - {str}:
             raise IntegrityError(f"metadata file {path}: 'imports' should be a list of names")
-        if not is_plain_file_name(record.artifact):
+        if not is_plain_file_name(fields["artifact"]):
             # A version's artifact is a file directly inside its own folder, whatever
             # the file says: never an absolute path, never through a subfolder.
-            raise IntegrityError(f"metadata file {path}: the artifact {record.artifact[:80]!r} is not a plain "
+            raise IntegrityError(f"metadata file {path}: the artifact {fields['artifact'][:80]!r} is not a plain "
                                  "file name inside the version's folder")
         for kind in cls._CHECKED:
-            table = getattr(record, kind)
-            if table:
+            if fields[kind]:
                 from .fields import bad_table
 
-                if (why := bad_table(table, kind)) is not None:
+                if (why := bad_table(fields[kind], kind)) is not None:
                     raise IntegrityError(f"metadata file {path}: {why}")
         return record
 

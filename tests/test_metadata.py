@@ -25,6 +25,32 @@ def test_version_round_trip_drops_none_and_keeps_unknown_keys(tmp_path):
     assert again == record and again.extra == {"from_the_future": 1}
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"size": "3"}, "'size' should be int"),
+    ({"size": True}, "'size' should be int"),
+    ({"imports": ["numpy.ndarray", 7]}, "'imports' should be a list of names"),
+    ({"artifact": "../model.joblib"}, "not a plain file name"),
+    ({"status": "retired"}, "unknown status"),
+    ({"tags": {"k": 1}}, "tag"),
+])
+def test_each_file_is_checked_whatever_shape_came_before(change, message):
+    """Records are checked once per shape of file (which keys, which types): a file of
+    another shape, or with a bad value in a good shape, is still refused."""
+    good = _version(imports=["numpy.ndarray"], tags={"k": "v"}).to_toml()
+    for _ in range(3):  # the good shape is remembered
+        assert VersionRecord.from_toml(dict(good), "v.toml").size == 3
+    bad = {**good, **change}
+    with pytest.raises(IntegrityError, match=message):
+        VersionRecord.from_toml(bad, "v.toml")
+    stored = VersionRecord.from_toml(dict(good), "v.toml").stored()
+    stored[VersionRecord.KEYS.index(next(iter(change)))] = next(iter(change.values()))
+    with pytest.raises(IntegrityError, match=message):
+        VersionRecord.from_stored(stored, "v.toml")
+    short = VersionRecord.from_toml(dict(good), "v.toml").stored()[:-1]  # no extra keys' dict
+    with pytest.raises(IntegrityError, match="not a version's fields"):
+        VersionRecord.from_stored(short, "v.toml")
+
+
 def test_version_json_has_spec_keys():
     data = _version(primary=True).to_json()
     assert list(data)[:11] == ["model", "version", "version_id", "status", "primary", "deployed_at",
