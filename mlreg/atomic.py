@@ -113,11 +113,12 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def file_key(path: str) -> tuple[int, int, int] | None:
+def file_key(path: str, dir_fd: int | None = None) -> tuple[int, int, int] | None:
     """What identifies this exact content of a file that is only ever replaced by
-    rename (a new inode each time): None when it does not exist."""
+    rename (a new inode each time): None when it does not exist. (``dir_fd``: ``path``
+    is relative to that open folder.)"""
     try:
-        st = os.lstat(path)
+        st = os.lstat(path, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
