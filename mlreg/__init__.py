@@ -41,12 +41,14 @@ __version__ = "0.1.0"
 # needs neither, which saves every deploy about 35 ms.
 _LAZY = {
     "HistoryEvent": "metadata", "ModelRecord": "metadata", "VersionRecord": "metadata",
-    "ModelInfo": "registry", "ModelOverview": "registry", "PromoteResult": "registry", "Registry": "registry",
+    "ModelInfo": "metadata", "ModelOverview": "model", "PromoteResult": "registry", "Registry": "registry",
 }
 
 if TYPE_CHECKING:
     from .metadata import HistoryEvent, ModelRecord, VersionRecord
-    from .registry import ModelInfo, ModelOverview, PromoteResult, Registry
+    from .metadata import ModelInfo
+    from .model import ModelOverview
+    from .registry import PromoteResult, Registry
 
 
 def __getattr__(name: str) -> Any:

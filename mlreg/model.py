@@ -15,7 +15,7 @@ It also answers what ``ModelInfo`` did (``record``, ``version_count``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from .deploylog import MAX_LOG_BYTES
 from .layout import LOG_FILE
@@ -24,6 +24,20 @@ from .metadata import HistoryEvent, ModelInfo, ModelRecord, VersionRecord
 if TYPE_CHECKING:
     from .ops.aliases import AliasResult
     from .ops.promote import PromoteResult
+
+
+class ModelOverview(NamedTuple):
+    """``mlreg show``: the model, its versions and invocation code."""
+
+    info: ModelInfo
+    versions: list[VersionRecord]
+    invocation: dict[str, str]
+    readme_intro: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        from .views import overview
+
+        return overview(self)
 
 
 class Model:

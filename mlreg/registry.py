@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from . import versions
 from .errors import (
@@ -30,7 +30,7 @@ from .views import prediction
 
 if TYPE_CHECKING:
     from .doctor import Report, Verified
-    from .model import Model
+    from .model import Model, ModelOverview
     from .ops.aliases import AliasResult
     from .ops.diff import Diff
     from .predictor import Predictor
@@ -44,25 +44,16 @@ __all__ = ["ModelInfo", "ModelOverview", "PromoteResult", "Registry", "predictio
 
 
 def __getattr__(name: str) -> Any:
-    # PromoteResult lives with promote; imported on first use, as promote is.
+    # PromoteResult lives with promote, ModelOverview with Model: imported on first use.
     if name == "PromoteResult":
         from .ops.promote import PromoteResult
 
         return PromoteResult
+    if name == "ModelOverview":
+        from .model import ModelOverview
+
+        return ModelOverview
     raise AttributeError(name)
-
-class ModelOverview(NamedTuple):
-    """``mlreg show``: the model, its versions and invocation code."""
-
-    info: ModelInfo
-    versions: list[VersionRecord]
-    invocation: dict[str, str]
-    readme_intro: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        from .views import overview
-
-        return overview(self)
 
 
 class Registry:
@@ -137,6 +128,7 @@ class Registry:
         server at ``url``, default ``http://127.0.0.1:8080``). ``name`` may be a
         model already read (``Registry.model``)."""
         from .invocation import DEFAULT_URL, sample_input, snippets
+        from .model import ModelOverview
         from .readme import summary
 
         model = self.model(name) if isinstance(name, str) else name
@@ -361,9 +353,11 @@ class Registry:
         return sign(self.repo, record, self._trust_or_none(), key, signature)
 
     def _trust_or_none(self) -> Any:
+        if self.trust_file is None:
+            return None
         from .trust import load_trust
 
-        return load_trust(self.trust_file) if self.trust_file is not None else None
+        return load_trust(self.trust_file)
 
     @property
     def predictor(self) -> "Predictor":

@@ -133,12 +133,15 @@ def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
     ``unsigned``: the caller knows the version holds no signature files (a listing of
     many versions found them in one look: ``Repository.signed_folders``)."""
     from .. import names
-    from .signing import check_signatures, vouched_by_signature
 
-    try:
-        checks = [] if unsigned else check_signatures(repo, record, trust)
-    except IntegrityError:  # its code is not what was deployed
-        return [], False
+    checks: list[SignatureCheck] = []
+    if not unsigned:  # (else signing's module is never imported: a listing's JSON needs none of it)
+        from .signing import check_signatures
+
+        try:
+            checks = check_signatures(repo, record, trust)
+        except IntegrityError:  # its code is not what was deployed
+            return [], False
     if not trust_readable:
         return checks, False
     try:
@@ -151,7 +154,11 @@ def judge(repo: Repository, record: VersionRecord, trust: TrustList | None,
         return checks, True
     imports = record.imports if record.imports is not None else _imports_read(repo, record)
     allowed = imports is not None and policy.first_refused(imports, forecast=True) is None
-    return checks, allowed or vouched_by_signature(checks)
+    if allowed or not checks:
+        return checks, allowed
+    from .signing import vouched_by_signature
+
+    return checks, vouched_by_signature(checks)
 
 
 def judge_all(repo: Repository, records: Sequence[VersionRecord], trust: TrustList | None,

@@ -15,7 +15,6 @@ without that table, the user's own key (``mlreg keys init``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -100,6 +99,8 @@ def signed_files(repo: Repository, record: VersionRecord, signed: bytes, code_di
     """What a signature of ``record`` must list (name -> sha256): the artifact, ``signed.toml``
     (``signed``: its bytes) and each file of the code (read from ``code_dir``, else the
     version's own, checked against its digest first)."""
+    import hashlib  # (here: listing versions without signatures never imports it, 5 ms)
+
     files = {record.artifact: record.sha256, SIGNED_FILE: hashlib.sha256(signed).hexdigest()}
     if record.code_sha256 is not None:
         from ..usercode import file_digests, verify
