@@ -68,15 +68,23 @@ def _listing(folder: str) -> tuple[str, ...]:
 def _metadata_folders(normalized: str) -> list[str]:
     """The ``NAME-VERSION.dist-info`` (or ``.egg-info``) folders of that distribution, in
     ``sys.path`` order (the first is the one imports find)."""
-    found = []
-    for entry in sys.path:
+    return _distributions(tuple(sys.path)).get(normalized, [])
+
+
+@functools.lru_cache(maxsize=4)
+def _distributions(path: tuple[str, ...]) -> dict[str, list[str]]:
+    """Each distribution's metadata folders, by normalized name, from the first folder of
+    ``path`` that holds any: one pass over the path for all the libraries ``drift`` asks
+    about (a pass each cost a `status` 5 ms in a folder of 5,000 entries)."""
+    found: dict[str, list[str]] = {}
+    for entry in path:
+        here: dict[str, list[str]] = {}
         for name in _listing(entry or "."):
-            stem, dot, kind = name.rpartition(".")
-            if dot and kind in ("dist-info", "egg-info") and \
-                    _normalized(stem.split("-", 1)[0]) == normalized:
-                found.append(os.path.join(entry or ".", name))
-        if found:
-            return found
+            if name.endswith((".dist-info", ".egg-info")):
+                stem = name.rpartition(".")[0]
+                here.setdefault(_normalized(stem.split("-", 1)[0]), []).append(os.path.join(entry or ".", name))
+        for normalized, folders in here.items():
+            found.setdefault(normalized, folders)
     return found
 
 
