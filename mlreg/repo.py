@@ -55,11 +55,11 @@ from .metadata import (
     now,
     parse_toml,
 )
-from .changes import Change, Seen
 from .folders import Folder, get_checked, put_checked
 from .storage.base import CREATE, Object, Precondition, Storage, Update, cas_attempts
 
 if TYPE_CHECKING:
+    from .changes import Change, Seen
     from .history import History
     from .ids import IdIndex
     from .tombstones import Tombstones
@@ -697,6 +697,8 @@ class Repository:
         history: a crash before the history loses an event, which `doctor --fix`
         restores, and never invents one.
         """
+        from .changes import Seen  # (writes only: a read's start-up does without)
+
         model_k, readme_k = model_key(folder, MODEL_FILE), model_key(folder, README_FILE)
         for _ in cas_attempts(CAS_ATTEMPTS):
             seen_model = self.object(model_k, MAX_METADATA_BYTES, "metadata file")
