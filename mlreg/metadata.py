@@ -26,6 +26,7 @@ MAX_METADATA_BYTES = 1 << 20
 INTERRUPTED = "interrupted: the deploy process ended before the deploy finished"
 STATUSES = ("deploying", "active", "failed")
 STATUS_LABELS = {"deploying": "Deploying", "active": "Active", "failed": "Deployment Failed"}
+CUSTOM = "Custom"
 
 
 def status_named(text: str) -> str:
@@ -39,7 +40,6 @@ def status_named(text: str) -> str:
     if value not in STATUSES:
         raise UsageError(f"unknown status {text!r}: use deploying, active or failed")
     return value
-CUSTOM = "Custom"
 
 
 @functools.lru_cache(maxsize=64)

@@ -11,7 +11,7 @@ from mlreg.completion import SHELLS, render
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = {"bash": "mlreg.bash", "zsh": "_mlreg", "fish": "mlreg.fish"}
-EXAMPLE = os.path.join(ROOT, "registry-example")
+EXAMPLE = os.path.join(ROOT, "registry-example")  # read through a copy: a listing writes its cache
 IRIS_VERSIONS = {"0.1.0", "0.2.0", "0.2.1", "0.3.0"}
 REFS = {"@primary", "@latest"}  # offered with every version (and the model's aliases)
 
@@ -23,16 +23,24 @@ def test_committed_scripts_are_fresh(shell):
     assert committed == render(shell, app), f"run: mlreg completion {shell} > completions/{FILES[shell]}"
 
 
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """A copy of registry-example/ (listing a model writes its cache beside it)."""
+    copy = tmp_path_factory.mktemp("example") / "registry"
+    shutil.copytree(EXAMPLE, copy)
+    return str(copy)
+
+
 def _iris_ids():
     return {open(os.path.join(EXAMPLE, "ids", i)).read().startswith("iris-classifier/") and i or None
             for i in os.listdir(EXAMPLE + "/ids")} - {None}
 
 
-def _active_iris():
+def _active_iris(example):
     """The Active versions of the example's iris model and their IDs."""
     import mlreg
 
-    found = mlreg.Registry(EXAMPLE).versions("iris-classifier", "active")
+    found = mlreg.Registry(example).versions("iris-classifier", "active")
     return {v.version for v in found} | {v.version_id for v in found}
 
 
@@ -48,8 +56,8 @@ def _bash(lines):
     return [set(line.split()) for line in out.splitlines()]
 
 
-def test_bash_completes_from_the_tree(tmp_path):
-    reg = f"--registry {EXAMPLE}"
+def test_bash_completes_from_the_tree(tmp_path, example):
+    reg = f"--registry {example}"
     got = _bash([
         "t mlreg ''",
         f"t mlreg {reg} versions ''",
@@ -65,7 +73,7 @@ def test_bash_completes_from_the_tree(tmp_path):
     assert {"deploy", "versions", "readme", "--registry"} <= got[0]
     assert got[1] == {"iris-classifier", "diabetes-progression"}
     assert got[2] == IRIS_VERSIONS | _iris_ids() | REFS == got[3]
-    assert got[4] == _active_iris() | REFS  # predict offers only versions that can be called
+    assert got[4] == _active_iris(example) | REFS  # predict offers only versions that can be called
     assert got[5] == {"major", "minor", "patch"}
     assert got[6] >= {"sklearn-classifier", "sklearn-regressor", "text-classifier", "custom-python"}
     assert got[7] == {"show", "edit", "check", "--help"}
@@ -113,7 +121,7 @@ echo $(( (${{end/./}} - ${{start/./}}) / 20 ))
 
 
 @pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
-def test_zsh_completes_from_the_tree():
+def test_zsh_completes_from_the_tree(example):
     script = f"""
 compdef() {{ : }}
 source {os.path.join(ROOT, "completions", FILES["zsh"])}
@@ -121,10 +129,10 @@ compadd() {{ local prefix=''; while (( $# )); do case $1 in
     -P) prefix=$2; shift 2;; -M) shift 2;; -a) print -r -- ${{(@)${{(P)2}}/#/$prefix}}; shift 2;; *) shift;; esac; done }}
 _files() {{ print _files }}
 t() {{ words=("$@"); CURRENT=$#words; _mlreg }}
-t mlreg --registry {EXAMPLE} versions ''
-t mlreg --registry {EXAMPLE} status iris-classifier ''
-t mlreg --registry {EXAMPLE} readme ''
-t mlreg --registry {EXAMPLE} deploy ''
+t mlreg --registry {example} versions ''
+t mlreg --registry {example} status iris-classifier ''
+t mlreg --registry {example} readme ''
+t mlreg --registry {example} deploy ''
 """
     out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
     assert [set(line.split()) for line in out] == [
@@ -133,9 +141,9 @@ t mlreg --registry {EXAMPLE} deploy ''
 
 
 @pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
-def test_fish_completes_from_the_tree():
+def test_fish_completes_from_the_tree(example):
     script = f"source {os.path.join(ROOT, 'completions', FILES['fish'])}\n" + "\n".join(
-        f"complete -C'mlreg --registry {EXAMPLE} {line}'; echo ---" for line in
+        f"complete -C'mlreg --registry {example} {line}'; echo ---" for line in
         ["versions ", "status iris-classifier ", "readme ", "deploy x --bump "])
     out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, check=True).stdout
     got = [set(block.split()) for block in out.split("---")[:-1]]
@@ -210,18 +218,18 @@ def test_fish_never_runs_code_from_the_registry(tmp_path):
     _completes_without_running_code(tmp_path, run)
 
 
-def test_bash_completes_display_names_verify_at_and_only_active_for_promote():
-    got = _bash([f"t mlreg --registry {EXAMPLE} show Iris",
-                 f"t mlreg --registry {EXAMPLE} show '\"iris  Cl'",
-                 f"t mlreg --registry {EXAMPLE} verify iris-classifier@0.2",
-                 f"t mlreg --registry {EXAMPLE} promote iris-classifier ''"])
+def test_bash_completes_display_names_verify_at_and_only_active_for_promote(example):
+    got = _bash([f"t mlreg --registry {example} show Iris",
+                 f"t mlreg --registry {example} show '\"iris  Cl'",
+                 f"t mlreg --registry {example} verify iris-classifier@0.2",
+                 f"t mlreg --registry {example} promote iris-classifier ''"])
     assert got[0] == got[1] == {"iris-classifier"}
     assert got[2] == {"iris-classifier@0.2.0", "iris-classifier@0.2.1"}
-    assert got[3] == _active_iris() | REFS
+    assert got[3] == _active_iris(example) | REFS
 
 
 @pytest.mark.skipif(not shutil.which("zsh"), reason="zsh is not installed")
-def test_zsh_matches_display_names_and_offers_only_active_for_promote():
+def test_zsh_matches_display_names_and_offers_only_active_for_promote(example):
     script = f"""
 compdef() {{ : }}
 source {os.path.join(ROOT, "completions", FILES["zsh"])}
@@ -229,24 +237,24 @@ compadd() {{ local prefix='' matcher=''; while (( $# )); do case $1 in
     -P) prefix=$2; shift 2;; -M) matcher=$2; shift 2;;
     -a) print -r -- $matcher ${{(@)${{(P)2}}/#/$prefix}}; shift 2;; *) shift;; esac; done }}
 t() {{ words=("$@"); CURRENT=$#words; _mlreg }}
-t mlreg --registry {EXAMPLE} show Iris
-t mlreg --registry {EXAMPLE} promote iris-classifier ''
-t mlreg --registry {EXAMPLE} verify iris-classifier@
+t mlreg --registry {example} show Iris
+t mlreg --registry {example} promote iris-classifier ''
+t mlreg --registry {example} verify iris-classifier@
 """
     out = subprocess.run(["zsh", "-f", "-c", script], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0].startswith("m:{[:upper:]}={[:lower:]}")  # capitals typed match folder names
-    assert set(out[1].split()) == _active_iris() | REFS
+    assert set(out[1].split()) == _active_iris(example) | REFS
     assert set(out[2].split()) == {f"iris-classifier@{v}" for v in IRIS_VERSIONS | _iris_ids()}
 
 
 @pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
-def test_fish_completes_display_names_and_verify_at():
+def test_fish_completes_display_names_and_verify_at(example):
     script = f"source {os.path.join(ROOT, 'completions', FILES['fish'])}\n" + "\n".join(
-        f"complete -C'mlreg --registry {EXAMPLE} {line}'; echo ---" for line in
+        f"complete -C'mlreg --registry {example} {line}'; echo ---" for line in
         ["show Iris", "verify iris-classifier@0.2", "promote iris-classifier "])
     out = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, check=True).stdout
     got = [set(block.split()) for block in out.split("---")[:-1]]
-    assert got == [{"iris-classifier"}, {"iris-classifier@0.2.0", "iris-classifier@0.2.1"}, _active_iris() | REFS]
+    assert got == [{"iris-classifier"}, {"iris-classifier@0.2.0", "iris-classifier@0.2.1"}, _active_iris(example) | REFS]
 
 
 def _lifecycle_registry(root):
@@ -308,8 +316,8 @@ def test_fish_completes_aliases_and_tag_keys(tmp_path):
                    {"dataset=", "team.owner="}, {"dataset", "team.owner"}]
 
 
-def test_bash_takes_backslash_escaped_names_and_offers_only_active_versions_to_alias_set():
-    reg = f"--registry {EXAMPLE}"
+def test_bash_takes_backslash_escaped_names_and_offers_only_active_versions_to_alias_set(example):
+    reg = f"--registry {example}"
     got = _bash([
         f"t mlreg {reg} show 'Iris\\ Cl'",
         f"t mlreg {reg} status 'Iris\\ Classifier' ''",
@@ -317,4 +325,4 @@ def test_bash_takes_backslash_escaped_names_and_offers_only_active_versions_to_a
     ])
     assert got[0] == {"iris-classifier"}
     assert got[1] == IRIS_VERSIONS | _iris_ids() | REFS
-    assert got[2] == _active_iris() | REFS  # never a Deployment Failed version
+    assert got[2] == _active_iris(example) | REFS  # never a Deployment Failed version
