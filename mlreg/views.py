@@ -61,7 +61,8 @@ def version(r: Any, shown: dict[int, Any] | None = None) -> dict[str, Any]:
 
 def judged_versions(records: Iterable[Any], judgments: Iterable[tuple[list[Any], bool]]) -> list[dict[str, Any]]:
     """Versions as a reader sees them (SPEC §11): each with its ``signatures``, each
-    checked (``SignatureCheck``), and ``trusted``, whether it would load here."""
+    checked (``SignatureCheck``), and ``trusted``, whether it would load here. What
+    is shown of a shared table is one object in every item that shows it: read-only."""
     shown: dict[int, Any] = {}
     found = []
     for r, (checks, trusted) in zip(records, judgments):
