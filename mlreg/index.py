@@ -20,8 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-INDEX_FILE = "versions.index.json"
 FORMAT = 3
+# The name carries the format: a release that writes another keeps its own file, so a team
+# whose members run different releases does not rewrite one cache back and forth (each
+# rewrite parses every version.toml). Releases before format 3 wrote versions.index.json.
+INDEX_FILE = f"versions.index{FORMAT}.json"
 MIN_VERSIONS = 2  # one version: its file is read as fast as a cache (10 files: 4.2 ms, their cache 0.4)
 MAX_INDEX_BYTES = 256 << 20
 

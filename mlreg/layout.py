@@ -13,7 +13,8 @@
         model.toml               name, description, primary, highest version, Type, Framework
         history/TIME-RANDOM.json one event (a deploy's outcome, a change of primary, ...) each
         history.jsonl            events as earlier mlreg wrote them, a JSON object a line (read only)
-        versions.index.json      a cache of version records (never the truth)
+        versions.index3.json     a cache of version records (never the truth); its name carries
+                                 its format (earlier releases wrote versions.index.json)
         deleted/VERSION.toml     a deleted version's tombstone: its number is never given again
         README.md
         versions/VERSION/

@@ -138,3 +138,15 @@ def test_doctor_proves_the_cache_agrees_with_the_versions(many):
     assert [(p.kind, p.fixed) for p in many.doctor().problems] == [("listing-cache", False)]
     assert [(p.kind, p.fixed) for p in many.doctor(fix=True).problems] == [("listing-cache", True)]
     assert many.doctor().ok and many.status("m", "0.7.0").status == "active"
+
+
+def test_an_earlier_releases_cache_is_left_to_it(many):
+    """A team whose members run different releases: each keeps its own cache file, so
+    neither rewrites (and re-parses every version for) the other's."""
+    earlier = os.path.join(many.path, "models", "m", "versions.index.json")
+    with open(earlier, "w") as f:
+        f.write('{"format": 2, "shared": [], "entries": {}}')
+    expected = [v.to_json() for v in many.versions("m")]
+    assert open(earlier).read() == '{"format": 2, "shared": [], "entries": {}}'
+    assert json.loads(open(_cache(many)).read())["format"] == index.FORMAT and _cache(many) != earlier
+    assert [v.to_json() for v in many.versions("m")] == expected and many.doctor().ok

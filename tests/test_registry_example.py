@@ -77,7 +77,7 @@ def test_build_script_rebuilds_the_same_structure(example, tmp_path):
 def test_no_machine_details_in_the_example():
     for folder, _, files in os.walk(EXAMPLE):
         for name in files:
-            assert name != "versions.index.json", f"a listing wrote its cache into {folder}: tests read a copy"
+            assert not name.startswith("versions.index"), f"a listing wrote its cache into {folder}: tests read a copy"
             if name in (".lock", ".deploy.lock") or name.endswith(".joblib"):
                 continue
             text = open(os.path.join(folder, name), encoding="utf-8").read()
