@@ -14,6 +14,7 @@ import sys
 from typing import Any, Sequence
 
 from .metadata import STATUS_LABELS
+from .views import json_default
 
 # C0 and C1 controls (but tab and newline) and the bidirectional overrides, each
 # mapped to its escape, as the unicode_escape codec writes it (spelt out: that codec's
@@ -53,7 +54,7 @@ def emit_json(data: Any) -> None:
         # (cli._exit), so 10,000 versions shown are not freed one by one (10-20 ms).
         _last_shown = data
     else:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=json_default) + "\n")
 
 
 def item_encoder() -> Any:
@@ -63,11 +64,11 @@ def item_encoder() -> Any:
     import json
     from json import encoder
 
-    plain = json.JSONEncoder(ensure_ascii=False)
+    plain = json.JSONEncoder(ensure_ascii=False, default=json_default)
     if encoder.c_make_encoder is None:
         return plain.encode
     # (the arguments JSONEncoder.iterencode gives it; no markers: these items hold no cycles)
-    make = encoder.c_make_encoder(None, plain.default, encoder.encode_basestring, None, ": ", ", ",
+    make = encoder.c_make_encoder(None, json_default, encoder.encode_basestring, None, ": ", ", ",
                                   False, False, True)
     return lambda item: "".join(make(item, 0))
 

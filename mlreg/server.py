@@ -162,8 +162,8 @@ class ModelService:
                 return payload
             if status == 204:
                 return Reply(204, b"", "application/json", headers)
-            return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n",
-                         "application/json", headers)
+            return Reply(status, json.dumps(payload, ensure_ascii=False, default=views.json_default).encode("utf-8")
+                         + b"\n", "application/json", headers)
         if self.pages is None:
             from .web.pages import Pages
 
@@ -541,7 +541,7 @@ def make_handler(service: ModelService, max_body: int, timeout: float, access_lo
                 self.wfile.write(reply.body)
 
         def _send(self, status: int, payload: Any, close: bool = False) -> None:
-            data = json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n"
+            data = json.dumps(payload, ensure_ascii=False, default=views.json_default).encode("utf-8") + b"\n"
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

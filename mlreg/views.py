@@ -13,6 +13,21 @@ from collections.abc import Iterable
 from typing import Any
 
 
+def json_default(value: Any) -> str:
+    """json's ``default`` wherever mlreg sends JSON: a TOML date or time (which a hand
+    may have written into a metadata file; mlreg writes times as text) as its ISO 8601
+    text, never a crash.
+
+    Raises:
+        TypeError: anything else, as json's own default does.
+    """
+    import datetime
+
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def version(r: Any, shown: dict[int, Any] | None = None) -> dict[str, Any]:
     """A version (``VersionRecord``).
 

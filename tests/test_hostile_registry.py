@@ -257,6 +257,28 @@ def test_verify_reads_every_version_file_not_the_cache(reg, constant_path):
 # -------------------------------------- 11. torn lines and temporary files
 
 
+def test_a_toml_date_a_hand_wrote_is_shown_as_text_never_a_crash(reg, constant_path, sh):
+    """mlreg writes times as text; a hand may write a TOML date, in a key mlreg reads as a
+    table (the environment) or one it keeps without reading (a newer mlreg's, say)."""
+    import json
+
+    reg.deploy(constant_path, "m")
+    reg.deploy(constant_path, "m")  # two versions: listed through the cache
+    path = _version_toml(reg, "m", "0.2.0")
+    with open(path, "a") as f:
+        f.write("planted = 2026-01-01T00:00:00Z\n")
+    text = open(path).read().replace("[environment]\n", "[environment]\nchecked_on = 2026-02-03\n")
+    with open(path, "w") as f:
+        f.write(text)
+    for args in (["versions", "m"], ["versions", "m", "--json"], ["status", "m", "0.2.0", "--json"]):
+        r = sh(*args)
+        assert r.exit_code == 0 and "Traceback" not in r.stderr and "unexpected" not in r.stderr, (args, r.stderr)
+    shown = json.loads(sh("versions", "m", "--json").stdout)[1]
+    assert shown["environment"]["checked_on"] == "2026-02-03"
+    assert json.loads(sh("status", "m", "0.2.0", "--json").stdout)["environment"]["checked_on"] == "2026-02-03"
+    assert sh("doctor").exit_code == 0
+
+
 def test_a_torn_history_line_longer_than_a_mebibyte_is_cut(iris_reg):
     path = os.path.join(iris_reg.path, "models", "iris-classifier", "history.jsonl")  # as earlier mlreg wrote it
     with open(path, "ab") as f:
