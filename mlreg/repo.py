@@ -476,8 +476,8 @@ class Repository:
             check_home(version, folder, vfolder, where)
             found.append(self.as_read(version, folder, vfolder, primary_vfolder, aliased.get(vfolder, ())))
         if stale or len(fresh) != len(cached):
-            # A read-only registry goes without, as does one whose files hold what JSON cannot
-            # (a TOML date a hand wrote: TypeError), read from its files each time.
+            # A read-only registry goes without, as does a model whose files hold what JSON
+            # cannot (a TOML date a hand wrote: TypeError): its files are read each time.
             with contextlib.suppress(OSError, ValueError, TypeError):
                 self.storage.put(index_key, index.dump(VersionRecord.KEYS, {
                     vfolder: (stamp, version.stored()) for vfolder, (stamp, version) in fresh.items()}))
