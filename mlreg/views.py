@@ -35,17 +35,14 @@ def version(r: Any, shown: dict[int, Any] | None = None) -> dict[str, Any]:
     what was shown of each table by its identity: the versions read from a listing
     cache share their signature and imports, shown once.
     """
-    if shown is None:
-        shown_signature, imports = signature(r.signature), r.imports
-        shown_imports = None if imports is None else sorted(imports)
-    else:
-        shown_signature = shown.get(id(r.signature))
-        if shown_signature is None:
-            shown_signature = shown[id(r.signature)] = signature(r.signature)
-        imports = r.imports
-        shown_imports = None if imports is None else shown.get(id(imports))
-        if shown_imports is None and imports is not None:
-            shown_imports = shown[id(imports)] = sorted(imports)
+    shown = {} if shown is None else shown
+    shown_signature = shown.get(id(r.signature))
+    if shown_signature is None:
+        shown_signature = shown[id(r.signature)] = signature(r.signature)
+    imports = r.imports
+    shown_imports = None if imports is None else shown.get(id(imports))
+    if shown_imports is None and imports is not None:
+        shown_imports = shown[id(imports)] = sorted(imports)
     return {
         "model": r.model,
         "version": r.version,

@@ -178,8 +178,9 @@ def judge_all(repo: Repository, records: Sequence[VersionRecord], trust: TrustLi
     judged: dict[tuple[Any, ...], bool] = {}
     found = []
     for record in records:
-        signed_here = signed[record.model] if signed is not None else None
-        unsigned = signed_here is not None and not (signed_here and versions.folder(record.version) in signed_here)
+        # (a version's folder is worked out only when its model has signed versions at all)
+        unsigned = signed is not None and (not signed[record.model]
+                                           or versions.folder(record.version) not in signed[record.model])
         alike = (record.format, record.code_sha256 is None, tuple(record.imports)) \
             if unsigned and trust is None and record.imports is not None else None
         if alike is not None and alike in judged:
