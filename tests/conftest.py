@@ -262,7 +262,10 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_configure(config):
     """Compile mlreg's modules once, as an install does: the suite starts over a thousand
     mlreg processes, and where PYTHONDONTWRITEBYTECODE is set each would compile every
-    module it imports again (about 50 ms a process)."""
+    module it imports again (about 50 ms a process). For the same reason pytest may keep
+    the test modules it rewrites (its asserts) in ``__pycache__`` here: each test process
+    would otherwise rewrite and compile all of them again (about 3.5 s of CPU each)."""
     import compileall
 
     compileall.compile_dir(os.path.dirname(mlreg.__file__), quiet=2)
+    sys.dont_write_bytecode = False
