@@ -115,7 +115,9 @@ def _run_bounded(argv, timeout=20):
                                    "models/iris-classifier/history.jsonl", "models/iris-classifier/versions/0.1.0/model.joblib",
                                    "models/iris-classifier/versions/0.1.0/.deploy.lock", "models/iris-classifier/versions/0.1.0/deploy.log",
                                    "mlreg.toml"])
-def test_a_fifo_in_the_registry_is_an_integrity_error_never_a_hang(iris_reg, where):
+def test_a_fifo_in_the_registry_is_an_integrity_error_never_a_hang(reg, constant_path, where):
+    iris_reg = reg  # a model that needs no scikit-learn: each command below is a fresh process
+    reg.deploy(constant_path, "Iris Classifier")
     path = os.path.join(iris_reg.path, where)
     os.unlink(path) if os.path.lexists(path) else None
     os.mkfifo(path)

@@ -56,10 +56,10 @@ def _interfere_once(monkeypatch, owner, name, action):
     return calls
 
 
-def test_deploys_and_promotes_fsync_nothing_while_holding_the_lock(reg, iris_model_path, fsyncs_under_lock):
-    reg.deploy(iris_model_path, "m", template="sklearn-classifier")  # first deploy: README from a template
-    reg.deploy(iris_model_path, "m")
-    reg.deploy(iris_model_path, "m", promote=False)
+def test_deploys_and_promotes_fsync_nothing_while_holding_the_lock(reg, constant_path, fsyncs_under_lock):
+    reg.deploy(constant_path, "m", template="sklearn-classifier")  # first deploy: README from a template
+    reg.deploy(constant_path, "m")
+    reg.deploy(constant_path, "m", promote=False)
     reg.promote("m", "0.1.0", expect_primary="0.2.0")  # a rollback
     assert [v.version for v in reg.versions("m")] == ["0.1.0", "0.2.0", "0.3.0"]
     assert reg.model("m").record.primary == "0.1.0"
@@ -117,13 +117,13 @@ def test_the_counter_sees_fsyncs_under_a_lock(reg, constant_path, fsyncs_under_l
     assert len(fsyncs_under_lock) == 2  # the file, then its folder
 
 
-def test_a_readme_written_while_finishing_is_kept(reg, iris_model_path, monkeypatch):
+def test_a_readme_written_while_finishing_is_kept(reg, constant_path, monkeypatch):
     """The deploy would refresh the README mlreg generated; a person saves their own
     between the deploy's read and its lock: theirs must stay."""
-    reg.deploy(iris_model_path, "m")
+    reg.deploy(constant_path, "m")
     calls = _interfere_once(monkeypatch, mlreg.ops.docs, "readme_after",
                             lambda: mlreg.Registry(reg.path).set_readme("m", "# m\n\nWritten by a person.\n"))
-    reg.deploy(iris_model_path, "m")
+    reg.deploy(constant_path, "m")
     assert len(calls) == 2
     assert reg.readme("m") == "# m\n\nWritten by a person.\n"
 

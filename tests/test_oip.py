@@ -4,7 +4,7 @@ own client, `tritonclient.http`, at its default settings (binary tensors both wa
 import numpy as np
 import pytest
 
-from test_server import request, served, served_template  # noqa: F401  (fixtures)
+from test_server import request, served_shared, served_template  # noqa: F401  (fixtures)
 
 httpclient = pytest.importorskip("tritonclient.http")
 
@@ -13,8 +13,8 @@ NAME = "iris-classifier"
 
 
 @pytest.fixture
-def client(served):
-    reg, port = served
+def client(served_shared):
+    reg, port = served_shared
     c = httpclient.InferenceServerClient(url=f"127.0.0.1:{port}")
     yield reg, c
     c.close()
@@ -71,7 +71,7 @@ def test_a_version_by_number_id_and_alias(client):
         assert result.as_numpy("predict").tolist() == [42, 42, 42], ref
 
 
-def test_one_tensor_per_feature_and_errors(served, tmp_path):
+def test_one_tensor_per_feature_and_errors(served_shared, tmp_path):
     """Plain JSON, as curl would send it: one tensor per feature of a model that knows its
     feature names; and the errors, each {"error": TEXT} with the status of SPEC §2."""
     import joblib
@@ -79,7 +79,7 @@ def test_one_tensor_per_feature_and_errors(served, tmp_path):
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    reg, port = served
+    reg, port = served_shared
     columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     X, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=500).fit(pd.DataFrame(X, columns=columns), y)

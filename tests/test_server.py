@@ -1,11 +1,13 @@
 """mlreg serve in a subprocess on a free loopback port, driven with real HTTP requests."""
 
+import contextlib
 import http.client
 import json
 import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -33,20 +35,41 @@ def served_template(iris_registry_template, tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def served(served_template, registry_path):
-    """A copy of ``served_template`` and an ``mlreg serve`` subprocess on a free port."""
-    shutil.copytree(served_template, registry_path)
-    reg = mlreg.Registry(registry_path)
+@contextlib.contextmanager
+def _serving(path):
+    """``mlreg serve`` on the registry at ``path``, on a free port: (registry, port)."""
+    reg = mlreg.Registry(path)
     proc = subprocess.Popen(mlreg_command() + ["--registry", reg.path, "serve", "--port", "0", "--max-body", "100000",
                                                "--timeout", "2"],
                             stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
     match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
     assert match, line
-    yield reg, int(match.group(1))
-    proc.terminate()
-    proc.wait(timeout=10)
+    # what it writes later is read, so that a long-lived server never blocks on a full pipe
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    try:
+        yield reg, int(match.group(1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def served(served_template, registry_path):
+    """A copy of ``served_template`` and an ``mlreg serve`` subprocess on a free port."""
+    shutil.copytree(served_template, registry_path)
+    with _serving(registry_path) as answer:
+        yield answer
+
+
+@pytest.fixture(scope="module")
+def served_shared(served_template, tmp_path_factory):
+    """Like ``served``, one for the tests of a module that change nothing another reads:
+    each server's first prediction costs a scikit-learn import (about 2 s of CPU)."""
+    path = tmp_path_factory.mktemp("served-shared") / "registry"
+    shutil.copytree(served_template, path)
+    with _serving(path) as answer:
+        yield answer
 
 
 def request(port, method, path, body=None, raw=None):
@@ -59,8 +82,8 @@ def request(port, method, path, body=None, raw=None):
     return resp.status, payload
 
 
-def test_predict_endpoints(served, iris_model_path):
-    reg, port = served
+def test_predict_endpoints(served_shared, iris_model_path):
+    reg, port = served_shared
     want = joblib.load(iris_model_path).predict(np.asarray(ROWS)).tolist()
     status, out = request(port, "POST", "/v1/models/iris-classifier/predict", {"inputs": ROWS})
     assert status == 200 and out["predictions"] == want and out["version"] == "0.1.0"
@@ -74,8 +97,8 @@ def test_predict_endpoints(served, iris_model_path):
     assert status == 200 and out["version_id"] == vid
 
 
-def test_get_endpoints(served):
-    reg, port = served
+def test_get_endpoints(served_shared):
+    reg, port = served_shared
     assert request(port, "GET", "/healthz") == (200, {"status": "ok", "registry": reg.path})
     status, models = request(port, "GET", "/v1/models")
     assert status == 200 and [m["name"] for m in models] == ["Iris Classifier"]
@@ -125,8 +148,8 @@ def test_promote_is_seen_by_the_next_request(served):
     assert status == 200 and (out["version"], out["predictions"]) == ("0.2.0", [42, 42])
 
 
-def test_16_concurrent_clients(served, iris_model_path):
-    reg, port = served
+def test_16_concurrent_clients(served_shared, iris_model_path):
+    reg, port = served_shared
     model = joblib.load(iris_model_path)
     rng = np.random.default_rng(0)
     batches = [rng.uniform(0, 7, size=(3, 4)).round(2).tolist() for _ in range(64)]
@@ -243,14 +266,14 @@ def test_many_slow_clients_never_stop_healthz(served_template, registry_path):
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
-def test_other_methods_on_a_known_path_answer_json_405(served, method):
-    reg, port = served
+def test_other_methods_on_a_known_path_answer_json_405(served_shared, method):
+    reg, port = served_shared
     status, out = request(port, method, "/v1/models/iris-classifier", {})
     assert status == 405 and list(out) == ["error"]
 
 
-def test_a_malformed_request_line_gets_a_json_answer(served):
-    reg, port = served
+def test_a_malformed_request_line_gets_a_json_answer(served_shared):
+    reg, port = served_shared
     answer = _raw(port, b"GARBAGE\r\n\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") or head.startswith(b"HTTP/1.0 400")
@@ -258,15 +281,15 @@ def test_a_malformed_request_line_gets_a_json_answer(served):
     assert request(port, "GET", "/healthz")[0] == 200
 
 
-def test_an_unknown_method_gets_json(served):
-    reg, port = served
+def test_an_unknown_method_gets_json(served_shared):
+    reg, port = served_shared
     head, _, body = _raw(port, b"BREW /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").partition(b"\r\n\r\n")
     assert b" 405 " in head.split(b"\r\n")[0] and b"\r\nAllow: GET, HEAD, OPTIONS" in head
     assert "error" in json.loads(body)
 
 
-def test_deeply_nested_json_is_bad_input(served):
-    reg, port = served
+def test_deeply_nested_json_is_bad_input(served_shared):
+    reg, port = served_shared
     status, out = request(port, "POST", "/v1/models/iris-classifier/predict", raw=b"[" * 50000 + b"]" * 50000)
     assert status in (400, 413) and list(out) == ["error"]
     status, out = request(port, "POST", "/v1/models/iris-classifier/predict", raw=b"[" * 20000 + b"]" * 20000)

@@ -10,7 +10,7 @@ import pytest
 
 import fakemodels
 from conftest import fake_artifact
-from test_server import served, served_template  # noqa: F401  (fixtures)
+from test_server import served, served_shared, served_template  # noqa: F401  (fixtures)
 
 
 def raw(port, text):
@@ -49,8 +49,8 @@ def test_a_delete_needs_no_body_and_no_content_type(served):
     ("/v1/models/iris-classifier/predict", "POST"), ("/v1/models", "GET"),
     ("/v1/models/iris-classifier/aliases/x", "PUT, DELETE"), ("/models/iris-classifier", "GET"),
     ("/healthz", "GET")])
-def test_unknown_methods_on_known_paths_are_405_with_allow(served, method, path, allowed):
-    _, port = served
+def test_unknown_methods_on_known_paths_are_405_with_allow(served_shared, method, path, allowed):
+    _, port = served_shared
     if method == "PUT" and "PUT" in allowed:
         return
     status, headers, body = raw(port, req(method, path))
@@ -61,20 +61,20 @@ def test_unknown_methods_on_known_paths_are_405_with_allow(served, method, path,
 
 @pytest.mark.parametrize("path", ["/v1/models/iris-classifier/predict", "/v1/models", "/models/iris-classifier",
                                   "/v1/models/iris-classifier/readme"])
-def test_options_is_204_with_allow(served, path):
-    _, port = served
+def test_options_is_204_with_allow(served_shared, path):
+    _, port = served_shared
     status, headers, body = raw(port, req("OPTIONS", path))
     assert status == 204 and headers["allow"] and body == b""
 
 
-def test_an_unknown_method_on_an_unknown_path_is_404(served):
-    _, port = served
+def test_an_unknown_method_on_an_unknown_path_is_404(served_shared):
+    _, port = served_shared
     assert raw(port, req("PROPFIND", "/nowhere/at/all"))[0] == 404
 
 
 @pytest.mark.parametrize("length", ["\u00b2", "-1", "1e3", "0x10", "\u0661"])
-def test_a_content_length_that_is_not_a_number_is_400(served, length):
-    _, port = served
+def test_a_content_length_that_is_not_a_number_is_400(served_shared, length):
+    _, port = served_shared
     text = (f"POST /v1/models/iris-classifier/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Content-Length: {length}\r\n\r\n")
     status, _, body = raw(port, text.encode("utf-8"))
@@ -83,16 +83,16 @@ def test_a_content_length_that_is_not_a_number_is_400(served, length):
 
 
 @pytest.mark.parametrize("path", ["/v1/models/iris-classifier/predict", "/v1/models/iris-classifier/description"])
-def test_a_lone_surrogate_is_400(served, path):
-    _, port = served
+def test_a_lone_surrogate_is_400(served_shared, path):
+    _, port = served_shared
     method = "POST" if path.endswith("predict") else "PUT"
     body = b'{"inputs": [["\\ud800", 1, 2, 3]], "description": "\\udfff"}'
     status, _, answer = raw(port, req(method, path, "Content-Type: application/json\r\n", body))
     assert status == 400 and "surrogate" in json.loads(answer)["error"]
 
 
-def test_pages_of_names_that_need_percent_encoding(served, tmp_path):
-    reg, port = served
+def test_pages_of_names_that_need_percent_encoding(served_shared, tmp_path):
+    reg, port = served_shared
     artifact = fake_artifact(tmp_path, fakemodels.ConstantModel(1), "c.joblib")
     reg.deploy(artifact, "Modèle Café", version="1.0.0+build.7")
     for path in [f"/models/{quote('modèle-café')}", f"/models/{quote('Modèle Café')}",

@@ -129,11 +129,11 @@ def test_one_bad_template_does_not_hide_the_others(reg, constant_path, sh):
 # --------------------------------------------------- 17. near misses
 
 
-def test_a_near_miss_of_a_model_name_is_noted(iris_reg, iris_model_path, sh):
-    r = sh("deploy", iris_model_path, "--name", "iris clasifier")
+def test_a_near_miss_of_a_model_name_is_noted(iris_reg, constant_path, sh):
+    r = sh("deploy", constant_path, "--name", "iris clasifier")
     assert r.exit_code == 0
     assert "mlreg: note: created model 'iris clasifier' (did you mean iris-classifier?)" in r.stderr
-    quiet = sh("deploy", iris_model_path, "--name", "Something Else")
+    quiet = sh("deploy", constant_path, "--name", "Something Else")
     assert quiet.exit_code == 0 and "note" not in quiet.stderr
 
 
