@@ -188,8 +188,9 @@ def _can_mount_read_only():
 
 
 @pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and unshare to mount a read-only registry")
-def test_read_only_registry(iris_reg, constant_path):
-    reg = iris_reg.path
+def test_read_only_registry(reg, constant_path):
+    reg.deploy(constant_path, "Iris Classifier")  # a model that needs no scikit-learn: each command is a process
+    reg = reg.path
     script = f'mount --bind "{reg}" "{reg}" && mount -o remount,bind,ro "{reg}" && "$@"'
 
     def run(*args):

@@ -52,8 +52,8 @@ def test_global_options_are_accepted_after_the_command(iris_reg):
     assert p.returncode == 0
 
 
-def test_predict_accepts_json(iris_reg, sh):
-    r = sh("predict", "iris-classifier", "--input", "[[5.1, 3.5, 1.4, 0.2]]", "--json")
+def test_predict_accepts_json(iris_reg, cli):
+    r = cli("predict", "iris-classifier", "--input", "[[5.1, 3.5, 1.4, 0.2]]", "--json")
     assert r.exit_code == 0 and r.json()["predictions"] == [0]
 
 
@@ -82,22 +82,22 @@ def test_empty_stdin_says_what_predict_wants(iris_reg):
     assert p.returncode == 2 and "no input on stdin" in p.stderr and "CSV input is empty" not in p.stderr
 
 
-def test_a_feature_name_the_model_does_not_know_is_named(tmp_path, reg, sh):
+def test_a_feature_name_the_model_does_not_know_is_named(tmp_path, reg, cli):
     import pandas as pd
     from sklearn.linear_model import LinearRegression
 
     X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 0.0]})
     artifact = fake_artifact(tmp_path, LinearRegression().fit(X, [1.0, 2.0, 3.0]))
     reg.deploy(artifact, "m")
-    r = sh("predict", "m", "--input", json.dumps([{"a": 1, "b": 2, "c": 3}]))
+    r = cli("predict", "m", "--input", json.dumps([{"a": 1, "b": 2, "c": 3}]))
     assert r.exit_code == 2 and "c" in r.stderr.split("know:")[1]
-    assert sh("predict", "m", "--input", json.dumps([{"a": 1, "b": 2}])).exit_code == 0
+    assert cli("predict", "m", "--input", json.dumps([{"a": 1, "b": 2}])).exit_code == 0
 
 
-def test_predict_proba_says_the_class_order(iris_reg, sh):
-    r = sh("predict", "iris-classifier", "--input", "[[5.1, 3.5, 1.4, 0.2]]", "--method", "predict_proba")
+def test_predict_proba_says_the_class_order(iris_reg, cli):
+    r = cli("predict", "iris-classifier", "--input", "[[5.1, 3.5, 1.4, 0.2]]", "--method", "predict_proba")
     assert r.exit_code == 0 and r.json()["classes"] == [0, 1, 2] and len(r.json()["predictions"][0]) == 3
-    assert "classes" not in sh("predict", "iris-classifier", "--input", "[[5.1, 3.5, 1.4, 0.2]]").json()
+    assert "classes" not in cli("predict", "iris-classifier", "--input", "[[5.1, 3.5, 1.4, 0.2]]").json()
 
 
 # --------------------------------------- 16. one bad entry hides nothing
