@@ -16,6 +16,7 @@ import pytest
 import fakemodels
 import mlreg
 from conftest import mlreg_command
+from test_lifecycle import run as run_here
 from mlreg.checkpoints import DEPLOY_STEPS, PROMOTE_STEPS, README_STEPS
 
 
@@ -30,6 +31,11 @@ def two_versions(tmp_path_factory):
 
 
 def _run(registry, *args, crash=None, **kwargs):
+    """The command killed at ``crash`` in a process of its own; without one (and without
+    ``subprocess.run``'s keywords), the same CLI in this test process (the proof after a
+    kill needs no process of its own)."""
+    if crash is None and not kwargs:
+        return run_here(registry, *args)
     env = {**os.environ, **({"MLREG_TEST_CRASH_AT": crash} if crash else {})}
     return subprocess.run(mlreg_command() + ["--registry", str(registry)] + [str(a) for a in args],
                           capture_output=True, text=True, env=env, timeout=120, **kwargs)

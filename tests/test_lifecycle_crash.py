@@ -12,6 +12,7 @@ import pytest
 import fakemodels
 import mlreg
 from conftest import fake_artifact, mlreg_command
+from test_lifecycle import run as run_here
 from mlreg.checkpoints import DELETE_STEPS, MODEL_DELETE_STEPS
 
 
@@ -26,7 +27,11 @@ def four(tmp_path_factory):
 
 
 def _run(registry, *args, crash=None):
-    env = {**os.environ, **({"MLREG_TEST_CRASH_AT": crash} if crash else {})}
+    """The command killed at ``crash`` in a process of its own; without one, the same CLI
+    in this test process (the proof after a kill needs no process of its own)."""
+    if crash is None:
+        return run_here(registry, *args)
+    env = {**os.environ, "MLREG_TEST_CRASH_AT": crash}
     return subprocess.run(mlreg_command() + ["--registry", str(registry)] + [str(a) for a in args],
                           capture_output=True, text=True, env=env, timeout=120)
 
