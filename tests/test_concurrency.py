@@ -14,6 +14,7 @@ import pytest
 import fakemodels
 import mlreg
 from conftest import mlreg_command
+from test_lifecycle import run as run_here
 
 
 def _spawn(registry, *args, env=None):
@@ -24,8 +25,15 @@ def _spawn(registry, *args, env=None):
 
 
 def _versions(registry, name):
-    p = subprocess.run(mlreg_command() + ["--registry", str(registry), "versions", name, "--json"],
-                       capture_output=True, text=True, timeout=60)
+    """What `versions --json` lists, read in this test process (the writers are processes)."""
+    p = run_here(registry, "versions", name, "--json")
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def _deploy_here(registry, artifact):
+    """A deploy of ``m`` before or after the processes under test, in this test process."""
+    p = run_here(registry, "deploy", artifact, "--name", "m", "--json")
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -70,9 +78,7 @@ def test_8_parallel_first_deploys_of_8_models(registry_path, constant_path):
     procs = [_spawn(registry_path, "deploy", constant_path, "--name", f"model {i}", "--json") for i in range(8)]
     codes = [p.wait(timeout=120) for p in procs]
     assert codes == [0] * 8, [p.stderr.read() for p in procs]
-    out = subprocess.run(mlreg_command() + ["--registry", str(registry_path), "models", "--json"],
-                         capture_output=True, text=True).stdout
-    models = json.loads(out)
+    models = json.loads(run_here(registry_path, "models", "--json").stdout)
     assert sorted(m["name"] for m in models) == [f"model {i}" for i in range(8)]
     assert all(m["primary"] == "0.1.0" and m["version_count"] == 1 for m in models)
 
@@ -85,7 +91,7 @@ def test_concurrent_first_deploys_of_one_new_model(registry_path, constant_path)
 
 
 def test_readers_never_fail_during_writes(registry_path, constant_path):
-    subprocess.run(mlreg_command() + ["--registry", str(registry_path), "deploy", str(constant_path), "--name", "m"], check=True, capture_output=True)
+    _deploy_here(registry_path, constant_path)
     writers = [_spawn(registry_path, "deploy", constant_path, "--name", "m") for _ in range(6)]
     reads = 0
     while any(w.poll() is None for w in writers) or reads < 5:
@@ -116,7 +122,7 @@ def _kill_when(proc, condition, timeout=60):
 @pytest.mark.parametrize("moment", ["copying", "checking"])
 def test_sigkill_at_a_named_moment(registry_path, constant_path, big_artifact, moment):
     reg = str(registry_path)
-    subprocess.run(mlreg_command() + ["--registry", reg, "deploy", str(constant_path), "--name", "m"], check=True, capture_output=True)
+    _deploy_here(reg, constant_path)
     proc = _spawn(reg, "deploy", big_artifact, "--name", "m", env={"MLREG_TEST_LOAD_SECONDS": "30"})
     if moment == "copying":
         partial = lambda: any(0 < os.path.getsize(p) < big_artifact.stat().st_size
@@ -132,15 +138,13 @@ def test_sigkill_at_a_named_moment(registry_path, constant_path, big_artifact, m
         assert (killed["version"], killed["status"], killed["status_label"]) == ("0.2.0", "failed", "Deployment Failed (interrupted)")
     else:
         assert [v["version"] for v in found] == ["0.1.0"]
-    nxt = subprocess.run(mlreg_command() + ["--registry", reg, "deploy", str(constant_path), "--name", "m", "--json"],
-                         capture_output=True, text=True)
-    assert nxt.returncode == 0 and json.loads(nxt.stdout)["version"] not in [v["version"] for v in found]
+    assert _deploy_here(reg, constant_path)["version"] not in [v["version"] for v in found]
 
 
 @pytest.mark.parametrize("delay", [0.05, 0.2, 0.5, 1.0])
 def test_sigkill_at_any_moment(registry_path, constant_path, big_artifact, delay):
     reg = str(registry_path)
-    subprocess.run(mlreg_command() + ["--registry", reg, "deploy", str(constant_path), "--name", "m"], check=True, capture_output=True)
+    _deploy_here(reg, constant_path)
     proc = _spawn(reg, "deploy", big_artifact, "--name", "m", env={"MLREG_TEST_LOAD_SECONDS": "0.5"})
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
@@ -148,10 +152,7 @@ def test_sigkill_at_any_moment(registry_path, constant_path, big_artifact, delay
     found = _assert_sound(reg, "m")
     primary = [v for v in found if v["primary"]]
     assert primary[0]["version"] in ("0.1.0", "0.2.0")  # 0.2.0 only if its deploy completed
-    nxt = subprocess.run(mlreg_command() + ["--registry", reg, "deploy", str(constant_path), "--name", "m", "--json"],
-                         capture_output=True, text=True)
-    assert nxt.returncode == 0
-    assert json.loads(nxt.stdout)["version"] not in [v["version"] for v in found]
+    assert _deploy_here(reg, constant_path)["version"] not in [v["version"] for v in found]
 
 
 def test_a_first_write_that_finds_another_init_half_done_uses_its_registry(registry_path, monkeypatch):
