@@ -2,9 +2,10 @@
 gateway) on free loopback ports, a second S3 gateway on the same filer (a second
 host's view), and a proxy that makes it a store without conditional writes.
 
-One for the whole run (``shared``): the first test process that needs it starts it,
-the others find it; the run's main process stops it by PID at the end (``stop_shared``).
-Its gRPC sockets (which SeaweedFS puts in /tmp whatever TMPDIR says) are removed by
+The tests share one for the whole run (``shared``): the first test process that needs
+it starts it, the others find it; the run's main process stops it by PID at the end
+(``stop_shared``). A benchmark starts and stops its own (``SeaweedFS().start()``,
+``stop``). Its gRPC sockets (which SeaweedFS puts in /tmp whatever TMPDIR says) are removed by
 the ports they are named for.
 """
 

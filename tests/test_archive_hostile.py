@@ -5,7 +5,6 @@ and what a model is (aliases, retired numbers and IDs) goes with it."""
 import io
 import os
 import tarfile
-import time
 
 import pytest
 

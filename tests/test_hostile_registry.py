@@ -116,12 +116,11 @@ def _run_bounded(argv, timeout=20):
                                    "models/iris-classifier/versions/0.1.0/.deploy.lock", "models/iris-classifier/versions/0.1.0/deploy.log",
                                    "mlreg.toml"])
 def test_a_fifo_in_the_registry_is_an_integrity_error_never_a_hang(reg, constant_path, where):
-    iris_reg = reg  # a model that needs no scikit-learn: each command below is a fresh process
-    reg.deploy(constant_path, "Iris Classifier")
-    path = os.path.join(iris_reg.path, where)
+    reg.deploy(constant_path, "Iris Classifier")  # a model that needs no scikit-learn: each command is a process
+    path = os.path.join(reg.path, where)
     os.unlink(path) if os.path.lexists(path) else None
     os.mkfifo(path)
-    base = mlreg_command() + ["--registry", iris_reg.path]
+    base = mlreg_command() + ["--registry", reg.path]
     commands = [["versions", "iris-classifier"], ["status", "iris-classifier"], ["history", "iris-classifier"],
                 ["logs", "iris-classifier", "0.1.0"], ["predict", "iris-classifier", "--input", "[[1, 2, 3, 4]]"],
                 ["doctor"], ["verify"], ["models"]]

@@ -432,7 +432,7 @@ def test_serve_drops_the_model_of_a_deleted_version(tmp_path, constant_path):
 
     reg = mlreg.Registry(tmp_path / "registry")
     reg.deploy(constant_path, "m")
-    kept = reg.deploy(constant_path, "m")
+    reg.deploy(constant_path, "m")
     service = ModelService(reg)
     first = reg.version("m", "0.1.0")
     assert service.handle("POST", "/v1/models/m/versions/0.1.0/predict", b'{"inputs": [[1]]}')[0] == 200
