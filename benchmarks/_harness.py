@@ -57,7 +57,13 @@ def summary(samples: list[float]) -> str:
 
 
 def report(times: dict[str, list[float]], floor: str) -> None:
+    """Each command's median against the floor's; and, as ``compare`` runs them in
+    rounds, the median of each round's own ratio ("paired"), which a machine changing
+    speed between rounds moves less."""
     base = statistics.median(times[floor])
     width = max(map(len, times))
     for name, samples in times.items():
-        print(f"{name:<{width}}  {summary(samples)}  {statistics.median(samples) / base:5.2f}x {floor}")
+        line = f"{name:<{width}}  {summary(samples)}  {statistics.median(samples) / base:5.2f}x {floor}"
+        if len(samples) == len(times[floor]):
+            line += f"  (paired {statistics.median(a / b for a, b in zip(samples, times[floor])):.2f}x)"
+        print(line)
