@@ -12,15 +12,16 @@ from typing import Any, Iterable, Mapping
 from .errors import UsageError
 
 RESERVED_ALIASES = ("primary", "latest")
-_ALIAS = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# (patterns, compiled on first use by re's own cache: a read command needs neither)
+_ALIAS = r"[a-z][a-z0-9_-]{0,31}"
+_KEY = r"[A-Za-z0-9_.-]{1,64}"
 MAX_VALUE = 256
 MAX_FIELDS = 1000  # tags, metrics or params a version may carry, each
 SOURCE_KEYS = ("text", "git_commit", "git_dirty", "git_remote")
 
 
 def is_alias(name: str) -> bool:
-    return isinstance(name, str) and _ALIAS.fullmatch(name) is not None
+    return isinstance(name, str) and re.fullmatch(_ALIAS, name) is not None
 
 
 def alias_name(text: str) -> str:
@@ -39,7 +40,7 @@ def alias_name(text: str) -> str:
 
 
 def is_key(key: str) -> bool:
-    return isinstance(key, str) and _KEY.fullmatch(key) is not None
+    return isinstance(key, str) and re.fullmatch(_KEY, key) is not None
 
 
 def is_value(value: Any) -> bool:

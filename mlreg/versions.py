@@ -9,8 +9,11 @@ Reading (is this a version? its folder, its place in the order) needs only the
 regular expression of the semver specification below, so that `mlreg status`
 and `mlreg versions` start without importing ``semver`` (its package import,
 with its command-line module and ``argparse``, is about 3.5 ms of a start-up
-that has 12 ms to spend). Making numbers (bumps, exact versions) uses
-``semver.Version``; tests check that both agree on what is a version.
+that has 12 ms to spend). A plain ``X.Y.Z``, what nearly every version is, is
+told without even compiling that expression (about 0.8 ms, in every read); the
+expression is compiled the first time another text comes. Making numbers (bumps,
+exact versions) uses ``semver.Version``; tests check that all agree on what is a
+version.
 """
 
 from __future__ import annotations
@@ -26,15 +29,33 @@ if TYPE_CHECKING:
 BUMPS = ("major", "minor", "patch")
 # A version ID: short, random, lowercase letters and digits (SPEC §1).
 ID_LENGTH = 8
-_ID = re.compile(r"^[a-z0-9]{%d}$" % ID_LENGTH)
+_ID = r"^[a-z0-9]{%d}$" % ID_LENGTH  # (patterns: compiled on first use, by re's own cache)
 # semver.org's grammar, as semver.Version.parse applies it (ASCII only, no
 # trailing newline).
 _IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
-_SEMVER = re.compile(
+_SEMVER = (
     r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     rf"(?:-({_IDENT}(?:\.{_IDENT})*))?"
     r"(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?"
 )
+
+
+def _plain(text: str) -> tuple[int, int, int] | None:
+    """The numbers of a plain ``X.Y.Z`` (ASCII digits, no leading zeros), else None:
+    a version the grammar accepts with no pre-release and no build metadata."""
+    parts = text.split(".")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and (p == "0" or p[0] != "0") for p in parts):
+        return None
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def _semver(text: str) -> re.Match[str] | None:
+    """The grammar's match of the whole of ``text``, or None."""
+    return re.fullmatch(_SEMVER, text)
+
+
+def _valid(text: str) -> bool:
+    return _plain(text) is not None or _semver(text) is not None
 
 
 def parse(text: str) -> Version:
@@ -82,7 +103,7 @@ def folder(version: Version | str) -> str:
         InvalidVersion: text that is not valid semver.
     """
     if isinstance(version, str):
-        if _SEMVER.fullmatch(version) is None:
+        if not _valid(version):
             raise _invalid(version)
         return version.partition("+")[0]
     return str(version.replace(build=None))
@@ -90,11 +111,11 @@ def folder(version: Version | str) -> str:
 
 def is_version(text: str) -> bool:
     """True when ``text`` parses as semver (so it names a version, not an ID)."""
-    return _SEMVER.fullmatch(text) is not None
+    return _valid(text)
 
 
 def is_version_id(text: str) -> bool:
-    return bool(_ID.match(text))
+    return re.match(_ID, text) is not None
 
 
 def normalize_bump(bump: str) -> str:
@@ -115,7 +136,7 @@ def same(a: str | None, b: str | None) -> bool:
     Semver text is canonical (no leading zeros), so equal numbers are equal text."""
     if a is None or b is None:
         return a is b
-    if _SEMVER.fullmatch(a) is None or _SEMVER.fullmatch(b) is None:
+    if not _valid(a) or not _valid(b):
         return a == b
     return a.partition("+")[0] == b.partition("+")[0]
 
@@ -125,7 +146,10 @@ def sort_key(text: str) -> tuple | None:
     semver): a release after its pre-releases, numeric identifiers numerically and
     before alphanumeric ones, and more identifiers after fewer. Build metadata is
     ignored."""
-    m = _SEMVER.fullmatch(text)
+    plain = _plain(text)
+    if plain is not None:
+        return (*plain, 1, ())
+    m = _semver(text)
     if m is None:
         return None
     major, minor, patch, pre = m.groups()

@@ -93,3 +93,18 @@ def test_order_agrees_with_the_semver_package(a, b):
     assert versions.higher(a, b) is (va > vb)
     assert versions.same(a, b) is (va == vb)
     assert versions.folder(a) == versions.folder(va)
+
+
+@pytest.mark.parametrize("text", ["0.0.0", "1.2.3", "10.20.300", "01.2.3", "1.02.3", "1.2.03", "1.2", "1.2.3.4", "1..3",
+                                  "1.2.3\n", " 1.2.3", "1.2.3-rc.1", "1.2.3+b", "\u0661.\u0662.\u0663", "1.2.\u00b3", ""])
+def test_a_plain_number_is_read_as_the_grammar_reads_it(text):
+    """A plain X.Y.Z is told without compiling the grammar (start-up): the two agree."""
+    import re
+
+    grammar = re.fullmatch(versions._SEMVER, text)
+    plain = versions._plain(text)
+    assert (plain is not None) == (grammar is not None and grammar[4] is None and "+" not in text)
+    assert versions.is_version(text) is (grammar is not None)
+    if plain is not None:
+        assert plain == (int(grammar[1]), int(grammar[2]), int(grammar[3]))
+        assert versions.sort_key(text) == (*plain, 1, ())
