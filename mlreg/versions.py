@@ -40,13 +40,13 @@ _SEMVER = (
 )
 
 
-def _plain(text: str) -> tuple[int, int, int] | None:
-    """The numbers of a plain ``X.Y.Z`` (ASCII digits, no leading zeros), else None:
-    a version the grammar accepts with no pre-release and no build metadata."""
+def _plain(text: str) -> list[str] | None:
+    """The three numbers of a plain ``X.Y.Z`` (ASCII digits, no leading zeros) as text,
+    else None: a version the grammar accepts with no pre-release and no build metadata."""
     parts = text.split(".")
     if len(parts) != 3 or not all(p.isascii() and p.isdigit() and (p == "0" or p[0] != "0") for p in parts):
         return None
-    return int(parts[0]), int(parts[1]), int(parts[2])
+    return parts
 
 
 def _semver(text: str) -> re.Match[str] | None:
@@ -148,7 +148,7 @@ def sort_key(text: str) -> tuple | None:
     ignored."""
     plain = _plain(text)
     if plain is not None:
-        return (*plain, 1, ())
+        return (int(plain[0]), int(plain[1]), int(plain[2]), 1, ())
     m = _semver(text)
     if m is None:
         return None

@@ -106,5 +106,11 @@ def test_a_plain_number_is_read_as_the_grammar_reads_it(text):
     assert (plain is not None) == (grammar is not None and grammar[4] is None and "+" not in text)
     assert versions.is_version(text) is (grammar is not None)
     if plain is not None:
-        assert plain == (int(grammar[1]), int(grammar[2]), int(grammar[3]))
-        assert versions.sort_key(text) == (*plain, 1, ())
+        assert plain == [grammar[1], grammar[2], grammar[3]]
+        assert versions.sort_key(text) == (int(grammar[1]), int(grammar[2]), int(grammar[3]), 1, ())
+
+
+def test_a_number_too_long_for_int_is_still_read_as_a_version():
+    """Telling a version needs no int() (over 4,300 digits it raises), as the grammar did not."""
+    text = "1" * 5000 + ".0.0"
+    assert versions.is_version(text) and versions.folder(text) == text and versions.same(text, text)
