@@ -185,17 +185,36 @@ class Result:
         return json.loads(self.stdout)
 
 
+@dataclass
+class Ran:
+    """What ``run_cli`` answers, named as ``subprocess.run``'s answer is."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(location, *args, input: str | None = None, cwd=None, env: dict | None = None) -> Ran:
+    """The CLI in this test process (typer's CliRunner), with ``--registry location``
+    (none when ``location`` is None): for the checks around a command whose process is
+    what a test is about, without a fresh Python each."""
+    import contextlib
+
+    argv = (["--registry", str(location)] if location is not None else []) + [str(a) for a in args]
+    with contextlib.chdir(cwd or os.getcwd()):
+        r = CliRunner().invoke(app, argv, input=input, env=env)
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return Ran(r.exit_code, r.stdout, r.stderr)
+
+
 @pytest.fixture
 def cli(registry_path):
     """Run the CLI in-process through typer's CliRunner, with --registry set."""
-    runner = CliRunner()
 
     def run(*args: str, registry: bool = True, input: str | None = None) -> Result:
-        argv = (["--registry", str(registry_path)] if registry else []) + [str(a) for a in args]
-        r = runner.invoke(app, argv, input=input)
-        if r.exception is not None and not isinstance(r.exception, SystemExit):
-            raise r.exception
-        return Result(r.exit_code, r.stdout, r.stderr)
+        r = run_cli(registry_path if registry else None, *args, input=input)
+        return Result(r.returncode, r.stdout, r.stderr)
 
     return run
 

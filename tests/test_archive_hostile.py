@@ -9,8 +9,8 @@ import tarfile
 import pytest
 
 import fakemodels
-from conftest import fake_artifact
-from test_lifecycle import ok, run
+from conftest import fake_artifact, run_cli as run
+from test_lifecycle import ok
 
 
 def _rewrite(src, dst, change):

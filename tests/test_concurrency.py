@@ -14,7 +14,7 @@ import pytest
 import fakemodels
 import mlreg
 from conftest import mlreg_command
-from test_lifecycle import run as run_here
+from conftest import run_cli as run_here
 
 
 def _spawn(registry, *args, env=None):

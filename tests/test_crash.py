@@ -16,7 +16,7 @@ import pytest
 import fakemodels
 import mlreg
 from conftest import mlreg_command
-from test_lifecycle import run as run_here
+from conftest import run_cli as run_here
 from mlreg.checkpoints import DEPLOY_STEPS, PROMOTE_STEPS, README_STEPS
 
 

@@ -18,7 +18,7 @@ import pytest
 
 import mlreg
 from conftest import mlreg_command
-from test_lifecycle import run as run_here
+from conftest import run_cli as run_here
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "mlflow")
 RECORD = json.load(open(os.path.join(FIXTURES, "record.json")))

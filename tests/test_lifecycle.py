@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 import fakemodels
-from conftest import fake_artifact, mlreg_command
+from conftest import fake_artifact, mlreg_command, run_cli as run
 
 LOCATIONS = ["folder", "s3"]
 
@@ -23,25 +23,6 @@ def location(request, tmp_path):
     if request.param == "s3":
         return request.getfixturevalue("s3_registry")
     return str(tmp_path / "registry")
-
-
-class _Ran:
-    def __init__(self, code, stdout, stderr):
-        self.returncode, self.stdout, self.stderr = code, stdout, stderr
-
-
-def run(location, *args, input=None, cwd=None, env=None):
-    import contextlib
-
-    from typer.testing import CliRunner
-
-    from mlreg.cli import app
-
-    with contextlib.chdir(cwd or os.getcwd()):
-        r = CliRunner().invoke(app, ["--registry", str(location)] + [str(a) for a in args], input=input, env=env)
-    if r.exception is not None and not isinstance(r.exception, SystemExit):
-        raise r.exception
-    return _Ran(r.exit_code, r.stdout, r.stderr)
 
 
 def ok(location, *args, **kwargs):

@@ -12,7 +12,7 @@ import pytest
 import fakemodels
 import mlreg
 from conftest import fake_artifact, mlreg_command
-from test_lifecycle import run as run_here
+from conftest import run_cli as run_here
 from mlreg.checkpoints import DELETE_STEPS, MODEL_DELETE_STEPS
 
 
