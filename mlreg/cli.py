@@ -210,7 +210,8 @@ def run(argv: list[str]) -> Any:
 
 
 def main() -> None:
-    """The console script's entry point."""
+    """Run this process's command line and leave with its exit code (``mlreg.__main__``,
+    the console script's entry point, calls it once its imports are done)."""
     _exit(run(sys.argv[1:]))
 
 
