@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
-import tomllib
 from typing import Any, ClassVar, NamedTuple
 
 from . import atomic
@@ -82,6 +81,8 @@ def parse_toml(data: bytes, path: str) -> dict[str, Any]:
     Raises:
         IntegrityError: not UTF-8 or not TOML.
     """
+    import tomllib  # here: a read command finds most files parsed before (``parsecache``)
+
     try:
         text = data.decode("utf-8")
         return tomllib.loads(text[1:] if text.startswith("\ufeff") else text)

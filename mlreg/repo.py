@@ -12,7 +12,7 @@ import contextlib
 import os
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
-from . import names, versions
+from . import names, parsecache, versions
 from .checkpoints import checkpoint
 from .errors import (
     Busy,
@@ -175,11 +175,15 @@ class Repository:
         # Parsing is most of a read (version.toml: about 0.25 ms, a predict's largest cost
         # in serve): the same bytes are parsed once. Kept with the bytes themselves, so
         # whatever changed them, however, is parsed afresh (a digest would cost every
-        # command hashlib's import, 3.5 ms).
+        # command hashlib's import, 3.5 ms); and across processes (``parsecache``), so that a
+        # read command rarely imports tomllib at all.
         kept = self._parsed.get(key)
         if kept is not None and kept[0] == data:
             return _copied(kept[1])
-        parsed = parse_toml(data, self.where(key))
+        parsed = parsecache.recall(data)
+        if parsed is None:
+            parsed = parse_toml(data, self.where(key))
+            parsecache.remember(data, parsed)
         if len(self._parsed) >= MAX_PARSED:
             self._parsed.clear()
         self._parsed[key] = (data, parsed)
