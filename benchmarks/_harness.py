@@ -38,6 +38,22 @@ def time_once(argv: Sequence[str], env: dict | None = None, cpu: bool = False) -
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) if cpu else wall
 
 
+def instructions(argv: Sequence[str], env: dict | None = None) -> int:
+    """The instructions one run of ``argv`` executes, counted by valgrind's callgrind: a
+    measure that a busy or shared machine does not move (the same count, run after run,
+    to a few parts in a thousand; ``PYTHONHASHSEED`` fixed). It does not see waits (disk,
+    network), nor that some instructions cost more than others; read it beside the time."""
+    import os
+
+    if shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (apt install valgrind)")
+    env = dict(env if env is not None else os.environ, PYTHONHASHSEED="0")
+    p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, check=True)
+    counted = [line.split()[-1] for line in p.stderr.splitlines() if "Collected :" in line]
+    return int(counted[-1])
+
+
 def compare(commands: dict[str, Sequence[str]], runs: int, warmup: int = 2, env: dict | None = None,
             cpu: bool = False) -> dict[str, list[float]]:
     """Run each command ``runs`` times, interleaved so machine noise hits all alike

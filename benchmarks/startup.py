@@ -1,12 +1,13 @@
 """Start-up of read commands against the framework's own floor, in one run.
 
-Usage: python benchmarks/startup.py [--runs 30] [--cpu]
+Usage: python benchmarks/startup.py [--runs 30] [--cpu | --instructions]
 Floor: a minimal two-command Typer app on the same interpreter that prints one line.
 Target: `mlreg status NAME`, `mlreg versions NAME` (10 versions) and `mlreg --help`
 at most 1.1x the floor (medians). Install mlreg with `pip install .` first: an
 editable install adds an import hook to every start. ``--cpu`` compares the CPU
 time each process used (user and system), which a busy machine's waits for a core
-do not inflate, instead of the wall-clock.
+do not inflate, instead of the wall-clock; ``--instructions`` counts the
+instructions of one run of each under valgrind, which no noise moves.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 import joblib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _harness import compare, mlreg_bin, report  # noqa: E402
+from _harness import compare, instructions, mlreg_bin, report  # noqa: E402
 
 FLOOR_APP = """
 import typer
@@ -39,6 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--cpu", action="store_true", help="compare CPU time, not the wall-clock")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions (valgrind) instead of timing: one run each, after a warm-up")
     args = parser.parse_args()
     program = mlreg_bin()
     work = tempfile.mkdtemp(prefix="mlreg-bench-")
@@ -59,16 +62,23 @@ def main() -> None:
         for _ in range(10):
             reg.deploy(artifact, "model")
         base = [program, "--registry", reg.path]
-        times = compare(
-            {
-                "python -c pass": [sys.executable, "-c", "pass"],
-                "two-command Typer app": [sys.executable, floor, "status", "x"],
-                "mlreg status model": base + ["status", "model"],
-                "mlreg versions model": base + ["versions", "model"],
-                "mlreg --help": [program, "--help"],
-            },
-            runs=args.runs, cpu=args.cpu,
-        )
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "two-command Typer app": [sys.executable, floor, "status", "x"],
+            "mlreg status model": base + ["status", "model"],
+            "mlreg versions model": base + ["versions", "model"],
+            "mlreg --help": [program, "--help"],
+        }
+        if args.instructions:
+            counts = {}
+            for name, argv in commands.items():
+                compare({name: argv}, runs=0)  # the warm-up: caches written, as in a shell loop
+                counts[name] = instructions(argv)
+            floor_count = counts["two-command Typer app"]
+            for name, count in counts.items():
+                print(f"{name:<22}  {count / 1e6:7.1f}M instructions  {count / floor_count:5.3f}x two-command Typer app")
+            return
+        times = compare(commands, runs=args.runs, cpu=args.cpu)
         report(times, floor="two-command Typer app")
     finally:
         shutil.rmtree(work, ignore_errors=True)

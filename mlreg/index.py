@@ -41,14 +41,20 @@ def load(data: bytes, keys: Sequence[str]) -> Entries:
     name, often the artifact's digest) are stored once and shared by the records
     read here: treat them as read-only, as the records themselves are.
     """
-    import json  # here, not at the top: `versions` of a small model never needs it
+    from . import parsecache
 
     try:
-        data = json.loads(data)
-        if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("keys") != list(keys):
+        table = parsecache.recall(data, "json")
+        if table is None:
+            import json  # here: a listing whose cache is unchanged since the last one needs none
+
+            table = json.loads(data)
+            if isinstance(table, dict):
+                parsecache.remember(data, table, "json")
+        if not isinstance(table, dict) or table.get("format") != FORMAT or table.get("keys") != list(keys):
             return {}
-        value = data["values"].__getitem__
-        return {vfolder: (stamp, list(map(value, row))) for vfolder, (stamp, row) in data["entries"].items()}
+        value = table["values"].__getitem__
+        return {vfolder: (stamp, list(map(value, row))) for vfolder, (stamp, row) in table["entries"].items()}
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         return {}
 
@@ -77,5 +83,10 @@ def dump(keys: Sequence[str], entries: Entries) -> bytes:
                 values.append(value)
             found.append(place)
         out[vfolder] = [stamp, found]
-    return json.dumps({"format": FORMAT, "keys": list(keys), "values": values, "entries": out},
+    data = json.dumps({"format": FORMAT, "keys": list(keys), "values": values, "entries": out},
                       separators=(",", ":")).encode()
+    from . import parsecache
+
+    if len(data) <= parsecache.MAX_KEPT_BYTES:  # so that the next listing finds it parsed
+        parsecache.remember(data, json.loads(data), "json")
+    return data

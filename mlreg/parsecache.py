@@ -1,19 +1,22 @@
-"""Metadata files parsed before, kept on this machine by their exact bytes.
+"""Files parsed before, kept on this machine by their exact bytes.
 
 Every read parses TOML: ``mlreg.toml``, the model's ``model.toml``, a
-``version.toml``. Importing ``tomllib`` compiles its regular expressions, which
-costs a read command more than all of its own work (about 12 of the 250 million
-instructions of ``mlreg status``: docs/performance.md), and those files rarely
-change between two commands. So the last few a process parsed are kept in a file
-of the per-user cache folder, by their exact bytes: the same bytes always parse
-to the same value, so an entry is never stale, only missing. The bytes are still
-read from the registry each time; nothing in the registry decides what is kept.
+``version.toml``; listing a model's versions parses its listing cache, JSON.
+Importing ``tomllib`` or ``json`` compiles their regular expressions, which
+costs a read command more than all of its own work (tomllib about 12 and json
+about 5 of the 250 million instructions of ``mlreg status``: docs/performance.md),
+and those files rarely change between two commands. So the last few a process
+parsed are kept in a file of the per-user cache folder, by their exact bytes:
+the same bytes always parse to the same value, so an entry is never stale, only
+missing. The bytes are still read from the registry each time; nothing in the
+registry decides what is kept.
 
 The file is written with ``marshal`` (built in: nothing to import, and it holds
-only the plain values TOML gives) and read only when it is a regular file of
-this user's that no one else can write, as ssh treats its keys: only this user
-can have put anything in it. A value marshal cannot hold (a TOML date-time) is
-not kept. A missing, foreign or corrupt file costs a parse, never a wrong value.
+only the plain values TOML and JSON give) and read only when it is a regular
+file of this user's that no one else can write, as ssh treats its keys: only
+this user can have put anything in it. A value marshal cannot hold (a TOML
+date-time) is not kept. A missing, foreign or corrupt file costs a parse, never
+a wrong value.
 """
 
 from __future__ import annotations
@@ -24,18 +27,19 @@ import stat
 import sys
 from typing import Any
 
-MAX_ENTRIES = 32  # a read parses two or three files; listing a model's versions reads its cache
-MAX_KEPT_BYTES = 16 << 10  # a larger file is parsed each time, and never bloats the cache
+MAX_ENTRIES = 32  # a read parses two or three files
+MAX_KEPT_BYTES = 16 << 10  # a larger file (a listing cache past about 60 versions) is parsed each time
 MAX_NEW_PER_PROCESS = 8  # a process that parses many files (a doctor, a listing without its cache) writes few times
 _FILE = f"parsed-{sys.version_info[0]}.{sys.version_info[1]}.marshal"  # another Python may parse otherwise
 
-_entries: dict[bytes, bytes] | None = None  # exact bytes -> the marshal of their parse
+_entries: dict[bytes, bytes] | None = None  # kind, NUL, exact bytes -> the marshal of their parse
 _added = 0
 
 
-def recall(data: bytes) -> dict[str, Any] | None:
-    """The parse of ``data`` kept from an earlier process (a fresh object), or None."""
-    found = _kept().get(data)
+def recall(data: bytes, kind: str = "toml") -> dict[str, Any] | None:
+    """The parse of ``data`` (as ``kind``: "toml" or "json") kept from an earlier
+    process (a fresh object), or None."""
+    found = _kept().get(_key(data, kind))
     if found is None:
         return None
     try:
@@ -45,21 +49,27 @@ def recall(data: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def remember(data: bytes, parsed: dict[str, Any]) -> None:
-    """Keep ``parsed``, the parse of ``data``, for later processes (when the cache
-    folder can be written; the oldest entries make room)."""
+def remember(data: bytes, parsed: dict[str, Any], kind: str = "toml") -> None:
+    """Keep ``parsed``, the parse of ``data`` as ``kind``, for later processes (when
+    the cache folder can be written; the oldest entries make room)."""
     global _added
-    entries = _kept()
-    if len(data) > MAX_KEPT_BYTES or data in entries or _added >= MAX_NEW_PER_PROCESS or not hasattr(os, "getuid"):
+    if len(data) > MAX_KEPT_BYTES or _added >= MAX_NEW_PER_PROCESS or not hasattr(os, "getuid"):
+        return
+    entries, key = _kept(), _key(data, kind)
+    if key in entries:
         return
     try:
-        entries[data] = marshal.dumps(parsed)
+        entries[key] = marshal.dumps(parsed)
     except ValueError:
         return  # a date-time, which only a hand could have written
     _added += 1
     while len(entries) > MAX_ENTRIES:
         del entries[next(iter(entries))]
     _write(marshal.dumps(entries))
+
+
+def _key(data: bytes, kind: str) -> bytes:
+    return kind.encode() + b"\0" + data  # the same bytes may be read as TOML and as JSON
 
 
 def _path() -> str:
@@ -86,7 +96,7 @@ def _read() -> dict[bytes, bytes]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
             return {}
-        limit = MAX_ENTRIES * (MAX_KEPT_BYTES * 3)
+        limit = MAX_ENTRIES * (MAX_KEPT_BYTES * 3)  # each entry: its bytes and their parse
         data = os.read(fd, limit + 1)
         if len(data) > limit:
             return {}

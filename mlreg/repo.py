@@ -163,8 +163,10 @@ class Repository:
         found = self.object(key, limit, what or "file")
         return None if found is None else found.data
 
-    def toml(self, key: str) -> dict[str, Any]:
-        """A metadata file, parsed.
+    def toml(self, key: str, *, keep: bool = True) -> dict[str, Any]:
+        """A metadata file, parsed. With ``keep=False`` its parse is not kept for later
+        processes (``parsecache``): a file read only to fill the listing cache, which
+        holds it from then on.
 
         Raises:
             FileNotFoundError; IntegrityError.
@@ -183,7 +185,8 @@ class Repository:
         parsed = parsecache.recall(data)
         if parsed is None:
             parsed = parse_toml(data, self.where(key))
-            parsecache.remember(data, parsed)
+            if keep:
+                parsecache.remember(data, parsed)
         if len(self._parsed) >= MAX_PARSED:
             self._parsed.clear()
         self._parsed[key] = (data, parsed)
@@ -473,7 +476,8 @@ class Repository:
                     pass  # a forged entry: the file says what it holds
             if version is None:
                 try:
-                    version, stale = VersionRecord.from_toml(self.toml(version_key(folder, vfolder, VERSION_FILE)), where), True
+                    version, stale = VersionRecord.from_toml(
+                        self.toml(version_key(folder, vfolder, VERSION_FILE), keep=False), where), True
                 except FileNotFoundError:
                     continue
             fresh[vfolder] = (stamp, version)

@@ -36,6 +36,11 @@ def test_a_parse_is_recalled_by_a_later_process_for_the_same_bytes_only(cache, m
     assert parsecache.recall(MODEL_TOML + b"\n") is None
 
 
+def test_the_same_bytes_read_as_toml_and_as_json_are_two_entries(cache, monkeypatch):
+    parsecache.remember(b"{}", {"as": "json"}, "json")
+    assert (parsecache.recall(b"{}", "json"), parsecache.recall(b"{}")) == ({"as": "json"}, None)
+
+
 def test_each_recall_is_a_fresh_object(cache, monkeypatch):
     parsecache.remember(MODEL_TOML, {"name": "m", "tags": {"a": "1"}})
     parsecache.recall(MODEL_TOML)["tags"]["a"] = "changed"
@@ -113,16 +118,30 @@ def test_a_registry_file_changed_between_two_reads_reads_as_it_is_now(reg, const
     assert primary() == (0, "0.1.0")
 
 
-def test_a_second_read_command_imports_no_toml_parser(reg, constant_path):
+def test_a_second_read_command_imports_no_toml_or_json_parser(reg, constant_path):
     reg.deploy(constant_path, "m")
     reg.deploy(constant_path, "m")
     code = (
         "import sys\n"
         "from mlreg.cli import run\n"
         f"code = run(['--registry', {reg.path!r}, sys.argv[1], 'm'])\n"
-        "print(code, 'tomllib' in sys.modules, file=sys.stderr)\n"
+        "print(code, 'tomllib' in sys.modules, 'json' in sys.modules, file=sys.stderr)\n"
     )
-    seen = [subprocess.run([sys.executable, "-c", code, command], capture_output=True, text=True).stderr.split()[-2:]
+    seen = [subprocess.run([sys.executable, "-c", code, command], capture_output=True, text=True).stderr.split()[-3:]
             for command in ("status", "status", "versions", "versions")]
     # the first listing parses the versions' files, to write the model's listing cache
-    assert seen == [["0", "True"], ["0", "False"], ["0", "True"], ["0", "False"]]
+    assert seen == [["0", "True", "False"], ["0", "False", "False"], ["0", "True", "True"], ["0", "False", "False"]]
+
+
+def test_a_first_listing_keeps_its_cache_parsed_not_each_version(cache, reg, constant_path, monkeypatch):
+    for _ in range(parsecache.MAX_NEW_PER_PROCESS + 2):
+        reg.deploy(constant_path, "m")
+    cache.unlink(missing_ok=True)  # what the deploys kept
+    code = ("import sys\nfrom mlreg.cli import run\n"
+            f"code = run(['--registry', {reg.path!r}, 'versions', 'm'])\n"
+            "print(code, 'json' in sys.modules, file=sys.stderr)\n")
+    seen = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stderr.split()[-2:]
+            for _ in range(2)]
+    assert seen == [["0", "True"], ["0", "False"]]
+    _new_process(monkeypatch)
+    assert [k.split(b"\0")[0] for k in parsecache._kept()] == [b"toml", b"toml", b"json"]  # mlreg.toml, model.toml
