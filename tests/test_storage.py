@@ -262,3 +262,18 @@ def test_a_folder_below_that_is_a_link_is_refused_by_the_listings_of_many(tmp_pa
         store.stamps("v", "version.toml")
     with pytest.raises(UnsafeFile):
         store.holding("v", "signatures")
+
+
+def test_an_in_memory_stores_local_copies_go_with_it():
+    import gc
+
+    from mlreg.storage.memory import MemoryStorage
+
+    store = MemoryStorage()
+    store.put("v/model.joblib", b"artifact")
+    store.put("v/code/pkg/__init__.py", b"X = 1\n")
+    made = [store.local_path("v/model.joblib"), store.local_folder("v/code")]
+    assert all(os.path.exists(p) for p in made)
+    del store
+    gc.collect()
+    assert [os.path.exists(p) for p in made] == [False, False]

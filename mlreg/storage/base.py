@@ -144,11 +144,10 @@ class Storage(abc.ABC):
         import tempfile
 
         found = self.get(key, 1 << 62)
-        if getattr(self, "_copies", None) is None:  # a folder of this process's own (mode 0700)
-            self._copies = tempfile.mkdtemp(prefix="mlreg-copies-")
-        path = os.path.join(self._copies, hashlib.sha256(found.data).hexdigest())
+        copies = self._copies()
+        path = os.path.join(copies, hashlib.sha256(found.data).hexdigest())
         if not os.path.isfile(path):
-            fd, tmp = tempfile.mkstemp(dir=self._copies)
+            fd, tmp = tempfile.mkstemp(dir=copies)
             with os.fdopen(fd, "wb") as f:
                 f.write(found.data)
             os.replace(tmp, path)
@@ -256,13 +255,24 @@ class Storage(abc.ABC):
         keys = self.list(prefix)
         if not keys:
             return None
-        folder = tempfile.mkdtemp(prefix="mlreg-code-")
+        folder = tempfile.mkdtemp(prefix="code-", dir=self._copies())
         for key in keys:
             path = os.path.join(folder, *key[len(prefix) + 1:].split("/"))
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(self.get(key, 1 << 62).data)
         return folder
+
+    def _copies(self) -> str:
+        """A folder of this process's own (mode 0700) for the default ``local_path`` and
+        ``local_folder``'s copies, made on first use and removed with this storage, or
+        when the process ends."""
+        held = self.__dict__.get("_copies_folder")
+        if held is None:
+            import tempfile
+
+            held = self.__dict__["_copies_folder"] = tempfile.TemporaryDirectory(prefix="mlreg-copies-")
+        return held.name
 
     def age(self, key: str) -> float | None:
         """Seconds since ``key`` (or the folder ``key``) was last written; None when absent."""

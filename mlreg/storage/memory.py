@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import os
-import tempfile
 import threading
 from typing import BinaryIO, Callable, Iterator
 
@@ -21,7 +19,6 @@ class MemoryStorage(Storage):
         self._leases: dict[str, int] = {}
         self._guard = threading.Lock()
         self._versions = itertools.count(1)
-        self._cache = tempfile.mkdtemp(prefix="mlreg-memory-")
 
     def __repr__(self) -> str:
         return f"MemoryStorage({len(self._objects)} keys)"
@@ -64,15 +61,6 @@ class MemoryStorage(Storage):
     def delete(self, key: str) -> None:
         with self._guard:
             self._objects.pop(key, None)
-
-    def local_path(self, key: str, sha256: str | None = None) -> str:
-        found = self.get(key, 1 << 62)
-        path = os.path.join(self._cache, hashlib.sha256(found.data).hexdigest())
-        if not os.path.exists(path):
-            with open(path + ".tmp", "wb") as f:
-                f.write(found.data)
-            os.replace(path + ".tmp", path)
-        return path
 
     @contextlib.contextmanager
     def lease(self, key: str, *, claim: bool = False) -> Iterator[Lease]:
