@@ -7,7 +7,6 @@ back, so a newer tool's fields survive an older tool's update.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import functools
 from typing import Any, ClassVar, NamedTuple
@@ -532,29 +531,3 @@ class ModelInfo(NamedTuple):
         from .views import model
 
         return model(self)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Any:
-    """Pause Python's cyclic garbage collector while thousands of records are built.
-
-    They hold no reference cycles, yet every few hundred new objects the
-    collector walked the growing heap: about a tenth of listing 10,000 versions.
-    What was made meanwhile then joins the oldest generation unexamined (a
-    freeze and a thaw move it there; not when a program froze objects of its
-    own, which a thaw would release): else the first allocation after the pause
-    walked all of it at once (14 ms at 10,000 versions). The next full
-    collection still examines it.
-    """
-    import gc
-
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()

@@ -39,6 +39,8 @@ _added = 0
 def recall(data: bytes, kind: str = "toml") -> dict[str, Any] | None:
     """The parse of ``data`` (as ``kind``: "toml" or "json") kept from an earlier
     process (a fresh object), or None."""
+    if len(data) > MAX_KEPT_BYTES:
+        return None  # never kept: not even hashed to look
     found = _kept().get(_key(data, kind))
     if found is None:
         return None

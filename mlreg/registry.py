@@ -13,7 +13,7 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from . import versions
+from . import collector, versions
 from .errors import (
     IntegrityError,
     InvalidVersion,
@@ -24,7 +24,7 @@ from .errors import (
     VersionNotFound,
 )
 from .location import ENV_TRUST_FILE, resolve_lock_timeout, resolve_registry
-from .metadata import HistoryEvent, ModelInfo, VersionRecord, gc_paused, status_named
+from .metadata import HistoryEvent, ModelInfo, VersionRecord, status_named
 from .repo import Repository
 from .views import prediction
 
@@ -322,7 +322,7 @@ class Registry:
             trust, readable = self._trust_or_none(), True
         except IntegrityError:
             trust, readable = None, False
-        with gc_paused():  # (thousands of new objects without a cycle among them)
+        with collector.paused():  # (thousands of new objects without a cycle among them)
             return judged_versions(records, judge_all(self.repo, records, trust, readable))
 
     def sign(self, name: str, version: str, key: str | os.PathLike[str] | None = None, *,

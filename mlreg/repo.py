@@ -12,7 +12,7 @@ import contextlib
 import os
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
-from . import names, parsecache, versions
+from . import collector, names, parsecache, versions
 from .checkpoints import checkpoint
 from .errors import (
     Busy,
@@ -51,7 +51,6 @@ from .metadata import (
     VersionRecord,
     check_home,
     dump_toml,
-    gc_paused,
     now,
     parse_toml,
 )
@@ -433,7 +432,7 @@ class Repository:
             except OSError as e:
                 raise IntegrityError(f"{e.filename} is {e.strerror}; refusing to read it") from None
             if len(stamps) >= index.MIN_VERSIONS or self.storage.remote:
-                with gc_paused():
+                with collector.paused():
                     return self.versions_indexed(record, stamps)
         found = []
         for vfolder in self.version_folders(record.folder, list(stamps) if cached else None):

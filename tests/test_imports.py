@@ -90,8 +90,8 @@ def test_help_of_one_command_and_suggestions_still_work(sh):
 
 
 def test_the_collector_is_off_while_mlreg_imports_and_on_for_the_command():
-    # mlreg.__main__: start-up's objects are frozen, and a long command (serve, a large
-    # deploy) still collects its garbage.
+    # mlreg.__main__: start-up's objects are not walked as they come, and a long command
+    # (serve, a large deploy) still collects its garbage.
     code = (
         "import atexit, gc, sys\n"
         "seen = []\n"
@@ -100,13 +100,15 @@ def test_the_collector_is_off_while_mlreg_imports_and_on_for_the_command():
         "        if name == 'mlreg.cli':\n"
         "            seen.append(gc.isenabled())\n"
         "sys.meta_path.insert(0, Watch())\n"
-        "atexit.register(lambda: print(seen, gc.isenabled(), gc.get_freeze_count() > 1000, file=sys.stderr))\n"
+        "atexit.register(lambda: print(seen, gc.isenabled(), gc.get_freeze_count(), len(gc.get_objects(2)) > 10000,"
+        " file=sys.stderr))\n"
         "sys.argv = ['mlreg', '--version']\n"
         "from mlreg.__main__ import main\n"
         "main()\n"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert (p.returncode, p.stdout.startswith("mlreg "), p.stderr) == (0, True, "[False] True True\n")
+    # what start-up built joined the oldest generation, where it stays collectable (not frozen)
+    assert (p.returncode, p.stdout.startswith("mlreg "), p.stderr) == (0, True, "[False] True 0 True\n")
 
 
 def test_console_script_and_python_m_agree(registry_path, constant_path):

@@ -12,7 +12,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Lowest first. A module imports only modules of its own layer or below.
 LAYERS = {
     "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment", "fields",
-             "leases", "parsecache"],
+             "leases", "parsecache", "collector"],
     "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
                           "readme", "inputs", "usercode", "pickles", "policy", "signing", "formats", "convert", "predict", "artifacts", "checker", "invocation",
                           "mlflowstore"],
