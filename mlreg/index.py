@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from . import parsecache
+
 FORMAT = 3
 # The name carries the format: a release that writes another keeps its own file, so a team
 # whose members run different releases does not rewrite one cache back and forth (each
@@ -41,8 +43,6 @@ def load(data: bytes, keys: Sequence[str]) -> Entries:
     name, often the artifact's digest) are stored once and shared by the records
     read here: treat them as read-only, as the records themselves are.
     """
-    from . import parsecache
-
     try:
         table = parsecache.recall(data, "json")
         if table is None:
@@ -85,8 +85,6 @@ def dump(keys: Sequence[str], entries: Entries) -> bytes:
         out[vfolder] = [stamp, found]
     data = json.dumps({"format": FORMAT, "keys": list(keys), "values": values, "entries": out},
                       separators=(",", ":")).encode()
-    from . import parsecache
-
     if len(data) <= parsecache.MAX_KEPT_BYTES:  # so that the next listing finds it parsed
         parsecache.remember(data, json.loads(data), "json")
     return data

@@ -113,8 +113,10 @@ def _read() -> dict[bytes, bytes]:
 
 
 def _write(data: bytes) -> None:
-    """Replace the file whole (a reader sees the old one or the new one); a cache
-    folder that cannot be written goes without."""
+    """Replace the file whole (a reader sees the old one or the new one), readable by
+    this user alone (which registries you read is yours to tell); a cache folder that
+    cannot be written goes without. Not ``atomic.write_atomic``: no fsync, since a
+    cache a crash loses costs a parse, and never a registry's file."""
     import tempfile
 
     path = _path()

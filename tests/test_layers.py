@@ -12,8 +12,8 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Lowest first. A module imports only modules of its own layer or below.
 LAYERS = {
     "pure": ["views", "errors", "layout", "names", "versions", "checkpoints", "location", "environment", "fields",
-             "leases", "parsecache", "collector"],
-    "files and records": ["atomic", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
+             "leases", "collector"],
+    "files and records": ["atomic", "parsecache", "lock", "identity", "metadata", "index", "deploylog", "templates", "trust",
                           "readme", "inputs", "usercode", "pickles", "policy", "signing", "formats", "convert", "predict", "artifacts", "checker", "invocation",
                           "mlflowstore"],
     "storage": ["storage", "storage.base", "storage.cache", "storage.local", "storage.memory", "storage.s3"],
