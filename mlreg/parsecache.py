@@ -25,6 +25,7 @@ import marshal
 import os
 import stat
 import sys
+import threading
 from typing import Any
 
 MAX_ENTRIES = 32  # a read parses two or three files
@@ -34,6 +35,7 @@ _FILE = f"parsed-{sys.version_info[0]}.{sys.version_info[1]}.marshal"  # another
 
 _entries: dict[bytes, bytes] | None = None  # kind, NUL, exact bytes -> the marshal of their parse
 _added = 0
+_lock = threading.Lock()  # serve's threads parse side by side
 
 
 def recall(data: bytes, kind: str = "toml") -> dict[str, Any] | None:
@@ -57,17 +59,19 @@ def remember(data: bytes, parsed: dict[str, Any], kind: str = "toml") -> None:
     global _added
     if len(data) > MAX_KEPT_BYTES or _added >= MAX_NEW_PER_PROCESS or not hasattr(os, "getuid"):
         return
-    entries, key = _kept(), _key(data, kind)
-    if key in entries:
-        return
     try:
-        entries[key] = marshal.dumps(parsed)
+        value = marshal.dumps(parsed)
     except ValueError:
         return  # a date-time, which only a hand could have written
-    _added += 1
-    while len(entries) > MAX_ENTRIES:
-        del entries[next(iter(entries))]
-    _write(marshal.dumps(entries))
+    entries, key = _kept(), _key(data, kind)
+    with _lock:
+        if key in entries or _added >= MAX_NEW_PER_PROCESS:
+            return
+        entries[key] = value
+        _added += 1
+        while len(entries) > MAX_ENTRIES:
+            del entries[next(iter(entries))]
+        _write(marshal.dumps(entries))
 
 
 def _key(data: bytes, kind: str) -> bytes:
@@ -83,7 +87,10 @@ def _path() -> str:
 def _kept() -> dict[bytes, bytes]:
     global _entries
     if _entries is None:
-        _entries = _read()
+        entries = _read()
+        with _lock:
+            if _entries is None:
+                _entries = entries
     return _entries
 
 

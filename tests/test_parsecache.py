@@ -145,3 +145,31 @@ def test_a_first_listing_keeps_its_cache_parsed_not_each_version(cache, reg, con
     assert seen == [["0", "True"], ["0", "False"]]
     _new_process(monkeypatch)
     assert [k.split(b"\0")[0] for k in parsecache._kept()] == [b"toml", b"toml", b"json"]  # mlreg.toml, model.toml
+
+
+def test_threads_keeping_parses_side_by_side(cache, monkeypatch):
+    # serve's threads parse side by side: the eviction and the write see one dict at a time
+    import threading
+
+    monkeypatch.setattr(parsecache, "MAX_NEW_PER_PROCESS", 10_000)
+    monkeypatch.setattr(parsecache, "MAX_ENTRIES", 3)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    errors = []
+
+    def keep(n):
+        try:
+            for i in range(400):
+                parsecache.remember(b"t = %d\n" % (n * 1000 + i), {"t": n * 1000 + i})
+        except Exception as e:  # noqa: BLE001 - any error is the finding
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=keep, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and len(parsecache._kept()) == 3
