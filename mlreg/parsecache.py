@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import marshal
 import os
-import stat
 import sys
 import threading
 from typing import Any
+
+from . import atomic
 
 MAX_ENTRIES = 32  # a read parses two or three files
 MAX_KEPT_BYTES = 16 << 10  # a larger file (a listing cache past about 60 versions) is parsed each time
@@ -98,12 +99,12 @@ def _read() -> dict[bytes, bytes]:
     if not hasattr(os, "getuid"):
         return {}
     try:
-        fd = os.open(_path(), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = atomic.open_regular(_path())  # no link, no FIFO (a planted one would hang every read)
     except OSError:
         return {}
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
             return {}
         limit = MAX_ENTRIES * (MAX_KEPT_BYTES * 3)  # each entry: its bytes and their parse
         data = os.read(fd, limit + 1)

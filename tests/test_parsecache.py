@@ -47,7 +47,7 @@ def test_each_recall_is_a_fresh_object(cache, monkeypatch):
     assert parsecache.recall(MODEL_TOML) == {"name": "m", "tags": {"a": "1"}}
 
 
-@pytest.mark.parametrize("spoil", ["group-writable", "symlink", "corrupt", "not a dict of bytes"])
+@pytest.mark.parametrize("spoil", ["group-writable", "symlink", "fifo", "corrupt", "not a dict of bytes"])
 def test_a_cache_file_others_could_write_or_that_is_spoilt_is_not_read(cache, monkeypatch, tmp_path, spoil):
     parsecache.remember(MODEL_TOML, {"name": "m"})
     if spoil == "group-writable":
@@ -56,6 +56,9 @@ def test_a_cache_file_others_could_write_or_that_is_spoilt_is_not_read(cache, mo
         moved = tmp_path / "elsewhere"
         os.replace(cache, moved)
         os.symlink(moved, cache)
+    elif spoil == "fifo":
+        cache.unlink()
+        os.mkfifo(cache, 0o600)
     elif spoil == "corrupt":
         cache.write_bytes(cache.read_bytes()[:-7])
     else:
